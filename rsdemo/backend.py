@@ -1,0 +1,317 @@
+"""What the UI, the CLI and the API call: tokenize, compare, decode, token_info.
+
+Plain Python in, plain Python out (dataclasses of lists, strings and numbers): no gradio, no
+tensors. Engines are loaded once through ``LoadCache``; a test can inject its own loader.
+
+>>> backend = Backend()
+>>> result = backend.tokenize(text="né!", tokenizer="byte")
+>>> [(s.text, s.ids) for s in result.segments]
+[('n', (110,)), ('é', (195, 169)), ('!', (33,))]
+>>> backend.decode(ids="[110, 195, 169]", tokenizer="byte").text
+'né'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from . import compare as _compare
+from .cache import LoadCache
+from .catalog import TOKENIZERS, get_tokenizer_spec
+from .engines import TokenizerEngine
+from .errors import InputError, InvalidIdsError, UnknownKeyError
+from .inputs import check_text, parse_ids
+from .loading import load_hub_tokenizer_engine, load_tokenizer_engine, needs_build, parse_hub_ref
+from .segments import Segment, build_segments
+from .settings import Settings, get_settings
+from .stats import Stats, text_stats
+
+__all__ = [
+    "Backend",
+    "CompareResult",
+    "DecodeResult",
+    "TokenInfo",
+    "TokenizeResult",
+    "TokenizerInfo",
+]
+
+Progress = Callable[[str], None]
+EngineLoader = Callable[[str], TokenizerEngine]
+
+# Below this many characters the whole text is encoded with offsets in one call.
+_SMALL_TEXT = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerInfo:
+    """What the UI shows about a tokenizer."""
+
+    key: str
+    label: str
+    family: str
+    notes: str
+    lossless: bool
+    vocab_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """One vocabulary entry: id, piece as stored, bytes (None for special tokens) and text."""
+
+    id: int
+    piece: str
+    bytes: bytes | None
+    special: bool
+
+    @property
+    def bytes_hex(self) -> str:
+        return "special" if self.bytes is None else self.bytes.hex(" ")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "piece": self.piece, "bytes": self.bytes_hex, "special": self.special}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizeResult:
+    """A tokenised text.
+
+    Attributes:
+        info: the tokenizer.
+        text: the input.
+        ids: every token id of the whole text.
+        segments: the display segments of the first ``shown_tokens`` tokens.
+        shown_tokens: how many tokens ``segments`` covers.
+        stats: counts over the whole text.
+        tokens: vocabulary details for every id in ``segments``.
+    """
+
+    info: TokenizerInfo
+    text: str
+    ids: list[int]
+    segments: list[Segment]
+    shown_tokens: int
+    stats: Stats
+    add_special_tokens: bool
+    tokens: dict[int, TokenInfo] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> bool:
+        return self.shown_tokens < len(self.ids)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: ``ids``, ``segments`` (text, ids, start, kind) and ``stats``."""
+        return {
+            "tokenizer": self.info.key,
+            "ids": self.ids,
+            "segments": [{"text": s.text, "ids": list(s.ids), "start": s.start, "kind": s.kind} for s in self.segments],
+            "truncated": self.truncated,
+            "stats": self.stats.as_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompareResult:
+    """The same text through several tokenizers, with the boundaries they do not all share."""
+
+    text: str
+    results: list[TokenizeResult]
+    shared: set[int]
+    compared_upto: int  # char position up to which every view is shown (boundaries compared before it)
+
+    def differs(self, segment: Segment) -> bool:
+        if segment.end > self.compared_upto:
+            return False
+        return _compare.differs(self.text, segment, self.shared)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    text: str
+    tokens: list[TokenInfo]
+
+
+class Backend:
+    """The one object the UI and the CLI talk to.
+
+    Args:
+        settings: limits and the cache directory (default: from the environment).
+        engine_loader: builds an engine for a catalog key (default: ``rsdemo.loading``); tests inject fakes.
+        max_engines: how many tokenizers stay loaded.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        engine_loader: EngineLoader | None = None,
+        max_engines: int = 16,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self._progress: Progress | None = None
+        self._loader = engine_loader or self._load_engine
+        self._engines: LoadCache[str, TokenizerEngine] = LoadCache(loader=self._loader, max_items=max_engines)
+
+    # --- tokenizers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def tokenizer_choices() -> list[tuple[str, str]]:
+        """``(label, key)`` pairs for dropdowns, in catalog order."""
+        return [(spec.label, spec.key) for spec in TOKENIZERS.values()]
+
+    def _load_engine(self, name: str) -> TokenizerEngine:
+        if name in TOKENIZERS:
+            return load_tokenizer_engine(key=name, settings=self.settings, progress=self._progress)
+        return load_hub_tokenizer_engine(ref=parse_hub_ref(name), settings=self.settings)
+
+    def resolve(self, tokenizer: str) -> str:
+        """Normalise a tokenizer name: a catalog key, or a Hub ref ``owner/name[@rev]``.
+
+        Raises:
+            UnknownKeyError: neither a catalog key nor something shaped like a repo id.
+            InvalidRepoIdError: shaped like a path or a repo id but not a valid one.
+        """
+        name = (tokenizer or "").strip()
+        if name in TOKENIZERS:
+            return name
+        if "/" in name or name.startswith("hf:"):
+            ref = parse_hub_ref(name)
+            return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
+        raise UnknownKeyError(kind="tokenizer", key=name, known=TOKENIZERS)
+
+    def needs_build(self, tokenizer: str) -> bool:
+        """Whether the first use of ``tokenizer`` builds an artefact (the UI shows a notice)."""
+        name = self.resolve(tokenizer)
+        return name in TOKENIZERS and name not in self._engines and needs_build(key=name, settings=self.settings)
+
+    def engine(self, tokenizer: str, *, progress: Progress | None = None) -> TokenizerEngine:
+        """The loaded engine for a catalog key or Hub ref (loaded once, then cached)."""
+        name = self.resolve(tokenizer)
+        self._progress = progress
+        try:
+            return self._engines.get(name)
+        finally:
+            self._progress = None
+
+    def info(self, tokenizer: str) -> TokenizerInfo:
+        name = self.resolve(tokenizer)
+        engine = self.engine(name)
+        if name in TOKENIZERS:
+            spec = get_tokenizer_spec(name)
+            return TokenizerInfo(name, spec.label, spec.family, spec.notes, engine.lossless, engine.vocab_size)
+        return TokenizerInfo(name, name, "Hugging Face Hub tokenizer", "Loaded from the Hub.", False, engine.vocab_size)
+
+    # --- tokenize ---------------------------------------------------------------------------------
+
+    def tokenize(
+        self,
+        *,
+        text: str,
+        tokenizer: str,
+        add_special_tokens: bool = False,
+        display_limit: int | None = -1,
+        progress: Progress | None = None,
+    ) -> TokenizeResult:
+        """Tokenise ``text``: every id, stats over the whole text, display segments for the first tokens.
+
+        Args:
+            text: the input (1 to ``settings.max_text_chars`` characters, valid Unicode).
+            tokenizer: a catalog key or a Hub ref.
+            add_special_tokens: add the tokenizer's BOS / CLS / SEP tokens.
+            display_limit: segment at most this many tokens; -1 for ``settings.display_tokens``; None for all.
+            progress: told in words when a first-time build starts.
+
+        Raises:
+            InputError: empty, too long or invalid text.
+            UnknownKeyError, InvalidRepoIdError, HubError, AssetMissingError: the tokenizer cannot be had.
+        """
+        data = check_text(text, max_chars=self.settings.max_text_chars)
+        engine = self.engine(tokenizer, progress=progress)
+        limit = self.settings.display_tokens if display_limit == -1 else display_limit
+        if limit is None or len(text) <= _SMALL_TEXT:
+            ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens)
+            shown = len(ids) if limit is None else min(limit, len(ids))
+        else:
+            ids = engine.encode(text, add_special_tokens=add_special_tokens)
+            shown = min(limit, len(ids))
+            offsets = self._window_offsets(engine, text, ids, shown, add_special_tokens)
+        segments = build_segments(
+            text, ids=ids, offsets=offsets, special_ids=engine.special_ids, limit=shown, tail_gap=shown == len(ids)
+        )
+        info = self.info(tokenizer)
+        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size, n_bytes=len(data))
+        tokens = {i: self._token_info(engine, i) for i in {i for s in segments for i in s.ids}}
+        return TokenizeResult(info, text, ids, segments, shown, stats, add_special_tokens, tokens)
+
+    @staticmethod
+    def _window_offsets(
+        engine: TokenizerEngine, text: str, ids: list[int], shown: int, add_special_tokens: bool
+    ) -> list[tuple[int, int]]:
+        """Offsets of the first ``shown`` tokens, from a prefix of the text, checked against the full ids.
+
+        Tokenising a prefix gives the same first tokens as the whole text except near the cut, so the
+        prefix grows until its first ``shown`` ids equal the real ones (the whole text at worst).
+        """
+        length = int(len(text) * (shown + 64) / max(len(ids), 1) * 1.5) + 256
+        while True:
+            prefix = text[:length]
+            pre_ids, pre_offsets = engine.encode_with_offsets(prefix, add_special_tokens=add_special_tokens)
+            whole = length >= len(text)
+            if whole or (len(pre_ids) > shown + 16 and pre_ids[:shown] == ids[:shown]):
+                return pre_offsets[:shown]
+            length *= 2
+
+    def _token_info(self, engine: TokenizerEngine, token_id: int) -> TokenInfo:
+        return TokenInfo(token_id, engine.piece(token_id), engine.token_bytes(token_id), token_id in engine.special_ids)
+
+    def token_info(self, *, tokenizer: str, token_id: int) -> TokenInfo:
+        """The vocabulary entry for one id.
+
+        Raises:
+            InvalidIdsError: the id is not in the vocabulary.
+        """
+        engine = self.engine(tokenizer)
+        self._check_ids(engine, [token_id], tokenizer)
+        return self._token_info(engine, token_id)
+
+    # --- compare ----------------------------------------------------------------------------------
+
+    def compare(self, *, text: str, tokenizers: Sequence[str], add_special_tokens: bool = False) -> CompareResult:
+        """The same text through 2 to ``settings.max_compare`` tokenizers.
+
+        Raises:
+            InputError: fewer than two or more than ``max_compare`` tokenizers, or bad text.
+        """
+        names = list(dict.fromkeys(t for t in (tokenizers or []) if t))
+        low, high = self.settings.min_compare, self.settings.max_compare
+        if not low <= len(names) <= high:
+            raise InputError(f"Pick {low} to {high} different tokenizers to compare (you picked {len(names)}).")
+        results = [self.tokenize(text=text, tokenizer=n, add_special_tokens=add_special_tokens) for n in names]
+        upto = min((r.segments[-1].end if r.segments else 0) for r in results)
+        if all(not r.truncated for r in results):
+            upto = len(text)
+        views = [[s for s in r.segments if s.end <= upto] for r in results]
+        return CompareResult(text, results, _compare.shared_boundaries(text[:upto], views), upto)
+
+    # --- decode -----------------------------------------------------------------------------------
+
+    def _check_ids(self, engine: TokenizerEngine, ids: Sequence[int], tokenizer: str) -> None:
+        for token_id in ids:
+            if not 0 <= token_id < engine.vocab_size or not engine.has_id(token_id):
+                raise InvalidIdsError(
+                    f"{token_id} is not an id of the {tokenizer} vocabulary "
+                    f"(ids run from 0 to {engine.vocab_size - 1:,})."
+                )
+
+    def decode(self, *, ids: str | Sequence[int], tokenizer: str) -> DecodeResult:
+        """Decode a list of ids (or its text form, ``"[1, 2, 3]"``) to text.
+
+        Raises:
+            InvalidIdsError: malformed, too many, or not in the vocabulary.
+        """
+        id_list = parse_ids(ids, max_ids=self.settings.max_decode_ids) if isinstance(ids, str) else list(ids)
+        engine = self.engine(tokenizer)
+        self._check_ids(engine, id_list, tokenizer)
+        text = engine.decode(id_list)
+        shown = id_list[: self.settings.display_tokens]
+        return DecodeResult(text, [self._token_info(engine, i) for i in shown])

