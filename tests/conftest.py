@@ -1,0 +1,34 @@
+"""Shared fixtures. Tests never touch the network: the Hub is switched off before anything imports it."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import pytest  # noqa: E402
+
+from rsdemo.backend import Backend  # noqa: E402
+from rsdemo.settings import Settings  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """The rsdemo cache for the test session: RSDEMO_CACHE_DIR if set (CI keeps built artefacts), else a temp dir."""
+    configured = os.environ.get("RSDEMO_CACHE_DIR")
+    if configured:
+        return configured
+    return str(tmp_path_factory.mktemp("rsdemo-cache"))
+
+
+@pytest.fixture(scope="session")
+def settings(cache_dir) -> Settings:
+    return Settings.from_env({"RSDEMO_CACHE_DIR": str(cache_dir), "HF_HUB_OFFLINE": "1"})
+
+
+@pytest.fixture(scope="session")
+def backend(settings: Settings) -> Backend:
+    """One real backend (real tokenizer files) shared by the whole session: each tokenizer loads once."""
+    return Backend(settings=settings)
