@@ -3,8 +3,10 @@
 Callbacks are thin adapters: they call ``Backend``, render with ``rsdemo.render`` and turn
 ``RsdemoError`` into ``gr.Error`` here, at the edge.
 
->>> demo = build_demo(backend=Backend())   # doctest: +SKIP
->>> demo.queue().launch(**launch_options())  # doctest: +SKIP
+Usage (this is what ``app.py`` does)::
+
+    demo = build_demo(backend=Backend())
+    demo.queue(max_size=64).launch(**launch_options())
 """
 
 from __future__ import annotations

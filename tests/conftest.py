@@ -32,3 +32,17 @@ def settings(cache_dir) -> Settings:
 def backend(settings: Settings) -> Backend:
     """One real backend (real tokenizer files) shared by the whole session: each tokenizer loads once."""
     return Backend(settings=settings)
+
+
+@pytest.fixture(scope="session")
+def server_url(backend: Backend):
+    """The real app on 127.0.0.1 (a free port), started once and closed at the end of the session."""
+    from rsdemo.ui import build_demo, launch_options
+
+    demo = build_demo(backend=backend)
+    demo.queue(max_size=64)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False, **launch_options()
+    )
+    yield url.rstrip("/")
+    demo.close()

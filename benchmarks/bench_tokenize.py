@@ -1,0 +1,355 @@
+"""Benchmark: rsdemo's tokenize-with-segments against the tokenizer library's own encode call.
+
+For every catalog tokenizer and every text size, this times, interleaved in one process
+(raw, rsdemo, raw, rsdemo, ... for N rounds, median of each):
+
+* rsdemo: ``Backend.tokenize(text=..., tokenizer=key)``, what the Tokenize tab calls (every id and
+  stats over the whole text, display segments and token details for the first
+  ``settings.display_tokens`` tokens);
+* raw: the library's plain encode on the very same loaded object (see ``raw_call``).
+
+The target (from the issue) is rsdemo <= 1.5x raw. This script measures and never asserts: it
+exits 0 unless something fails to run.
+
+Usage::
+
+    python benchmarks/bench_tokenize.py                       # every tokenizer, 10 KiB and 1 MiB
+    python benchmarks/bench_tokenize.py --keys gpt2,char --sizes 10k --rounds 15 --json out.json
+
+The texts are built deterministically by ``build_texts`` (see ``CORPUS_DESCRIPTION``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from rsdemo.backend import Backend  # noqa: E402
+from rsdemo.catalog import TOKENIZERS  # noqa: E402
+from rsdemo.engines import (  # noqa: E402
+    ByteEngine,
+    CharEngine,
+    HFEngine,
+    SentencePieceEngine,
+    TiktokenEngine,
+    TokenizerEngine,
+)
+from rsdemo.settings import Settings  # noqa: E402
+
+TARGET_RATIO = 1.5
+SIZES = {"10k": 10 * 1024, "1m": 1024 * 1024}  # UTF-8 bytes
+DEFAULT_ROUNDS = {"10k": 15, "1m": 3}
+
+CORPUS_DESCRIPTION = (
+    "One ~100 KB unit, repeated and cut to exactly N UTF-8 bytes: English prose (the Python Language "
+    "Reference topics 'execmodel', 'naming', 'assignment', 'function', 'exceptions' and 'truth' from "
+    "the stdlib's pydoc_data.topics), Python code (stdlib textwrap.py and json/decoder.py, in "
+    "```python fences), markdown (this repo's assets/tokenizers/README.md) and a fixed ~1 KB "
+    "multilingual block (Chinese, Japanese, Korean, accented Latin, Cyrillic, Greek, Arabic, emoji "
+    "with ZWJ / skin-tone / flag sequences) inserted between every section. Deterministic for a "
+    "given Python version and repo commit."
+)
+
+PROSE_TOPICS = ("execmodel", "naming", "assignment", "function", "exceptions", "truth")
+
+MULTILINGUAL = """\
+## 多言語 / 多语言 / 다국어 sample
+
+中文：分词器把文本切成词元，每个词元对应词表中的一个编号。汉字在字节级 BPE 里常常被拆成多个字节。
+日本語：トークナイザーはテキストをトークンに分割します。ひらがな、カタカナ、漢字が混ざっています。
+한국어: 토크나이저는 텍스트를 토큰으로 나눕니다. 한글 음절은 UTF-8에서 3바이트입니다.
+Français : « Le cœur a ses raisons que la raison ne connaît point. » — naïve façade, déjà vu.
+Deutsch: Größenwahn, Straße, Übermäßig; Español: ¿Dónde está el niño? ¡Mañana!
+Русский: Съешь же ещё этих мягких французских булок. Ελληνικά: Καλημέρα κόσμε.
+العربية: مرحبا بالعالم
+Emoji: 🙂 😂 👍🏽 🚀 ✨ 🧠 👩‍💻 👨‍👩‍👧‍👦 🏳️‍🌈 🇫🇷 🇯🇵 ❤️ 🤖 — math: ∑ ∫ √2 ≈ 1.414, π ≈ 3.14159, x² + y² = z².
+"""
+
+
+# --- texts ----------------------------------------------------------------------------------------
+
+
+def _corpus_unit() -> str:
+    import json.decoder
+    import textwrap
+
+    import pydoc_data.topics
+
+    topics = pydoc_data.topics.topics
+    prose = [topics[name] for name in PROSE_TOPICS if name in topics]
+    code = [Path(mod.__file__).read_text(encoding="utf-8") for mod in (textwrap, json.decoder)]
+    markdown = (REPO_ROOT / "assets" / "tokenizers" / "README.md").read_text(encoding="utf-8")
+    sections: list[str] = []
+    for i, part in enumerate(prose):
+        sections.append(part)
+        if i < len(code):
+            sections.append(f"```python\n{code[i]}```\n")
+        if i == 2:
+            sections.append(markdown)
+    out: list[str] = []
+    for section in sections:
+        out.append(section.strip("\n"))
+        out.append(MULTILINGUAL)
+    return "\n\n".join(out)
+
+
+def make_text(n_bytes: int, unit: str | None = None) -> str:
+    """Exactly ``n_bytes`` UTF-8 bytes of the corpus (cut at a character boundary, padded with spaces)."""
+    unit = unit or _corpus_unit()
+    unit_bytes = unit.encode("utf-8")
+    data = (unit_bytes * (n_bytes // len(unit_bytes) + 1))[:n_bytes]
+    text = data.decode("utf-8", errors="ignore")  # drops a cut multi-byte character at the end
+    text += " " * (n_bytes - len(text.encode("utf-8")))
+    assert len(text.encode("utf-8")) == n_bytes
+    return text
+
+
+def build_texts(size_names: Sequence[str]) -> dict[str, str]:
+    unit = _corpus_unit()
+    return {name: make_text(SIZES[name], unit) for name in size_names}
+
+
+def describe_text(text: str) -> str:
+    ascii_chars = sum(1 for c in text if ord(c) < 128)
+    cjk = sum(1 for c in text if 0x3040 <= ord(c) <= 0x9FFF or 0xAC00 <= ord(c) <= 0xD7AF)
+    astral = sum(1 for c in text if ord(c) > 0xFFFF)
+    return (
+        f"{len(text):,} chars, {len(text.encode()):,} bytes, {ascii_chars / len(text):.1%} ASCII, "
+        f"{cjk:,} CJK/kana/hangul chars, {astral:,} astral (emoji) chars"
+    )
+
+
+# --- the two calls --------------------------------------------------------------------------------
+
+
+def raw_call(engine: TokenizerEngine) -> Callable[[str], list[int]]:
+    """The underlying library's own plain encode call on the loaded object (no offsets, no segments).
+
+    ``add_special_tokens=False`` for HF matches what ``Backend.tokenize`` encodes by default, so both
+    sides produce the same ids; the cost of two extra [CLS]/[SEP] ids would be nil anyway.
+    """
+    if isinstance(engine, TiktokenEngine):
+        enc = engine._enc
+        return lambda text: enc.encode(text, allowed_special="all")
+    if isinstance(engine, SentencePieceEngine):
+        return engine._sp.encode
+    if isinstance(engine, HFEngine):
+        tok = engine._tok
+        return lambda text: tok.encode(text, add_special_tokens=False).ids
+    if isinstance(engine, ByteEngine):
+        return lambda text: list(text.encode())
+    if isinstance(engine, CharEngine):
+        return lambda text: list(map(ord, text))
+    raise TypeError(f"no raw call for {type(engine).__name__}")
+
+
+def rsdemo_call(backend: Backend, key: str) -> Callable[[str], list[int]]:
+    return lambda text: backend.tokenize(text=text, tokenizer=key).ids
+
+
+def _time_once(fn: Callable[[str], list[int]], text: str) -> tuple[float, int]:
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        ids = fn(text)
+        elapsed = time.perf_counter() - start
+    finally:
+        gc.enable()
+    return elapsed, len(ids)
+
+
+@dataclasses.dataclass
+class Row:
+    tokenizer: str
+    engine: str
+    size: str
+    chars: int
+    bytes: int
+    tokens: int
+    raw_tokens: int
+    rounds: int
+    raw_ms: float
+    rsdemo_ms: float
+    ratio: float
+    ok: bool
+    raw_all_ms: list[float]
+    rsdemo_all_ms: list[float]
+
+
+def bench_pair(backend: Backend, key: str, size: str, text: str, rounds: int) -> Row:
+    engine = backend.engine(key)
+    raw, ours = raw_call(engine), rsdemo_call(backend, key)
+    _, raw_tokens = _time_once(raw, text)  # warm-up (first calls build caches)
+    _, tokens = _time_once(ours, text)
+    raw_times: list[float] = []
+    our_times: list[float] = []
+    for _ in range(rounds):  # interleaved: A, B, A, B, ...
+        raw_times.append(_time_once(raw, text)[0])
+        our_times.append(_time_once(ours, text)[0])
+    raw_ms = statistics.median(raw_times) * 1e3
+    our_ms = statistics.median(our_times) * 1e3
+    ratio = our_ms / raw_ms if raw_ms > 0 else float("inf")
+    return Row(
+        tokenizer=key,
+        engine=type(engine).__name__,
+        size=size,
+        chars=len(text),
+        bytes=len(text.encode()),
+        tokens=tokens,
+        raw_tokens=raw_tokens,
+        rounds=rounds,
+        raw_ms=round(raw_ms, 3),
+        rsdemo_ms=round(our_ms, 3),
+        ratio=round(ratio, 2),
+        ok=ratio <= TARGET_RATIO,
+        raw_all_ms=[round(t * 1e3, 3) for t in raw_times],
+        rsdemo_all_ms=[round(t * 1e3, 3) for t in our_times],
+    )
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict[str, object]:
+    versions = {}
+    for dist in ("tiktoken", "sentencepiece", "tokenizers", "numpy", "transformers"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout.strip() or None
+    except OSError:
+        commit = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "versions": versions,
+        "rsdemo_commit": commit,
+        "rayon_threads": os.environ.get("RAYON_NUM_THREADS"),
+        "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
+    }
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    header = ("tokenizer", "size", "tokens", "raw ms", "rsdemo ms", "ratio", "<=1.5x")
+    lines = [header]
+    for r in rows:
+        tokens = f"{r.tokens:,}" if r.tokens == r.raw_tokens else f"{r.tokens:,} (raw {r.raw_tokens:,})"
+        lines.append(
+            (r.tokenizer, r.size, tokens, f"{r.raw_ms:.2f}", f"{r.rsdemo_ms:.2f}", f"{r.ratio:.2f}",
+             "yes" if r.ok else "NO")
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for n, line in enumerate(lines):
+        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))]
+        print("  ".join(cells))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10k,1m", help=f"comma-separated, from {', '.join(SIZES)}")
+    parser.add_argument(
+        "--rounds", type=int, default=None,
+        help="timed rounds per pair (default: " + ", ".join(f"{k}: {v}" for k, v in DEFAULT_ROUNDS.items()) + ")",
+    )
+    parser.add_argument("--keys", default="", help="comma-separated tokenizer keys (default: the whole catalog)")
+    parser.add_argument("--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)")
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    sizes = [s.strip().lower() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {unknown}; known: {list(SIZES)}")
+    keys = [k.strip() for k in args.keys.split(",") if k.strip()] or list(TOKENIZERS)
+    bad_keys = [k for k in keys if k not in TOKENIZERS]
+    if bad_keys:
+        parser.error(f"unknown tokenizer key(s) {bad_keys}; known: {list(TOKENIZERS)}")
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+
+    settings = Settings.from_env(os.environ)
+    if args.cache_dir:
+        settings = dataclasses.replace(settings, cache_dir=Path(args.cache_dir).expanduser())
+    backend = Backend(settings=settings)
+
+    machine = machine_info()
+    print("machine:", machine["cpu"], f"| {machine['cores']} cores ({machine['usable_cores']} usable)", "|",
+          machine["python"], "|", machine["platform"])
+    print("libraries:", ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+          f"| rsdemo {machine['rsdemo_commit']}")
+    print(f"settings: display_tokens={settings.display_tokens}, cache_dir={settings.cache_dir}")
+    texts = build_texts(sizes)
+    print("corpus:", CORPUS_DESCRIPTION)
+    for name, text in texts.items():
+        print(f"  {name}: {describe_text(text)}")
+    print()
+
+    rows: list[Row] = []
+    started = time.perf_counter()
+    for key in keys:
+        t0 = time.perf_counter()
+        backend.engine(key)  # load once (first use may build an artefact into the cache)
+        load_s = time.perf_counter() - t0
+        for size in sizes:
+            rounds = args.rounds or DEFAULT_ROUNDS[size]
+            row = bench_pair(backend, key, size, texts[size], rounds)
+            rows.append(row)
+            print(f"  {key:<20} {size:<4} raw {row.raw_ms:9.2f} ms  rsdemo {row.rsdemo_ms:9.2f} ms  "
+                  f"x{row.ratio:<6.2f} (load {load_s:.2f} s)", flush=True)
+    print(f"\n{len(rows)} pairs in {time.perf_counter() - started:.1f} s; "
+          f"median of interleaved rounds; target rsdemo/raw <= {TARGET_RATIO}\n")
+    print_table(rows)
+
+    if args.json:
+        payload = {
+            "machine": machine,
+            "corpus": CORPUS_DESCRIPTION,
+            "texts": {name: describe_text(text) for name, text in texts.items()},
+            "display_tokens": settings.display_tokens,
+            "target_ratio": TARGET_RATIO,
+            "results": [dataclasses.asdict(r) for r in rows],
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

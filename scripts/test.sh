@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set everything up (test tools and Debian's chromium included), then run the whole test suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k golden`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --dev
+. .venv/bin/activate
+export HF_HUB_OFFLINE=1
+set +e
+python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"

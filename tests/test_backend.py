@@ -1,0 +1,194 @@
+"""The backend on real tokenizer files: bad input, the Hub, large text, decode, compare."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from rsdemo.backend import Backend
+from rsdemo.catalog import TOKENIZERS
+from rsdemo.errors import (
+    EmptyInputError,
+    HubUnavailableError,
+    InputError,
+    InputTooLargeError,
+    InvalidIdsError,
+    InvalidRepoIdError,
+    InvalidTextError,
+    UnknownKeyError,
+)
+from rsdemo.loading import check_hub_reachable, needs_build, parse_hub_ref
+from rsdemo.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("", EmptyInputError), ("   \n ", EmptyInputError), ("a\udc80b", InvalidTextError)],
+)
+def test_bad_text_gets_a_clear_error(backend: Backend, text: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        backend.tokenize(text=text, tokenizer="gpt2")
+    assert backend.tokenize(text="still serving", tokenizer="gpt2").ids == [24219, 7351]
+
+
+def test_text_over_the_limit_is_refused(backend: Backend) -> None:
+    with pytest.raises(InputTooLargeError, match="limit"):
+        backend.tokenize(text="x" * (backend.settings.max_text_chars + 1), tokenizer="byte")
+
+
+def test_unknown_key_lists_known_keys(backend: Backend) -> None:
+    with pytest.raises(UnknownKeyError) as info:
+        backend.tokenize(text="hi", tokenizer="gpt5")
+    for key in TOKENIZERS:
+        assert key in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "/etc/passwd", "hf:../x", "a/b/c", "owner/name@../../x", "https://evil.example/x/y"]
+)
+def test_paths_and_traversal_are_not_repo_ids(backend: Backend, name: str) -> None:
+    with pytest.raises((InvalidRepoIdError, UnknownKeyError)):
+        backend.tokenize(text="hi", tokenizer=name)
+
+
+def test_local_directories_are_never_loaded(backend: Backend, tmp_path, monkeypatch) -> None:
+    (tmp_path / "owner" / "model").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidRepoIdError):
+        backend.tokenize(text="hi", tokenizer="owner/model")
+
+
+def test_hub_ref_parsing() -> None:
+    assert parse_hub_ref("Qwen/Qwen2.5-0.5B") == ("Qwen/Qwen2.5-0.5B", None)
+    assert parse_hub_ref("hf:gpt2@v1.0") == ("gpt2", "v1.0")
+
+
+def test_offline_hub_fails_at_once_with_a_clear_message(backend: Backend) -> None:
+    with pytest.raises(HubUnavailableError, match="HF_HUB_OFFLINE"):
+        backend.tokenize(text="hi", tokenizer="Qwen/Qwen2.5-0.5B")
+    assert backend.tokenize(text="hi", tokenizer="char").ids == [104, 105]
+
+
+def test_unreachable_hub_fails_within_the_probe_timeout(monkeypatch, tmp_path) -> None:
+    # Online mode, but the endpoint is a closed local port: refused at once, never a 46 s retry loop.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    settings = Settings(cache_dir=tmp_path, hub_offline=False, hub_timeout_s=2.0)
+    started = time.monotonic()
+    with pytest.raises(HubUnavailableError, match="cannot be reached"):
+        check_hub_reachable(settings=settings)
+    assert time.monotonic() - started < 10  # a bound on the failure path, not a performance target
+
+
+def test_first_build_is_reported_then_cached(tmp_path) -> None:
+    settings = Settings(cache_dir=tmp_path, hub_offline=True)
+    backend = Backend(settings=settings)
+    messages: list[str] = []
+    assert needs_build(key="cl100k_base", settings=settings)
+    assert backend.needs_build("cl100k_base")
+    backend.tokenize(text="hi", tokenizer="cl100k_base", progress=messages.append)
+    assert messages and "first time" in messages[0]
+    assert not needs_build(key="cl100k_base", settings=settings)
+    assert list(tmp_path.rglob("cl100k_base.tiktoken"))
+    fresh = Backend(settings=settings)
+    messages.clear()
+    fresh.tokenize(text="hi", tokenizer="cl100k_base", progress=messages.append)
+    assert messages == []
+
+
+def test_large_text_shows_a_window_and_keeps_stats_whole(backend: Backend) -> None:
+    unit = "The quick brown fox jumps over the lazy dog. 東京 🙂\n"
+    text = unit * (1_000_000 // len(unit))
+    result = backend.tokenize(text=text, tokenizer="cl100k_base")
+    assert result.truncated and result.shown_tokens == backend.settings.display_tokens
+    assert len(result.ids) == len(backend.engine("cl100k_base").encode(text, add_special_tokens=False))
+    assert result.stats.tokens == len(result.ids) and result.stats.chars == len(text)
+    flat = [i for s in result.segments for i in s.ids]
+    assert flat == result.ids[: result.shown_tokens]
+    assert text.startswith("".join(s.text for s in result.segments))
+
+
+def test_windowed_segments_equal_full_segments(backend: Backend) -> None:
+    text = "a  b\t东京 🇫🇷 e\u0301 1234567 <s> " * 3000
+    for key in ("mistral-v1", "smollm2", "bert-base-uncased", "byte", "shakespeare-unigram", "llama3"):
+        windowed = backend.tokenize(text=text, tokenizer=key, display_limit=300)
+        full = backend.tokenize(text=text, tokenizer=key, display_limit=None)
+        assert windowed.ids == full.ids
+        n = len(windowed.segments) - 1  # the last windowed segment may still grow in the full view
+        assert windowed.segments[:n] == full.segments[:n], key
+
+
+def test_special_tokens_toggle(backend: Backend) -> None:
+    plain = backend.tokenize(text="hello", tokenizer="bert-base-uncased", add_special_tokens=False)
+    with_special = backend.tokenize(text="hello", tokenizer="bert-base-uncased", add_special_tokens=True)
+    assert plain.ids == [7592]
+    assert with_special.ids == [101, 7592, 102]
+    assert [s.kind for s in with_special.segments] == ["special", "token", "special"]
+    llama = backend.tokenize(text="hello", tokenizer="llama3", add_special_tokens=True)
+    assert llama.ids[0] == 128000 and llama.segments[0].kind == "special"
+
+
+def test_literal_special_token_strings_are_special_segments(backend: Backend) -> None:
+    result = backend.tokenize(text="a<|endoftext|>b", tokenizer="gpt2")
+    assert [(s.text, s.kind) for s in result.segments] == [("a", "token"), ("<|endoftext|>", "special"), ("b", "token")]
+
+
+def test_token_details(backend: Backend) -> None:
+    result = backend.tokenize(text=" world你", tokenizer="gpt2")
+    info = result.tokens[995]
+    assert (info.piece, info.bytes, info.special) == ("Ġworld", b" world", False)
+    assert result.tokens[19526].bytes == "你".encode()[:2]
+    sp = backend.token_info(tokenizer="mistral-v1", token_id=243)
+    assert (sp.piece, sp.bytes) == ("<0xF0>", b"\xf0")
+    assert backend.token_info(tokenizer="gpt2", token_id=50256).special
+
+
+def test_decode_round_trip_and_bad_ids(backend: Backend) -> None:
+    assert backend.decode(ids="[15496, 995, 11, 220, 19526, 254, 25001, 121]", tokenizer="gpt2").text == "Hello world, 你好"
+    assert backend.decode(ids=[22557, 1526], tokenizer="mistral-v1").text == "Hello world"
+    assert backend.decode(ids="19526", tokenizer="gpt2").text == "\ufffd"  # half a character, shown honestly
+    for bad in ("[1, x]", "", "-1", "99999999"):
+        with pytest.raises(InvalidIdsError):
+            backend.decode(ids=bad, tokenizer="gpt2")
+    with pytest.raises(InvalidIdsError, match="100261"):
+        backend.decode(ids="100261", tokenizer="cl100k_base")  # a hole in cl100k's ids
+    with pytest.raises(InvalidIdsError):
+        backend.decode(ids="55296", tokenizer="char")  # a surrogate code point
+
+
+def test_compare(backend: Backend) -> None:
+    result = backend.compare(text="unbelievable tokenization", tokenizers=["gpt2", "bert-base-uncased", "char"])
+    assert [r.info.key for r in result.results] == ["gpt2", "bert-base-uncased", "char"]
+    char_view = result.results[2]
+    assert any(result.differs(s) for s in char_view.segments)
+    with pytest.raises(InputError, match="2 to 6"):
+        backend.compare(text="x", tokenizers=["gpt2"])
+    with pytest.raises(InputError):
+        backend.compare(text="x", tokenizers=list(TOKENIZERS)[:7])
+    with pytest.raises(UnknownKeyError):
+        backend.compare(text="x", tokenizers=["gpt2", "nope"])
+
+
+def test_injected_loader_runs_the_real_code_path(settings: Settings) -> None:
+    from rsdemo.engines import ByteEngine
+
+    loaded: list[str] = []
+
+    def fake_loader(name: str) -> ByteEngine:
+        loaded.append(name)
+        return ByteEngine()
+
+    backend = Backend(settings=settings, engine_loader=fake_loader)
+    backend.tokenize(text="ab", tokenizer="gpt2")
+    backend.tokenize(text="cd", tokenizer="gpt2")
+    assert loaded == ["gpt2"]
+    assert backend.tokenize(text="é", tokenizer="gpt2").segments[0].ids == (195, 169)
+
+
+def test_every_catalog_tokenizer_loads_offline(backend: Backend) -> None:
+    for key in TOKENIZERS:
+        result = backend.tokenize(text="Hello world", tokenizer=key)
+        assert result.ids and result.info.vocab_size >= 256, key

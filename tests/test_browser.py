@@ -1,0 +1,130 @@
+"""A real browser: Playwright for Python driving Debian's chromium, headless, against the real app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("RSDEMO_CHROMIUM") or shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: run `bash scripts/setup.sh --dev`")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, server_url: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def _tokens(page, root: str = "#rs-view") -> list[str]:
+    return page.locator(f"{root} .rs-tok").all_inner_texts()
+
+
+def test_tokenize_screen(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    assert _tokens(page)[:3] == ["Hello", " world", "!"]
+
+    # type new text
+    box = page.locator("#rs-text textarea")
+    box.fill("Hello world, 你好 👩‍👩‍👧")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|')"
+        " === 'Hello| world|,| |你|好| 👩|‍|👩|‍|👧'"
+    )
+
+    # switch tokenizer through the dropdown, as a person would
+    dropdown = page.locator("#rs-tokenizer input")
+    dropdown.click()
+    dropdown.fill("BERT")
+    page.get_by_role("option", name="BERT base uncased (WordPiece, 30k)").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|')"
+        " .startsWith('hello|world|,')"
+        " || [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|')"
+        " .startsWith('Hello|world|,')"
+    )
+    assert page.locator("#rs-view .rs-gap").count() >= 2  # BERT drops the spaces: shown as gaps
+    assert "not lossless" in page.locator("#rs-view .rs-notice").inner_text()
+
+    # click a token: its id, piece and bytes appear
+    page.locator("#rs-view .rs-tok", has_text="world").first.click()
+    details = page.locator("#rs-view .rs-details")
+    assert "2088" in details.inner_text() and "77 6f 72 6c 64" in details.inner_text()
+
+    # whitespace glyphs on demand
+    page.locator("#rs-whitespace input").check()
+    page.wait_for_selector("#rs-view .rs-ws")
+
+    # decode box
+    page.locator("#rs-decode-in textarea").fill("[7592, 2088]")
+    page.locator("#rs-decode-btn").click()
+    page.wait_for_function("() => document.querySelector('#rs-decoded textarea').value === 'hello world'")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tokenize.png"), full_page=True)
+
+
+def test_share_link_reopens_the_same_state(page, server_url: str) -> None:
+    page.goto(f"{server_url}/?tokenizer=llama3&text=Hello%20%F0%9F%87%AB%F0%9F%87%B7&special=1")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|')"
+        " === '<|begin_of_text|>|Hello| 🇫|🇷'"
+    )
+    page.locator("#rs-share").click()
+    page.wait_for_function("() => document.querySelector('#rs-share-url textarea, #rs-share-url input').value")
+    link = page.locator("#rs-share-url textarea, #rs-share-url input").first.input_value()
+    assert "tokenizer=llama3" in link and "special=1" in link
+
+
+def test_bad_input_shows_an_error_and_the_page_keeps_working(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    page.locator("#rs-decode-in textarea").fill("[1, nope]")
+    page.locator("#rs-decode-btn").click()
+    page.get_by_text("is not a token id").first.wait_for()
+    page.locator("#rs-text textarea").fill("still works")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|') === 'still| works'"
+    )
+
+
+def test_compare_screen(page, server_url: str) -> None:
+    page.goto(f"{server_url}/?compare=gpt2,bert-base-uncased,char&text=unbelievable%20tokenization")
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_function("() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 3")
+    rows = page.locator("#rs-cmp-view .rs-compare-row")
+    assert rows.nth(0).get_attribute("data-tokenizer") == "gpt2"
+    assert page.locator("#rs-cmp-view .rs-diff").count() > 0
+    table = page.locator("#rs-cmp-table").inner_text()
+    assert "bert-base-uncased" in table and "char" in table
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)

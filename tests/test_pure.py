@@ -1,0 +1,242 @@
+"""Pure modules, in milliseconds: segments, compare, stats, inputs, cache, catalog, render."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rsdemo.cache import LoadCache
+from rsdemo.catalog import TOKENIZERS, get_tokenizer_spec
+from rsdemo.compare import boundaries, differs, shared_boundaries
+from rsdemo.engines import byte_to_unicode, char_offsets_from_byte_spans
+from rsdemo.errors import InvalidIdsError, InvalidTextError, EmptyInputError, InputTooLargeError, UnknownKeyError
+from rsdemo.inputs import check_text, parse_ids
+from rsdemo.render import render_token_view, visible_text
+from rsdemo.segments import Segment, build_segments
+from rsdemo.settings import Settings
+from rsdemo.stats import text_stats
+
+# --- segments -----------------------------------------------------------------------------------
+
+
+def test_byte_level_tokens_sharing_a_character_form_one_segment() -> None:
+    # GPT-2 splits 你 into two byte tokens: both point at the same character.
+    segs = build_segments("a你", ids=[64, 19526, 254], offsets=[(0, 1), (1, 2), (1, 2)])
+    assert [(s.text, s.ids, s.first) for s in segs] == [("a", (64,), 0), ("你", (19526, 254), 1)]
+
+
+def test_token_spanning_two_characters_merges_overlapping_runs() -> None:
+    # tokens: [你 lead bytes] [你 tail + 好 lead] [好 tail]: one segment "你好" with three ids
+    segs = build_segments("你好", ids=[1, 2, 3], offsets=[(0, 1), (0, 2), (1, 2)])
+    assert [(s.text, s.ids) for s in segs] == [("你好", (1, 2, 3))]
+
+
+def test_byte_fallback_lead_bytes_join_the_piece_that_carries_the_text() -> None:
+    # sentencepiece: <0xF0><0x9F><0x87> have empty spans, <0xAB> carries the flag half
+    segs = build_segments("x🇫", ids=[9, 243, 162, 138, 174], offsets=[(0, 1), (1, 1), (1, 1), (1, 1), (1, 2)])
+    assert [(s.text, s.ids, s.first) for s in segs] == [("x", (9,), 0), ("🇫", (243, 162, 138, 174), 1)]
+
+
+def test_inserted_special_tokens_and_gaps() -> None:
+    text = "hi  there"
+    segs = build_segments(
+        text, ids=[101, 7, 8, 102], offsets=[(0, 0), (0, 2), (4, 9), (0, 0)], special_ids={101, 102}
+    )
+    assert [(s.text, s.ids, s.kind) for s in segs] == [
+        ("", (101,), "special"),
+        ("hi", (7,), "token"),
+        ("  ", (), "gap"),
+        ("there", (8,), "token"),
+        ("", (102,), "special"),
+    ]
+    assert "".join(s.text for s in segs) == text
+
+
+def test_limit_stops_after_n_tokens_and_keeps_no_tail_gap() -> None:
+    segs = build_segments("abc", ids=[1, 2, 3], offsets=[(0, 1), (1, 2), (2, 3)], limit=2, tail_gap=False)
+    assert [s.text for s in segs] == ["a", "b"]
+
+
+def test_trailing_uncovered_text_is_a_gap() -> None:
+    segs = build_segments("ab ", ids=[1], offsets=[(0, 2)])
+    assert [(s.text, s.kind) for s in segs] == [("ab", "token"), (" ", "gap")]
+
+
+def test_empty_input_gives_no_segments() -> None:
+    assert build_segments("", ids=[], offsets=[]) == []
+
+
+def test_char_offsets_from_byte_spans_widens_to_whole_characters() -> None:
+    text = "é🙂"  # 2 + 4 bytes
+    spans = [(0, 1), (1, 2), (2, 4), (4, 6)]
+    assert char_offsets_from_byte_spans(text, spans) == [(0, 1), (0, 1), (1, 2), (1, 2)]
+    assert char_offsets_from_byte_spans("ab", [(0, 1), (1, 2)]) == [(0, 1), (1, 2)]
+    assert char_offsets_from_byte_spans("é", [(0, 0), (0, 2)]) == [(0, 0), (0, 1)]
+
+
+def test_byte_to_unicode_is_a_bijection_onto_printable_characters() -> None:
+    table = byte_to_unicode()
+    assert len(set(table.values())) == 256
+    assert all(c.isprintable() and not c.isspace() for c in table.values())
+
+
+# --- compare ------------------------------------------------------------------------------------
+
+
+def test_compare_ignores_where_whitespace_goes() -> None:
+    text = "hello world"
+    gpt = build_segments(text, ids=[1, 2], offsets=[(0, 5), (5, 11)])
+    bert = build_segments(text, ids=[1, 2], offsets=[(0, 5), (6, 11)])
+    shared = shared_boundaries(text, [gpt, bert])
+    assert shared == {6}
+    assert not any(differs(text, s, shared) for s in gpt + bert)
+
+
+def test_compare_marks_segments_on_unshared_boundaries() -> None:
+    text = "unhappy day"
+    a = build_segments(text, ids=[1, 2, 3], offsets=[(0, 2), (2, 7), (7, 11)])
+    b = build_segments(text, ids=[4, 5], offsets=[(0, 7), (7, 11)])
+    shared = shared_boundaries(text, [a, b])
+    assert boundaries(text, a) == {2, 8} and boundaries(text, b) == {8}
+    assert [differs(text, s, shared) for s in a] == [True, True, False]
+    assert [differs(text, s, shared) for s in b] == [False, False]
+
+
+# --- stats and inputs ---------------------------------------------------------------------------
+
+
+def test_stats() -> None:
+    s = text_stats(text="one two three", n_tokens=4, vocab_size=100)
+    assert (s.tokens, s.chars, s.bytes, s.words) == (4, 13, 13, 3)
+    assert (s.chars_per_token, s.bytes_per_token, s.tokens_per_word) == (3.25, 3.25, 1.33)
+    assert text_stats(text="", n_tokens=0, vocab_size=1).chars_per_token == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", EmptyInputError),
+        ("  \n\t ", EmptyInputError),
+        ("x" * 11, InputTooLargeError),
+        ("ok \ud800 no", InvalidTextError),
+        (b"bytes", InvalidTextError),
+        (None, InvalidTextError),
+    ],
+)
+def test_check_text_refuses_bad_text_clearly(text: object, error: type[Exception]) -> None:
+    with pytest.raises(error) as info:
+        check_text(text, max_chars=10)
+    assert len(str(info.value)) > 20
+
+
+def test_check_text_names_the_lone_surrogate() -> None:
+    with pytest.raises(InvalidTextError, match="U\\+D800 at character 3"):
+        check_text("ok \ud800", max_chars=100)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("[1, 2, 3]", [1, 2, 3]), ("1 2 3", [1, 2, 3]), ("1,2;3\n4", [1, 2, 3, 4]), (" [ 7 ] ", [7]), ("+5", [5])],
+)
+def test_parse_ids(raw: str, expected: list[int]) -> None:
+    assert parse_ids(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "[]", "1, two", "1.5", "-3", "[1, 2", "0x10", "9" * 30, "1 2 3 4"])
+def test_parse_ids_refuses_malformed_lists(raw: str) -> None:
+    with pytest.raises(InvalidIdsError):
+        parse_ids(raw, max_ids=3)
+
+
+# --- catalog and settings -----------------------------------------------------------------------
+
+
+def test_catalog_has_every_family_the_issue_names() -> None:
+    keys = set(TOKENIZERS)
+    assert {"gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "mistral-v1", "bert-base-uncased",
+            "smollm2", "char", "word", "byte"} <= keys
+    families = {s.family for s in TOKENIZERS.values()}
+    assert {"byte-level BPE", "SentencePiece BPE", "SentencePiece Unigram", "WordPiece", "character", "word",
+            "byte"} <= families
+
+
+def test_unknown_key_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownKeyError) as info:
+        get_tokenizer_spec("gpt5")
+    assert "gpt5" in str(info.value) and "gpt2" in str(info.value) and "llama3" in str(info.value)
+
+
+def test_settings_from_env() -> None:
+    s = Settings.from_env({"RSDEMO_CACHE_DIR": "/tmp/abc", "HF_HUB_OFFLINE": "true"})
+    assert str(s.cache_dir) == "/tmp/abc" and s.hub_offline
+    assert not Settings.from_env({}).hub_offline
+
+
+# --- render -------------------------------------------------------------------------------------
+
+
+def test_render_escapes_user_text_and_marks_kinds() -> None:
+    segs = [
+        Segment("", (1,), 0, 0, "special"),
+        Segment("<b>x</b>", (5,), 0, 1, "token"),
+        Segment(" ", (), 8, -1, "gap"),
+    ]
+    html = render_token_view(segs, tokens={}, show_whitespace=False)
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "rs-special" in html and "rs-gap" in html and "rs-c0" in html
+
+
+def test_visible_text_draws_whitespace_and_invisible_characters() -> None:
+    shown = visible_text("a\tb\u200bc", show_whitespace=True)
+    assert "⇥" in shown and "U+200B" in shown
+    assert visible_text("a b", show_whitespace=False) == "a b"
+
+
+# --- cache --------------------------------------------------------------------------------------
+
+
+def test_cache_loads_once_under_concurrent_requests() -> None:
+    calls: list[str] = []
+    gate = threading.Event()
+
+    def slow_loader(key: str) -> str:
+        calls.append(key)
+        gate.wait(2)
+        return key * 2
+
+    cache: LoadCache[str, str] = LoadCache(loader=slow_loader, max_items=4)
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("ab"))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    gate.set()
+    for t in threads:
+        t.join()
+    assert calls == ["ab"] and results == ["abab"] * 8
+
+
+def test_cache_evicts_least_recently_used_and_reports_it() -> None:
+    evicted: list[tuple[str, str]] = []
+    cache: LoadCache[str, str] = LoadCache(loader=str.upper, max_items=2, on_evict=lambda k, v: evicted.append((k, v)))
+    cache.get("a"), cache.get("b"), cache.get("a"), cache.get("c")
+    assert evicted == [("b", "B")] and cache.keys() == ["a", "c"]
+    cache.clear()
+    assert cache.keys() == [] and ("a", "A") in evicted
+
+
+def test_cache_does_not_keep_failures() -> None:
+    attempts: list[int] = []
+
+    def flaky(key: str) -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("first load fails")
+        return key
+
+    cache: LoadCache[str, str] = LoadCache(loader=flaky, max_items=2)
+    with pytest.raises(OSError):
+        cache.get("k")
+    assert cache.get("k") == "k" and len(attempts) == 2
