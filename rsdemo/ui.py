@@ -178,8 +178,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Tokenize", id="tokenize"):
                 with gr.Row():
-                    text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, scale=3,
-                                      elem_id="rs-text")
+                    with gr.Column(scale=3):
+                        text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, elem_id="rs-text")
+                        stats = gr.HTML(elem_id="rs-stats")
                     with gr.Column(scale=1, min_width=260):
                         tokenizer = gr.Dropdown(
                             choices=choices,
@@ -198,7 +199,6 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                         share = gr.Button("Copy a share link", size="sm", elem_id="rs-share")
                         share_url = gr.Textbox(label="Share link", interactive=False, elem_id="rs-share-url",
                                                buttons=["copy"])
-                stats = gr.HTML(elem_id="rs-stats")
                 view = gr.HTML(elem_id="rs-view", js_on_load=js_tokens)
                 with gr.Accordion("Token ids", open=False):
                     ids_box = gr.Textbox(label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"],

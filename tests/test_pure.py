@@ -240,3 +240,15 @@ def test_cache_does_not_keep_failures() -> None:
     with pytest.raises(OSError):
         cache.get("k")
     assert cache.get("k") == "k" and len(attempts) == 2
+
+
+# --- bootstrap ----------------------------------------------------------------------------------
+
+
+def test_asset_bootstrap_only_acts_on_a_space_and_only_for_missing_packages() -> None:
+    from rsdemo.bootstrap import ensure_asset_packages
+
+    commands: list[list[str]] = []
+    assert ensure_asset_packages(environ={}, run=commands.append) is False
+    assert ensure_asset_packages(environ={"SPACE_ID": "me/rsdemo"}, run=commands.append) is False  # all installed
+    assert commands == []

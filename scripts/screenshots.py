@@ -1,0 +1,48 @@
+"""Refresh the README screenshots in assets/ (needs `bash scripts/setup.sh --dev`).
+
+    python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    from rsdemo.backend import Backend
+    from rsdemo.ui import build_demo, launch_options
+
+    demo = build_demo(backend=Backend())
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                            **launch_options())
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#rs-view .rs-tok")
+            page.locator("#rs-view .rs-tok", has_text="東").first.click()
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-tokenize.png"), full_page=False)
+            page.get_by_role("tab", name="Compare").click()
+            page.wait_for_selector("#rs-cmp-view .rs-compare-row")
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-compare.png"), full_page=True)
+            browser.close()
+    finally:
+        demo.close()
+
+
+if __name__ == "__main__":
+    main()
