@@ -14,6 +14,7 @@ exits 0 unless something fails to run.
 Usage::
 
     python benchmarks/bench_tokenize.py                       # every tokenizer, 10 KiB and 1 MiB
+    python benchmarks/bench_tokenize.py --sizes 10k,48k,1m    # plus the largest whole-text-offsets case
     python benchmarks/bench_tokenize.py --keys gpt2,char --sizes 10k --rounds 15 --json out.json
 
 The texts are built deterministically by ``build_texts`` (see ``CORPUS_DESCRIPTION``).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -32,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -51,17 +54,20 @@ from rsdemo.engines import (  # noqa: E402
 from rsdemo.settings import Settings  # noqa: E402
 
 TARGET_RATIO = 1.5
-SIZES = {"10k": 10 * 1024, "1m": 1024 * 1024}  # UTF-8 bytes
-DEFAULT_ROUNDS = {"10k": 25, "1m": 7}
+# UTF-8 bytes. "48k" (not run by default) is the largest text Backend.tokenize still encodes whole with
+# offsets (its _SMALL_TEXT cut is 50,000 chars); 1m takes the encode + prefix-window path.
+SIZES = {"10k": 10 * 1024, "48k": 48 * 1024, "1m": 1024 * 1024}
+DEFAULT_SIZES = "10k,1m"
+DEFAULT_ROUNDS = {"10k": 25, "48k": 11, "1m": 7}  # the default run: about 50-70 s on 2 cores
 
 CORPUS_DESCRIPTION = (
-    "One ~100 KB unit, repeated and cut to exactly N UTF-8 bytes: English prose (the Python Language "
+    "One ~75 KB unit, repeated and cut to exactly N UTF-8 bytes: English prose (the Python Language "
     "Reference topics 'execmodel', 'naming', 'assignment', 'function', 'exceptions' and 'truth' from "
     "the stdlib's pydoc_data.topics), Python code (stdlib textwrap.py and json/decoder.py, in "
-    "```python fences), markdown (this repo's assets/tokenizers/README.md) and a fixed ~1 KB "
-    "multilingual block (Chinese, Japanese, Korean, accented Latin, Cyrillic, Greek, Arabic, emoji "
-    "with ZWJ / skin-tone / flag sequences) inserted between every section. Deterministic for a "
-    "given Python version and repo commit."
+    "```python fences), markdown (this repo's assets/tokenizers/README.md), split into paragraphs, "
+    "with one line of a fixed multilingual block (Chinese, Japanese, Korean, accented Latin, Cyrillic, "
+    "Greek, Arabic, emoji with ZWJ / skin-tone / flag sequences) after every 4th paragraph. "
+    "Deterministic for a given Python version and repo commit."
 )
 
 PROSE_TOPICS = ("execmodel", "naming", "assignment", "function", "exceptions", "truth")
@@ -84,27 +90,30 @@ Emoji: 🙂 😂 👍🏽 🚀 ✨ 🧠 👩‍💻 👨‍👩‍👧‍👦 �
 
 
 def _corpus_unit() -> str:
-    import json.decoder
+    """Prose and markdown paragraphs and whole code files, with one multilingual line after every 4th."""
     import textwrap
+    from json import decoder as json_decoder
 
     import pydoc_data.topics
 
     topics = pydoc_data.topics.topics
     prose = [topics[name] for name in PROSE_TOPICS if name in topics]
-    code = [Path(mod.__file__).read_text(encoding="utf-8") for mod in (textwrap, json.decoder)]
+    code = [Path(mod.__file__).read_text(encoding="utf-8") for mod in (textwrap, json_decoder)]
     markdown = (REPO_ROOT / "assets" / "tokenizers" / "README.md").read_text(encoding="utf-8")
-    sections: list[str] = []
+    blocks: list[str] = []
     for i, part in enumerate(prose):
-        sections.append(part)
+        blocks.extend(p.strip("\n") for p in part.split("\n\n") if p.strip())
         if i < len(code):
-            sections.append(f"```python\n{code[i]}```\n")
+            blocks.append(f"```python\n{code[i].strip()}\n```")
         if i == 2:
-            sections.append(markdown)
+            blocks.extend(p.strip("\n") for p in markdown.split("\n\n") if p.strip())
+    lines = MULTILINGUAL.strip().splitlines()
     out: list[str] = []
-    for section in sections:
-        out.append(section.strip("\n"))
-        out.append(MULTILINGUAL)
-    return "\n\n".join(out)
+    for i, block in enumerate(blocks):
+        out.append(block)
+        if i % 4 == 3:
+            out.append(lines[(i // 4) % len(lines)])
+    return "\n\n".join(out) + "\n"
 
 
 def make_text(n_bytes: int, unit: str | None = None) -> str:
@@ -140,8 +149,17 @@ def raw_call(engine: TokenizerEngine) -> Callable[[str], list[int]]:
     """The underlying library's own plain encode call on the loaded object (no offsets, no segments).
 
     ``add_special_tokens=False`` for HF matches what ``Backend.tokenize`` encodes by default, so both
-    sides produce the same ids; the cost of two extra [CLS]/[SEP] ids would be nil anyway.
+    sides produce the same ids; the cost of two extra [CLS]/[SEP] ids would be nil anyway. A wrapping
+    engine (one with an ``_inner`` engine, such as the NFC wrapper Qwen gets) is unwrapped; when it
+    normalises, raw normalises the same way first (``unicodedata.normalize``), as the model's own code does.
     """
+    inner = getattr(engine, "_inner", None)
+    if inner is not None:
+        inner_call = raw_call(inner)
+        form = "NFC" if type(engine).__name__ == "NFCEngine" else getattr(engine, "normalization", None)
+        if form:
+            return lambda text: inner_call(unicodedata.normalize(form, text))
+        return inner_call
     if isinstance(engine, TiktokenEngine):
         enc = engine._enc
         return lambda text: enc.encode(text, allowed_special="all")
@@ -161,9 +179,10 @@ def rsdemo_call(backend: Backend, key: str) -> Callable[[str], list[int]]:
     return lambda text: backend.tokenize(text=text, tokenizer=key).ids
 
 
-def _time_once(fn: Callable[[str], list[int]], text: str) -> tuple[float, int]:
+def _time_once(fn: Callable[[str], list[int]], text: str, *, keep_gc: bool = False) -> tuple[float, int]:
     gc.collect()
-    gc.disable()
+    if not keep_gc:
+        gc.disable()
     try:
         start = time.perf_counter()
         ids = fn(text)
@@ -191,7 +210,7 @@ class Row:
     rsdemo_all_ms: list[float]
 
 
-def bench_pair(backend: Backend, key: str, size: str, text: str, rounds: int) -> Row:
+def bench_pair(backend: Backend, key: str, size: str, text: str, rounds: int, *, keep_gc: bool = False) -> Row:
     engine = backend.engine(key)
     raw, ours = raw_call(engine), rsdemo_call(backend, key)
     _, raw_tokens = _time_once(raw, text)  # warm-up (first calls build caches)
@@ -199,8 +218,8 @@ def bench_pair(backend: Backend, key: str, size: str, text: str, rounds: int) ->
     raw_times: list[float] = []
     our_times: list[float] = []
     for _ in range(rounds):  # interleaved: A, B, A, B, ...
-        raw_times.append(_time_once(raw, text)[0])
-        our_times.append(_time_once(ours, text)[0])
+        raw_times.append(_time_once(raw, text, keep_gc=keep_gc)[0])
+        our_times.append(_time_once(ours, text, keep_gc=keep_gc)[0])
     raw_ms = statistics.median(raw_times) * 1e3
     our_ms = statistics.median(our_times) * 1e3
     ratio = our_ms / raw_ms if raw_ms > 0 else float("inf")
@@ -243,6 +262,9 @@ def machine_info() -> dict[str, object]:
         ).stdout.strip() or None
     except OSError:
         commit = None
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "rsdemo").glob("*.py")):  # the exact rsdemo source measured
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -259,6 +281,7 @@ def machine_info() -> dict[str, object]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "versions": versions,
         "rsdemo_commit": commit,
+        "rsdemo_source_sha256": digest.hexdigest()[:12],
         "rayon_threads": os.environ.get("RAYON_NUM_THREADS"),
         "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
     }
@@ -283,13 +306,17 @@ def print_table(rows: Sequence[Row]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10k,1m", help=f"comma-separated, from {', '.join(SIZES)}")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument(
         "--rounds", type=int, default=None,
         help="timed rounds per pair (default: " + ", ".join(f"{k}: {v}" for k, v in DEFAULT_ROUNDS.items()) + ")",
     )
     parser.add_argument("--keys", default="", help="comma-separated tokenizer keys (default: the whole catalog)")
     parser.add_argument("--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)")
+    parser.add_argument(
+        "--keep-gc", action="store_true",
+        help="leave the garbage collector on while timing (default: gc.disable() around each timed call)",
+    )
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -313,8 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("machine:", machine["cpu"], f"| {machine['cores']} cores ({machine['usable_cores']} usable)", "|",
           machine["python"], "|", machine["platform"])
     print("libraries:", ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
-          f"| rsdemo {machine['rsdemo_commit']}")
-    print(f"settings: display_tokens={settings.display_tokens}, cache_dir={settings.cache_dir}")
+          f"| rsdemo {machine['rsdemo_commit']} (rsdemo/*.py sha256 {machine['rsdemo_source_sha256']})")
+    print(f"settings: display_tokens={settings.display_tokens}, cache_dir={settings.cache_dir}, "
+          f"gc {'on' if args.keep_gc else 'off'} while timing")
     texts = build_texts(sizes)
     print("corpus:", CORPUS_DESCRIPTION)
     for name, text in texts.items():
@@ -329,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_s = time.perf_counter() - t0
         for size in sizes:
             rounds = args.rounds or DEFAULT_ROUNDS[size]
-            row = bench_pair(backend, key, size, texts[size], rounds)
+            row = bench_pair(backend, key, size, texts[size], rounds, keep_gc=args.keep_gc)
             rows.append(row)
             print(f"  {key:<20} {size:<4} raw {row.raw_ms:9.2f} ms  rsdemo {row.rsdemo_ms:9.2f} ms  "
                   f"x{row.ratio:<6.2f} (load {load_s:.2f} s)", flush=True)
@@ -343,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "corpus": CORPUS_DESCRIPTION,
             "texts": {name: describe_text(text) for name, text in texts.items()},
             "display_tokens": settings.display_tokens,
+            "gc_during_timing": args.keep_gc,
             "target_ratio": TARGET_RATIO,
             "results": [dataclasses.asdict(r) for r in rows],
         }

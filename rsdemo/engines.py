@@ -14,6 +14,7 @@ SentencePiece split into ``<0xNN>`` byte pieces, which belongs with the pieces t
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Protocol
@@ -29,12 +30,14 @@ __all__ = [
     "ByteEngine",
     "CharEngine",
     "HFEngine",
+    "NFCEngine",
     "Offsets",
     "SentencePieceEngine",
     "TiktokenEngine",
     "TokenizerEngine",
     "byte_to_unicode",
     "char_offsets_from_byte_spans",
+    "nfc_with_spans",
 ]
 
 Offsets = list[tuple[int, int]]
@@ -183,10 +186,14 @@ class SentencePieceEngine:
         return self._sp.encode(text, add_bos=add_special_tokens and self._add_bos)
 
     def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
-        proto = self._sp.encode(text, add_bos=add_special_tokens and self._add_bos, return_type="proto")
-        pieces = proto.pieces
+        # the proto API refuses add_bos, so the BOS is put in front here, covering no text
+        pieces = self._sp.encode(text, return_type="proto").pieces
         ids = [p.id for p in pieces]
-        return ids, char_offsets_from_byte_spans(text, [(p.begin, p.end) for p in pieces])
+        offsets = char_offsets_from_byte_spans(text, [(p.begin, p.end) for p in pieces])
+        if add_special_tokens and self._add_bos:
+            ids.insert(0, self._sp.bos_id())
+            offsets.insert(0, (0, 0))
+        return ids, offsets
 
     def piece(self, token_id: int) -> str:
         return self._sp.id_to_piece(token_id)
@@ -309,3 +316,74 @@ class ByteEngine:
 def special_names(engine: TokenizerEngine) -> Mapping[int, str]:
     """Special-token ids and their pieces (for legends and docs)."""
     return {i: engine.piece(i) for i in sorted(engine.special_ids)}
+
+
+def nfc_with_spans(text: str) -> tuple[str, list[tuple[int, int]] | None]:
+    """NFC-normalise ``text`` and map each normalised char back to the span of input it came from.
+
+    Returns ``(text, None)`` when the text is already NFC (the common case). Otherwise the input is cut
+    into runs that normalise independently (a run starts at a character that does not compose with
+    the one before it); every char of a run's normalised form maps to the whole run.
+
+    >>> nfc_with_spans("ae\\u0301!")
+    ('aé!', [(0, 1), (1, 3), (3, 4)])
+    """
+    if unicodedata.is_normalized("NFC", text):
+        return text, None
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(text)):
+        ch = text[i]
+        if unicodedata.combining(ch) == 0 and unicodedata.normalize("NFC", text[start : i + 1]) == (
+            unicodedata.normalize("NFC", text[start:i]) + unicodedata.normalize("NFC", ch)
+        ):
+            runs.append((start, i))
+            start = i
+    runs.append((start, len(text)))
+    pieces = [unicodedata.normalize("NFC", text[s:e]) for s, e in runs]
+    normalised = "".join(pieces)
+    if normalised != unicodedata.normalize("NFC", text):  # a composition across runs: one run for all
+        return unicodedata.normalize("NFC", text), [(0, len(text))] * len(unicodedata.normalize("NFC", text))
+    spans: list[tuple[int, int]] = []
+    for (s, e), piece in zip(runs, pieces):
+        spans.extend([(s, e)] * len(piece))
+    return normalised, spans
+
+
+class NFCEngine:
+    """Wraps an engine whose tokenizer normalises to NFC first (Qwen's does), keeping offsets on the input."""
+
+    def __init__(self, inner: TokenizerEngine) -> None:
+        self._inner = inner
+        self.vocab_size = inner.vocab_size
+        self.special_ids = inner.special_ids
+        self.lossless = False  # "e\u0301" comes back as "é"
+
+    def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
+        return self._inner.encode(unicodedata.normalize("NFC", text), add_special_tokens=add_special_tokens)
+
+    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
+        normalised, spans = nfc_with_spans(text)
+        ids, offsets = self._inner.encode_with_offsets(normalised, add_special_tokens=add_special_tokens)
+        if spans is None:
+            return ids, offsets
+        mapped: Offsets = []
+        for s, e in offsets:
+            if s == e:
+                pos = spans[s][0] if s < len(spans) else len(text)
+                mapped.append((pos, pos))
+            else:
+                mapped.append((spans[s][0], spans[e - 1][1]))
+        return ids, mapped
+
+    def piece(self, token_id: int) -> str:
+        return self._inner.piece(token_id)
+
+    def token_bytes(self, token_id: int) -> bytes | None:
+        return self._inner.token_bytes(token_id)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._inner.decode(ids)
+
+    def has_id(self, token_id: int) -> bool:
+        return self._inner.has_id(token_id)

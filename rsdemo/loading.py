@@ -24,7 +24,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .catalog import TokenizerSpec, get_tokenizer_spec
-from .engines import ByteEngine, CharEngine, HFEngine, SentencePieceEngine, TiktokenEngine, TokenizerEngine
+from .engines import (
+    ByteEngine,
+    CharEngine,
+    HFEngine,
+    NFCEngine,
+    SentencePieceEngine,
+    TiktokenEngine,
+    TokenizerEngine,
+)
 from .errors import AssetMissingError, HubLoadError, HubUnavailableError, InvalidRepoIdError
 from .settings import Settings, get_settings
 
@@ -167,7 +175,10 @@ def load_tokenizer_engine(
             special_tokens=dict(spec.special_tokens),
         )
         bos_id = spec.special_tokens[spec.bos] if spec.bos else None
-        return _check_size(TiktokenEngine(encoding, bos_id=bos_id), spec.key, 1000)
+        engine: TokenizerEngine = TiktokenEngine(encoding, bos_id=bos_id)
+        if spec.normalization == "NFC":
+            engine = NFCEngine(engine)
+        return _check_size(engine, spec.key, 1000)
     if spec.engine == "sentencepiece":
         import sentencepiece
 

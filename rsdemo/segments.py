@@ -84,10 +84,14 @@ def build_segments(
     group_end = 0
     pending: list[int] = []  # zero-width non-special tokens waiting for the next token (byte-fallback lead bytes)
     pending_first = -1
+    trailing_specials = 0  # inserted specials after the last text segment ([SEP]): they go after the tail gap
+    seen_text = False
 
     def flush() -> None:
-        nonlocal group_ids, cursor
+        nonlocal group_ids, cursor, trailing_specials, seen_text
         if group_ids:
+            trailing_specials = 0
+            seen_text = True
             kind: SegmentKind = "special" if all(i in special_ids for i in group_ids) else "token"
             out.append(Segment(text[group_start:group_end], tuple(group_ids), group_start, group_first, kind))
             cursor = group_end
@@ -100,6 +104,8 @@ def build_segments(
             if token_id in special_ids and not pending:
                 flush()
                 out.append(Segment("", (token_id,), cursor, index, "special"))
+                if seen_text:
+                    trailing_specials += 1
             else:
                 if not pending:
                     pending_first = index
@@ -114,6 +120,8 @@ def build_segments(
             flush()
             if start > cursor:
                 out.append(Segment(text[cursor:start], (), cursor, -1, "gap"))
+                trailing_specials = 0
+                seen_text = True
             group_ids = [*pending, token_id]
             group_first = pending_first if pending else index
             group_start, group_end = start, max(end, start)
@@ -122,7 +130,10 @@ def build_segments(
     if pending:  # trailing zero-width tokens: keep them visible, without text
         kind: SegmentKind = "special" if all(i in special_ids for i in pending) else "token"
         out.append(Segment("", tuple(pending), cursor, pending_first, kind))
+        trailing_specials = 0
     if tail_gap and n == len(ids) and cursor < len(text):
-        out.append(Segment(text[cursor:], (), cursor, -1, "gap"))
+        cut = len(out) - trailing_specials
+        closing = [Segment("", seg.ids, len(text), seg.first, seg.kind) for seg in out[cut:]]
+        out[cut:] = [Segment(text[cursor:], (), cursor, -1, "gap"), *closing]
     return out
 

@@ -252,3 +252,8 @@ def test_asset_bootstrap_only_acts_on_a_space_and_only_for_missing_packages() ->
     assert ensure_asset_packages(environ={}, run=commands.append) is False
     assert ensure_asset_packages(environ={"SPACE_ID": "me/rsdemo"}, run=commands.append) is False  # all installed
     assert commands == []
+
+
+def test_a_closing_special_token_comes_after_the_text_it_closes() -> None:
+    segs = build_segments("a  ", ids=[101, 7, 102], offsets=[(0, 0), (0, 1), (0, 0)], special_ids={101, 102})
+    assert [(s.text, s.kind) for s in segs] == [("", "special"), ("a", "token"), ("  ", "gap"), ("", "special")]
