@@ -13,8 +13,10 @@ tensors. Engines are loaded once through ``LoadCache``; a test can inject its ow
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 from . import compare as _compare
 from .cache import LoadCache
@@ -23,7 +25,7 @@ from .engines import TokenizerEngine
 from .errors import InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
 from .loading import load_hub_tokenizer_engine, load_tokenizer_engine, needs_build, parse_hub_ref
-from .segments import Segment, build_segments
+from .segments import Segment, SegmentTable, segment_table
 from .settings import Settings, get_settings
 from .stats import Stats, text_stats
 
@@ -39,8 +41,8 @@ __all__ = [
 Progress = Callable[[str], None]
 EngineLoader = Callable[[str], TokenizerEngine]
 
-# Below this many characters the whole text is encoded with offsets in one call.
-_SMALL_TEXT = 50_000
+# token details remembered across requests (id -> piece, bytes); cleared when full
+_MAX_DETAILS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,32 +74,54 @@ class TokenInfo:
         return {"id": self.id, "piece": self.piece, "bytes": self.bytes_hex, "special": self.special}
 
 
-@dataclass(frozen=True, slots=True)
 class TokenizeResult:
-    """A tokenised text.
+    """A tokenised text: every id and stats over the whole text; display segments for the first tokens.
 
     Attributes:
         info: the tokenizer.
         text: the input.
         ids: every token id of the whole text.
-        segments: the display segments of the first ``shown_tokens`` tokens.
-        shown_tokens: how many tokens ``segments`` covers.
+        table: the display segments of the first ``shown_tokens`` tokens, as arrays.
+        shown_tokens: how many tokens the segments cover.
         stats: counts over the whole text.
-        tokens: vocabulary details for every id in ``segments``.
+        add_special_tokens: whether BOS / CLS / SEP were added.
+
+    ``segments`` (objects) and ``tokens`` (vocabulary details of the shown ids) are made on first use.
     """
 
-    info: TokenizerInfo
-    text: str
-    ids: list[int]
-    segments: list[Segment]
-    shown_tokens: int
-    stats: Stats
-    add_special_tokens: bool
-    tokens: dict[int, TokenInfo] = field(default_factory=dict)
+    def __init__(
+        self,
+        *,
+        info: TokenizerInfo,
+        text: str,
+        ids: list[int],
+        table: SegmentTable,
+        shown_tokens: int,
+        stats: Stats,
+        add_special_tokens: bool,
+        describe: Callable[[int], TokenInfo],
+    ) -> None:
+        self.info = info
+        self.text = text
+        self.ids = ids
+        self.table = table
+        self.shown_tokens = shown_tokens
+        self.stats = stats
+        self.add_special_tokens = add_special_tokens
+        self._describe = describe
 
     @property
     def truncated(self) -> bool:
         return self.shown_tokens < len(self.ids)
+
+    @cached_property
+    def segments(self) -> list[Segment]:
+        return self.table.segments()
+
+    @cached_property
+    def tokens(self) -> dict[int, TokenInfo]:
+        """Vocabulary details for every id the segments show."""
+        return {i: self._describe(i) for i in dict.fromkeys(self.ids[: self.shown_tokens])}
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: ``ids``, ``segments`` (text, ids, start, kind) and ``stats``."""
@@ -151,6 +175,7 @@ class Backend:
         self._progress: Progress | None = None
         self._loader = engine_loader or self._load_engine
         self._engines: LoadCache[str, TokenizerEngine] = LoadCache(loader=self._loader, max_items=max_engines)
+        self._details: dict[tuple[str, int], TokenInfo] = {}
 
     # --- tokenizers -------------------------------------------------------------------------------
 
@@ -194,6 +219,7 @@ class Backend:
             self._progress = None
 
     def info(self, tokenizer: str) -> TokenizerInfo:
+        """What the UI shows about a tokenizer (loads it if needed)."""
         name = self.resolve(tokenizer)
         engine = self.engine(name)
         if name in TOKENIZERS:
@@ -226,43 +252,39 @@ class Backend:
             UnknownKeyError, InvalidRepoIdError, HubError, AssetMissingError: the tokenizer cannot be had.
         """
         data = check_text(text, max_chars=self.settings.max_text_chars)
-        engine = self.engine(tokenizer, progress=progress)
+        name = self.resolve(tokenizer)
+        engine = self.engine(name, progress=progress)
         limit = self.settings.display_tokens if display_limit == -1 else display_limit
-        if limit is None or len(text) <= _SMALL_TEXT:
-            ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens)
-            shown = len(ids) if limit is None else min(limit, len(ids))
-        else:
-            ids = engine.encode(text, add_special_tokens=add_special_tokens)
-            shown = min(limit, len(ids))
-            offsets = self._window_offsets(engine, text, ids, shown, add_special_tokens)
-        segments = build_segments(
-            text, ids=ids, offsets=offsets, special_ids=engine.special_ids, limit=shown, tail_gap=shown == len(ids)
+        ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens, limit=limit)
+        shown = len(offsets)
+        table = segment_table(
+            text, ids=ids, offsets=offsets, special_ids=engine.special_ids, tail_gap=shown == len(ids)
         )
-        info = self.info(tokenizer)
-        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size, n_bytes=len(data))
-        tokens = {i: self._token_info(engine, i) for i in {i for s in segments for i in s.ids}}
-        return TokenizeResult(info, text, ids, segments, shown, stats, add_special_tokens, tokens)
+        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size, data=data)
+        return TokenizeResult(
+            info=self.info(name),
+            text=text,
+            ids=ids,
+            table=table,
+            shown_tokens=shown,
+            stats=stats,
+            add_special_tokens=add_special_tokens,
+            describe=functools.partial(self._describe, name),
+        )
 
-    @staticmethod
-    def _window_offsets(
-        engine: TokenizerEngine, text: str, ids: list[int], shown: int, add_special_tokens: bool
-    ) -> list[tuple[int, int]]:
-        """Offsets of the first ``shown`` tokens, from a prefix of the text, checked against the full ids.
-
-        Tokenising a prefix gives the same first tokens as the whole text except near the cut, so the
-        prefix grows until its first ``shown`` ids equal the real ones (the whole text at worst).
-        """
-        length = int(len(text) * (shown + 64) / max(len(ids), 1) * 1.5) + 256
-        while True:
-            prefix = text[:length]
-            pre_ids, pre_offsets = engine.encode_with_offsets(prefix, add_special_tokens=add_special_tokens)
-            whole = length >= len(text)
-            if whole or (len(pre_ids) > shown + 16 and pre_ids[:shown] == ids[:shown]):
-                return pre_offsets[:shown]
-            length *= 2
-
-    def _token_info(self, engine: TokenizerEngine, token_id: int) -> TokenInfo:
-        return TokenInfo(token_id, engine.piece(token_id), engine.token_bytes(token_id), token_id in engine.special_ids)
+    def _describe(self, name: str, token_id: int) -> TokenInfo:
+        """Vocabulary details of one id, remembered per tokenizer (they never change)."""
+        key = (name, token_id)
+        found = self._details.get(key)
+        if found is None:
+            engine = self.engine(name)
+            found = TokenInfo(
+                token_id, engine.piece(token_id), engine.token_bytes(token_id), token_id in engine.special_ids
+            )
+            if len(self._details) >= _MAX_DETAILS:
+                self._details.clear()
+            self._details[key] = found
+        return found
 
     def token_info(self, *, tokenizer: str, token_id: int) -> TokenInfo:
         """The vocabulary entry for one id.
@@ -270,9 +292,9 @@ class Backend:
         Raises:
             InvalidIdsError: the id is not in the vocabulary.
         """
-        engine = self.engine(tokenizer)
-        self._check_ids(engine, [token_id], tokenizer)
-        return self._token_info(engine, token_id)
+        name = self.resolve(tokenizer)
+        self._check_ids(self.engine(name), [token_id], name)
+        return self._describe(name, token_id)
 
     # --- compare ----------------------------------------------------------------------------------
 
@@ -310,8 +332,9 @@ class Backend:
             InvalidIdsError: malformed, too many, or not in the vocabulary.
         """
         id_list = parse_ids(ids, max_ids=self.settings.max_decode_ids) if isinstance(ids, str) else list(ids)
-        engine = self.engine(tokenizer)
-        self._check_ids(engine, id_list, tokenizer)
+        name = self.resolve(tokenizer)
+        engine = self.engine(name)
+        self._check_ids(engine, id_list, name)
         text = engine.decode(id_list)
         shown = id_list[: self.settings.display_tokens]
-        return DecodeResult(text, [self._token_info(engine, i) for i in shown])
+        return DecodeResult(text, [self._describe(name, i) for i in shown])

@@ -1,13 +1,16 @@
 """Tokenizer engines: one small adapter per library, all with the same five methods.
 
 An engine turns text into ids and char offsets, and ids back into pieces, bytes and text.
-Offsets are char offsets into the input; a zero-width span marks a token that covers no text
-of its own (a special token the tokenizer inserted, or a leading byte of a character that
-SentencePiece split into ``<0xNN>`` byte pieces, which belongs with the pieces that follow it).
+Offsets are char offsets into the input, as an ``(n, 2)`` integer array; a zero-width span marks a
+token that covers no text of its own (a special token the tokenizer inserted, or a leading byte of a
+character that SentencePiece split into ``<0xNN>`` byte pieces, which belongs with the pieces after it).
+``encode_with_offsets(..., limit=n)`` returns every id but offsets for the first ``n`` tokens only:
+the token view shows a window, and most engines derive offsets from the ids in O(window).
 
 >>> eng = ByteEngine()
->>> eng.encode_with_offsets("né", add_special_tokens=False)
-([110, 195, 169], [(0, 1), (1, 2), (1, 2)])
+>>> ids, offsets = eng.encode_with_offsets("né", add_special_tokens=False)
+>>> ids, offsets.tolist()
+([110, 195, 169], [[0, 1], [1, 2], [1, 2]])
 >>> eng.piece(195), eng.token_bytes(195)
 ('<0xC3>', b'\\xc3')
 """
@@ -40,7 +43,7 @@ __all__ = [
     "nfc_with_spans",
 ]
 
-Offsets = list[tuple[int, int]]
+Offsets = np.ndarray  # shape (n, 2), int64: char (start, end) per token
 
 
 class TokenizerEngine(Protocol):
@@ -52,7 +55,9 @@ class TokenizerEngine(Protocol):
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]: ...
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]: ...
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]: ...
 
     def piece(self, token_id: int) -> str: ...
 
@@ -86,37 +91,49 @@ def _unicode_to_byte() -> dict[str, int]:
     return {c: b for b, c in byte_to_unicode().items()}
 
 
-def char_offsets_from_byte_spans(text: str, spans: Sequence[tuple[int, int]]) -> Offsets:
-    """Map byte spans of ``text.encode()`` to char spans of ``text``.
+def char_offsets_from_byte_spans(text: str, starts: np.ndarray, ends: np.ndarray) -> Offsets:
+    """Map byte spans of ``text.encode()`` to char spans of ``text`` (vectorised).
 
     A span that starts or ends inside a multi-byte character is widened to the whole character,
-    so several byte-level tokens of one emoji all point at that emoji.
+    so several byte-level tokens of one emoji all point at that emoji. Zero-width spans stay zero-width.
 
-    >>> char_offsets_from_byte_spans("a你", [(0, 1), (1, 3), (3, 4)])
-    [(0, 1), (1, 2), (1, 2)]
+    >>> char_offsets_from_byte_spans("a你", np.array([0, 1, 3]), np.array([1, 3, 4])).tolist()
+    [[0, 1], [1, 2], [1, 2]]
     """
-    if not spans:
-        return []
-    data = text.encode("utf-8")
-    if len(data) == len(text):  # ASCII: bytes are chars
-        return [(int(s), int(e)) for s, e in spans]
-    last = max(e for _, e in spans)
-    arr = np.frombuffer(data[: last + 1], dtype=np.uint8)
-    char_of_byte = np.cumsum((arr & 0xC0) != 0x80) - 1  # char index of the char each byte is in
-    n_chars = len(text)
-    out: Offsets = []
-    for s, e in spans:
-        cs = int(char_of_byte[s]) if s < len(data) else n_chars
-        ce = int(char_of_byte[e - 1]) + 1 if e > s else cs
-        out.append((cs, ce))
-    return out
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    if len(starts) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    if text.isascii():  # bytes are chars (O(1) check in CPython)
+        return np.stack([starts, ends], axis=1)
+    last = int(ends.max())
+    data = text.encode("utf-8", errors="surrogatepass")[:last]
+    arr = np.frombuffer(data, dtype=np.uint8)
+    # char index of the character each byte belongs to, plus one entry for "past the end"
+    char_of_byte = np.empty(len(arr) + 1, dtype=np.int64)
+    char_of_byte[:-1] = np.cumsum((arr & 0xC0) != 0x80) - 1
+    char_of_byte[-1] = char_of_byte[-2] + 1 if len(arr) else 0
+    cs = char_of_byte[np.minimum(starts, len(arr))]
+    ce = np.where(ends > starts, char_of_byte[np.maximum(ends - 1, 0)] + 1, cs)
+    return np.stack([cs, ce], axis=1)
+
+
+def _offsets_from_lengths(text: str, lengths: np.ndarray) -> Offsets:
+    """Char offsets of consecutive tokens whose byte lengths are ``lengths`` (a lossless byte-level split)."""
+    ends = np.cumsum(lengths, dtype=np.int64)
+    return char_offsets_from_byte_spans(text, ends - lengths, ends)
+
+
+def _with_bos(ids: list[int], offsets: Offsets, bos_id: int) -> tuple[list[int], Offsets]:
+    return [bos_id, *ids], np.concatenate([np.zeros((1, 2), dtype=np.int64), offsets])
 
 
 class TiktokenEngine:
     """A tiktoken ``Encoding`` built from a local rank file (gpt2, cl100k_base, o200k_base, llama3, qwen).
 
     Special-token strings in the text are read as special tokens (``allowed_special="all"``), as the
-    models' own chat code does. ``bos`` is prepended when special tokens are added.
+    models' own chat code does. ``bos`` is prepended when special tokens are added. Offsets come from a
+    table of each token's byte length, so they cost O(window) after the encode.
     """
 
     lossless = True
@@ -124,9 +141,16 @@ class TiktokenEngine:
     def __init__(self, encoding: tiktoken.Encoding, *, bos_id: int | None = None) -> None:
         self._enc = encoding
         self._bos = bos_id
-        self.special_ids = frozenset(encoding._special_tokens.values())
-        self._special_by_id = {i: s for s, i in encoding._special_tokens.items()}
+        specials = encoding._special_tokens
+        self.special_ids = frozenset(specials.values())
+        self._special_by_id = {i: s for s, i in specials.items()}
         self.vocab_size = encoding.n_vocab
+        lengths = np.zeros(self.vocab_size, dtype=np.int64)
+        for token, rank in encoding._mergeable_ranks.items():
+            lengths[rank] = len(token)
+        for token, rank in specials.items():
+            lengths[rank] = len(token.encode("utf-8"))
+        self._lengths = lengths
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         ids = self._enc.encode(text, allowed_special="all")
@@ -134,17 +158,15 @@ class TiktokenEngine:
             ids.insert(0, self._bos)
         return ids
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]:
         ids = self._enc.encode(text, allowed_special="all")
-        spans: list[tuple[int, int]] = []
-        pos = 0
-        for length in map(len, self._enc.decode_tokens_bytes(ids)):
-            spans.append((pos, pos + length))
-            pos += length
-        offsets = char_offsets_from_byte_spans(text, spans)
+        window = ids if limit is None else ids[:limit]
+        offsets = _offsets_from_lengths(text, self._lengths[np.asarray(window, dtype=np.int64)])
         if add_special_tokens and self._bos is not None:
-            ids.insert(0, self._bos)
-            offsets.insert(0, (0, 0))
+            ids, offsets = _with_bos(ids, offsets, self._bos)
+            offsets = offsets if limit is None else offsets[:limit]
         return ids, offsets
 
     def piece(self, token_id: int) -> str:
@@ -173,26 +195,68 @@ class TiktokenEngine:
 
 
 class SentencePieceEngine:
-    """A ``sentencepiece`` model, called directly so the view is exactly what the library does."""
+    """A ``sentencepiece`` model, called directly so the view is exactly what the library does.
+
+    Offsets: for models with identity normalisation (Llama/Mistral style, and ours) every piece stands for
+    a fixed number of input bytes (``▁`` = one space, ``<0xNN>`` = one byte), so offsets follow from the
+    ids; the byte total is checked against the text and anything else (a literal ``▁``, an unknown piece,
+    another normaliser) takes sentencepiece's own offset API.
+    """
 
     def __init__(self, processor: sentencepiece.SentencePieceProcessor, *, add_bos: bool, lossless: bool) -> None:
+        from sentencepiece import sentencepiece_model_pb2
+
         self._sp = processor
         self._add_bos = add_bos and processor.bos_id() >= 0
         self.vocab_size = processor.get_piece_size()
         self.special_ids = frozenset(i for i in range(self.vocab_size) if processor.is_control(i))
         self.lossless = lossless
+        model = sentencepiece_model_pb2.ModelProto()
+        model.ParseFromString(processor.serialized_model_proto())
+        norm = model.normalizer_spec
+        self._dummy_prefix = norm.add_dummy_prefix
+        self._fixed_lengths = norm.name == "identity" and not norm.remove_extra_whitespaces and norm.escape_whitespaces
+        lengths = np.zeros(self.vocab_size, dtype=np.int64)
+        for i in range(self.vocab_size):
+            if processor.is_byte(i):
+                lengths[i] = 1
+            elif not (processor.is_control(i) or processor.is_unknown(i)):
+                lengths[i] = len(processor.id_to_piece(i).replace("\u2581", " ").encode("utf-8"))
+        self._lengths = lengths
+        self._unk = processor.unk_id()
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self._sp.encode(text, add_bos=add_special_tokens and self._add_bos)
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
+    def _offsets_from_ids(self, text: str, ids: list[int], limit: int | None) -> Offsets | None:
+        if not self._fixed_lengths or "\u2581" in text:
+            return None
+        id_array = np.asarray(ids, dtype=np.int64)
+        if self._unk >= 0 and bool((id_array == self._unk).any()):
+            return None
+        lengths = self._lengths[id_array]
+        if self._dummy_prefix and len(lengths):
+            lengths[0] -= 1  # the "▁" sentencepiece puts in front of the text
+        if int(lengths.sum()) != len(text.encode("utf-8")) or (len(lengths) and lengths[0] < 0):
+            return None
+        window = lengths if limit is None else lengths[:limit]
+        return _offsets_from_lengths(text, window)
+
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]:
         # the proto API refuses add_bos, so the BOS is put in front here, covering no text
-        pieces = self._sp.encode(text, return_type="proto").pieces
-        ids = [p.id for p in pieces]
-        offsets = char_offsets_from_byte_spans(text, [(p.begin, p.end) for p in pieces])
+        ids = self._sp.encode(text)
+        offsets = self._offsets_from_ids(text, ids, limit)
+        if offsets is None:
+            pieces = self._sp.encode(text, return_type="proto").pieces
+            window = pieces if limit is None else pieces[:limit]
+            offsets = char_offsets_from_byte_spans(
+                text, np.array([p.begin for p in window], dtype=np.int64), np.array([p.end for p in window], dtype=np.int64)
+            )
         if add_special_tokens and self._add_bos:
-            ids.insert(0, self._sp.bos_id())
-            offsets.insert(0, (0, 0))
+            ids, offsets = _with_bos(ids, offsets, self._sp.bos_id())
+            offsets = offsets if limit is None else offsets[:limit]
         return ids, offsets
 
     def piece(self, token_id: int) -> str:
@@ -232,9 +296,12 @@ class HFEngine:
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]:
         enc = self._tok.encode(text, add_special_tokens=add_special_tokens)
-        return enc.ids, enc.offsets
+        offsets = enc.offsets if limit is None else enc.offsets[:limit]
+        return enc.ids, np.array(offsets, dtype=np.int64).reshape(-1, 2)
 
     def piece(self, token_id: int) -> str:
         return self._tok.id_to_token(token_id) or ""
@@ -270,8 +337,12 @@ class CharEngine:
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).tolist()
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
-        return self.encode(text, add_special_tokens=False), [(i, i + 1) for i in range(len(text))]
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]:
+        n = len(text) if limit is None else min(limit, len(text))
+        starts = np.arange(n, dtype=np.int64)
+        return self.encode(text, add_special_tokens=False), np.stack([starts, starts + 1], axis=1)
 
     def piece(self, token_id: int) -> str:
         return chr(token_id)
@@ -296,9 +367,12 @@ class ByteEngine:
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return list(text.encode("utf-8"))
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]:
         ids = list(text.encode("utf-8"))
-        return ids, char_offsets_from_byte_spans(text, [(i, i + 1) for i in range(len(ids))])
+        n = len(ids) if limit is None else min(limit, len(ids))
+        return ids, _offsets_from_lengths(text, np.ones(n, dtype=np.int64))
 
     def piece(self, token_id: int) -> str:
         return f"<0x{token_id:02X}>"
@@ -362,19 +436,20 @@ class NFCEngine:
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self._inner.encode(unicodedata.normalize("NFC", text), add_special_tokens=add_special_tokens)
 
-    def encode_with_offsets(self, text: str, *, add_special_tokens: bool) -> tuple[list[int], Offsets]:
+    def encode_with_offsets(
+        self, text: str, *, add_special_tokens: bool, limit: int | None = None
+    ) -> tuple[list[int], Offsets]:
         normalised, spans = nfc_with_spans(text)
-        ids, offsets = self._inner.encode_with_offsets(normalised, add_special_tokens=add_special_tokens)
+        ids, offsets = self._inner.encode_with_offsets(normalised, add_special_tokens=add_special_tokens, limit=limit)
         if spans is None:
             return ids, offsets
-        mapped: Offsets = []
-        for s, e in offsets:
-            if s == e:
-                pos = spans[s][0] if s < len(spans) else len(text)
-                mapped.append((pos, pos))
-            else:
-                mapped.append((spans[s][0], spans[e - 1][1]))
-        return ids, mapped
+        # each normalised char maps to the input run it came from; one extra entry for "past the end"
+        run_start = np.array([s for s, _ in spans] + [len(text)], dtype=np.int64)
+        run_end = np.array([e for _, e in spans] + [len(text)], dtype=np.int64)
+        starts, ends = offsets[:, 0], offsets[:, 1]
+        mapped_start = run_start[starts]
+        mapped_end = np.where(ends > starts, run_end[np.maximum(ends - 1, 0)], mapped_start)
+        return ids, np.stack([mapped_start, mapped_end], axis=1)
 
     def piece(self, token_id: int) -> str:
         return self._inner.piece(token_id)

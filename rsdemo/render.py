@@ -51,7 +51,7 @@ def render_token_view(
     *,
     tokens: Mapping[int, object],
     show_whitespace: bool,
-    show_ids: bool = False,
+    show: str = "text",
     differs: Callable[[Segment], bool] | None = None,
     notice: str = "",
     details: bool = True,
@@ -62,7 +62,8 @@ def render_token_view(
         segments: what to draw, in order.
         tokens: id -> details (``TokenInfo``) for the tooltip and the click panel.
         show_whitespace: draw whitespace glyphs.
-        show_ids: print the ids under each segment instead of its text.
+        show: what each segment shows: ``text`` (the input it covers), ``pieces`` (the vocabulary pieces,
+            ``Ġworld``, ``<0xE3>``) or ``ids``.
         differs: marks segments whose boundaries other tokenizers do not share (Compare tab).
         notice: a line shown above the tokens (e.g. the display window).
         details: include the click-to-inspect panel.
@@ -84,8 +85,10 @@ def render_token_view(
             colour += 1
         if differs is not None and differs(seg):
             classes.append("rs-diff")
-        if show_ids:
+        if show == "ids":
             body = html.escape(" ".join(map(str, seg.ids)))
+        elif show == "pieces":
+            body = '<span class="rs-psep"> </span>'.join(visible_text(p, show_whitespace=show_whitespace) for p in pieces)
         elif seg.text:
             body = visible_text(seg.text, show_whitespace=show_whitespace)
         else:

@@ -10,6 +10,10 @@ Three invariants hold for every input (tests/test_segments.py checks them with H
 ``"".join(s.text for s in segs) == text``, the ids in order equal the encoded ids, and the
 token indices in order equal ``range(len(ids))``.
 
+The work is vectorised (numpy over the token arrays) into a columnar :class:`SegmentTable`;
+``Segment`` objects are made only when something reads them. ``tests/reference_segments.py`` keeps a
+plain-Python loop as the slow reference the fast version is checked against.
+
 >>> segs = build_segments("a🙂", ids=[64, 9468, 247, 224], offsets=[(0, 1), (1, 2), (1, 2), (1, 2)])
 >>> [(s.text, s.ids) for s in segs]
 [('a', (64,)), ('🙂', (9468, 247, 224))]
@@ -21,7 +25,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Segment", "SegmentKind", "build_segments"]
+import numpy as np
+
+__all__ = ["Segment", "SegmentKind", "SegmentTable", "build_segments", "segment_table"]
 
 SegmentKind = Literal["token", "special", "gap"]
 
@@ -49,91 +55,155 @@ class Segment:
         return self.start + len(self.text)
 
 
+_KINDS: tuple[SegmentKind, ...] = ("token", "special", "gap")
+TOKEN, SPECIAL, GAP = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTable:
+    """Segments as parallel arrays (one entry per segment); ``segments()`` makes the objects.
+
+    Attributes:
+        text: the input text.
+        ids: every token id (the table covers the first ``shown`` of them).
+        start, end: char span of each segment in ``text``.
+        first: index of each segment's first token (-1 for a gap).
+        count: how many tokens each segment carries (0 for a gap).
+        kind: 0 token, 1 special, 2 gap.
+    """
+
+    text: str
+    ids: Sequence[int]
+    start: np.ndarray
+    end: np.ndarray
+    first: np.ndarray
+    count: np.ndarray
+    kind: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def segments(self) -> list[Segment]:
+        """The segments as objects, in text order."""
+        text, ids = self.text, self.ids
+        return [
+            Segment(text[s:e], tuple(ids[f : f + c]) if c else (), s, f, _KINDS[k])
+            for s, e, f, c, k in zip(
+                self.start.tolist(), self.end.tolist(), self.first.tolist(), self.count.tolist(), self.kind.tolist()
+            )
+        ]
+
+
+def segment_table(
+    text: str,
+    *,
+    ids: Sequence[int],
+    offsets: np.ndarray | Sequence[tuple[int, int]],
+    special_ids: Collection[int] = (),
+    limit: int | None = None,
+    tail_gap: bool = True,
+) -> SegmentTable:
+    """Group tokens into segments that tile ``text`` (vectorised; see :func:`build_segments` for the rules)."""
+    n = len(ids) if limit is None else min(limit, len(ids))
+    offs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)[:n]
+    n = min(n, len(offs))
+    length = len(text)
+    empty = np.zeros(0, dtype=np.int64)
+    if n == 0:
+        if tail_gap and length and n == len(ids):
+            one = np.array([0], dtype=np.int64)
+            return SegmentTable(text, ids, one, np.array([length]), np.array([-1]), np.zeros(1, np.int64),
+                                np.array([GAP]))
+        return SegmentTable(text, ids, empty, empty, empty, empty, empty)
+    id_arr = np.asarray(ids[:n], dtype=np.int64)
+    st = offs[:, 0]
+    en = np.maximum(offs[:, 1], st)
+    spec = np.isin(id_arr, np.fromiter(special_ids, dtype=np.int64)) if special_ids else np.zeros(n, dtype=bool)
+    zero = st == en
+    real = ~zero
+    index = np.arange(n)
+    # a run of zero-width tokens from the first non-special one on joins the next token (byte-fallback
+    # lead bytes); a zero-width special before that (an inserted [CLS]) is a segment of its own
+    run_head = np.maximum.accumulate(np.where(zero & np.concatenate(([True], real[:-1])), index, -1))
+    last_lead = np.maximum.accumulate(np.where(zero & ~spec, index, -1))
+    pend = zero & (last_lead >= run_head)
+    zsp = zero & ~pend
+    covered = np.maximum.accumulate(np.where(real, en, 0))
+    cursor = np.empty(n, dtype=np.int64)
+    cursor[0] = 0
+    cursor[1:] = covered[:-1]
+    # the token each pending run joins: the next one that is not pending (n: none)
+    joins = np.minimum.accumulate(np.where(pend, n, index)[::-1])[::-1]
+    target = np.minimum(joins, n - 1)
+    starts_fresh = (joins == n) | (st[target] >= cursor)  # for a pending head: does its token open a group?
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = ~pend[:-1] & (zsp[1:] | zsp[:-1] | np.where(pend[1:], starts_fresh[1:], st[1:] >= cursor[1:]))
+    heads = np.flatnonzero(new)
+    counts = np.diff(np.append(heads, n))
+    g_lo = np.minimum.reduceat(np.where(real, st, length + 1), heads)
+    g_hi = np.maximum.reduceat(np.where(real, en, -1), heads)
+    g_cursor = cursor[heads]
+    has_text = g_hi >= 0
+    g_start = np.where(has_text, np.maximum(g_lo, g_cursor), g_cursor)
+    g_end = np.where(has_text, np.maximum(g_hi, g_start), g_start)
+    g_kind = np.where(np.logical_and.reduceat(spec, heads), SPECIAL, TOKEN)
+    has_gap = has_text & (g_start > g_cursor)
+    final = int(covered[-1])
+    add_tail = tail_gap and n == len(ids) and final < length
+    text_groups = np.flatnonzero(has_text)
+    tail_after = int(text_groups[-1]) if (add_tail and len(text_groups)) else len(heads) - 1
+    if add_tail:  # groups after the tail gap (closing specials like [SEP]) sit at the end of the text
+        late = np.arange(len(heads)) > tail_after
+        g_start = np.where(late, length, g_start)
+        g_end = np.where(late, length, g_end)
+    # output positions: each group after its gap; the tail gap after group `tail_after`
+    pos = np.arange(len(heads)) + np.cumsum(has_gap)
+    if add_tail:
+        pos = pos + (np.arange(len(heads)) > tail_after)
+    total = len(heads) + int(has_gap.sum()) + int(add_tail)
+    start = np.empty(total, dtype=np.int64)
+    end = np.empty(total, dtype=np.int64)
+    first = np.full(total, -1, dtype=np.int64)
+    count = np.zeros(total, dtype=np.int64)
+    kind = np.full(total, GAP, dtype=np.int64)
+    start[pos], end[pos], first[pos], count[pos], kind[pos] = g_start, g_end, heads, counts, g_kind
+    gap_pos = pos[has_gap] - 1
+    start[gap_pos], end[gap_pos] = g_cursor[has_gap], g_start[has_gap]
+    if add_tail:
+        tail_pos = int(pos[tail_after]) + 1
+        start[tail_pos], end[tail_pos] = final, length
+    return SegmentTable(text, ids, start, end, first, count, kind)
+
+
 def build_segments(
     text: str,
     *,
     ids: Sequence[int],
-    offsets: Sequence[tuple[int, int]],
+    offsets: np.ndarray | Sequence[tuple[int, int]],
     special_ids: Collection[int] = (),
     limit: int | None = None,
     tail_gap: bool = True,
 ) -> list[Segment]:
     """Group tokens into segments that tile ``text``.
 
+    Rules: a token that shares characters with the open segment joins it; a zero-width token that is
+    not special (a byte-fallback lead byte) joins the token after it; a zero-width special token (an
+    inserted ``[CLS]``) is a segment of its own; text no token covers is a ``gap``; special tokens
+    inserted after the last text (``[SEP]``) come after the trailing gap.
+
     Args:
         text: the input text.
         ids: the token ids, in order.
-        offsets: one ``(start, end)`` char span per id; zero-width for tokens that cover no text.
+        offsets: one ``(start, end)`` char span per id (at least the first ``limit``).
         special_ids: ids shown as special tokens.
         limit: stop after this many tokens (the display window); None for all.
         tail_gap: add the uncovered text after the last token as a gap (off when ``limit`` cut the tokens).
-
-    Returns:
-        The segments in text order.
 
     >>> [(s.text, s.kind) for s in build_segments("a b", ids=[1, 7, 2], offsets=[(0, 0), (0, 1), (2, 3)],
     ...                                          special_ids={1})]
     [('', 'special'), ('a', 'token'), (' ', 'gap'), ('b', 'token')]
     """
-    n = len(ids) if limit is None else min(limit, len(ids))
-    out: list[Segment] = []
-    cursor = 0  # text before this char is covered by emitted segments
-    group_ids: list[int] = []
-    group_first = -1
-    group_start = 0
-    group_end = 0
-    pending: list[int] = []  # zero-width non-special tokens waiting for the next token (byte-fallback lead bytes)
-    pending_first = -1
-    trailing_specials = 0  # inserted specials after the last text segment ([SEP]): they go after the tail gap
-    seen_text = False
-
-    def flush() -> None:
-        nonlocal group_ids, cursor, trailing_specials, seen_text
-        if group_ids:
-            trailing_specials = 0
-            seen_text = True
-            kind: SegmentKind = "special" if all(i in special_ids for i in group_ids) else "token"
-            out.append(Segment(text[group_start:group_end], tuple(group_ids), group_start, group_first, kind))
-            cursor = group_end
-            group_ids = []
-
-    for index in range(n):
-        token_id = ids[index]
-        start, end = offsets[index]
-        if start == end:
-            if token_id in special_ids and not pending:
-                flush()
-                out.append(Segment("", (token_id,), cursor, index, "special"))
-                if seen_text:
-                    trailing_specials += 1
-            else:
-                if not pending:
-                    pending_first = index
-                pending.append(token_id)
-            continue
-        start = max(start, cursor)
-        if group_ids and start < group_end:  # shares characters with the open group: join it
-            group_ids.extend(pending)
-            group_ids.append(token_id)
-            group_end = max(group_end, end)
-        else:
-            flush()
-            if start > cursor:
-                out.append(Segment(text[cursor:start], (), cursor, -1, "gap"))
-                trailing_specials = 0
-                seen_text = True
-            group_ids = [*pending, token_id]
-            group_first = pending_first if pending else index
-            group_start, group_end = start, max(end, start)
-        pending = []
-    flush()
-    if pending:  # trailing zero-width tokens: keep them visible, without text
-        kind: SegmentKind = "special" if all(i in special_ids for i in pending) else "token"
-        out.append(Segment("", tuple(pending), cursor, pending_first, kind))
-        trailing_specials = 0
-    if tail_gap and n == len(ids) and cursor < len(text):
-        cut = len(out) - trailing_specials
-        closing = [Segment("", seg.ids, len(text), seg.first, seg.kind) for seg in out[cut:]]
-        out[cut:] = [Segment(text[cursor:], (), cursor, -1, "gap"), *closing]
-    return out
-
+    return segment_table(
+        text, ids=ids, offsets=offsets, special_ids=special_ids, limit=limit, tail_gap=tail_gap
+    ).segments()

@@ -33,6 +33,7 @@ SAMPLE_TEXT = (
     "\tIndented code: for i in range(10): print(i ** 2)  # 1234567890\n"
     "<|endoftext|> is a special token in GPT-2."
 )
+VIEW_MODES = ("text", "pieces", "ids")
 DEFAULT_COMPARE = ("gpt2", "cl100k_base", "llama3", "mistral-v1", "bert-base-uncased")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,7 +97,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         tokenizer: str,
         add_special_tokens: bool,
         show_whitespace: bool,
-        show_ids: bool,
+        show: str,
         progress: gr.Progress = gr.Progress(),
     ) -> tuple[str, str, str, dict[str, Any]]:
         result = backend.tokenize(
@@ -109,7 +110,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             result.segments,
             tokens=result.tokens,
             show_whitespace=bool(show_whitespace),
-            show_ids=bool(show_ids),
+            show=show if show in VIEW_MODES else "text",
             notice=_notice(result),
         )
         title = f"{result.info.label} · {result.info.family}"
@@ -195,7 +196,8 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                                               elem_id="rs-special")
                         whitespace = gr.Checkbox(label="Show whitespace and invisible characters", value=False,
                                                  elem_id="rs-whitespace")
-                        show_ids = gr.Checkbox(label="Show ids instead of text", value=False, elem_id="rs-show-ids")
+                        show_mode = gr.Radio(list(VIEW_MODES), value="text", label="Each token shows",
+                                             elem_id="rs-show")
                         share = gr.Button("Copy a share link", size="sm", elem_id="rs-share")
                         share_url = gr.Textbox(label="Share link", interactive=False, elem_id="rs-share-url",
                                                buttons=["copy"])
@@ -237,12 +239,12 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             with gr.Tab("About", id="about"):
                 gr.Markdown(_about_markdown())
 
-        tok_inputs = [text, tokenizer, special, whitespace, show_ids]
+        tok_inputs = [text, tokenizer, special, whitespace, show_mode]
         tok_outputs = [stats, view, ids_box, result_json]
         fast = {"concurrency_limit": 8, "concurrency_id": "tokenize"}
         tok_event = dict(fn=tokenize, inputs=tok_inputs, outputs=tok_outputs, show_progress="minimal", **fast)
         text.change(**tok_event, api_name="tokenize", trigger_mode="always_last")
-        for control in (tokenizer, special, whitespace, show_ids):
+        for control in (tokenizer, special, whitespace, show_mode):
             control.change(**tok_event, api_visibility="private", trigger_mode="always_last")
         decode_btn.click(decode, [decode_in, tokenizer], [decoded, decoded_view], api_name="decode", **fast)
         decode_in.submit(decode, [decode_in, tokenizer], [decoded, decoded_view], api_visibility="private", **fast)

@@ -20,7 +20,7 @@ def test_endpoints_are_named(client: Client) -> None:
 
 def test_tokenize_endpoint(client: Client) -> None:
     stats, view, ids_text, result = client.predict(
-        "Hello world, 你好", "gpt2", False, False, False, api_name="/tokenize"
+        "Hello world, 你好", "gpt2", False, False, "text", api_name="/tokenize"
     )
     assert result["ids"] == [15496, 995, 11, 220, 19526, 254, 25001, 121]
     assert [s["text"] for s in result["segments"]] == ["Hello", " world", ",", " ", "你", "好"]
@@ -29,9 +29,12 @@ def test_tokenize_endpoint(client: Client) -> None:
     assert ">8<" in stats  # the token count card
 
 
-def test_tokenize_endpoint_with_special_tokens_and_hub_style_keys(client: Client) -> None:
-    result = client.predict("hi", "bert-base-uncased", True, True, True, api_name="/tokenize")[3]
-    assert result["ids"] == [101, 7632, 102]
+def test_tokenize_endpoint_shows_pieces_and_special_tokens(client: Client) -> None:
+    stats, view, _, result = client.predict("hi 🇫", "mistral-v1", True, True, "pieces", api_name="/tokenize")
+    assert result["ids"] == [1, 12014, 28705, 243, 162, 138, 174]
+    sep = '<span class="rs-psep"> </span>'
+    assert sep.join(["&lt;0xF0&gt;", "&lt;0x9F&gt;", "&lt;0x87&gt;", "&lt;0xAB&gt;"]) in view  # byte-fallback pieces
+    assert "rs-special" in view
 
 
 def test_compare_endpoint(client: Client) -> None:
@@ -50,10 +53,10 @@ def test_decode_endpoint(client: Client) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "args", "message"),
     [
-        ("/tokenize", ("", "gpt2", False, False, False), "empty"),
-        ("/tokenize", ("hi", "gpt5", False, False, False), "Known: gpt2"),
-        ("/tokenize", ("hi", "../../etc/passwd", False, False, False), "not a Hugging Face Hub repo id"),
-        ("/tokenize", ("hi", "Qwen/Qwen2.5-0.5B", False, False, False), "HF_HUB_OFFLINE"),
+        ("/tokenize", ("", "gpt2", False, False, "text"), "empty"),
+        ("/tokenize", ("hi", "gpt5", False, False, "text"), "Known: gpt2"),
+        ("/tokenize", ("hi", "../../etc/passwd", False, False, "text"), "not a Hugging Face Hub repo id"),
+        ("/tokenize", ("hi", "Qwen/Qwen2.5-0.5B", False, False, "text"), "HF_HUB_OFFLINE"),
         ("/decode", ("[1, two]", "gpt2"), "not a token id"),
         ("/decode", ("[99999999]", "gpt2"), "not an id of the gpt2 vocabulary"),
         ("/compare", ("hi", ["gpt2"], False, False), "2 to 6"),
@@ -64,4 +67,4 @@ def test_bad_input_gets_a_message_and_the_app_keeps_serving(
 ) -> None:
     with pytest.raises(Exception, match=message):
         client.predict(*args, api_name=endpoint)
-    assert client.predict("ok", "char", False, False, False, api_name="/tokenize")[3]["ids"] == [111, 107]
+    assert client.predict("ok", "char", False, False, "text", api_name="/tokenize")[3]["ids"] == [111, 107]

@@ -80,6 +80,11 @@ def test_tokenize_screen(page, server_url: str) -> None:
     details = page.locator("#rs-view .rs-details")
     assert "2088" in details.inner_text() and "77 6f 72 6c 64" in details.inner_text()
 
+    # each token as its vocabulary pieces: BERT's unknown characters show as [UNK]
+    page.locator("#rs-show").get_by_text("pieces").click()
+    page.wait_for_function("() => document.querySelector('#rs-view .rs-tokens').innerText.includes('[UNK]')")
+    page.locator("#rs-show").get_by_text("text").click()
+
     # whitespace glyphs on demand
     page.locator("#rs-whitespace input").check()
     page.wait_for_selector("#rs-view .rs-ws")

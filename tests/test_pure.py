@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from rsdemo.cache import LoadCache
@@ -69,11 +70,13 @@ def test_empty_input_gives_no_segments() -> None:
 
 
 def test_char_offsets_from_byte_spans_widens_to_whole_characters() -> None:
-    text = "é🙂"  # 2 + 4 bytes
-    spans = [(0, 1), (1, 2), (2, 4), (4, 6)]
-    assert char_offsets_from_byte_spans(text, spans) == [(0, 1), (0, 1), (1, 2), (1, 2)]
-    assert char_offsets_from_byte_spans("ab", [(0, 1), (1, 2)]) == [(0, 1), (1, 2)]
-    assert char_offsets_from_byte_spans("é", [(0, 0), (0, 2)]) == [(0, 0), (0, 1)]
+    def spans(text: str, pairs: list[tuple[int, int]]) -> list[list[int]]:
+        starts, ends = zip(*pairs)
+        return char_offsets_from_byte_spans(text, np.array(starts), np.array(ends)).tolist()
+
+    assert spans("é🙂", [(0, 1), (1, 2), (2, 4), (4, 6)]) == [[0, 1], [0, 1], [1, 2], [1, 2]]  # 2 + 4 bytes
+    assert spans("ab", [(0, 1), (1, 2)]) == [[0, 1], [1, 2]]
+    assert spans("é", [(0, 0), (0, 2), (2, 2)]) == [[0, 0], [0, 1], [1, 1]]
 
 
 def test_byte_to_unicode_is_a_bijection_onto_printable_characters() -> None:
@@ -257,3 +260,21 @@ def test_asset_bootstrap_only_acts_on_a_space_and_only_for_missing_packages() ->
 def test_a_closing_special_token_comes_after_the_text_it_closes() -> None:
     segs = build_segments("a  ", ids=[101, 7, 102], offsets=[(0, 0), (0, 1), (0, 0)], special_ids={101, 102})
     assert [(s.text, s.kind) for s in segs] == [("", "special"), ("a", "token"), ("  ", "gap"), ("", "special")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "word " * 2000,
+        "  lead and trail  " * 500,
+        "tabs\tand\nnewlines\r\n\x1c\x1fseparators " * 400,
+        "no-break\u00a0space and ideographic\u3000space " * 300,
+        "東京 タワー 🙂 " * 900,
+        "x" * 5000,
+        " " * 5000 + "x",
+    ],
+)
+def test_fast_word_count_equals_str_split(text: str) -> None:
+    from rsdemo.stats import count_words
+
+    assert count_words(text) == len(text.split())

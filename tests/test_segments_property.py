@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from rsdemo.backend import Backend
 from rsdemo.catalog import TOKENIZERS
 from rsdemo.errors import EmptyInputError
+from reference_segments import reference_segments
 from rsdemo.segments import Segment, build_segments
 
 KEYS = list(TOKENIZERS)
@@ -254,17 +255,7 @@ def test_windowed_segments_equal_full_segments(
     assert len(LONG_TEXT) > 50_000  # long enough for the windowed path
     full = backend.tokenize(text=LONG_TEXT, tokenizer=key, add_special_tokens=add, display_limit=None)
 
-    calls: list[int] = []
-    original = Backend._window_offsets
-
-    def spy(engine, text, ids, shown, add_special_tokens):
-        calls.append(shown)
-        return original(engine, text, ids, shown, add_special_tokens)
-
-    monkeypatch.setattr(Backend, "_window_offsets", staticmethod(spy))
     window = backend.tokenize(text=LONG_TEXT, tokenizer=key, add_special_tokens=add, display_limit=limit)
-    assert calls == [limit], "the windowed path was taken"
-
     assert window.ids == full.ids
     assert window.shown_tokens == limit and window.truncated
     assert window.stats == full.stats
@@ -425,6 +416,9 @@ def test_build_segments_with_limit(case, data) -> None:
     if limit == len(ids):
         assert window == full
         return
+    # compare with the full view without its trailing gap (a window cannot know the text after it, so
+    # it cannot move closing specials past that gap either)
+    full = build_segments(text, ids=ids, offsets=offsets, special_ids=SPECIAL_IDS, tail_gap=False)
     # every segment whose tokens all lie inside the window is exactly the full view's ...
     done = [j for j, seg in enumerate(full) if seg.kind != "gap" and seg.first + len(seg.ids) <= limit]
     kept = done[-1] + 1 if done else 0
@@ -440,3 +434,41 @@ def test_build_segments_with_limit(case, data) -> None:
         assert rest_ids == list(cut.ids[: len(rest_ids)]) and len(rest_ids) < len(cut.ids)
         texts = "".join(seg.text for seg in rest if seg.kind != "gap")
         assert cut.text.startswith(texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=tokenised_texts(), data=st.data())
+def test_fast_segments_equal_the_slow_reference(case, data) -> None:
+    text, ids, offsets, *_ = case
+    limit = data.draw(st.one_of(st.none(), st.integers(0, len(ids))))
+    tail = limit is None or limit >= len(ids)
+    args = dict(ids=ids, offsets=offsets, special_ids=SPECIAL_IDS, limit=limit, tail_gap=tail)
+    assert build_segments(text, **args) == reference_segments(text, **args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_fast_segments_equal_the_slow_reference_on_arbitrary_offsets(data) -> None:
+    """Offsets shaped as tokenizers make them: inserted specials at (0, 0) before and after the text
+    (BERT's [CLS] … [SEP]); in between, starts that never go back, spans that overlap (byte-level tokens
+    of one character) and zero-width non-special tokens (byte-fallback lead bytes); any ids."""
+    text = data.draw(st.text(alphabet="ab 你🙂\n", max_size=12))
+    spans: list[tuple[int, int]] = []
+    ids: list[int] = []
+    for _ in range(data.draw(st.integers(0, 2))):
+        spans.append((0, 0))
+        ids.append(data.draw(st.integers(0, 9)))
+    floor = 0
+    for _ in range(data.draw(st.integers(0, 8))):
+        s = data.draw(st.integers(floor, len(text)))
+        e = data.draw(st.integers(s, len(text)))
+        spans.append((s, e))
+        ids.append(data.draw(st.integers(10, 14)) if s == e else data.draw(st.integers(0, 14)))
+        floor = s
+    for _ in range(data.draw(st.integers(0, 2))):
+        spans.append((0, 0))
+        ids.append(data.draw(st.integers(0, 9)))
+    args = dict(ids=ids, offsets=spans, special_ids=SPECIAL_IDS)
+    fast = build_segments(text, **args)
+    assert fast == reference_segments(text, **args)
+    assert [i for seg in fast for i in seg.ids] == ids
