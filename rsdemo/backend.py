@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 from . import compare as _compare
 from .cache import LoadCache
 from .catalog import TOKENIZERS, get_tokenizer_spec
@@ -80,7 +82,7 @@ class TokenizeResult:
     Attributes:
         info: the tokenizer.
         text: the input.
-        ids: every token id of the whole text.
+        id_array: every token id of the whole text (``ids`` gives them as a list).
         table: the display segments of the first ``shown_tokens`` tokens, as arrays.
         shown_tokens: how many tokens the segments cover.
         stats: counts over the whole text.
@@ -94,7 +96,7 @@ class TokenizeResult:
         *,
         info: TokenizerInfo,
         text: str,
-        ids: list[int],
+        id_array: np.ndarray,
         table: SegmentTable,
         shown_tokens: int,
         stats: Stats,
@@ -103,7 +105,7 @@ class TokenizeResult:
     ) -> None:
         self.info = info
         self.text = text
-        self.ids = ids
+        self.id_array = id_array
         self.table = table
         self.shown_tokens = shown_tokens
         self.stats = stats
@@ -112,7 +114,12 @@ class TokenizeResult:
 
     @property
     def truncated(self) -> bool:
-        return self.shown_tokens < len(self.ids)
+        return self.shown_tokens < len(self.id_array)
+
+    @cached_property
+    def ids(self) -> list[int]:
+        """Every token id, as plain ints."""
+        return self.id_array.tolist()
 
     @cached_property
     def segments(self) -> list[Segment]:
@@ -121,7 +128,7 @@ class TokenizeResult:
     @cached_property
     def tokens(self) -> dict[int, TokenInfo]:
         """Vocabulary details for every id the segments show."""
-        return {i: self._describe(i) for i in dict.fromkeys(self.ids[: self.shown_tokens])}
+        return {i: self._describe(i) for i in dict.fromkeys(self.id_array[: self.shown_tokens].tolist())}
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: ``ids``, ``segments`` (text, ids, start, kind) and ``stats``."""
@@ -176,6 +183,7 @@ class Backend:
         self._loader = engine_loader or self._load_engine
         self._engines: LoadCache[str, TokenizerEngine] = LoadCache(loader=self._loader, max_items=max_engines)
         self._details: dict[tuple[str, int], TokenInfo] = {}
+        self._special_lookups: dict[str, np.ndarray] = {}
 
     # --- tokenizers -------------------------------------------------------------------------------
 
@@ -258,19 +266,28 @@ class Backend:
         ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens, limit=limit)
         shown = len(offsets)
         table = segment_table(
-            text, ids=ids, offsets=offsets, special_ids=engine.special_ids, tail_gap=shown == len(ids)
+            text, ids=ids, offsets=offsets, special_ids=self._special_lookup(name, engine), tail_gap=shown == len(ids)
         )
         stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size, data=data)
         return TokenizeResult(
             info=self.info(name),
             text=text,
-            ids=ids,
+            id_array=ids,
             table=table,
             shown_tokens=shown,
             stats=stats,
             add_special_tokens=add_special_tokens,
             describe=functools.partial(self._describe, name),
         )
+
+    def _special_lookup(self, name: str, engine: TokenizerEngine) -> np.ndarray:
+        """``is_special[id]`` as a boolean array, made once per tokenizer."""
+        lookup = self._special_lookups.get(name)
+        if lookup is None or len(lookup) != engine.vocab_size:
+            lookup = np.zeros(engine.vocab_size, dtype=bool)
+            lookup[[i for i in engine.special_ids if 0 <= i < engine.vocab_size]] = True
+            self._special_lookups[name] = lookup
+        return lookup
 
     def _describe(self, name: str, token_id: int) -> TokenInfo:
         """Vocabulary details of one id, remembered per tokenizer (they never change)."""

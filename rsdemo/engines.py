@@ -4,12 +4,13 @@ An engine turns text into ids and char offsets, and ids back into pieces, bytes 
 Offsets are char offsets into the input, as an ``(n, 2)`` integer array; a zero-width span marks a
 token that covers no text of its own (a special token the tokenizer inserted, or a leading byte of a
 character that SentencePiece split into ``<0xNN>`` byte pieces, which belongs with the pieces after it).
-``encode_with_offsets(..., limit=n)`` returns every id but offsets for the first ``n`` tokens only:
-the token view shows a window, and most engines derive offsets from the ids in O(window).
+``encode_with_offsets(..., limit=n)`` returns every id (as a numpy array) but offsets for the first
+``n`` tokens only: the token view shows a window, and most engines derive offsets from the ids in
+O(window). ``encode`` returns a plain list, for callers that want one.
 
 >>> eng = ByteEngine()
 >>> ids, offsets = eng.encode_with_offsets("né", add_special_tokens=False)
->>> ids, offsets.tolist()
+>>> ids.tolist(), offsets.tolist()
 ([110, 195, 169], [[0, 1], [1, 2], [1, 2]])
 >>> eng.piece(195), eng.token_bytes(195)
 ('<0xC3>', b'\\xc3')
@@ -57,7 +58,7 @@ class TokenizerEngine(Protocol):
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]: ...
+    ) -> tuple[np.ndarray, Offsets]: ...
 
     def piece(self, token_id: int) -> str: ...
 
@@ -124,8 +125,9 @@ def _offsets_from_lengths(text: str, lengths: np.ndarray) -> Offsets:
     return char_offsets_from_byte_spans(text, ends - lengths, ends)
 
 
-def _with_bos(ids: list[int], offsets: Offsets, bos_id: int) -> tuple[list[int], Offsets]:
-    return [bos_id, *ids], np.concatenate([np.zeros((1, 2), dtype=np.int64), offsets])
+def _with_bos(ids: np.ndarray, offsets: Offsets, bos_id: int) -> tuple[np.ndarray, Offsets]:
+    ids = np.concatenate([np.array([bos_id], dtype=np.int64), ids.astype(np.int64, copy=False)])
+    return ids, np.concatenate([np.zeros((1, 2), dtype=np.int64), offsets])
 
 
 class TiktokenEngine:
@@ -160,10 +162,10 @@ class TiktokenEngine:
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]:
-        ids = self._enc.encode(text, allowed_special="all")
+    ) -> tuple[np.ndarray, Offsets]:
+        ids = self._enc.encode_to_numpy(text, allowed_special="all")
         window = ids if limit is None else ids[:limit]
-        offsets = _offsets_from_lengths(text, self._lengths[np.asarray(window, dtype=np.int64)])
+        offsets = _offsets_from_lengths(text, self._lengths[window])
         if add_special_tokens and self._bos is not None:
             ids, offsets = _with_bos(ids, offsets, self._bos)
             offsets = offsets if limit is None else offsets[:limit]
@@ -228,13 +230,12 @@ class SentencePieceEngine:
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self._sp.encode(text, add_bos=add_special_tokens and self._add_bos)
 
-    def _offsets_from_ids(self, text: str, ids: list[int], limit: int | None) -> Offsets | None:
+    def _offsets_from_ids(self, text: str, ids: np.ndarray, limit: int | None) -> Offsets | None:
         if not self._fixed_lengths or "\u2581" in text:
             return None
-        id_array = np.asarray(ids, dtype=np.int64)
-        if self._unk >= 0 and bool((id_array == self._unk).any()):
+        if self._unk >= 0 and bool((ids == self._unk).any()):
             return None
-        lengths = self._lengths[id_array]
+        lengths = self._lengths[ids]
         if self._dummy_prefix and len(lengths):
             lengths[0] -= 1  # the "▁" sentencepiece puts in front of the text
         if int(lengths.sum()) != len(text.encode("utf-8")) or (len(lengths) and lengths[0] < 0):
@@ -242,18 +243,32 @@ class SentencePieceEngine:
         window = lengths if limit is None else lengths[:limit]
         return _offsets_from_lengths(text, window)
 
+    def _offsets_from_proto(self, text: str, ids: np.ndarray, limit: int | None) -> Offsets:
+        """sentencepiece's own offsets; for a window, from a prefix of the text checked against the full ids.
+
+        Encoding a prefix gives the same first pieces as the whole text except near the cut, so the prefix
+        grows until its first ``limit`` ids equal the real ones (the whole text at worst).
+        """
+        n = len(ids) if limit is None else min(limit, len(ids))
+        length = len(text) if limit is None else int(len(text) * (n + 64) / max(len(ids), 1) * 1.5) + 256
+        while True:
+            pieces = self._sp.encode(text[:length], return_type="proto").pieces
+            whole = length >= len(text)
+            if whole or (len(pieces) > n + 16 and [p.id for p in pieces[:n]] == ids[:n].tolist()):
+                window = pieces[:n]
+                starts = np.array([p.begin for p in window], dtype=np.int64)
+                ends = np.array([p.end for p in window], dtype=np.int64)
+                return char_offsets_from_byte_spans(text, starts, ends)
+            length *= 2
+
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]:
+    ) -> tuple[np.ndarray, Offsets]:
         # the proto API refuses add_bos, so the BOS is put in front here, covering no text
-        ids = self._sp.encode(text)
+        ids = np.array(self._sp.encode(text), dtype=np.int64)
         offsets = self._offsets_from_ids(text, ids, limit)
         if offsets is None:
-            pieces = self._sp.encode(text, return_type="proto").pieces
-            window = pieces if limit is None else pieces[:limit]
-            offsets = char_offsets_from_byte_spans(
-                text, np.array([p.begin for p in window], dtype=np.int64), np.array([p.end for p in window], dtype=np.int64)
-            )
+            offsets = self._offsets_from_proto(text, ids, limit)
         if add_special_tokens and self._add_bos:
             ids, offsets = _with_bos(ids, offsets, self._sp.bos_id())
             offsets = offsets if limit is None else offsets[:limit]
@@ -298,10 +313,10 @@ class HFEngine:
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]:
+    ) -> tuple[np.ndarray, Offsets]:
         enc = self._tok.encode(text, add_special_tokens=add_special_tokens)
         offsets = enc.offsets if limit is None else enc.offsets[:limit]
-        return enc.ids, np.array(offsets, dtype=np.int64).reshape(-1, 2)
+        return np.array(enc.ids, dtype=np.int64), np.array(offsets, dtype=np.int64).reshape(-1, 2)
 
     def piece(self, token_id: int) -> str:
         return self._tok.id_to_token(token_id) or ""
@@ -335,14 +350,15 @@ class CharEngine:
     lossless = True
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
-        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).tolist()
+        return list(map(ord, text))
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]:
+    ) -> tuple[np.ndarray, Offsets]:
         n = len(text) if limit is None else min(limit, len(text))
         starts = np.arange(n, dtype=np.int64)
-        return self.encode(text, add_special_tokens=False), np.stack([starts, starts + 1], axis=1)
+        ids = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        return ids, np.stack([starts, starts + 1], axis=1)
 
     def piece(self, token_id: int) -> str:
         return chr(token_id)
@@ -369,8 +385,8 @@ class ByteEngine:
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]:
-        ids = list(text.encode("utf-8"))
+    ) -> tuple[np.ndarray, Offsets]:
+        ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
         n = len(ids) if limit is None else min(limit, len(ids))
         return ids, _offsets_from_lengths(text, np.ones(n, dtype=np.int64))
 
@@ -438,7 +454,7 @@ class NFCEngine:
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
-    ) -> tuple[list[int], Offsets]:
+    ) -> tuple[np.ndarray, Offsets]:
         normalised, spans = nfc_with_spans(text)
         ids, offsets = self._inner.encode_with_offsets(normalised, add_special_tokens=add_special_tokens, limit=limit)
         if spans is None:

@@ -73,7 +73,7 @@ class SegmentTable:
     """
 
     text: str
-    ids: Sequence[int]
+    ids: Sequence[int] | np.ndarray
     start: np.ndarray
     end: np.ndarray
     first: np.ndarray
@@ -86,6 +86,8 @@ class SegmentTable:
     def segments(self) -> list[Segment]:
         """The segments as objects, in text order."""
         text, ids = self.text, self.ids
+        if isinstance(ids, np.ndarray):  # plain ints in the objects, for the window only
+            ids = ids[: int((self.first + self.count).max(initial=0))].tolist()
         return [
             Segment(text[s:e], tuple(ids[f : f + c]) if c else (), s, f, _KINDS[k])
             for s, e, f, c, k in zip(
@@ -97,13 +99,16 @@ class SegmentTable:
 def segment_table(
     text: str,
     *,
-    ids: Sequence[int],
+    ids: Sequence[int] | np.ndarray,
     offsets: np.ndarray | Sequence[tuple[int, int]],
-    special_ids: Collection[int] = (),
+    special_ids: Collection[int] | np.ndarray = (),
     limit: int | None = None,
     tail_gap: bool = True,
 ) -> SegmentTable:
-    """Group tokens into segments that tile ``text`` (vectorised; see :func:`build_segments` for the rules)."""
+    """Group tokens into segments that tile ``text`` (vectorised; see :func:`build_segments` for the rules).
+
+    ``special_ids`` may be a boolean lookup array indexed by id (what the backend passes: it is faster).
+    """
     n = len(ids) if limit is None else min(limit, len(ids))
     offs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)[:n]
     n = min(n, len(offs))
@@ -118,31 +123,40 @@ def segment_table(
     id_arr = np.asarray(ids[:n], dtype=np.int64)
     st = offs[:, 0]
     en = np.maximum(offs[:, 1], st)
-    spec = np.isin(id_arr, np.fromiter(special_ids, dtype=np.int64)) if special_ids else np.zeros(n, dtype=bool)
+    if isinstance(special_ids, np.ndarray):  # a lookup table: is_special[id]
+        spec = special_ids[id_arr]
+    elif special_ids:
+        spec = np.isin(id_arr, np.fromiter(special_ids, dtype=np.int64))
+    else:
+        spec = np.zeros(n, dtype=bool)
     zero = st == en
+    has_zero = bool(zero.any())
     real = ~zero
-    index = np.arange(n)
-    # a run of zero-width tokens from the first non-special one on joins the next token (byte-fallback
-    # lead bytes); a zero-width special before that (an inserted [CLS]) is a segment of its own
-    run_head = np.maximum.accumulate(np.where(zero & np.concatenate(([True], real[:-1])), index, -1))
-    last_lead = np.maximum.accumulate(np.where(zero & ~spec, index, -1))
-    pend = zero & (last_lead >= run_head)
-    zsp = zero & ~pend
-    covered = np.maximum.accumulate(np.where(real, en, 0))
+    covered = np.maximum.accumulate(np.where(real, en, 0) if has_zero else en)
     cursor = np.empty(n, dtype=np.int64)
     cursor[0] = 0
     cursor[1:] = covered[:-1]
-    # the token each pending run joins: the next one that is not pending (n: none)
-    joins = np.minimum.accumulate(np.where(pend, n, index)[::-1])[::-1]
-    target = np.minimum(joins, n - 1)
-    starts_fresh = (joins == n) | (st[target] >= cursor)  # for a pending head: does its token open a group?
     new = np.empty(n, dtype=bool)
     new[0] = True
-    new[1:] = ~pend[:-1] & (zsp[1:] | zsp[:-1] | np.where(pend[1:], starts_fresh[1:], st[1:] >= cursor[1:]))
+    if not has_zero:  # the common case: every token covers text
+        np.greater_equal(st[1:], cursor[1:], out=new[1:])
+    else:
+        index = np.arange(n)
+        # a run of zero-width tokens from the first non-special one on joins the next token (byte-fallback
+        # lead bytes); a zero-width special before that (an inserted [CLS]) is a segment of its own
+        run_head = np.maximum.accumulate(np.where(zero & np.concatenate(([True], real[:-1])), index, -1))
+        last_lead = np.maximum.accumulate(np.where(zero & ~spec, index, -1))
+        pend = zero & (last_lead >= run_head)
+        zsp = zero & ~pend
+        # the token each pending run joins: the next one that is not pending (n: none)
+        joins = np.minimum.accumulate(np.where(pend, n, index)[::-1])[::-1]
+        target = np.minimum(joins, n - 1)
+        starts_fresh = (joins == n) | (st[target] >= cursor)  # for a pending head: does its token open a group?
+        new[1:] = ~pend[:-1] & (zsp[1:] | zsp[:-1] | np.where(pend[1:], starts_fresh[1:], st[1:] >= cursor[1:]))
     heads = np.flatnonzero(new)
     counts = np.diff(np.append(heads, n))
-    g_lo = np.minimum.reduceat(np.where(real, st, length + 1), heads)
-    g_hi = np.maximum.reduceat(np.where(real, en, -1), heads)
+    g_lo = np.minimum.reduceat(np.where(real, st, length + 1) if has_zero else st, heads)
+    g_hi = np.maximum.reduceat(np.where(real, en, -1) if has_zero else en, heads)
     g_cursor = cursor[heads]
     has_text = g_hi >= 0
     g_start = np.where(has_text, np.maximum(g_lo, g_cursor), g_cursor)

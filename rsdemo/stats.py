@@ -50,7 +50,7 @@ def count_words(text: str, data: bytes | None = None) -> int:
     >>> count_words("one  two\tthree\n"), count_words("a\u3000b")
     (3, 2)
     """
-    if len(text) < 4096:
+    if len(text) < 100_000:  # str.split is as fast here
         return len(text.split())
     data = text.encode("utf-8") if data is None else data
     if _UNICODE_SPACE.search(data):

@@ -265,13 +265,13 @@ def test_a_closing_special_token_comes_after_the_text_it_closes() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "word " * 2000,
-        "  lead and trail  " * 500,
-        "tabs\tand\nnewlines\r\n\x1c\x1fseparators " * 400,
-        "no-break\u00a0space and ideographic\u3000space " * 300,
-        "東京 タワー 🙂 " * 900,
-        "x" * 5000,
-        " " * 5000 + "x",
+        "word " * 30000,
+        "  lead and trail  " * 7000,
+        "tabs\tand\nnewlines\r\n\x1c\x1fseparators " * 4000,
+        "no-break\u00a0space and ideographic\u3000space " * 3000,
+        "東京 タワー 🙂 " * 12000,
+        "x" * 120_000,
+        " " * 120_000 + "x",
     ],
 )
 def test_fast_word_count_equals_str_split(text: str) -> None:
