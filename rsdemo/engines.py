@@ -18,6 +18,7 @@ O(window). ``encode`` returns a plain list, for callers that want one.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -265,7 +266,7 @@ class SentencePieceEngine:
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
         # the proto API refuses add_bos, so the BOS is put in front here, covering no text
-        ids = np.array(self._sp.encode(text), dtype=np.int64)
+        ids = self._sp.encode(text, return_type="numpy")
         offsets = self._offsets_from_ids(text, ids, limit)
         if offsets is None:
             offsets = self._offsets_from_proto(text, ids, limit)
@@ -315,8 +316,10 @@ class HFEngine:
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
         enc = self._tok.encode(text, add_special_tokens=add_special_tokens)
+        ids = enc.ids
         offsets = enc.offsets if limit is None else enc.offsets[:limit]
-        return np.array(enc.ids, dtype=np.int64), np.array(offsets, dtype=np.int64).reshape(-1, 2)
+        flat = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets))
+        return np.fromiter(ids, dtype=np.int64, count=len(ids)), flat.reshape(-1, 2)
 
     def piece(self, token_id: int) -> str:
         return self._tok.id_to_token(token_id) or ""

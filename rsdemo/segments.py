@@ -154,14 +154,19 @@ def segment_table(
         starts_fresh = (joins == n) | (st[target] >= cursor)  # for a pending head: does its token open a group?
         new[1:] = ~pend[:-1] & (zsp[1:] | zsp[:-1] | np.where(pend[1:], starts_fresh[1:], st[1:] >= cursor[1:]))
     heads = np.flatnonzero(new)
-    counts = np.diff(np.append(heads, n))
+    counts = np.empty_like(heads)
+    counts[:-1] = heads[1:] - heads[:-1]
+    counts[-1] = n - heads[-1]
     g_lo = np.minimum.reduceat(np.where(real, st, length + 1) if has_zero else st, heads)
     g_hi = np.maximum.reduceat(np.where(real, en, -1) if has_zero else en, heads)
     g_cursor = cursor[heads]
     has_text = g_hi >= 0
     g_start = np.where(has_text, np.maximum(g_lo, g_cursor), g_cursor)
     g_end = np.where(has_text, np.maximum(g_hi, g_start), g_start)
-    g_kind = np.where(np.logical_and.reduceat(spec, heads), SPECIAL, TOKEN)
+    if spec.any():
+        g_kind = np.where(np.logical_and.reduceat(spec, heads), SPECIAL, TOKEN)
+    else:
+        g_kind = np.zeros(len(heads), dtype=np.int64)
     has_gap = has_text & (g_start > g_cursor)
     final = int(covered[-1])
     add_tail = tail_gap and n == len(ids) and final < length
@@ -171,11 +176,14 @@ def segment_table(
         late = np.arange(len(heads)) > tail_after
         g_start = np.where(late, length, g_start)
         g_end = np.where(late, length, g_end)
+    n_gaps = int(has_gap.sum())
+    if not n_gaps and not add_tail:  # nothing to interleave: the groups are the segments
+        return SegmentTable(text, ids, g_start, g_end, heads, counts, g_kind)
     # output positions: each group after its gap; the tail gap after group `tail_after`
     pos = np.arange(len(heads)) + np.cumsum(has_gap)
     if add_tail:
         pos = pos + (np.arange(len(heads)) > tail_after)
-    total = len(heads) + int(has_gap.sum()) + int(add_tail)
+    total = len(heads) + n_gaps + int(add_tail)
     start = np.empty(total, dtype=np.int64)
     end = np.empty(total, dtype=np.int64)
     first = np.full(total, -1, dtype=np.int64)
