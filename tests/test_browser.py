@@ -133,3 +133,29 @@ def test_compare_screen(page, server_url: str) -> None:
     assert "bert-base-uncased" in table and "char" in table
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_one_megabyte_of_text_stays_usable(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    # paste 1 MB at once (as a person pasting a file would), through the real textarea
+    page.evaluate(
+        """() => {
+            const box = document.querySelector('#rs-text textarea');
+            const unit = 'The quick brown fox jumps over the lazy dog. 東京 🙂\\n';
+            box.value = unit.repeat(Math.ceil(1048576 / unit.length)).slice(0, 1048576);
+            box.dispatchEvent(new Event('input', { bubbles: true }));
+        }"""
+    )
+    notice = page.locator("#rs-view .rs-notice")
+    notice.wait_for(timeout=60_000)
+    assert "Showing the first 2,000 of" in notice.inner_text()
+    assert page.locator("#rs-view .rs-tok").count() <= 2000
+    cards = page.locator("#rs-stats .rs-card b").all_inner_texts()
+    tokens, chars = (int(c.replace(",", "")) for c in cards[:2])
+    assert tokens > 200_000 and chars > 1_000_000  # the stats cover the whole text, not the window
+    # the page still answers: switch tokenizer, and the view follows
+    page.locator("#rs-text textarea").fill("small again")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|') === 'small| again'"
+    )
