@@ -14,6 +14,7 @@ tensors. Engines are loaded once through ``LoadCache``; a test can inject its ow
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -179,7 +180,7 @@ class Backend:
         max_engines: int = 16,
     ) -> None:
         self.settings = settings or get_settings()
-        self._progress: Progress | None = None
+        self._local = threading.local()  # the progress callback of the request loading an engine
         self._loader = engine_loader or self._load_engine
         self._engines: LoadCache[str, TokenizerEngine] = LoadCache(loader=self._loader, max_items=max_engines)
         self._details: dict[tuple[str, int], TokenInfo] = {}
@@ -194,7 +195,8 @@ class Backend:
 
     def _load_engine(self, name: str) -> TokenizerEngine:
         if name in TOKENIZERS:
-            return load_tokenizer_engine(key=name, settings=self.settings, progress=self._progress)
+            progress = getattr(self._local, "progress", None)
+            return load_tokenizer_engine(key=name, settings=self.settings, progress=progress)
         return load_hub_tokenizer_engine(ref=parse_hub_ref(name), settings=self.settings)
 
     def resolve(self, tokenizer: str) -> str:
@@ -220,11 +222,11 @@ class Backend:
     def engine(self, tokenizer: str, *, progress: Progress | None = None) -> TokenizerEngine:
         """The loaded engine for a catalog key or Hub ref (loaded once, then cached)."""
         name = self.resolve(tokenizer)
-        self._progress = progress
+        self._local.progress = progress  # the loader runs in this thread (LoadCache is single-flight)
         try:
             return self._engines.get(name)
         finally:
-            self._progress = None
+            self._local.progress = None
 
     def info(self, tokenizer: str) -> TokenizerInfo:
         """What the UI shows about a tokenizer (loads it if needed)."""
@@ -348,7 +350,10 @@ class Backend:
         Raises:
             InvalidIdsError: malformed, too many, or not in the vocabulary.
         """
-        id_list = parse_ids(ids, max_ids=self.settings.max_decode_ids) if isinstance(ids, str) else list(ids)
+        if isinstance(ids, str) or ids is None:
+            id_list = parse_ids(ids, max_ids=self.settings.max_decode_ids)
+        else:
+            id_list = [int(i) for i in ids]
         name = self.resolve(tokenizer)
         engine = self.engine(name)
         self._check_ids(engine, id_list, name)

@@ -72,7 +72,8 @@ class UnknownKeyError(RsdemoError, KeyError):
         self.kind = kind
         self.key = key
         self.known = tuple(known)
-        super().__init__(f"Unknown {kind} {key!r}. Known: {', '.join(self.known)}.")
+        shown = key if len(key) <= 60 else key[:60] + "…"
+        super().__init__(f"Unknown {kind} {shown!r}. Known: {', '.join(self.known)}.")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

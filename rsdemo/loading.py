@@ -220,6 +220,8 @@ def parse_hub_ref(text: str) -> HubRef:
     """
     raw = text.strip()
     body = raw.removeprefix("hf:")
+    if len(body) > 200:  # no valid id is this long; do not stat() or regex megabytes
+        raise InvalidRepoIdError(f"{raw[:80]!r}… is not a Hugging Face Hub repo id (owner/name[@revision]).")
     repo_id, _, revision = body.partition("@")
     bad = (
         not _REPO_RE.match(repo_id)
@@ -229,7 +231,8 @@ def parse_hub_ref(text: str) -> HubRef:
         or Path(repo_id).expanduser().exists()
     )
     if bad:
-        raise InvalidRepoIdError(f"{raw!r} is not a Hugging Face Hub repo id (owner/name[@revision]).")
+        shown = raw if len(raw) <= 80 else raw[:80] + "…"
+        raise InvalidRepoIdError(f"{shown!r} is not a Hugging Face Hub repo id (owner/name[@revision]).")
     return HubRef((repo_id, revision or None))
 
 

@@ -192,3 +192,26 @@ def test_every_catalog_tokenizer_loads_offline(backend: Backend) -> None:
     for key in TOKENIZERS:
         result = backend.tokenize(text="Hello world", tokenizer=key)
         assert result.ids and result.info.vocab_size >= 256, key
+
+
+@pytest.mark.parametrize("name", ["x" * 1_000_000, "a/" + "b" * 100_000, "hf:" + "c" * 5000])
+def test_huge_tokenizer_names_get_a_short_message(backend: Backend, name: str) -> None:
+    with pytest.raises((UnknownKeyError, InvalidRepoIdError)) as info:
+        backend.tokenize(text="hi", tokenizer=name)
+    assert len(str(info.value)) < 600
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: b.tokenize(text=None, tokenizer="gpt2"),
+        lambda b: b.tokenize(text="hi", tokenizer=None),
+        lambda b: b.decode(ids=None, tokenizer="gpt2"),
+        lambda b: b.compare(text="hi", tokenizers=None),
+    ],
+)
+def test_missing_arguments_get_typed_errors(backend: Backend, call) -> None:
+    from rsdemo.errors import RsdemoError
+
+    with pytest.raises(RsdemoError):
+        call(backend)
