@@ -10,18 +10,33 @@ element.addEventListener("click", function (event) {
   tok.classList.add("rs-sel");
   const data = JSON.parse(tok.dataset.d);
   panel.textContent = "";
+  function table(headers, rows) {
+    const t = document.createElement("table");
+    const head = t.insertRow();
+    headers.forEach(function (h) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
+    rows.forEach(function (r) { const row = t.insertRow(); r.forEach(function (v) { row.insertCell().textContent = v; }); });
+    return t;
+  }
+  function pct(p) { return p === null || p === undefined ? "?" : (100 * p).toFixed(2) + "%"; }
   const caption = document.createElement("div");
+  if (data.gen) {  // a generated token: its probability and the alternatives
+    caption.textContent = "Segment " + JSON.stringify(data.text);
+    panel.appendChild(caption);
+    data.gen.forEach(function (t) {
+      const line = document.createElement("div");
+      line.className = "rs-gen-line";
+      line.textContent = "token " + t.id + " " + JSON.stringify(t.piece) + ": p = " + pct(t.prob) +
+        (t.raw_prob !== null && t.raw_prob !== t.prob ? " (raw model " + pct(t.raw_prob) + ")" : "");
+      panel.appendChild(line);
+      panel.appendChild(table(["alternative", "id", "p"], t.alternatives.map(function (a) {
+        return [JSON.stringify(a[0]), String(a[2]), pct(a[1])];
+      })));
+    });
+    return;
+  }
   caption.textContent = "Segment " + JSON.stringify(data.text) + " (token #" + data.first + ")";
   panel.appendChild(caption);
-  const table = document.createElement("table");
-  table.className = "rs-details-table";
-  const head = table.insertRow();
-  ["id", "piece", "bytes"].forEach(function (h) {
-    const th = document.createElement("th"); th.textContent = h; head.appendChild(th);
-  });
-  data.tokens.forEach(function (t) {
-    const row = table.insertRow();
-    [String(t.id), JSON.stringify(t.piece), t.bytes].forEach(function (v) { row.insertCell().textContent = v; });
-  });
-  panel.appendChild(table);
+  panel.appendChild(table(["id", "piece", "bytes"], data.tokens.map(function (t) {
+    return [String(t.id), JSON.stringify(t.piece), t.bytes];
+  })));
 });

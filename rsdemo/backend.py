@@ -1,4 +1,4 @@
-"""What the UI, the CLI and the API call: tokenize, compare, decode, token_info.
+"""What the UI, the CLI and the API call: tokenize, compare, decode, token_info, generate.
 
 Plain Python in, plain Python out (dataclasses of lists, strings and numbers): no gradio, no
 tensors. Engines are loaded once through ``LoadCache``; a test can inject its own loader.
@@ -14,8 +14,9 @@ tensors. Engines are loaded once through ``LoadCache``; a test can inject its ow
 from __future__ import annotations
 
 import functools
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -23,11 +24,21 @@ import numpy as np
 
 from . import compare as _compare
 from .cache import LoadCache
-from .catalog import TOKENIZERS, get_tokenizer_spec
+from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
+from .decoding import METHODS, get_method
+from .generation import GenerationResult, generate_stream
 from .engines import TokenizerEngine
 from .errors import InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
-from .loading import load_hub_tokenizer_engine, load_tokenizer_engine, needs_build, parse_hub_ref
+from .loading import (
+    ModelBundle,
+    load_hub_tokenizer_engine,
+    load_model_bundle,
+    load_tokenizer_engine,
+    needs_build,
+    parse_hub_ref,
+)
+from .runtime import Runtime, current_runtime, gpu_entry_point, on_zerogpu
 from .segments import Segment, SegmentTable, segment_table
 from .settings import Settings, get_settings
 from .stats import Stats, text_stats
@@ -170,6 +181,8 @@ class Backend:
         settings: limits and the cache directory (default: from the environment).
         engine_loader: builds an engine for a catalog key (default: ``rsdemo.loading``); tests inject fakes.
         max_engines: how many tokenizers stay loaded.
+        runtime: the device policy (default: detected from the environment).
+        model_loader: builds a ``ModelBundle`` for a model key (default: ``rsdemo.loading``); tests inject tiny models.
     """
 
     def __init__(
@@ -178,12 +191,27 @@ class Backend:
         settings: Settings | None = None,
         engine_loader: EngineLoader | None = None,
         max_engines: int = 16,
+        runtime: Runtime | None = None,
+        model_loader: Callable[[str], ModelBundle] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._local = threading.local()  # the progress callback of the request loading an engine
         self._loader = engine_loader or self._load_engine
         self._engines: LoadCache[str, TokenizerEngine] = LoadCache(loader=self._loader, max_items=max_engines)
         self._details: dict[tuple[str, int], TokenInfo] = {}
+        self._runtime = runtime
+        self._model_loader = model_loader or self._load_model
+        self._models: LoadCache[str, ModelBundle] = LoadCache(
+            loader=self._model_loader,
+            max_items=self.settings.max_models,
+            weigh=lambda bundle: int(getattr(bundle, "nbytes", 0)),
+            max_weight=self.settings.max_model_bytes,
+            on_evict=lambda _key, bundle: bundle.release(),
+        )
+        self._generate_lock = threading.Lock()  # torch's RNG is per process: one seeded run at a time
+        # ZeroGPU: only this entry point asks for a GPU, for a time that follows max_new_tokens
+        zerogpu = runtime.on_zerogpu if runtime is not None else on_zerogpu(os.environ)
+        self.generate = gpu_entry_point(self._generate, duration=self._gpu_seconds, zerogpu=zerogpu)
         self._special_lookups: dict[str, np.ndarray] = {}
 
     # --- tokenizers -------------------------------------------------------------------------------
@@ -360,3 +388,112 @@ class Backend:
         text = engine.decode(id_list)
         shown = id_list[: self.settings.display_tokens]
         return DecodeResult(text, [self._describe(name, i) for i in shown])
+
+    # --- models and generation --------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        """The device policy (detected on first use, so tokenizer-only use never imports torch)."""
+        if self._runtime is None:
+            self._runtime = current_runtime()
+        return self._runtime
+
+    @staticmethod
+    def model_choices() -> list[tuple[str, str]]:
+        """``(label, key)`` pairs for the model dropdown."""
+        return [(spec.label, spec.key) for spec in MODELS.values()]
+
+    @staticmethod
+    def method_choices() -> list[tuple[str, str]]:
+        """``(label, key)`` pairs for the decoding-method dropdown."""
+        return [(m.label, m.key) for m in METHODS.values()]
+
+    def resolve_model(self, model: str) -> str:
+        """A catalog model key, or a validated Hub ref.
+
+        Raises:
+            UnknownKeyError: neither a catalog key nor shaped like a repo id.
+            InvalidRepoIdError: shaped like a path or repo id but not a valid one.
+        """
+        name = (model or "").strip()
+        if name in MODELS:
+            return name
+        if "/" in name or name.startswith("hf:"):
+            ref = parse_hub_ref(name)
+            return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
+        raise UnknownKeyError(kind="model", key=name, known=MODELS)
+
+    def _load_model(self, name: str) -> ModelBundle:
+        progress = getattr(self._local, "progress", None)
+        return load_model_bundle(key=name, runtime=self.runtime, settings=self.settings, progress=progress,
+                                 max_params_m=self.settings.max_hub_params_m)
+
+    def model(self, model: str, *, progress: Progress | None = None) -> ModelBundle:
+        """The loaded model bundle (loaded once, then cached; the cache is bounded by count and memory)."""
+        name = self.resolve_model(model)
+        self._local.progress = progress
+        try:
+            return self._models.get(name)
+        finally:
+            self._local.progress = None
+
+    def model_loaded(self, model: str) -> bool:
+        return self.resolve_model(model) in self._models
+
+    def preload_models(self) -> list[str]:
+        """Load the embedded catalog models now (ZeroGPU wants them on ``cuda`` at start-up)."""
+        keys = [spec.key for spec in MODELS.values() if spec.source == "gguf"]
+        for key in keys:
+            self.model(key)
+        return keys
+
+    def _gpu_seconds(self, *, model: str, params: dict | None = None, **_: object) -> int:
+        """The ZeroGPU time to ask for: a start-up allowance plus a per-token estimate from the catalog."""
+        spec = MODELS.get((model or "").strip())
+        per_token = spec.gpu_seconds_per_token if spec is not None else 0.1
+        values = params or {}
+        try:
+            new_tokens = int(values.get("max_new_tokens") or 64)
+            beams = int(values.get("num_beams") or 1)
+        except (TypeError, ValueError):
+            new_tokens, beams = 64, 1
+        return int(min(120, 15 + per_token * new_tokens * max(1, beams // 2)))
+
+    def _generate(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        method: str = "greedy",
+        params: dict | None = None,
+        chat: bool = True,
+        stop: str | None = None,
+        cancel: threading.Event | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[GenerationResult]:
+        """Generate from ``prompt``: streamed ``GenerationResult`` updates, the last with ``done=True``.
+
+        Args:
+            model: a catalog model key or a Hub ref.
+            prompt: the user's text (the chat template is applied when ``chat``).
+            method: a decoding method key (``rsdemo.decoding.METHODS``).
+            params: the method's parameters and the common ones (``max_new_tokens``, ``seed`` ...).
+            stop: stop strings, one per line.
+            cancel: set it to stop at the next token.
+
+        Raises:
+            InputError: empty prompt, parameters out of range, unknown method.
+            UnknownKeyError, HubError, AssetMissingError: the model cannot be had.
+        """
+        get_method(method)  # fail on an unknown method before loading anything
+        bundle = self.model(model, progress=progress)
+        yield from generate_stream(
+            bundle=bundle, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
+            lock=self._generate_lock, custom_methods=_custom_methods(),
+        )
+
+
+def _custom_methods() -> dict[str, Callable[..., object]]:
+    from .custom_decoding import CUSTOM_METHODS
+
+    return dict(CUSTOM_METHODS)

@@ -30,6 +30,8 @@ class LoadCache(Generic[K, V]):
         loader: builds the value for a key (called at most once per key while it stays cached).
         max_items: how many values to keep; the least recently used is evicted first.
         on_evict: called with ``(key, value)`` after a value leaves the cache.
+        weigh: the weight of a value (a model's bytes); with ``max_weight``, least recently used values
+            are evicted until the total fits (the newest value always stays).
     """
 
     def __init__(
@@ -38,12 +40,17 @@ class LoadCache(Generic[K, V]):
         loader: Callable[[K], V],
         max_items: int,
         on_evict: Callable[[K, V], None] | None = None,
+        weigh: Callable[[V], int] | None = None,
+        max_weight: int | None = None,
     ) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self._loader = loader
         self._max = max_items
         self._on_evict = on_evict
+        self._weigh = weigh
+        self._max_weight = max_weight
+        self._weights: dict[K, int] = {}
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[K, threading.Lock] = {}
@@ -71,22 +78,34 @@ class LoadCache(Generic[K, V]):
                     return self._items[key]
             value = self._loader(key)
             evicted: list[tuple[K, V]] = []
+            weight = self._weigh(value) if self._weigh is not None else 0
             with self._lock:
                 self._items[key] = value
+                self._weights[key] = weight
                 self._items.move_to_end(key)
-                while len(self._items) > self._max:
-                    evicted.append(self._items.popitem(last=False))
+                while len(self._items) > self._max or (
+                    self._max_weight is not None and len(self._items) > 1 and self.weight > self._max_weight
+                ):
+                    old_key, old_value = self._items.popitem(last=False)
+                    self._weights.pop(old_key, None)
+                    evicted.append((old_key, old_value))
                 self._key_locks.pop(key, None)
         for old_key, old_value in evicted:
             if self._on_evict is not None:
                 self._on_evict(old_key, old_value)
         return value
 
+    @property
+    def weight(self) -> int:
+        """Total weight of the cached values (bytes, for models)."""
+        return sum(self._weights.values())
+
     def clear(self) -> None:
         """Evict everything."""
         with self._lock:
             evicted = list(self._items.items())
             self._items.clear()
+            self._weights.clear()
         for key, value in evicted:
             if self._on_evict is not None:
                 self._on_evict(key, value)

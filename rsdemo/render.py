@@ -148,3 +148,72 @@ def render_decode(tokens: Sequence[object]) -> str:
             f'<small>{d.get("id")}</small> {html.escape(str(d.get("piece")))}</span>'
         )
     return f'<div class="rs-view"><div class="rs-tokens">{"".join(cells)}</div></div>'
+
+
+def prob_colour(prob: float | None) -> str:
+    """Red (improbable) through yellow to green (probable), as an HSL background.
+
+    >>> prob_colour(1.0), prob_colour(0.0)
+    ('hsl(120, 70%, 82%)', 'hsl(0, 70%, 82%)')
+    """
+    if prob is None or prob != prob:  # unknown (NaN while streaming a custom method)
+        return "hsl(220, 10%, 88%)"
+    return f"hsl({round(120 * max(0.0, min(1.0, prob)))}, 70%, 82%)"
+
+
+def render_generation(
+    segments: Sequence[object],
+    tokens: Sequence[object],
+    *,
+    distribution: str = "filtered",
+    show_whitespace: bool = False,
+    title: str = "",
+) -> str:
+    """Generated text in the model's token boundaries, each segment coloured by its token probability.
+
+    Args:
+        segments: ``rsdemo.generation.TokenSegment`` list (whole characters; a segment may hold several tokens).
+        tokens: the ``GeneratedToken`` list the segments index into.
+        distribution: ``filtered`` (after the decoding filters) or ``raw`` (the model's own distribution).
+        show_whitespace: draw whitespace glyphs.
+        title: a caption above the text.
+    """
+    parts: list[str] = []
+    for seg in segments:
+        members = [tokens[i] for i in getattr(seg, "tokens", ())]
+        probs = [_prob(t, distribution) for t in members]
+        known = [p for p in probs if p is not None]
+        lowest = min(known) if known else None
+        rows = []
+        for t in members:
+            alts = getattr(t, "top" if distribution == "filtered" and getattr(t, "top", ()) else "raw_top", ())
+            rows.append({
+                "id": t.id,
+                "piece": t.piece,
+                "prob": _prob(t, distribution),
+                "raw_prob": t.raw_prob if t.raw_prob == t.raw_prob else None,
+                "alternatives": [[a.piece, round(a.prob, 6), a.id] for a in alts],
+            })
+        data = json.dumps({"text": seg.text, "gen": rows}, ensure_ascii=False)
+        shown = f"{lowest:.1%}" if lowest is not None else "?"
+        title_text = f"p = {shown} · id {', '.join(str(t.id) for t in members)}"
+        cls = "rs-tok rs-gen rs-special" if getattr(seg, "special", False) else "rs-tok rs-gen"
+        style = "" if getattr(seg, "special", False) else f' style="background:{prob_colour(lowest)}"'
+        body = visible_text(seg.text, show_whitespace=show_whitespace) or "∅"
+        parts.append(
+            f'<span class="{cls}"{style} data-d="{html.escape(data, quote=True)}" '
+            f'title="{html.escape(title_text, quote=True)}">{body}</span>'
+        )
+    head = f'<div class="rs-stats-title">{html.escape(title)}</div>' if title else ""
+    panel = ('<div class="rs-details" aria-live="polite">Click a token to see its probability and the '
+             "alternatives the model considered.</div>")
+    return f'<div class="rs-view">{head}<div class="rs-tokens">{"".join(parts)}</div>{panel}</div>'
+
+
+def _prob(token: object, distribution: str) -> float | None:
+    value = getattr(token, "prob", None) if distribution == "filtered" else getattr(token, "raw_prob", None)
+    if value is None and distribution == "filtered":
+        value = getattr(token, "raw_prob", None)
+    if value is None or value != value:
+        return None
+    return float(value)

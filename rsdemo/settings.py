@@ -30,6 +30,8 @@ class Settings:
         max_compare: the most tokenizers the Compare tab takes at once.
         max_decode_ids: the most ids the decode box takes.
         hub_timeout_s: how long a Hub reachability check may take before it is called unreachable.
+        max_models, max_model_bytes: the model cache's bounds (count and parameter memory).
+        max_hub_params_m: Hub models larger than this (million parameters) are refused before download.
     """
 
     cache_dir: Path
@@ -40,6 +42,9 @@ class Settings:
     max_compare: int = 6
     max_decode_ids: int = 100_000
     hub_timeout_s: float = 3.0
+    max_models: int = 2
+    max_model_bytes: int = 8 * 1024**3
+    max_hub_params_m: int = 1600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

@@ -12,17 +12,21 @@ Usage (this is what ``app.py`` does)::
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from .backend import Backend, TokenizeResult
-from .catalog import DEFAULT_TOKENIZER, TOKENIZERS
+from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
+from .decoding import COMMON_PARAMS, METHODS, Param
+from .engines import HFEngine
 from .errors import RsdemoError
-from .render import render_decode, render_stats, render_token_view
+from .generation import GenerationResult, token_segments
+from .render import render_decode, render_generation, render_stats, render_token_view
 
 __all__ = ["build_demo", "launch_options"]
 
@@ -38,20 +42,37 @@ DEFAULT_COMPARE = ("gpt2", "cl100k_base", "llama3", "mistral-v1", "bert-base-unc
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _as_user_error(err: Exception, name: str) -> Exception:
+    if isinstance(err, gr.Error):
+        return err
+    if isinstance(err, RsdemoError):
+        return gr.Error(str(err), print_exception=False)
+    log.exception("internal error in %s", name)  # keep serving: report, log, move on
+    return gr.Error(f"Internal error ({type(err).__name__}): {err}")
+
+
 def _user_errors(fn: F) -> F:
-    """Turn rsdemo's typed errors into ``gr.Error``; anything else into a short, logged internal error."""
+    """Turn rsdemo's typed errors into ``gr.Error``; anything else into a short, logged internal error.
+
+    Works for plain callbacks and for generator callbacks (streaming), whose errors surface while iterating.
+    """
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as err:
+                raise _as_user_error(err, fn.__name__) from err
+
+        return stream  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except RsdemoError as err:
-            raise gr.Error(str(err), print_exception=False) from err
-        except gr.Error:
-            raise
-        except Exception as err:  # keep serving: report, log, move on
-            log.exception("internal error in %s", fn.__name__)
-            raise gr.Error(f"Internal error ({type(err).__name__}): {err}") from err
+        except Exception as err:
+            raise _as_user_error(err, fn.__name__) from err
 
     return wrapper  # type: ignore[return-value]
 
@@ -236,6 +257,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 )
                 cmp_view = gr.HTML(elem_id="rs-cmp-view")
 
+            with gr.Tab("Generate", id="generate"):
+                _generate_tab(backend, js_tokens)
+
             with gr.Tab("About", id="about"):
                 gr.Markdown(_about_markdown())
 
@@ -288,3 +312,195 @@ def _about_markdown() -> str:
         "Share links: `?tokenizer=KEY&text=...` opens the Tokenize tab with that text; "
         "`?compare=gpt2,llama3&text=...` fills the Compare tab."
     )
+
+
+# --- the Generate tab -----------------------------------------------------------------------------
+
+DEFAULT_PROMPT = "What is the capital of France? Answer in one sentence."
+
+
+def _param_component(param: Param, *, elem_id: str) -> gr.components.Component:
+    """A slider / checkbox / number built from a preset's parameter (its one source of truth)."""
+    if param.kind == "bool":
+        return gr.Checkbox(value=bool(param.default), label=param.label, info=param.info or None, elem_id=elem_id)
+    if param.name == "seed":
+        return gr.Number(value=param.default, label=param.label, precision=0, minimum=param.minimum,
+                         maximum=param.maximum, info=param.info or None, elem_id=elem_id)
+    return gr.Slider(minimum=param.minimum, maximum=param.maximum, step=param.step, value=param.default,
+                     label=param.label, info=param.info or None, elem_id=elem_id)
+
+
+def _generation_stats(result: GenerationResult) -> dict[str, Any]:
+    stats: dict[str, Any] = {"tokens": len(result.tokens)}
+    if result.logprob is not None:
+        stats["log-prob (raw)"] = round(result.logprob, 3)
+        stats["perplexity"] = round(result.perplexity or 0.0, 3)
+    if result.ttft_s is not None:
+        stats["first token s"] = round(result.ttft_s, 3)
+    if result.tokens_per_s is not None:
+        stats["tokens / s"] = round(result.tokens_per_s, 1)
+    stats["seed"] = result.seed
+    return stats
+
+
+def _render_stats_cards(stats: dict[str, Any], *, title: str) -> str:
+    import html as _html
+
+    cards = "".join(
+        f'<div class="rs-card"><b>{_html.escape(str(v))}</b><span>{_html.escape(k)}</span></div>' for k, v in stats.items()
+    )
+    return f'<div class="rs-stats"><div class="rs-stats-title">{_html.escape(title)}</div>{cards}</div>'
+
+
+def _result_json(result: GenerationResult) -> dict[str, Any]:
+    return {
+        "model": result.model,
+        "method": result.method,
+        "seed": result.seed,
+        "done": result.done,
+        "text": result.text,
+        "tokens": [{"id": t.id, "text": t.text, "piece": t.piece,
+                    "prob": t.prob if t.prob is not None else t.raw_prob, "raw_prob": t.raw_prob}
+                   for t in result.tokens],
+        "beams": [{"text": b.text, "score": b.score} for b in result.beams],
+        "finish_reason": result.finish_reason,
+        "logprob": result.logprob,
+        "perplexity": result.perplexity,
+    }
+
+
+def _generate_tab(backend: Backend, js_tokens: str) -> None:
+    method_keys = list(METHODS)
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(value=DEFAULT_PROMPT, label="Prompt", lines=4, max_lines=12, elem_id="rs-prompt")
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary", elem_id="rs-generate")
+                stop = gr.Button("Stop", variant="stop", elem_id="rs-stop")
+            gen_stats = gr.HTML(elem_id="rs-gen-stats")
+            distribution = gr.Radio(
+                [("after the decoding filters", "filtered"), ("raw model", "raw")], value="filtered",
+                label="Colour tokens by their probability", elem_id="rs-distribution",
+            )
+            gen_view = gr.HTML(elem_id="rs-gen-view", js_on_load=js_tokens)
+            with gr.Accordion("Prompt as the model sees it", open=False):
+                prompt_seen = gr.Textbox(label="Templated prompt (special tokens included)", lines=6,
+                                         interactive=False, elem_id="rs-prompt-seen")
+                notes = gr.Markdown(elem_id="rs-gen-notes")
+            with gr.Accordion("Reproduce this run", open=False):
+                code = gr.Code(language="python", label="transformers code", elem_id="rs-code")
+            gen_json = gr.JSON(visible=False)
+        with gr.Column(scale=2, min_width=300):
+            model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
+                                info="Or type a Hub causal-LM repo id (needs the Hub)", allow_custom_value=True,
+                                elem_id="rs-model")
+            chat = gr.Checkbox(value=True, label="Use the chat template", elem_id="rs-chat")
+            method = gr.Dropdown(choices=backend.method_choices(), value="greedy", label="Decoding method",
+                                 elem_id="rs-method")
+            description = gr.Markdown(METHODS["greedy"].description, elem_id="rs-method-info")
+            groups = []
+            method_inputs: list[gr.components.Component] = []
+            slots: list[tuple[str, str]] = []  # (method, param) for each input, in order
+            for key in method_keys:
+                spec = METHODS[key]
+                with gr.Group(visible=key == "greedy") as group:
+                    for param in spec.params:
+                        method_inputs.append(_param_component(param, elem_id=f"rs-p-{key}-{param.name}"))
+                        slots.append((key, param.name))
+                groups.append(group)
+            common_inputs = [_param_component(p, elem_id=f"rs-p-{p.name}") for p in COMMON_PARAMS]
+            stop_strings = gr.Textbox(label="Stop strings (one per line)", lines=2, elem_id="rs-stop-strings")
+
+    def show_method(key: str) -> list[Any]:
+        spec = METHODS.get(key)
+        return [gr.update(value=spec.description if spec else "")] + [
+            gr.update(visible=k == key) for k in method_keys
+        ]
+
+    method.change(show_method, [method], [description, *groups], api_visibility="private")
+
+    def collect(method_key: str, values: Sequence[Any]) -> dict[str, Any]:
+        own = values[: len(method_inputs)]
+        common = values[len(method_inputs):]
+        params = {name: v for (m, name), v in zip(slots, own) if m == method_key}
+        params.update({p.name: v for p, v in zip(COMMON_PARAMS, common)})
+        return params
+
+    def render(result: GenerationResult, dist: str, engine: HFEngine) -> str:
+        if len(result.beams) > 1:
+            blocks = []
+            for n, beam in enumerate(result.beams):
+                title = f"Beam {n + 1}" + (f" · score {beam.score:.3f}" if beam.score is not None else "")
+                blocks.append(render_generation(token_segments(beam.tokens, engine), beam.tokens,
+                                                distribution=dist, title=title))
+            return "".join(blocks)
+        return render_generation(token_segments(result.tokens, engine), result.tokens, distribution=dist)
+
+    @_user_errors
+    def run_generation(model_key: str, prompt_text: str, method_key: str, use_chat: bool, stops: str, dist: str,
+                 *values: Any, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:
+        params = collect(method_key, values)
+        if not backend.model_loaded(model_key):
+            gr.Info(f"Loading {model_key}… (the first load converts the model once; later loads take seconds)")
+
+        def report(message: str) -> None:
+            gr.Info(message)
+            progress(0, desc=message)
+
+        engine: HFEngine | None = None
+        for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
+                                       chat=bool(use_chat), stop=stops, progress=report):
+            if engine is None:
+                engine = HFEngine(backend.model(model_key).tokenizer.backend_tokenizer, lossless=False)
+            shown_dist = dist if result.done else "raw"
+            title = "done · " + result.finish_reason if result.done else "generating…"
+            yield (
+                render(result, shown_dist, engine),
+                _render_stats_cards(_generation_stats(result), title=title),
+                result.prompt.text,
+                "\n".join(f"⚠️ {n}" for n in result.notes),
+                result.code,
+                _result_json(result),
+                (result, model_key) if result.done else None,
+            )
+
+    last = gr.State(None)
+    outputs = [gen_view, gen_stats, prompt_seen, notes, code, gen_json, last]
+    inputs = [model, prompt, method, chat, stop_strings, distribution, *method_inputs, *common_inputs]
+    event = go.click(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
+                     concurrency_id="generate", show_progress="minimal")
+
+    @_user_errors
+    def generate_api(
+        prompt: str,
+        model: str = DEFAULT_MODEL,
+        method: str = "greedy",
+        params: dict | None = None,
+        chat: bool = True,
+        stop: str = "",
+    ) -> Iterator[dict]:
+        """Generate from a prompt, streaming: each message is the run so far; the last has done=true.
+
+        params holds the method's parameters and the common ones (max_new_tokens, seed, ...), e.g.
+        {"max_new_tokens": 32, "top_p": 0.9, "seed": 1}. Each message has text, tokens (id, text, prob,
+        raw_prob), beams, finish_reason, logprob and perplexity.
+        """
+        for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
+                                       chat=bool(chat), stop=stop or None):
+            yield _result_json(result)
+
+    gr.api(generate_api, api_name="generate", concurrency_limit=1, concurrency_id="generate")
+    prompt.submit(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
+                  concurrency_id="generate", show_progress="minimal", trigger_mode="once")
+    stop.click(None, None, None, cancels=[event])
+
+    @_user_errors
+    def recolour(kept: tuple[GenerationResult, str] | None, dist: str) -> Any:
+        """Re-colour the last finished run by the other distribution (no new generation)."""
+        if kept is None:
+            return gr.update()
+        result, model_key = kept
+        engine = HFEngine(backend.model(model_key).tokenizer.backend_tokenizer, lossless=False)
+        return render(result, dist, engine)
+
+    distribution.change(recolour, [last, distribution], [gen_view], api_visibility="private")

@@ -278,3 +278,16 @@ def test_fast_word_count_equals_str_split(text: str) -> None:
     from rsdemo.stats import count_words
 
     assert count_words(text) == len(text.split())
+
+
+def test_cache_is_bounded_by_weight_and_keeps_the_newest() -> None:
+    evicted: list[str] = []
+    cache: LoadCache[str, str] = LoadCache(
+        loader=lambda k: k, max_items=10, weigh=len, max_weight=5, on_evict=lambda k, v: evicted.append(k)
+    )
+    cache.get("aa"), cache.get("bbb")
+    assert cache.weight == 5 and evicted == []
+    cache.get("c")
+    assert evicted == ["aa"] and cache.keys() == ["bbb", "c"]
+    cache.get("dddddddd")  # heavier than the bound alone: it stays, everything else goes
+    assert cache.keys() == ["dddddddd"] and evicted == ["aa", "bbb", "c"]

@@ -1,0 +1,281 @@
+"""Decoding methods as data: one preset per method, every parameter with its range, label and default.
+
+The UI sliders, the CLI flags and the validation are all generated from these presets, so a default or
+a range is stated exactly once. Each preset pins every strategy field of ``GenerationConfig``: a field
+left unset would be filled from the model's own ``generation_config`` (a "greedy" preset that does not
+say ``do_sample=False`` samples on a model whose defaults say ``do_sample=True``).
+
+>>> config = generation_config(method="top_p", params={"top_p": 0.8}, max_new_tokens=16)
+>>> (config.do_sample, config.top_p, config.top_k, config.temperature)
+(True, 0.8, 0, 1.0)
+>>> get_method("top_p").expected_mode
+'sample'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .errors import InputError, UnknownKeyError
+
+__all__ = [
+    "COMMON_PARAMS",
+    "METHODS",
+    "BEAM_DEFAULTS",
+    "SAMPLING_DEFAULTS",
+    "STRATEGY_DEFAULTS",
+    "DecodingMethod",
+    "Param",
+    "generation_config",
+    "get_method",
+    "resolve_params",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One decoding parameter: its ``GenerationConfig`` field, UI label, range and default."""
+
+    name: str
+    label: str
+    default: float | int | bool
+    minimum: float | int | None = None
+    maximum: float | int | None = None
+    step: float | int | None = None
+    kind: Literal["float", "int", "bool"] = "float"
+    info: str = ""
+
+    def check(self, value: Any) -> float | int | bool:
+        """Coerce and range-check a value.
+
+        Raises:
+            InputError: not a number of the right kind, or out of range.
+        """
+        try:
+            if self.kind == "bool":
+                coerced: float | int | bool = bool(value)
+            elif self.kind == "int":
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                coerced = int(value)
+            else:
+                coerced = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{self.label} must be a {self.kind}, got {value!r}.") from None
+        if self.kind != "bool":
+            if coerced != coerced:  # NaN
+                raise InputError(f"{self.label} must be a number.")
+            if (self.minimum is not None and coerced < self.minimum) or (
+                self.maximum is not None and coerced > self.maximum
+            ):
+                raise InputError(f"{self.label} must be between {self.minimum} and {self.maximum} (got {coerced}).")
+        return coerced
+
+
+# Every strategy field at the value that switches its effect off. Fields left None would be filled from
+# the model's generation_config (and then transformers' global defaults, e.g. top_k=50), so each is pinned;
+# the sampling-only and beam-only ones are pinned when they can act and left None (inert) otherwise,
+# because GenerationConfig.validate(strict=True) refuses sampling flags on a greedy config.
+STRATEGY_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "do_sample": False,
+        "num_beams": 1,
+        "num_return_sequences": 1,
+        "repetition_penalty": 1.0,
+        "no_repeat_ngram_size": 0,
+    }
+)
+SAMPLING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "temperature": 1.0,
+        "top_k": 0,
+        "top_p": 1.0,
+        "min_p": 0.0,
+        "typical_p": 1.0,
+        "epsilon_cutoff": 0.0,
+        "eta_cutoff": 0.0,
+    }
+)
+BEAM_DEFAULTS: Mapping[str, Any] = MappingProxyType({"length_penalty": 1.0, "early_stopping": False})
+
+TEMPERATURE = Param("temperature", "Temperature", 1.0, 0.05, 2.0, 0.05,
+                    info="divides the logits: below 1 sharpens the distribution, above 1 flattens it")
+NUM_BEAMS = Param("num_beams", "Beams", 4, 2, 8, 1, "int", "hypotheses kept at every step")
+LENGTH_PENALTY = Param("length_penalty", "Length penalty", 1.0, -2.0, 2.0, 0.1,
+                       info="score = log-prob / length^penalty; above 0 favours longer outputs")
+EARLY_STOPPING = Param("early_stopping", "Early stopping", True, kind="bool",
+                       info="stop when every beam has a finished hypothesis")
+
+COMMON_PARAMS: tuple[Param, ...] = (
+    Param("max_new_tokens", "Max new tokens", 64, 1, 512, 1, "int"),
+    Param("repetition_penalty", "Repetition penalty", 1.0, 1.0, 2.0, 0.05,
+          info="divides the logits of tokens already in the text (CTRL paper)"),
+    Param("no_repeat_ngram_size", "No-repeat n-gram size", 0, 0, 10, 1, "int",
+          info="forbid any n-gram of this size from appearing twice (0: off)"),
+    Param("seed", "Seed", 0, 0, 2**31 - 1, 1, "int", "sampling seed; the same seed reproduces the run"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodingMethod:
+    """A decoding method.
+
+    Attributes:
+        key: the registry key (``top_p``).
+        label: what the UI shows.
+        description: one sentence on what it does.
+        params: the method's own parameters (shown only for this method).
+        fixed: ``GenerationConfig`` fields the method pins (over ``STRATEGY_DEFAULTS``).
+        expected_mode: what ``GenerationConfig.get_generation_mode()`` must say (``custom`` for ours).
+        streams: single-sequence: tokens stream as they are chosen; beam methods show all beams at the end.
+        custom: key of a project-implemented decoding loop (``rsdemo.custom_decoding``), or None.
+        samples: the method draws random numbers (the seed matters).
+    """
+
+    key: str
+    label: str
+    description: str
+    params: tuple[Param, ...]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    expected_mode: str = "greedy_search"
+    streams: bool = True
+    custom: str | None = None
+    samples: bool = False
+
+
+_SAMPLE = {"do_sample": True}
+_METHODS = (
+    DecodingMethod("greedy", "Greedy", "Always the most probable next token.", ()),
+    DecodingMethod(
+        "beam", "Beam search", "Keep the best `beams` partial outputs by total log-probability; all are returned.",
+        (NUM_BEAMS, LENGTH_PENALTY, EARLY_STOPPING), expected_mode="beam_search", streams=False,
+    ),
+    DecodingMethod("sample", "Sampling", "Draw the next token from the whole distribution (after temperature).",
+                   (TEMPERATURE,), _SAMPLE, "sample", samples=True),
+    DecodingMethod("top_k", "Top-k sampling", "Sample among the k most probable tokens.",
+                   (TEMPERATURE, Param("top_k", "Top-k", 50, 1, 500, 1, "int")), _SAMPLE, "sample", samples=True),
+    DecodingMethod("top_p", "Top-p (nucleus) sampling",
+                   "Sample among the fewest tokens whose probabilities add up to p.",
+                   (TEMPERATURE, Param("top_p", "Top-p", 0.9, 0.01, 1.0, 0.01)), _SAMPLE, "sample", samples=True),
+    DecodingMethod("min_p", "Min-p sampling",
+                   "Keep tokens at least min_p times as probable as the most probable one.",
+                   (TEMPERATURE, Param("min_p", "Min-p", 0.05, 0.001, 1.0, 0.001)), _SAMPLE, "sample", samples=True),
+    DecodingMethod("typical", "Typical sampling",
+                   "Keep tokens whose surprisal is closest to the distribution's entropy, up to mass p.",
+                   (TEMPERATURE, Param("typical_p", "Typical-p", 0.9, 0.01, 1.0, 0.01)), _SAMPLE, "sample",
+                   samples=True),
+    DecodingMethod("epsilon", "Epsilon sampling", "Drop tokens below a fixed probability epsilon.",
+                   (TEMPERATURE, Param("epsilon_cutoff", "Epsilon", 3e-4, 1e-5, 0.05, 1e-5)), _SAMPLE, "sample",
+                   samples=True),
+    DecodingMethod("eta", "Eta sampling", "Drop tokens below an entropy-dependent threshold eta.",
+                   (TEMPERATURE, Param("eta_cutoff", "Eta", 1e-3, 1e-5, 0.05, 1e-5)), _SAMPLE, "sample",
+                   samples=True),
+    DecodingMethod(
+        "beam_sample", "Beam sampling", "Beam search whose candidates are drawn by sampling.",
+        (NUM_BEAMS, TEMPERATURE, LENGTH_PENALTY, EARLY_STOPPING), _SAMPLE, "beam_sample", streams=False,
+        samples=True,
+    ),
+    DecodingMethod(
+        "contrastive", "Contrastive search",
+        "Among the top-k tokens, trade probability against similarity to the text so far (Su et al., 2022).",
+        (Param("penalty_alpha", "Penalty alpha", 0.6, 0.0, 1.0, 0.05, info="0 is greedy"),
+         Param("top_k", "Top-k candidates", 4, 1, 20, 1, "int")),
+        expected_mode="custom", custom="contrastive",
+    ),
+    DecodingMethod(
+        "diverse_beam", "Diverse beam search",
+        "Beam groups penalised for picking what earlier groups picked (Vijayakumar et al., 2016).",
+        (NUM_BEAMS, Param("num_beam_groups", "Beam groups", 2, 1, 8, 1, "int"),
+         Param("diversity_penalty", "Diversity penalty", 0.5, 0.0, 5.0, 0.1), LENGTH_PENALTY, EARLY_STOPPING),
+        expected_mode="custom", streams=False, custom="diverse_beam",
+    ),
+)
+
+METHODS: Mapping[str, DecodingMethod] = MappingProxyType({m.key: m for m in _METHODS})
+_COMMON = {p.name: p for p in COMMON_PARAMS}
+
+
+def get_method(key: str) -> DecodingMethod:
+    """Look a method up by key.
+
+    Raises:
+        UnknownKeyError: lists the known methods.
+    """
+    try:
+        return METHODS[key]
+    except KeyError:
+        raise UnknownKeyError(kind="decoding method", key=key, known=METHODS) from None
+
+
+def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The method's parameters and the common ones, defaults filled in and every value range-checked.
+
+    Unknown names are refused, so a typo never silently falls back to a default.
+
+    Raises:
+        InputError: an unknown parameter name or a value out of range.
+    """
+    spec = get_method(method)
+    own = {p.name: p for p in spec.params}
+    given = dict(params or {})
+    unknown = set(given) - set(own) - set(_COMMON)
+    if unknown:
+        raise InputError(
+            f"{spec.label} has no parameter {', '.join(sorted(unknown))}; "
+            f"it takes: {', '.join([*own, *_COMMON])}."
+        )
+    resolved = {}
+    for name, param in {**_COMMON, **own}.items():
+        resolved[name] = param.check(given[name]) if given.get(name) is not None else param.default
+    if method in {"beam", "beam_sample", "diverse_beam"}:
+        resolved["num_return_sequences"] = resolved["num_beams"]
+    if method == "diverse_beam" and resolved["num_beams"] % resolved["num_beam_groups"]:
+        raise InputError(
+            f"Beams ({resolved['num_beams']}) must be a multiple of beam groups ({resolved['num_beam_groups']})."
+        )
+    return resolved
+
+
+def generation_config(*, method: str, params: Mapping[str, Any] | None = None, max_new_tokens: int | None = None,
+                      **extra: Any) -> Any:
+    """Build and validate the ``GenerationConfig`` for a method (strict: contradictory settings raise).
+
+    Every strategy field is pinned. Custom methods (contrastive, diverse beam) get a greedy/beam base
+    config here; their own parameters travel to their decoding loop (see ``custom_kwargs``).
+
+    Raises:
+        InputError: bad parameters, or a combination ``GenerationConfig.validate(strict=True)`` refuses.
+    """
+    from transformers import GenerationConfig
+
+    spec = get_method(method)
+    given = dict(params or {})
+    if max_new_tokens is not None:
+        given["max_new_tokens"] = max_new_tokens
+    values = resolve_params(method=method, params=given)
+    fields: dict[str, Any] = {**STRATEGY_DEFAULTS, **spec.fixed}
+    if fields["do_sample"]:
+        fields.update(SAMPLING_DEFAULTS)
+    if "num_beams" in values:
+        fields.update(BEAM_DEFAULTS)
+    custom_only = set(custom_kwarg_names(method))
+    for name, value in values.items():
+        if name not in custom_only and name != "seed" and not (spec.custom == "contrastive" and name == "top_k"):
+            fields[name] = value
+    fields.update(extra)
+    try:
+        config = GenerationConfig(**fields)
+        config.validate(strict=True)
+    except ValueError as err:
+        raise InputError(f"These {spec.label} settings do not work together: {err}") from None
+    return config
+
+
+def custom_kwarg_names(method: str) -> tuple[str, ...]:
+    """Parameters that go to a project-implemented decoding loop rather than ``GenerationConfig``."""
+    return {"contrastive": ("penalty_alpha", "top_k"), "diverse_beam": ("num_beam_groups", "diversity_penalty")}.get(
+        get_method(method).custom or "", ()
+    )

