@@ -3,13 +3,20 @@
 import os
 
 from rsdemo.bootstrap import ensure_asset_packages
+from rsdemo.runtime import on_zerogpu
+
+if on_zerogpu(os.environ):
+    import spaces  # noqa: F401  -- ZeroGPU: before anything imports torch or touches CUDA
 
 ensure_asset_packages(environ=os.environ)  # Spaces only: the --no-deps asset packages
 
 from rsdemo.backend import Backend  # noqa: E402
 from rsdemo.ui import build_demo, launch_options  # noqa: E402
 
-demo = build_demo(backend=Backend())
+backend = Backend()
+if backend.runtime.preload:  # ZeroGPU: models are loaded and moved to cuda at start-up, not inside the GPU call
+    backend.preload_models()
+demo = build_demo(backend=backend)
 demo.queue(max_size=64, default_concurrency_limit=2)
 
 if __name__ == "__main__":
