@@ -470,6 +470,7 @@ class Backend:
         stop: str | None = None,
         cancel: threading.Event | None = None,
         progress: Progress | None = None,
+        details: bool = True,
     ) -> Iterator[GenerationResult]:
         """Generate from ``prompt``: streamed ``GenerationResult`` updates, the last with ``done=True``.
 
@@ -480,6 +481,7 @@ class Backend:
             params: the method's parameters and the common ones (``max_new_tokens``, ``seed`` ...).
             stop: stop strings, one per line.
             cancel: set it to stop at the next token.
+            details: gather per-token probabilities and alternatives (off: tokens only, plain ``generate``).
 
         Raises:
             InputError: empty prompt, parameters out of range, unknown method.
@@ -489,7 +491,7 @@ class Backend:
         bundle = self.model(model, progress=progress)
         yield from generate_stream(
             bundle=bundle, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
-            lock=self._generate_lock, custom_methods=_custom_methods(),
+            lock=self._generate_lock, custom_methods=_custom_methods(), details=details,
         )
 
 

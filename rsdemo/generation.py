@@ -240,6 +240,7 @@ def generate_stream(
     cancel: threading.Event | None = None,
     lock: threading.Lock | None = None,
     custom_methods: dict[str, Callable[..., Any]] | None = None,
+    details: bool = True,
 ) -> Iterator[GenerationResult]:
     """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
 
@@ -253,6 +254,7 @@ def generate_stream(
         cancel: set it to stop generation at the next token (the worker thread then ends).
         lock: held while seeding and generating (torch's global RNG is per process).
         custom_methods: the project-implemented decoding loops by name.
+        details: gather per-token probabilities and alternatives (off: plain ``generate``, tokens only).
 
     Raises:
         InputError: empty prompt, bad parameters, too many new tokens for the model.
@@ -272,7 +274,7 @@ def generate_stream(
         raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
     stops = _stop_strings(stop)
     config = generation_config(method=method, params=params, stop_strings=stops or None,
-                               return_dict_in_generate=True, output_scores=True, output_logits=True)
+                               return_dict_in_generate=True, output_scores=details, output_logits=details)
     model, tokenizer = bundle.model, bundle.tokenizer
     engine = HFEngine(tokenizer.backend_tokenizer, lossless=False)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
@@ -280,7 +282,7 @@ def generate_stream(
     seed = int(values["seed"])
     cancel = cancel or threading.Event()
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    live = spec.streams and spec.custom is None
+    live = details and spec.streams and spec.custom is None
     last_logits: list[Any] = [None]
 
     class Collector(BaseStreamer):
@@ -442,6 +444,13 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, 
 
     sequences = output.sequences
     scores = output.scores or ()
+    if not scores:  # probabilities not gathered (details=False): tokens only
+        return tuple(
+            Beam(tokenizer.decode(row[prompt_len:].tolist(), skip_special_tokens=False),
+                 tuple(GeneratedToken(t, engine.piece(t), float("nan"), text=_token_text(engine, t))
+                       for t in row[prompt_len:].tolist()), None)
+            for row in sequences
+        )
     logits = getattr(output, "logits", None) or ()
     beam_indices = getattr(output, "beam_indices", None)
     seq_scores = getattr(output, "sequences_scores", None)
