@@ -4,6 +4,8 @@
     python -m rsdemo tokenize -t gpt2 "Hello world"
     echo "Hello world" | python -m rsdemo tokenize -t llama3 --json
     python -m rsdemo decode -t gpt2 "[15496, 995]"
+    python -m rsdemo models
+    python -m rsdemo generate -m smollm2-135m-instruct --method top_p --top-p 0.9 --seed 1 "Tell me a joke"
 
 Errors print one clear line on stderr and exit with status 2.
 """
@@ -17,8 +19,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from .backend import Backend
-from .catalog import DEFAULT_TOKENIZER, TOKENIZERS
-from .errors import RsdemoError
+from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
+from .decoding import COMMON_PARAMS, METHODS, Param
+from .errors import InputError, RsdemoError
 
 __all__ = ["main"]
 
@@ -40,7 +43,48 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("-t", "--tokenizer", default=DEFAULT_TOKENIZER)
     dec.add_argument("--json", action="store_true")
     dec.add_argument("ids", nargs="?", help='ids such as "[15496, 995]" or "15496 995"; standard input when omitted')
+    sub.add_parser("models", help="list the decoder models")
+    gen = sub.add_parser(
+        "generate",
+        help="generate text with a decoder model",
+        description="Generate text. Decoding methods: "
+        + " ".join(f"[{m.key}] {m.description}" for m in METHODS.values()),
+    )
+    gen.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"a key from `models` or a Hub repo id "
+                     f"(default {DEFAULT_MODEL})")
+    gen.add_argument("--method", default="greedy", choices=list(METHODS), help="decoding method (default greedy)")
+    gen.add_argument("--chat", action=argparse.BooleanOptionalAction, default=True,
+                     help="apply the model's chat template (default on)")
+    gen.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
+    gen.add_argument("--no-probs", action="store_true", help="skip per-token probabilities (plain generate)")
+    gen.add_argument("--json", action="store_true", help="print one JSON object: text, tokens (id, text, prob), ...")
+    for param in _all_params():
+        _add_param_flag(gen, param)
+    gen.add_argument("prompt", nargs="?", help="the prompt; read from standard input when omitted")
     return parser
+
+
+def _all_params() -> list[Param]:
+    """Every decoding parameter once (first definition wins for the help text; ranges are checked per method)."""
+    seen: dict[str, Param] = {p.name: p for p in COMMON_PARAMS}
+    for method in METHODS.values():
+        for param in method.params:
+            seen.setdefault(param.name, param)
+    return list(seen.values())
+
+
+def _add_param_flag(parser: argparse.ArgumentParser, param: Param) -> None:
+    users = [m.key for m in METHODS.values() if any(p.name == param.name for p in m.params)]
+    where = f" [{', '.join(users)}]" if users else ""
+    flag = "--" + param.name.replace("_", "-")
+    if param.kind == "bool":
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                            help=f"{param.label} (default {param.default}){where}")
+        return
+    kind = int if param.kind == "int" else float
+    parser.add_argument(flag, type=kind, default=None, metavar="N",
+                        help=f"{param.label}: {param.minimum} to {param.maximum}, default {param.default}{where}"
+                        + (f" — {param.info}" if param.info else ""))
 
 
 def _show_segments(result_segments: Sequence[object], out: TextIO, *, colour: bool) -> str:
@@ -86,6 +130,14 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
                     f"{s.chars_per_token} chars/token, vocabulary {s.vocab_size:,}\n"
                 )
             return 0
+        if args.command == "models":
+            width = max(map(len, MODELS))
+            for key, spec in MODELS.items():
+                where = "offline" if spec.source == "gguf" else f"Hub: {spec.repo_id}"
+                out.write(f"{key:<{width}}  {spec.params_m:>5}M  {where:<40}  {spec.label}\n")
+            return 0
+        if args.command == "generate":
+            return _generate(args, backend, stdin, out)
         raw = args.ids if args.ids is not None else stdin.read()
         decoded = backend.decode(ids=raw, tokenizer=args.tokenizer)
         if args.json:
@@ -97,3 +149,66 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
     except RsdemoError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:
+    prompt = args.prompt if args.prompt is not None else stdin.read()
+    method = METHODS[args.method]
+    allowed = {p.name for p in method.params} | {p.name for p in COMMON_PARAMS}
+    params = {}
+    for param in _all_params():
+        value = getattr(args, param.name)
+        if value is None:
+            continue
+        if param.name not in allowed:
+            raise InputError(f"--{param.name.replace('_', '-')} does not apply to {method.label}.")
+        params[param.name] = value
+    final = None
+    streamed = 0
+    for result in backend.generate(model=args.model, prompt=prompt, method=args.method, params=params,
+                                   chat=args.chat, stop="\n".join(args.stop) or None, details=not args.no_probs):
+        if not result.done and not args.json:
+            text = result.text
+            out.write(text[streamed:])
+            out.flush()
+            streamed = len(text)
+        final = result
+    assert final is not None
+    if args.json:
+        payload = {
+            "model": final.model,
+            "method": final.method,
+            "params": final.params,
+            "seed": final.seed,
+            "prompt": final.prompt.text,
+            "text": final.text,
+            "tokens": [
+                {"id": t.id, "text": t.text, "piece": t.piece, "prob": _num(t.prob if t.prob is not None else t.raw_prob),
+                 "raw_prob": _num(t.raw_prob)}
+                for t in final.tokens
+            ],
+            "beams": [{"text": b.text, "score": b.score} for b in final.beams],
+            "finish_reason": final.finish_reason,
+            "logprob": _num(final.logprob),
+            "perplexity": _num(final.perplexity),
+            "tokens_per_s": final.tokens_per_s,
+        }
+        out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        return 0
+    if len(final.beams) > 1 or streamed == 0:
+        for n, beam in enumerate(final.beams):
+            score = f" (score {beam.score:.3f})" if beam.score is not None else ""
+            out.write((f"--- beam {n + 1}{score}\n" if len(final.beams) > 1 else "") + beam.text + "\n")
+    else:
+        out.write(final.text[streamed:] + "\n")
+    stats = f"[{len(final.tokens)} tokens, {final.finish_reason}"
+    if final.tokens_per_s:
+        stats += f", {final.tokens_per_s:.1f} tokens/s"
+    if final.perplexity is not None and final.perplexity == final.perplexity:
+        stats += f", perplexity {final.perplexity:.2f}"
+    sys.stderr.write(stats + f", seed {final.seed}]\n")
+    return 0
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or value != value else value
