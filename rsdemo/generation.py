@@ -42,9 +42,12 @@ _STREAM_TIMEOUT_S = 120.0  # a crashed generate thread cannot hang the UI longer
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
+    """A token the model considered at a step: id, vocabulary piece, its own text, probability."""
+
     id: int
     piece: str
     prob: float
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,8 @@ def _alternatives(probs: Any, engine: HFEngine, k: int = TOP_K_ALTERNATIVES) -> 
 
     values, indices = torch.topk(probs, min(k, probs.shape[-1]))
     return tuple(
-        Alternative(int(i), engine.piece(int(i)), float(v)) for v, i in zip(values.tolist(), indices.tolist())
+        Alternative(int(i), engine.piece(int(i)), float(v), _token_text(engine, int(i)))
+        for v, i in zip(values.tolist(), indices.tolist())
     )
 
 

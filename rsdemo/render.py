@@ -192,7 +192,7 @@ def render_generation(
                 "piece": t.piece,
                 "prob": _prob(t, distribution),
                 "raw_prob": t.raw_prob if t.raw_prob == t.raw_prob else None,
-                "alternatives": [[a.piece, round(a.prob, 6), a.id] for a in alts],
+                "alternatives": [[a.text or a.piece, round(a.prob, 6), a.id] for a in alts],
             })
         data = json.dumps({"text": seg.text, "gen": rows}, ensure_ascii=False)
         shown = f"{lowest:.1%}" if lowest is not None else "?"

@@ -159,3 +159,41 @@ def test_one_megabyte_of_text_stays_usable(page, server_url: str) -> None:
     page.wait_for_function(
         "() => [...document.querySelectorAll('#rs-view .rs-tok')].map(e => e.innerText).join('|') === 'small| again'"
     )
+
+
+def test_generate_screen(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-prompt textarea").fill("What is the capital of France? Answer in one sentence.")
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("16")
+    page.locator("#rs-generate").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=120_000
+    )
+    text = page.locator("#rs-gen-view .rs-tokens").inner_text()
+    assert "Paris" in text
+    spans = page.locator("#rs-gen-view .rs-gen")
+    assert spans.count() >= 5
+    assert "hsl(" in (spans.first.get_attribute("style") or "")  # coloured by probability
+    # click a token: its probability and the alternatives the model considered
+    page.locator("#rs-gen-view .rs-gen", has_text="Paris").first.click()
+    details = page.locator("#rs-gen-view .rs-details").inner_text()
+    assert "alternative" in details and "p = " in details
+    # the prompt as the model sees it, with the chat template's special tokens
+    page.get_by_text("Prompt as the model sees it").click()
+    assert "<|im_start|>" in page.locator("#rs-prompt-seen textarea").input_value()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
+
+    # beam search: every beam is shown with its score; only the method's own parameters are visible
+    page.locator("#rs-method input").click()
+    page.get_by_role("option", name="Beam search", exact=True).click()
+    assert page.locator("#rs-p-beam-num_beams").is_visible()
+    assert not page.locator("#rs-p-top_p-top_p").is_visible()
+    page.locator("#rs-generate").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rs-gen-view .rs-view').length === 4"
+        " && document.querySelector('#rs-gen-stats').innerText.includes('done')",
+        timeout=180_000,
+    )
+    assert "score" in page.locator("#rs-gen-view").inner_text()
