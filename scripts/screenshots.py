@@ -39,6 +39,16 @@ def main() -> None:
             page.get_by_role("tab", name="Compare").click()
             page.wait_for_selector("#rs-cmp-view .rs-compare-row")
             page.screenshot(path=str(ROOT / "assets" / "screenshot-compare.png"), full_page=True)
+            page.get_by_role("tab", name="Generate").click()
+            page.locator("#rs-method input").click()
+            page.get_by_role("option", name="Top-p (nucleus) sampling", exact=True).click()
+            page.locator("#rs-prompt textarea").fill("Write a two-line poem about tokenizers.")
+            page.locator("#rs-generate").click()
+            page.wait_for_function(
+                "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=180_000
+            )
+            page.locator("#rs-gen-view .rs-gen").nth(3).click()
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-generate.png"), full_page=False)
             browser.close()
     finally:
         demo.close()
