@@ -24,12 +24,13 @@ What transformers 5.24 does with these settings (checked against the installed v
 - ``validate(strict=True)`` rejects ``top_k != 50`` together with ``do_sample=False`` ("only used in
   sample-based generation modes"); the non-strict validation inside ``generate`` only logs it. Passing
   ``top_k`` as a keyword of ``generate`` avoids both (see below).
-- Without ``custom_generate`` those modes fail offline (``trust_remote_code`` / Hub download). With a
-  callable ``custom_generate`` the Hub lookup is skipped and the callable is called as
+- Without ``custom_generate`` those modes fail offline: ``generate`` raises ``ValueError`` ("requires
+  ``trust_remote_code=True``"), and with ``trust_remote_code=True`` an ``OSError`` (no
+  ``custom_generate/generate.py`` can be fetched). With a callable ``custom_generate`` the Hub lookup is skipped and the callable is called as
   ``fn(model, input_ids, logits_processor=..., stopping_criteria=..., generation_config=...,
   **extra_kwargs, **model_kwargs)``; ``input_ids`` is already expanded to ``batch * max(num_beams,
   num_return_sequences)`` rows, the stopping criteria hold ``MaxLengthCriteria`` (from
-  ``max_new_tokens``) and ``EosTokenCriteria``, and ``generation_config`` carries ``_pad_token_tensor``
+  ``max_new_tokens``) and, when an eos token is set, ``EosTokenCriteria``, and ``generation_config`` carries ``_pad_token_tensor``
   and ``_eos_token_tensor``.
 - ``generate`` forwards to the callable every keyword argument that names a parameter of the callable's
   own signature that ``GenerationMixin._sample`` does not have (``_extract_generation_mode_kwargs``).
@@ -48,6 +49,12 @@ What transformers 5.24 does with these settings (checked against the installed v
   stop_strings)])`` instead, which works.
 - ``generate`` refuses ``streamer=`` with plain beam search, but not with a callable (the streamer is
   dropped first). :func:`group_beam_search` raises ``ValueError`` when it is handed a streamer.
+
+Where each setting goes: ``num_beams`` (``generate`` expands the inputs by it), ``length_penalty``,
+``early_stopping``, ``num_return_sequences``, ``max_new_tokens``, ``eos_token_id``/``pad_token_id``,
+``do_sample=False`` and the ``output_*`` flags stay ordinary ``generate`` keywords or ``GenerationConfig``
+fields; ``penalty_alpha``, ``top_k``, ``num_beam_groups``, ``diversity_penalty`` can be either, and
+``token_streamer`` is a keyword only.
 
 Both functions also run when called directly with the same arguments (``synced_gpus`` and ``streamer``
 included), which is how transformers' own ``_sample`` and ``_beam_search`` are called.
@@ -151,18 +158,19 @@ def check_group_beam_params(
     """
     if not _is_int(num_beams) or int(num_beams) < 1:  # type: ignore[arg-type]
         raise ValueError(f"`num_beams` must be an integer >= 1; got {num_beams!r}.")
+    beams = int(num_beams)  # type: ignore[arg-type]
     groups = 1 if num_beam_groups is None else num_beam_groups
     if not _is_int(groups) or int(groups) < 1:
         raise ValueError(f"`num_beam_groups` must be an integer >= 1; got {num_beam_groups!r}.")
-    if int(num_beams) % int(groups) != 0:  # type: ignore[arg-type]
+    if beams % int(groups) != 0:
         raise ValueError(
-            f"`num_beams` ({num_beams}) must be divisible by `num_beam_groups` ({groups}): "
+            f"`num_beams` ({beams}) must be divisible by `num_beam_groups` ({groups}): "
             "every group gets num_beams // num_beam_groups beams."
         )
     penalty = 0.0 if diversity_penalty is None else diversity_penalty
     if not _is_real(penalty) or float(penalty) < 0.0:
         raise ValueError(f"`diversity_penalty` must be a number >= 0; got {diversity_penalty!r}.")
-    return int(num_beams), int(groups), float(penalty)  # type: ignore[arg-type]
+    return beams, int(groups), float(penalty)
 
 
 def _first_set(keyword: Any, config: GenerationConfig, field: str) -> Any:
@@ -335,7 +343,9 @@ def contrastive_search(
     if pad_token_id is not None:
         pad_token_id = pad_token_id.to(input_ids.device)
     return_dict_in_generate = bool(generation_config.return_dict_in_generate)
-    scores: tuple[torch.Tensor, ...] | None = () if (return_dict_in_generate and generation_config.output_scores) else None
+    scores: tuple[torch.Tensor, ...] | None = (
+        () if (return_dict_in_generate and generation_config.output_scores) else None
+    )
     raw_logits: tuple[torch.Tensor, ...] | None = (
         () if (return_dict_in_generate and generation_config.output_logits) else None
     )
@@ -362,6 +372,7 @@ def contrastive_search(
     context_mask = context_mask[:, -context_hidden.shape[1] :]
     next_logits = outputs.logits[:, -1, :].to(copy=True, dtype=torch.float32, device=device)
     del outputs
+    k = min(k, next_logits.shape[-1])  # top_k larger than the vocabulary means every token
 
     unfinished_sequences = torch.ones(batch_size, dtype=torch.long, device=device)
     this_peer_finished = False
@@ -531,7 +542,13 @@ def _beam_step(
 
 
 def _early_stop_heuristic(
-    group: _Group, *, cur_len: int, max_length: int, decoder_prompt_len: int, early_stopping: bool | str, length_penalty: float
+    group: _Group,
+    *,
+    cur_len: int,
+    max_length: int,
+    decoder_prompt_len: int,
+    early_stopping: bool | str,
+    length_penalty: float,
 ) -> torch.Tensor:
     """`_check_early_stop_heuristic`: can the best running beam still beat the worst finished one?"""
     if early_stopping == "never" and length_penalty > 0.0:
@@ -575,8 +592,10 @@ def group_beam_search(
 
         log p'(v) = log p(v) - diversity_penalty * count_{g' < g}(v)
 
-    where ``count`` is how many beams of groups ``0..g-1`` chose token ``v`` at this step (for the same
-    input row). Inside a group it is transformers 5's beam search with ``group_size`` beams: the top
+    where ``count`` is how many beams of groups ``0..g-1`` chose token ``v`` at this step, for the same
+    input row (a group "chooses" its ``group_size`` best continuations of the step, whether they go on
+    running or just finished on eos / at ``max_length``: the group's beam set at time t in the paper).
+    Inside a group it is transformers 5's beam search with ``group_size`` beams: the top
     ``max(2, 1 + n_eos) * group_size`` continuations, eos (or any stopping criterion) moves a continuation
     to the group's finished hypotheses with score ``sum_logprob / generated_len ** length_penalty``,
     ``early_stopping`` as in ``_beam_search``. The penalty is part of the accumulated scores (as in the
@@ -681,7 +700,8 @@ def group_beam_search(
 
     while _has_unfinished(model, this_peer_finished, synced_gpus, device):
         if prefill_consumed:
-            flat_running_sequences = _flatten(torch.cat([group.running_sequences for group in groups], dim=1)[:, :, :cur_len])
+            running = torch.cat([group.running_sequences for group in groups], dim=1)
+            flat_running_sequences = _flatten(running[:, :, :cur_len])
             model_inputs = model.prepare_inputs_for_generation(
                 flat_running_sequences, next_sequence_length=1 if use_cache else None, **model_kwargs
             )
@@ -698,7 +718,6 @@ def group_beam_search(
         vocab_size = log_probs.shape[-1]
         # per-step scores: every group's penalised log-probs, in flat beam order (filled group by group)
         step_scores = log_probs.reshape(batch_size, num_beams, vocab_size).clone()
-        scores_so_far = all_scores if all_scores is not None else None
         token_counts = torch.zeros((batch_size, vocab_size), dtype=log_probs.dtype, device=device)
 
         for g, group in enumerate(groups):
@@ -707,10 +726,9 @@ def group_beam_search(
             if g > 0 and penalty != 0.0:
                 group_log_probs = group_log_probs - penalty * token_counts[:, None, :]
                 step_scores[:, beams, :] = group_log_probs
-            if scores_so_far is not None:
-                criteria_scores: tuple[torch.Tensor, ...] | None = scores_so_far + (step_scores.reshape(-1, vocab_size),)
-            else:
-                criteria_scores = None
+            criteria_scores: tuple[torch.Tensor, ...] | None = None
+            if all_scores is not None:  # what `_beam_search` hands its stopping criteria: this step included
+                criteria_scores = all_scores + (step_scores.reshape(-1, vocab_size),)
 
             def stopping(sequences: torch.Tensor, _scores: Any = criteria_scores) -> torch.Tensor:
                 return stopping_criteria(sequences, _scores)

@@ -56,7 +56,7 @@ class Param:
         """
         try:
             if self.kind == "bool":
-                coerced: float | int | bool = bool(value)
+                coerced: float | int | bool = _as_bool(value)
             elif self.kind == "int":
                 if isinstance(value, float) and not value.is_integer():
                     raise ValueError
@@ -73,6 +73,17 @@ class Param:
             ):
                 raise InputError(f"{self.label} must be between {self.minimum} and {self.maximum} (got {coerced}).")
         return coerced
+
+
+def _as_bool(value: Any) -> bool:
+    """True/False, 1/0 or their spellings ("true", "no" ...): API clients send any of them."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on", "false", "0", "no", "off"}:
+        return value.strip().lower() in {"true", "1", "yes", "on"}
+    raise ValueError(value)
 
 
 # Every strategy field at the value that switches its effect off. Fields left None would be filled from

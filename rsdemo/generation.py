@@ -264,7 +264,7 @@ def generate_stream(
         InputError: empty prompt, bad parameters, too many new tokens for the model.
     """
     import torch
-    from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
+    from transformers.generation.stopping_criteria import StopStringCriteria, StoppingCriteria, StoppingCriteriaList
     from transformers.generation.streamers import BaseStreamer
 
     if not isinstance(prompt, str) or not prompt.strip():
@@ -277,7 +277,9 @@ def generate_stream(
     if values["max_new_tokens"] > limit:
         raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
     stops = _stop_strings(stop)
-    config = generation_config(method=method, params=params, stop_strings=stops or None,
+    # custom decoding loops (contrastive, diverse beam) do not get generate's tokenizer, so their stop
+    # strings travel as a stopping criterion instead of GenerationConfig.stop_strings
+    config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
                                return_dict_in_generate=True, output_scores=details, output_logits=details)
     model, tokenizer = bundle.model, bundle.tokenizer
     engine = HFEngine(tokenizer.backend_tokenizer, lossless=False)
@@ -308,15 +310,19 @@ def generate_stream(
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
+    criteria = [Cancelled()]
+    if stops and spec.custom:
+        criteria.append(StopStringCriteria(tokenizer, stops))
     kwargs: dict[str, Any] = {
         "generation_config": config,
         "attention_mask": torch.ones_like(input_ids),
-        "stopping_criteria": StoppingCriteriaList([Cancelled()]),
+        "stopping_criteria": StoppingCriteriaList(criteria),
     }
-    if stops:
+    if stops and not spec.custom:
         kwargs["tokenizer"] = tokenizer
     if spec.streams:
-        kwargs["streamer"] = Collector()
+        # generate() hands a custom loop no streamer of its own: contrastive search takes token_streamer=
+        kwargs["token_streamer" if spec.custom else "streamer"] = Collector()
     if spec.custom is not None:
         if not custom_methods or spec.custom not in custom_methods:
             raise InputError(f"{spec.label} is not available in this build.")
@@ -515,11 +521,16 @@ def reproduce_code(*, bundle: Any, info: PromptInfo, prompt: str, method: str, v
     if spec_method.custom:
         extra = ", ".join(f"{name}={values[name]!r}" for name in custom_kwarg_names(method))
         custom = f",\n    custom_generate=rsdemo.custom_decoding.CUSTOM_METHODS[{spec_method.custom!r}], {extra}"
-    tok_arg = ", tokenizer=tokenizer" if stops else ""
+    tok_arg = ", tokenizer=tokenizer" if stops and not spec_method.custom else ""
+    if stops and spec_method.custom:
+        tok_arg = (", stopping_criteria=StoppingCriteriaList([StopStringCriteria(tokenizer, "
+                   f"{list(stops)!r})])")
     return (
         "import torch\n"
         + ("import rsdemo.custom_decoding\n" if custom else "")
-        + "from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig\n\n"
+        + "from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig\n"
+        + ("from transformers import StoppingCriteriaList, StopStringCriteria\n" if stops and custom else "")
+        + "\n"
         + load
         + inputs
         + f"config = GenerationConfig(**{fields!r})\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,7 +109,6 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
     def progress_reporter(progress: gr.Progress) -> Callable[[str], None]:
         def report(message: str) -> None:
             gr.Info(message)
-            progress(0, desc=message)
 
         return report
 
@@ -436,20 +436,33 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             return "".join(blocks)
         return render_generation(token_segments(result.tokens, engine), result.tokens, distribution=dist)
 
+    running: dict[str, threading.Event] = {}  # session -> the cancel flag of its generation
+
     @_user_errors
-    def run_generation(model_key: str, prompt_text: str, method_key: str, use_chat: bool, stops: str, dist: str,
-                 *values: Any, progress: gr.Progress = gr.Progress()) -> Iterator[tuple[Any, ...]]:
+    def run_generation(request: gr.Request, model_key: str, prompt_text: str, method_key: str, use_chat: bool,
+                       stops: str, dist: str, *values: Any) -> Iterator[tuple[Any, ...]]:
         params = collect(method_key, values)
+        cancel = threading.Event()
+        session = getattr(request, "session_hash", None) or "anonymous"
+        running[session] = cancel
         if not backend.model_loaded(model_key):
             gr.Info(f"Loading {model_key}… (the first load converts the model once; later loads take seconds)")
 
         def report(message: str) -> None:
             gr.Info(message)
-            progress(0, desc=message)
 
+        try:
+            yield from _stream_views(model_key, prompt_text, method_key, use_chat, stops, dist, params, report, cancel)
+        finally:
+            if running.get(session) is cancel:
+                del running[session]
+
+    def _stream_views(model_key: str, prompt_text: str, method_key: str, use_chat: bool, stops: str, dist: str,
+                      params: dict[str, Any], report: Callable[[str], None], cancel: threading.Event
+                      ) -> Iterator[tuple[Any, ...]]:
         engine: HFEngine | None = None
         for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                                       chat=bool(use_chat), stop=stops, progress=report):
+                                       chat=bool(use_chat), stop=stops, progress=report, cancel=cancel):
             if engine is None:
                 engine = HFEngine(backend.model(model_key).tokenizer.backend_tokenizer, lossless=False)
             shown_dist = dist if result.done else "raw"
@@ -467,7 +480,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     last = gr.State(None)
     outputs = [gen_view, gen_stats, prompt_seen, notes, code, gen_json, last]
     inputs = [model, prompt, method, chat, stop_strings, distribution, *method_inputs, *common_inputs]
-    event = go.click(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
+    go.click(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
                      concurrency_id="generate", show_progress="minimal")
 
     @_user_errors
@@ -492,7 +505,13 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     gr.api(generate_api, api_name="generate", concurrency_limit=1, concurrency_id="generate")
     prompt.submit(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
                   concurrency_id="generate", show_progress="minimal", trigger_mode="once")
-    stop.click(None, None, None, cancels=[event])
+    def stop_generation(request: gr.Request) -> None:
+        """Stop this session's generation at the next token; the run ends normally, marked as stopped."""
+        flag = running.get(getattr(request, "session_hash", None) or "anonymous")
+        if flag is not None:
+            flag.set()
+
+    stop.click(stop_generation, None, None, api_visibility="private", queue=False)
 
     @_user_errors
     def recolour(kept: tuple[GenerationResult, str] | None, dist: str) -> Any:

@@ -188,7 +188,7 @@ def test_generate_screen(page, server_url: str) -> None:
     # beam search: every beam is shown with its score; only the method's own parameters are visible
     page.locator("#rs-method input").click()
     page.get_by_role("option", name="Beam search", exact=True).click()
-    assert page.locator("#rs-p-beam-num_beams").is_visible()
+    page.locator("#rs-p-beam-num_beams").wait_for(state="visible")
     assert not page.locator("#rs-p-top_p-top_p").is_visible()
     page.locator("#rs-generate").click()
     page.wait_for_function(
@@ -197,3 +197,19 @@ def test_generate_screen(page, server_url: str) -> None:
         timeout=180_000,
     )
     assert "score" in page.locator("#rs-gen-view").inner_text()
+
+
+def test_stop_button_stops_generation(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-prompt textarea").fill("Write a very long story about a lighthouse keeper.")
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("400")
+    page.locator("#rs-generate").click()
+    page.wait_for_function("() => document.querySelectorAll('#rs-gen-view .rs-gen').length >= 3", timeout=120_000)
+    page.locator("#rs-stop").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('stopped by you')",
+        timeout=60_000,
+    )
+    count = int(page.locator("#rs-gen-stats .rs-card b").first.inner_text())
+    assert 3 <= count < 400
