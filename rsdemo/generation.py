@@ -307,7 +307,10 @@ def generate_stream(
             events.put(("end", None))
 
     class Cancelled(StoppingCriteria):
+        """Stops at the next step once ``cancel`` is set; each call also tells the consumer the run is alive."""
+
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            events.put(("tick", None))
             return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
     criteria = [Cancelled()]
@@ -448,27 +451,32 @@ def _finish_reason(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: i
     return "stopped"
 
 
+def _trim_after_eos(ids: list[int], eos: set[int]) -> list[int]:
+    """A finished sequence ends at its first end-of-sequence token; what follows is batch padding."""
+    for n, token in enumerate(ids):
+        if token in eos:
+            return ids[: n + 1]
+    return ids
+
+
 def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, tokenizer: Any,
                  beam_method: bool) -> tuple[Beam, ...]:
     import torch
 
     sequences = output.sequences
     scores = output.scores or ()
-    if not scores:  # probabilities not gathered (details=False): tokens only
-        return tuple(
-            Beam(tokenizer.decode(row[prompt_len:].tolist(), skip_special_tokens=False),
-                 tuple(GeneratedToken(t, engine.piece(t), float("nan"), text=_token_text(engine, t))
-                       for t in row[prompt_len:].tolist()), None)
-            for row in sequences
-        )
     logits = getattr(output, "logits", None) or ()
     beam_indices = getattr(output, "beam_indices", None)
     seq_scores = getattr(output, "sequences_scores", None)
+    eos = _eos_ids(tokenizer, model)
     beams = []
     for b in range(sequences.shape[0]):
-        new_ids = sequences[b, prompt_len:].tolist()
+        new_ids = _trim_after_eos(sequences[b, prompt_len:].tolist(), eos)
         tokens = []
         for step, token in enumerate(new_ids):
+            if not scores:  # probabilities not gathered (details=False): tokens only
+                tokens.append(GeneratedToken(token, engine.piece(token), float("nan"), text=_token_text(engine, token)))
+                continue
             if step >= len(scores):
                 break
             row = int(beam_indices[b, step]) if beam_method and beam_indices is not None else b
@@ -479,9 +487,6 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, 
             tokens.append(GeneratedToken(token, engine.piece(token), float(raw[token]), float(filtered[token]),
                                          _alternatives(raw, engine), _alternatives(filtered, engine),
                                          _token_text(engine, token)))
-        while tokens and beam_method and tokens[-1].id == tokenizer.pad_token_id and len(tokens) > 1 and \
-                tokenizer.pad_token_id not in _eos_ids(tokenizer, model):
-            tokens.pop()
         text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
         score = float(seq_scores[b]) if seq_scores is not None else None
         beams.append(Beam(text, tuple(tokens), score))
