@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -234,13 +234,7 @@ class Backend:
             UnknownKeyError: neither a catalog key nor something shaped like a repo id.
             InvalidRepoIdError: shaped like a path or a repo id but not a valid one.
         """
-        name = (tokenizer or "").strip()
-        if name in TOKENIZERS:
-            return name
-        if "/" in name or name.startswith("hf:"):
-            ref = parse_hub_ref(name)
-            return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
-        raise UnknownKeyError(kind="tokenizer", key=name, known=TOKENIZERS)
+        return _resolve(tokenizer, registry=TOKENIZERS, kind="tokenizer")
 
     def needs_build(self, tokenizer: str) -> bool:
         """Whether the first use of ``tokenizer`` builds an artefact (the UI shows a notice)."""
@@ -415,13 +409,7 @@ class Backend:
             UnknownKeyError: neither a catalog key nor shaped like a repo id.
             InvalidRepoIdError: shaped like a path or repo id but not a valid one.
         """
-        name = (model or "").strip()
-        if name in MODELS:
-            return name
-        if "/" in name or name.startswith("hf:"):
-            ref = parse_hub_ref(name)
-            return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
-        raise UnknownKeyError(kind="model", key=name, known=MODELS)
+        return _resolve(model, registry=MODELS, kind="model")
 
     def _load_model(self, name: str) -> ModelBundle:
         progress = getattr(self._local, "progress", None)
@@ -493,6 +481,17 @@ class Backend:
             bundle=bundle, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
             lock=self._generate_lock, custom_methods=_custom_methods(), details=details,
         )
+
+
+def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:
+    """A registry key as it is, or a Hub ref (``owner/name[@rev]``, ``hf:name``) validated and normalised."""
+    name = (name or "").strip()
+    if name in registry:
+        return name
+    if "/" in name or name.startswith("hf:"):
+        ref = parse_hub_ref(name)
+        return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
+    raise UnknownKeyError(kind=kind, key=name, known=registry)
 
 
 def _custom_methods() -> dict[str, Callable[..., object]]:
