@@ -305,9 +305,10 @@ class HFEngine:
         added = tokenizer.get_added_tokens_decoder()
         self.special_ids = frozenset(i for i, t in added.items() if t.special)
         self.lossless = lossless
-        config = tokenizer.to_str()
-        self._byte_level = '"ByteLevel"' in config
-        self._wordpiece = '"WordPiece"' in config
+        # the component reprs name their types; cheaper than serialising a large tokenizer.json
+        parts = f"{tokenizer.pre_tokenizer!r} {tokenizer.decoder!r}"
+        self._byte_level = "ByteLevel" in parts
+        self._wordpiece = type(tokenizer.model).__name__ == "WordPiece"
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self._tok.encode(text, add_special_tokens=add_special_tokens).ids

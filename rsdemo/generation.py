@@ -282,7 +282,7 @@ def generate_stream(
     config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
                                return_dict_in_generate=True, output_scores=details, output_logits=details)
     model, tokenizer = bundle.model, bundle.tokenizer
-    engine = HFEngine(tokenizer.backend_tokenizer, lossless=False)
+    engine = getattr(bundle, "engine", None) or HFEngine(tokenizer.backend_tokenizer, lossless=False)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     input_ids = torch.tensor([list(info.ids)], device=bundle.device)
     seed = int(values["seed"])

@@ -11,6 +11,7 @@ its GGUF file) are built once into the cache directory and read from there after
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib.util
 import os
@@ -320,6 +321,11 @@ class ModelBundle:
         self.device = device
         self.dtype = dtype
         self.nbytes = sum(p.numel() * p.element_size() for p in model.parameters())  # type: ignore[attr-defined]
+
+    @functools.cached_property
+    def engine(self) -> HFEngine:
+        """The tokenizer as an rsdemo engine (pieces, bytes), made once per loaded model."""
+        return HFEngine(self.tokenizer.backend_tokenizer, lossless=False)  # type: ignore[attr-defined]
 
     def release(self) -> None:
         """Free the model's memory (called when the cache evicts it)."""

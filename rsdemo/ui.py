@@ -464,7 +464,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
                                        chat=bool(use_chat), stop=stops, progress=report, cancel=cancel):
             if engine is None:
-                engine = HFEngine(backend.model(model_key).tokenizer.backend_tokenizer, lossless=False)
+                engine = backend.model(model_key).engine
             shown_dist = dist if result.done else "raw"
             title = "done · " + result.finish_reason if result.done else "generating…"
             yield (
@@ -519,7 +519,6 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         if kept is None:
             return gr.update()
         result, model_key = kept
-        engine = HFEngine(backend.model(model_key).tokenizer.backend_tokenizer, lossless=False)
-        return render(result, dist, engine)
+        return render(result, dist, backend.model(model_key).engine)
 
     distribution.change(recolour, [last, distribution], [gen_view], api_visibility="private")
