@@ -310,7 +310,22 @@ def _about_markdown() -> str:
         "as the models' own tokenizers do. *Add special tokens* adds what the tokenizer puts around a "
         "sequence (Llama 3's `<|begin_of_text|>`, SentencePiece `<s>`, BERT's `[CLS]` … `[SEP]`).\n\n"
         "Share links: `?tokenizer=KEY&text=...` opens the Tokenize tab with that text; "
-        "`?compare=gpt2,llama3&text=...` fills the Compare tab."
+        "`?compare=gpt2,llama3&text=...` fills the Compare tab.\n\n"
+        "## Models\n\n| key | source | parameters | licence |\n|---|---|---|---|\n"
+        + "\n".join(
+            f"| `{m.key}` | {'embedded (offline)' if m.source == 'gguf' else 'Hub: ' + str(m.repo_id)} | "
+            f"{m.params_m}M | {m.licence} |"
+            for m in MODELS.values()
+        )
+        + "\n\n## Decoding methods\n\n| key | method | parameters |\n|---|---|---|\n"
+        + "\n".join(
+            f"| `{m.key}` | {m.label}: {m.description} | "
+            f"{', '.join(f'{p.label} ({p.minimum}–{p.maximum}, default {p.default})' if p.kind != 'bool' else f'{p.label} (default {p.default})' for p in m.params) or '—'} |"
+            for m in METHODS.values()
+        )
+        + "\n\nEvery method also takes: "
+        + ", ".join(f"{p.label} ({p.minimum}–{p.maximum}, default {p.default})" for p in COMMON_PARAMS)
+        + ", and stop strings."
     )
 
 
