@@ -252,7 +252,7 @@ def check_hub_reachable(*, settings: Settings | None = None) -> None:
     if settings.hub_offline or constants.HF_HUB_OFFLINE:
         raise HubUnavailableError(
             "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1). "
-            "Pick one of the built-in tokenizers: they work offline."
+            "The built-in tokenizers and the embedded model work offline."
         )
     endpoint = urlsplit(constants.ENDPOINT)
     host = endpoint.hostname or "huggingface.co"
@@ -273,7 +273,7 @@ def check_hub_reachable(*, settings: Settings | None = None) -> None:
         reason = "no answer" if not outcome else type(outcome[0]).__name__
         raise HubUnavailableError(
             f"The Hugging Face Hub ({constants.ENDPOINT}) cannot be reached ({reason} within "
-            f"{settings.hub_timeout_s:g} s). Pick one of the built-in tokenizers: they work offline."
+            f"{settings.hub_timeout_s:g} s). The built-in tokenizers and the embedded model work offline."
         )
 
 
