@@ -40,20 +40,18 @@ import argparse
 import cProfile
 import dataclasses
 import gc
-import hashlib
-import importlib.metadata
 import io
 import json
 import os
-import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import machine as common  # benchmarks/machine.py
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -96,51 +94,11 @@ DEFAULT_PROMPT = (
 
 
 def machine_info() -> dict[str, object]:
-    versions = {}
-    for dist in ("torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout.strip() or None
-    except OSError:
-        commit = None
-    digest = hashlib.sha256()
-    for path in sorted((REPO_ROOT / "rsdemo").glob("*.py")):  # the exact rsdemo source measured
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
+        **common.machine_info(dists=("torch", "transformers", "tokenizers", "safetensors", "gguf", "numpy")),
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "versions": versions,
-        "rsdemo_commit": commit,
-        "rsdemo_source_sha256": digest.hexdigest()[:12],
-        "load_average_at_start": [round(x, 2) for x in load] if load else None,
     }
 
 

@@ -27,18 +27,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import machine as common  # benchmarks/machine.py
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -263,43 +261,8 @@ def bench_pair(backend: Backend, key: str, size: str, text: str, rounds: int, *,
 
 
 def machine_info() -> dict[str, object]:
-    versions = {}
-    for dist in ("tiktoken", "sentencepiece", "tokenizers", "numpy", "transformers"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout.strip() or None
-    except OSError:
-        commit = None
-    digest = hashlib.sha256()
-    for path in sorted((REPO_ROOT / "rsdemo").glob("*.py")):  # the exact rsdemo source measured
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "versions": versions,
-        "rsdemo_commit": commit,
-        "rsdemo_source_sha256": digest.hexdigest()[:12],
+        **common.machine_info(dists=("tiktoken", "sentencepiece", "tokenizers", "numpy", "transformers")),
         "rayon_threads": os.environ.get("RAYON_NUM_THREADS"),
         "tokenizers_parallelism": os.environ.get("TOKENIZERS_PARALLELISM"),
     }
