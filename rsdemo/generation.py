@@ -446,7 +446,7 @@ def _finish_reason(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: i
         return "end of sequence token"
     if len(toks) >= max_new:
         return "max new tokens"
-    if stops and beams and any(beams[0].text.endswith(s) or s in beams[0].text for s in stops):
+    if stops and beams and any(s in beams[0].text for s in stops):
         return "stop string"
     return "stopped"
 
