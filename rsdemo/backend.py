@@ -155,17 +155,22 @@ class TokenizeResult:
 
 @dataclass(frozen=True, slots=True)
 class CompareResult:
-    """The same text through several tokenizers, with the boundaries they do not all share."""
+    """The same text through several tokenizers, with the boundaries they do not all share.
+
+    Attributes:
+        text: the input.
+        results: one ``TokenizeResult`` per tokenizer (display window and whole-text stats).
+        marks: per result, one flag per displayed segment: it starts or ends on a boundary not every
+            tokenizer has (boundaries compared over the whole text). Empty while the comparison streams.
+        differing: per result, how many segments of the whole text are so marked.
+        done: False for the partial results ``Backend.compare_steps`` yields before the last tokenizer.
+    """
 
     text: str
     results: list[TokenizeResult]
-    shared: set[int]
-    compared_upto: int  # char position up to which every view is shown (boundaries compared before it)
-
-    def differs(self, segment: Segment) -> bool:
-        if segment.end > self.compared_upto:
-            return False
-        return _compare.differs(self.text, segment, self.shared)
+    marks: list[list[bool]]
+    differing: list[int]
+    done: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,17 +288,34 @@ class Backend:
             InputError: empty, too long or invalid text.
             UnknownKeyError, InvalidRepoIdError, HubError, AssetMissingError: the tokenizer cannot be had.
         """
-        data = check_text(text, max_chars=self.settings.max_text_chars)
-        name = self.resolve(tokenizer)
-        engine = self.engine(name, progress=progress)
+        check_text(text, max_chars=self.settings.max_text_chars)
         limit = self.settings.display_tokens if display_limit == -1 else display_limit
-        ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens, limit=limit)
-        shown = len(offsets)
-        table = segment_table(
-            text, ids=ids, offsets=offsets, special_ids=self._special_lookup(name, engine), tail_gap=shown == len(ids)
-        )
-        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size, data=data)
-        return TokenizeResult(
+        result, _ = self._tokenize(text, self.resolve(tokenizer), add_special_tokens, limit=limit, progress=progress)
+        return result
+
+    def _tokenize(
+        self,
+        text: str,
+        name: str,
+        add_special_tokens: bool,
+        *,
+        limit: int | None = -1,
+        whole: bool = False,
+        progress: Progress | None = None,
+    ) -> tuple[TokenizeResult, SegmentTable | None]:
+        """Tokenise checked text with a resolved name; with ``whole``, also the segments of the whole text."""
+        engine = self.engine(name, progress=progress)
+        if limit == -1:
+            limit = self.settings.display_tokens
+        ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens,
+                                                  limit=None if whole else limit)
+        specials = self._special_lookup(name, engine)
+        full = segment_table(text, ids=ids, offsets=offsets, special_ids=specials) if whole else None
+        shown = len(offsets) if limit is None else min(limit, len(offsets))
+        table = segment_table(text, ids=ids, offsets=offsets[:shown], special_ids=specials,
+                              tail_gap=shown == len(ids))
+        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size)
+        result = TokenizeResult(
             info=self.info(name),
             text=text,
             id_array=ids,
@@ -303,6 +325,7 @@ class Backend:
             add_special_tokens=add_special_tokens,
             describe=functools.partial(self._describe, name),
         )
+        return result, full
 
     def _special_lookup(self, name: str, engine: TokenizerEngine) -> np.ndarray:
         """``is_special[id]`` as a boolean array, made once per tokenizer."""
@@ -345,16 +368,43 @@ class Backend:
         Raises:
             InputError: fewer than two or more than ``max_compare`` tokenizers, or bad text.
         """
+        final = None
+        for final in self.compare_steps(text=text, tokenizers=tokenizers, add_special_tokens=add_special_tokens):
+            pass
+        assert final is not None
+        return final
+
+    def compare_steps(
+        self, *, text: str, tokenizers: Sequence[str], add_special_tokens: bool = False
+    ) -> Iterator[CompareResult]:
+        """``compare``, one tokenizer at a time: a partial result after each, the marked one last.
+
+        A caller that stops iterating (a visitor who closed the page) stops the work between tokenizers.
+
+        Raises:
+            InputError: fewer than two or more than ``max_compare`` tokenizers, or bad text.
+        """
         names = list(dict.fromkeys(t for t in (tokenizers or []) if t))
         low, high = self.settings.min_compare, self.settings.max_compare
         if not low <= len(names) <= high:
             raise InputError(f"Pick {low} to {high} different tokenizers to compare (you picked {len(names)}).")
-        results = [self.tokenize(text=text, tokenizer=n, add_special_tokens=add_special_tokens) for n in names]
-        upto = min((r.segments[-1].end if r.segments else 0) for r in results)
-        if all(not r.truncated for r in results):
-            upto = len(text)
-        views = [[s for s in r.segments if s.end <= upto] for r in results]
-        return CompareResult(text, results, _compare.shared_boundaries(text[:upto], views), upto)
+        names = [self.resolve(n) for n in names]  # fail on a bad name before any work
+        check_text(text, max_chars=self.settings.max_text_chars)
+        snap = _compare.snap_table(text)
+        results: list[TokenizeResult] = []
+        masks: list[np.ndarray] = []
+        tables: list[SegmentTable] = []
+        for name in names:
+            result, whole = self._tokenize(text, name, add_special_tokens, whole=True)
+            results.append(result)
+            tables.append(whole)
+            masks.append(_compare.boundary_mask(snap, whole))
+            if len(results) < len(names):
+                yield CompareResult(text, list(results), [], [], done=False)
+        shared = _compare.shared_mask(snap, masks)
+        marks = [_compare.differs_mask(snap, r.table, shared).tolist() for r in results]
+        differing = [int(_compare.differs_mask(snap, t, shared).sum()) for t in tables]
+        yield CompareResult(text, results, marks, differing)
 
     # --- decode -----------------------------------------------------------------------------------
 

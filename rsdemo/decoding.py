@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .errors import InputError, UnknownKeyError
+from .settings import get_settings, parse_bool
 
 __all__ = [
     "COMMON_PARAMS",
@@ -56,7 +57,7 @@ class Param:
         """
         try:
             if self.kind == "bool":
-                coerced: float | int | bool = _as_bool(value)
+                coerced: float | int | bool = parse_bool(value)
             elif self.kind == "int":
                 if isinstance(value, float) and not value.is_integer():
                     raise ValueError
@@ -73,17 +74,6 @@ class Param:
             ):
                 raise InputError(f"{self.label} must be between {self.minimum} and {self.maximum} (got {coerced}).")
         return coerced
-
-
-def _as_bool(value: Any) -> bool:
-    """True/False, 1/0 or their spellings ("true", "no" ...): API clients send any of them."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in {"true", "1", "yes", "on", "false", "0", "no", "off"}:
-        return value.strip().lower() in {"true", "1", "yes", "on"}
-    raise ValueError(value)
 
 
 # Every strategy field at the value that switches its effect off. Fields left None would be filled from
@@ -121,7 +111,7 @@ EARLY_STOPPING = Param("early_stopping", "Early stopping", True, kind="bool",
                        info="stop when every beam has a finished hypothesis")
 
 COMMON_PARAMS: tuple[Param, ...] = (
-    Param("max_new_tokens", "Max new tokens", 64, 1, 512, 1, "int"),
+    Param("max_new_tokens", "Max new tokens", 64, 1, get_settings().max_new_tokens, 1, "int"),
     Param("repetition_penalty", "Repetition penalty", 1.0, 1.0, 2.0, 0.05,
           info="divides the logits of tokens already in the text (CTRL paper)"),
     Param("no_repeat_ngram_size", "No-repeat n-gram size", 0, 0, 10, 1, "int",

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .long_runs import LONG_RUN, encode_long_runs
+
 if TYPE_CHECKING:  # heavy imports stay out of module import time
     import sentencepiece
     import tiktoken
@@ -136,14 +138,17 @@ class TiktokenEngine:
 
     Special-token strings in the text are read as special tokens (``allowed_special="all"``), as the
     models' own chat code does. ``bos`` is prepended when special tokens are added. Offsets come from a
-    table of each token's byte length, so they cost O(window) after the encode.
+    table of each token's byte length, so they cost O(window) after the encode. Whitespace runs of
+    ``long_run`` characters or more, which tiktoken's regex cannot split, go through ``rsdemo.long_runs``
+    (same ids).
     """
 
     lossless = True
 
-    def __init__(self, encoding: tiktoken.Encoding, *, bos_id: int | None = None) -> None:
+    def __init__(self, encoding: tiktoken.Encoding, *, bos_id: int | None = None, long_run: int = LONG_RUN) -> None:
         self._enc = encoding
         self._bos = bos_id
+        self.long_run = long_run
         specials = encoding._special_tokens
         self.special_ids = frozenset(specials.values())
         self._special_by_id = {i: s for s, i in specials.items()}
@@ -156,7 +161,7 @@ class TiktokenEngine:
         self._lengths = lengths
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
-        ids = self._enc.encode(text, allowed_special="all")
+        ids = encode_long_runs(self._enc, text, long_run=self.long_run).tolist()
         if add_special_tokens and self._bos is not None:
             ids.insert(0, self._bos)
         return ids
@@ -164,7 +169,7 @@ class TiktokenEngine:
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
-        ids = self._enc.encode_to_numpy(text, allowed_special="all")
+        ids = encode_long_runs(self._enc, text, long_run=self.long_run)
         window = ids if limit is None else ids[:limit]
         offsets = _offsets_from_lengths(text, self._lengths[window])
         if add_special_tokens and self._bos is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from .segments import Segment
 
@@ -52,7 +52,7 @@ def render_token_view(
     tokens: Mapping[int, object],
     show_whitespace: bool,
     show: str = "text",
-    differs: Callable[[Segment], bool] | None = None,
+    marks: Sequence[bool] | None = None,
     notice: str = "",
     details: bool = True,
 ) -> str:
@@ -64,13 +64,13 @@ def render_token_view(
         show_whitespace: draw whitespace glyphs.
         show: what each segment shows: ``text`` (the input it covers), ``pieces`` (the vocabulary pieces,
             ``Ġworld``, ``<0xE3>``) or ``ids``.
-        differs: marks segments whose boundaries other tokenizers do not share (Compare tab).
+        marks: one flag per segment: its boundaries are not shared by every tokenizer (Compare tab).
         notice: a line shown above the tokens (e.g. the display window).
         details: include the click-to-inspect panel.
     """
     parts: list[str] = []
     colour = 0
-    for seg in segments:
+    for index, seg in enumerate(segments):
         if seg.kind == "gap":
             parts.append(f'<span class="rs-gap" title="not covered by any token">'
                          f"{visible_text(seg.text, show_whitespace=show_whitespace)}</span>")
@@ -83,7 +83,7 @@ def render_token_view(
         else:
             classes.append(f"rs-c{colour % PALETTE_SIZE}")
             colour += 1
-        if differs is not None and differs(seg):
+        if marks is not None and index < len(marks) and marks[index]:
             classes.append("rs-diff")
         if show == "ids":
             body = html.escape(" ".join(map(str, seg.ids)))

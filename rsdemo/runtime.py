@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from .settings import env_flag
+
 __all__ = ["Runtime", "current_runtime", "detect_runtime", "gpu_entry_point", "on_zerogpu"]
 
 Kind = Literal["cpu", "cuda", "mps", "zerogpu"]
 F = TypeVar("F", bound=Callable[..., Any])
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class Runtime:
 
 def on_zerogpu(environ: Mapping[str, str]) -> bool:
     """Whether this process runs on a ZeroGPU Space (the ``spaces`` package sets ``SPACES_ZERO_GPU``)."""
-    return environ.get("SPACES_ZERO_GPU", "").strip().lower() in _TRUE
+    return env_flag(environ, "SPACES_ZERO_GPU")
 
 
 def detect_runtime(

@@ -1,59 +1,216 @@
-"""Environment flags and limits, parsed once.
+"""Every limit and default rsdemo uses, read from the environment once, in this one module.
 
-Every tunable number rsdemo uses lives here, so the UI, the CLI and the tests agree.
+Each field of :class:`Settings` can be set by an environment variable named ``RSDEMO_`` plus the field
+name in capitals (``RSDEMO_MAX_NEW_TOKENS=256``); booleans go through :func:`parse_bool`, the one
+boolean parser of the project. ``HF_HUB_OFFLINE`` is read too. The app, the CLI, the tests' server and
+the benchmarks all build their limits from here, so a default is stated exactly once.
 
->>> Settings.from_env({"RSDEMO_CACHE_DIR": "/tmp/x", "HF_HUB_OFFLINE": "1"}).hub_offline
-True
+>>> s = Settings.from_env({"RSDEMO_CACHE_DIR": "/tmp/x", "HF_HUB_OFFLINE": "1", "RSDEMO_MAX_NEW_TOKENS": "256"})
+>>> (s.hub_offline, s.max_new_tokens, s.hub_usable)
+(True, 256, False)
+>>> Settings.from_env({"RSDEMO_HUB": "maybe"})
+Traceback (most recent call last):
+...
+ValueError: RSDEMO_HUB must be a boolean (1/0, true/false, yes/no, on/off), got 'maybe'.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "env_flag", "get_settings", "parse_bool", "settings_table"]
 
-_TRUE = {"1", "true", "yes", "on"}
+ENV_PREFIX = "RSDEMO_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(value: object) -> bool:
+    """The one boolean parser: ``True``/``False``, 1/0 and the words people type for them.
+
+    >>> parse_bool("Yes"), parse_bool(0), parse_bool(" off ")
+    (True, False, False)
+    >>> parse_bool("maybe")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'maybe' is not a boolean (1/0, true/false, yes/no, on/off).
+
+    Raises:
+        ValueError: anything else (``2``, ``"maybe"``, ``None``).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise ValueError(f"{value!r} is not a boolean (1/0, true/false, yes/no, on/off).")
+
+
+def env_flag(environ: Mapping[str, str], name: str) -> bool:
+    """A boolean flag set by someone else (``SPACES_ZERO_GPU``, ``HF_HUB_OFFLINE``): unset or unreadable is False.
+
+    >>> env_flag({"SPACES_ZERO_GPU": "True"}, "SPACES_ZERO_GPU"), env_flag({}, "SPACES_ZERO_GPU")
+    (True, False)
+    """
+    try:
+        return parse_bool(environ.get(name, "0") or "0")
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Limits and locations.
+    """Limits, defaults and locations (the README's "Limits and safety" table is generated from these docs).
 
     Attributes:
-        cache_dir: where converted artefacts (tokenizer files built from package data) are written.
+        cache_dir: where built artefacts live: converted tokenizers and models, and Hub downloads (``hub/``).
         hub_offline: ``HF_HUB_OFFLINE`` is set: Hub requests fail at once with a clear message.
+        hub: the operator allows loading tokenizers and models from the Hugging Face Hub (``RSDEMO_HUB=0``
+            turns it off: only the built-in tokenizers and the embedded model are served).
+        hub_timeout_s: how long a Hub reachability check may take before the Hub is called unreachable.
+        max_hub_params_m: Hub models above this many million parameters are refused before download.
+        max_hub_tokenizer_mb: Hub tokenizers whose files add up to more than this are refused before download.
+        max_hub_repos: how many distinct Hub names the per-name tables remember (least recently used dropped).
+        max_disk_mb: disk budget of ``cache_dir`` (Hub downloads and converted artefacts); the least recently
+            used entries not in use are deleted to stay under it.
         max_text_chars: texts longer than this are refused (1 MiB of text must pass).
-        display_tokens: the token view renders at most this many tokens; stats always cover the whole text.
-        max_compare: the most tokenizers the Compare tab takes at once.
+        display_tokens: the token views render at most this many tokens; stats always cover the whole text.
+        min_compare, max_compare: how many tokenizers the Compare tab takes at once.
         max_decode_ids: the most ids the decode box takes.
-        hub_timeout_s: how long a Hub reachability check may take before it is called unreachable.
-        max_models, max_model_bytes: the model cache's bounds (count and parameter memory).
-        max_hub_params_m: Hub models larger than this (million parameters) are refused before download.
+        max_tokenizers: how many tokenizers stay loaded.
+        max_models: how many models stay loaded.
+        max_model_mb: memory bound of the loaded models' parameters; a load that would pass it is refused or
+            evicts idle models first (checked before loading).
+        max_prompt_chars: the longest prompt.
+        max_new_tokens: the most new tokens one run may ask for (a catalog model may allow fewer).
+        max_stop_strings, max_stop_chars: how many stop strings, and how long each.
+        generation_slots: how many generations run at once in the whole process; the rest wait in the queue
+            and see their position.
+        runs_per_visitor: generations one visitor (browser session or API client) may have running at once;
+            a new run from the same visitor stops the older one.
+        run_time_limit_s: a generation is stopped after this many seconds (marked "time limit").
+        gpu_base_s, gpu_max_s: the ZeroGPU duration asked for: base seconds plus the model's seconds per new
+            token, at most ``gpu_max_s``.
+        queue_max_size: requests waiting in the Gradio queue before new ones are turned away.
+        light_concurrency: tokenize / compare / decode requests that run at once (their own pool, so they
+            never wait behind a generation).
     """
 
     cache_dir: Path
-    hub_offline: bool
+    hub_offline: bool = False
+    hub: bool = True
+    hub_timeout_s: float = 3.0
+    max_hub_params_m: int = 1600
+    max_hub_tokenizer_mb: int = 64
+    max_hub_repos: int = 64
+    max_disk_mb: int = 20_000
     max_text_chars: int = 2 * 1024 * 1024
     display_tokens: int = 2000
     min_compare: int = 2
     max_compare: int = 6
     max_decode_ids: int = 100_000
-    hub_timeout_s: float = 3.0
+    max_tokenizers: int = 16
     max_models: int = 2
-    max_model_bytes: int = 8 * 1024**3
-    max_hub_params_m: int = 1600
+    max_model_mb: int = 8 * 1024
+    max_prompt_chars: int = 20_000
+    max_new_tokens: int = 512
+    max_stop_strings: int = 8
+    max_stop_chars: int = 64
+    generation_slots: int = 2
+    runs_per_visitor: int = 1
+    run_time_limit_s: float = 180.0
+    gpu_base_s: int = 15
+    gpu_max_s: int = 120
+    queue_max_size: int = 64
+    light_concurrency: int = 8
+
+    @property
+    def hub_usable(self) -> bool:
+        """Whether a Hub load may be tried at all (allowed by the operator and not offline)."""
+        return self.hub and not self.hub_offline
+
+    @property
+    def max_model_bytes(self) -> int:
+        return self.max_model_mb * 1024 * 1024
+
+    @property
+    def max_disk_bytes(self) -> int:
+        return self.max_disk_mb * 1024 * 1024
+
+    @property
+    def max_hub_tokenizer_bytes(self) -> int:
+        return self.max_hub_tokenizer_mb * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read the settings from an environment mapping (``os.environ`` in the app)."""
+        """Read the settings from an environment mapping (``os.environ`` in the app).
+
+        Raises:
+            ValueError: a variable that does not parse (the message names it).
+        """
         default_cache = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rsdemo"
-        return cls(
-            cache_dir=Path(environ.get("RSDEMO_CACHE_DIR") or default_cache).expanduser(),
-            hub_offline=environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE,
-        )
+        values: dict[str, Any] = {
+            "cache_dir": Path(environ.get("RSDEMO_CACHE_DIR") or default_cache).expanduser(),
+            "hub_offline": env_flag(environ, "HF_HUB_OFFLINE"),
+        }
+        for f in dataclasses.fields(cls):
+            if f.name in values:
+                continue
+            values[f.name] = _read(environ, ENV_PREFIX + f.name.upper(), type(f.default), f.default)
+        return cls(**values)
+
+
+def _read(environ: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        if kind is bool:
+            return parse_bool(raw)
+        value = kind(raw.strip())
+    except ValueError:
+        kinds = {bool: "a boolean (1/0, true/false, yes/no, on/off)", int: "a whole number", float: "a number"}
+        raise ValueError(f"{name} must be {kinds.get(kind, kind.__name__)}, got {raw!r}.") from None
+    if isinstance(value, (int, float)) and value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}.")
+    return value
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """``(environment variable, default, meaning)`` for every setting, for the README and ``--help``."""
+    doc = Settings.__doc__ or ""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        env = "RSDEMO_CACHE_DIR" if f.name == "cache_dir" else (
+            "HF_HUB_OFFLINE" if f.name == "hub_offline" else ENV_PREFIX + f.name.upper())
+        default = "~/.cache/rsdemo" if f.name == "cache_dir" else str(f.default)
+        rows.append((env, default, _field_doc(doc, f.name)))
+    return rows
+
+
+def _field_doc(doc: str, name: str) -> str:
+    lines = doc.splitlines()
+    for n, line in enumerate(lines):
+        head = line.strip()
+        names = head.split(":", 1)[0].split(", ")
+        if ":" in head and name in names:
+            text = [head.split(":", 1)[1].strip()]
+            for more in lines[n + 1:]:
+                if not more.startswith(" " * 12) or not more.strip():
+                    break
+                text.append(more.strip())
+            return " ".join(text)
+    return ""
 
 
 _settings: Settings | None = None

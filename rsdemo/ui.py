@@ -12,6 +12,7 @@ Usage (this is what ``app.py`` does)::
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 import logging
 import threading
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 import gradio as gr
 
-from .backend import Backend, TokenizeResult
+from .backend import Backend, CompareResult, TokenizeResult
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
 from .engines import HFEngine
@@ -101,6 +102,38 @@ def _ids_text(result: TokenizeResult) -> str:
     return "[" + ", ".join(map(str, shown)) + "]" + more
 
 
+def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list[list[Any]], str]:
+    rows = []
+    views = [
+        '<div class="rs-legend">Tokens underlined in red start or end where not every tokenizer has a boundary '
+        "(whitespace ignored).</div>"
+    ]
+    for n, r in enumerate(result.results):
+        s = r.stats
+        rows.append(
+            [r.info.key, s.tokens, s.chars_per_token, s.bytes_per_token, s.tokens_per_word, s.vocab_size,
+             "yes" if r.info.lossless else "no"]
+        )
+        if result.done:
+            count = f"{result.differing[n]:,} on boundaries not shared by all"
+        else:
+            count = "comparing…"
+        head = f'<div class="rs-compare-head">{html.escape(r.info.label)} — {s.tokens:,} tokens, {count}</div>'
+        views.append(
+            f'<div class="rs-compare-row" data-tokenizer="{html.escape(r.info.key, quote=True)}">{head}'
+            + render_token_view(
+                r.segments,
+                tokens=r.tokens,
+                show_whitespace=show_whitespace,
+                marks=result.marks[n] if result.done else None,
+                notice=_notice(r),
+                details=False,
+            )
+            + "</div>"
+        )
+    return rows, "".join(views)
+
+
 def build_demo(*, backend: Backend) -> gr.Blocks:
     """The whole app: Tokenize, Compare and About tabs, every event with an ``api_name``."""
     choices = backend.tokenizer_choices()
@@ -145,37 +178,11 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
     @_user_errors
     def compare(
         text: str, tokenizers: list[str], add_special_tokens: bool, show_whitespace: bool
-    ) -> tuple[list[list[Any]], str]:
-        result = backend.compare(text=text, tokenizers=tokenizers or [], add_special_tokens=bool(add_special_tokens))
-        rows = []
-        views = [
-            '<div class="rs-legend">Tokens underlined in red start or end where not every tokenizer has a boundary '
-            "(whitespace ignored).</div>"
-        ]
-        for r in result.results:
-            s = r.stats
-            rows.append(
-                [r.info.key, s.tokens, s.chars_per_token, s.bytes_per_token, s.tokens_per_word, s.vocab_size,
-                 "yes" if r.info.lossless else "no"]
-            )
-            n_diff = sum(1 for seg in r.segments if result.differs(seg))
-            head = (
-                f'<div class="rs-compare-head">{r.info.label} — {s.tokens:,} tokens, '
-                f"{n_diff:,} on boundaries not shared by all</div>"
-            )
-            views.append(
-                f'<div class="rs-compare-row" data-tokenizer="{r.info.key}">{head}'
-                + render_token_view(
-                    r.segments,
-                    tokens=r.tokens,
-                    show_whitespace=bool(show_whitespace),
-                    differs=result.differs,
-                    notice=_notice(r),
-                    details=False,
-                )
-                + "</div>"
-            )
-        return rows, "".join(views)
+    ) -> Iterator[tuple[list[list[Any]], str]]:
+        """Streams one tokenizer at a time, so a visitor who leaves stops the work between tokenizers."""
+        steps = backend.compare_steps(text=text, tokenizers=tokenizers or [], add_special_tokens=bool(add_special_tokens))
+        for result in steps:
+            yield _compare_outputs(result, bool(show_whitespace))
 
     def from_url(request: gr.Request) -> tuple[Any, ...]:
         params = dict(request.query_params) if request is not None else {}

@@ -162,14 +162,38 @@ def test_decode_round_trip_and_bad_ids(backend: Backend) -> None:
 def test_compare(backend: Backend) -> None:
     result = backend.compare(text="unbelievable tokenization", tokenizers=["gpt2", "bert-base-uncased", "char"])
     assert [r.info.key for r in result.results] == ["gpt2", "bert-base-uncased", "char"]
-    char_view = result.results[2]
-    assert any(result.differs(s) for s in char_view.segments)
+    assert any(result.marks[2]) and result.differing[2] == sum(result.marks[2])
+    assert len(result.marks[0]) == len(result.results[0].segments)
     with pytest.raises(InputError, match="2 to 6"):
         backend.compare(text="x", tokenizers=["gpt2"])
     with pytest.raises(InputError):
         backend.compare(text="x", tokenizers=list(TOKENIZERS)[:7])
     with pytest.raises(UnknownKeyError):
         backend.compare(text="x", tokenizers=["gpt2", "nope"])
+
+
+def test_compare_streams_one_tokenizer_at_a_time(backend: Backend) -> None:
+    steps = backend.compare_steps(text="Hello world", tokenizers=["gpt2", "char", "byte"])
+    first = next(steps)
+    assert not first.done and [r.info.key for r in first.results] == ["gpt2"] and first.marks == []
+    *_, last = steps
+    assert last.done and len(last.results) == 3
+
+
+@pytest.mark.timeout(120)  # a hang guard: before the fix this took hours and kept a core busy
+@pytest.mark.parametrize("unit", [" ", "\t", "\n", " \t\n", "\u3000"])
+def test_compare_on_a_million_whitespace_characters(backend: Backend, unit: str) -> None:
+    text = "a" + unit * (1_000_000 // len(unit)) + "b"
+    result = backend.compare(text=text, tokenizers=["char", "byte", "gpt2"])
+    assert result.differing[:2] == [0, 0]  # char and byte split at the same places
+    assert [r.stats.tokens for r in result.results][:2] == [len(text), len(text.encode())]
+
+
+def test_compare_marks_boundaries_past_the_display_window(backend: Backend) -> None:
+    # char and byte agree everywhere, past the 2,000 tokens shown too
+    text = "a" + " " * 2500 + "b"
+    result = backend.compare(text=text, tokenizers=["char", "byte"])
+    assert result.results[0].truncated and result.differing == [0, 0] and not any(result.marks[0])
 
 
 def test_injected_loader_runs_the_real_code_path(settings: Settings) -> None:

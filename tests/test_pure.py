@@ -10,12 +10,12 @@ import pytest
 
 from rsdemo.cache import LoadCache
 from rsdemo.catalog import TOKENIZERS, get_tokenizer_spec
-from rsdemo.compare import boundaries, differs, shared_boundaries
+from rsdemo.compare import boundary_mask, differs_mask, shared_mask, snap_table
 from rsdemo.engines import byte_to_unicode, char_offsets_from_byte_spans
 from rsdemo.errors import InvalidIdsError, InvalidTextError, EmptyInputError, InputTooLargeError, UnknownKeyError
 from rsdemo.inputs import check_text, parse_ids
 from rsdemo.render import render_token_view, visible_text
-from rsdemo.segments import Segment, build_segments
+from rsdemo.segments import Segment, build_segments, segment_table
 from rsdemo.settings import Settings
 from rsdemo.stats import text_stats
 
@@ -88,23 +88,43 @@ def test_byte_to_unicode_is_a_bijection_onto_printable_characters() -> None:
 # --- compare ------------------------------------------------------------------------------------
 
 
+def _shared(text: str, *tables):
+    snap = snap_table(text)
+    return snap, shared_mask(snap, [boundary_mask(snap, t) for t in tables])
+
+
 def test_compare_ignores_where_whitespace_goes() -> None:
     text = "hello world"
-    gpt = build_segments(text, ids=[1, 2], offsets=[(0, 5), (5, 11)])
-    bert = build_segments(text, ids=[1, 2], offsets=[(0, 5), (6, 11)])
-    shared = shared_boundaries(text, [gpt, bert])
-    assert shared == {6}
-    assert not any(differs(text, s, shared) for s in gpt + bert)
+    gpt = segment_table(text, ids=[1, 2], offsets=[(0, 5), (5, 11)])
+    bert = segment_table(text, ids=[1, 2], offsets=[(0, 5), (6, 11)])
+    snap, shared = _shared(text, gpt, bert)
+    assert np.flatnonzero(shared).tolist() == [0, 6, 11]
+    assert not differs_mask(snap, gpt, shared).any() and not differs_mask(snap, bert, shared).any()
 
 
 def test_compare_marks_segments_on_unshared_boundaries() -> None:
     text = "unhappy day"
-    a = build_segments(text, ids=[1, 2, 3], offsets=[(0, 2), (2, 7), (7, 11)])
-    b = build_segments(text, ids=[4, 5], offsets=[(0, 7), (7, 11)])
-    shared = shared_boundaries(text, [a, b])
-    assert boundaries(text, a) == {2, 8} and boundaries(text, b) == {8}
-    assert [differs(text, s, shared) for s in a] == [True, True, False]
-    assert [differs(text, s, shared) for s in b] == [False, False]
+    a = segment_table(text, ids=[1, 2, 3], offsets=[(0, 2), (2, 7), (7, 11)])
+    b = segment_table(text, ids=[4, 5], offsets=[(0, 7), (7, 11)])
+    snap, shared = _shared(text, a, b)
+    assert np.flatnonzero(boundary_mask(snap, a)).tolist() == [0, 2, 8, 11]
+    assert np.flatnonzero(boundary_mask(snap, b)).tolist() == [0, 8, 11]
+    assert differs_mask(snap, a, shared).tolist() == [True, True, False]
+    assert differs_mask(snap, b, shared).tolist() == [False, False]
+
+
+def test_compare_snaps_over_every_kind_of_whitespace() -> None:
+    text = "a\u3000\t\n b\u00a0c"
+    assert snap_table(text).tolist() == [0, 5, 5, 5, 5, 5, 7, 7, 8]
+
+
+@pytest.mark.timeout(60)  # a hang guard: the old per-segment scan took hours on this text
+def test_compare_is_linear_on_a_million_spaces() -> None:
+    text = "a" + " " * 1_000_000 + "b"
+    chars = segment_table(text, ids=list(map(ord, text)), offsets=[(i, i + 1) for i in range(len(text))])
+    whole = segment_table(text, ids=[1, 2, 3], offsets=[(0, 1), (1, 1_000_001), (1_000_001, 1_000_002)])
+    snap, shared = _shared(text, chars, whole)
+    assert not differs_mask(snap, chars, shared).any() and not differs_mask(snap, whole, shared).any()
 
 
 # --- stats and inputs ---------------------------------------------------------------------------
