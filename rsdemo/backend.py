@@ -13,9 +13,12 @@ tensors. Engines are loaded once through ``LoadCache``; a test can inject its ow
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,13 +31,14 @@ from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import METHODS, get_method
 from .generation import GenerationResult, generate_stream
 from .engines import TokenizerEngine
-from .errors import InputError, InvalidIdsError, UnknownKeyError
+from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
 from .loading import (
     ModelBundle,
     load_hub_tokenizer_engine,
     load_model_bundle,
     load_tokenizer_engine,
+    model_size_bytes,
     needs_build,
     parse_hub_ref,
 )
@@ -57,6 +61,8 @@ EngineLoader = Callable[[str], TokenizerEngine]
 
 # token details remembered across requests (id -> piece, bytes); cleared when full
 _MAX_DETAILS = 200_000
+# is_special[id] per loaded engine; an entry goes when its engine is evicted
+_SPECIAL_LOOKUPS: weakref.WeakKeyDictionary[object, np.ndarray] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +191,15 @@ class Backend:
     Args:
         settings: limits and the cache directory (default: from the environment).
         engine_loader: builds an engine for a catalog key (default: ``rsdemo.loading``); tests inject fakes.
-        max_engines: how many tokenizers stay loaded.
         runtime: the device policy (default: detected from the environment).
         model_loader: builds a ``ModelBundle`` for a model key (default: ``rsdemo.loading``); tests inject tiny models.
+        model_size: the parameter bytes a model key will take once loaded, known before loading it (default:
+            ``rsdemo.loading.model_size_bytes``: catalog data or the Hub's safetensors metadata).
+
+    Generation policy (see the README's "Limits and safety"): at most ``settings.generation_slots`` runs at
+    once in the process, each visitor at most ``settings.runs_per_visitor`` (a newer run stops the oldest),
+    each run at most ``settings.run_time_limit_s`` seconds. Models are loaded inside a run's slot, after
+    room is made for them, and are never evicted while a run uses them.
     """
 
     def __init__(
@@ -195,29 +207,36 @@ class Backend:
         *,
         settings: Settings | None = None,
         engine_loader: EngineLoader | None = None,
-        max_engines: int = 16,
         runtime: Runtime | None = None,
         model_loader: Callable[[str], ModelBundle] | None = None,
+        model_size: Callable[[str], int] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._local = threading.local()  # the progress callback of the request loading an engine
         self._loader = engine_loader or self._load_engine
-        self._engines: LoadCache[str, TokenizerEngine] = LoadCache(loader=self._loader, max_items=max_engines)
+        self._engines: LoadCache[str, TokenizerEngine] = LoadCache(
+            loader=self._loader, max_items=self.settings.max_tokenizers
+        )
         self._details: dict[tuple[str, int], TokenInfo] = {}
         self._runtime = runtime
         self._model_loader = model_loader or self._load_model
+        self._model_size = model_size if model_size is not None else (
+            (lambda _key: 0) if model_loader is not None else self._estimate_model
+        )
         self._models: LoadCache[str, ModelBundle] = LoadCache(
             loader=self._model_loader,
             max_items=self.settings.max_models,
             weigh=lambda bundle: int(getattr(bundle, "nbytes", 0)),
             max_weight=self.settings.max_model_bytes,
             on_evict=lambda _key, bundle: bundle.release(),
+            wait_s=self.settings.run_time_limit_s,
         )
-        self._generate_lock = threading.Lock()  # torch's RNG is per process: one seeded run at a time
+        self._slots = threading.BoundedSemaphore(self.settings.generation_slots)
+        self._runs: dict[str, list[threading.Event]] = {}  # visitor -> cancel flags of their runs, oldest first
+        self._runs_lock = threading.Lock()
         # ZeroGPU: only this entry point asks for a GPU, for a time that follows max_new_tokens
         zerogpu = runtime.on_zerogpu if runtime is not None else on_zerogpu(os.environ)
         self.generate = gpu_entry_point(self._generate, duration=self._gpu_seconds, zerogpu=zerogpu)
-        self._special_lookups: dict[str, np.ndarray] = {}
 
     # --- tokenizers -------------------------------------------------------------------------------
 
@@ -327,13 +346,14 @@ class Backend:
         )
         return result, full
 
-    def _special_lookup(self, name: str, engine: TokenizerEngine) -> np.ndarray:
-        """``is_special[id]`` as a boolean array, made once per tokenizer."""
-        lookup = self._special_lookups.get(name)
-        if lookup is None or len(lookup) != engine.vocab_size:
+    @staticmethod
+    def _special_lookup(name: str, engine: TokenizerEngine) -> np.ndarray:
+        """``is_special[id]`` as a boolean array, made once per loaded engine (and dropped with it)."""
+        lookup = _SPECIAL_LOOKUPS.get(engine)
+        if lookup is None:
             lookup = np.zeros(engine.vocab_size, dtype=bool)
             lookup[[i for i in engine.special_ids if 0 <= i < engine.vocab_size]] = True
-            self._special_lookups[name] = lookup
+            _SPECIAL_LOOKUPS[engine] = lookup
         return lookup
 
     def _describe(self, name: str, token_id: int) -> TokenInfo:
@@ -463,15 +483,31 @@ class Backend:
 
     def _load_model(self, name: str) -> ModelBundle:
         progress = getattr(self._local, "progress", None)
-        return load_model_bundle(key=name, runtime=self.runtime, settings=self.settings, progress=progress,
-                                 max_params_m=self.settings.max_hub_params_m)
+        return load_model_bundle(key=name, runtime=self.runtime, settings=self.settings, progress=progress)
+
+    def _estimate_model(self, name: str) -> int:
+        return model_size_bytes(key=name, runtime=self.runtime, settings=self.settings)
 
     def model(self, model: str, *, progress: Progress | None = None) -> ModelBundle:
-        """The loaded model bundle (loaded once, then cached; the cache is bounded by count and memory)."""
+        """The loaded model bundle (loaded once, then cached; the cache is bounded by count and memory).
+
+        Raises:
+            CapacityError: the model does not fit the memory bound (checked before loading).
+        """
         name = self.resolve_model(model)
         self._local.progress = progress
         try:
-            return self._models.get(name)
+            return self._models.get(name, size_hint=lambda: self._model_size(name))
+        finally:
+            self._local.progress = None
+
+    @contextlib.contextmanager
+    def _model_in_use(self, name: str, progress: Progress | None) -> Iterator[ModelBundle]:
+        self._local.progress = progress
+        try:
+            with self._models.use(name, size_hint=lambda: self._model_size(name)) as bundle:
+                self._local.progress = None
+                yield bundle
         finally:
             self._local.progress = None
 
@@ -486,7 +522,7 @@ class Backend:
         return keys
 
     def _gpu_seconds(self, *, model: str, params: dict | None = None, **_: object) -> int:
-        """The ZeroGPU time to ask for: a start-up allowance plus a per-token estimate from the catalog."""
+        """The ZeroGPU time to ask for: ``gpu_base_s`` plus the catalog's seconds per token, at most ``gpu_max_s``."""
         spec = MODELS.get((model or "").strip())
         per_token = spec.gpu_seconds_per_token if spec is not None else 0.1
         values = params or {}
@@ -495,7 +531,55 @@ class Backend:
             beams = int(values.get("num_beams") or 1)
         except (TypeError, ValueError):
             new_tokens, beams = 64, 1
-        return int(min(120, 15 + per_token * new_tokens * max(1, beams // 2)))
+        limits = self.settings
+        return int(min(limits.gpu_max_s, limits.gpu_base_s + per_token * new_tokens * max(1, beams // 2)))
+
+    def stop(self, *, visitor: str) -> int:
+        """Stop every generation of ``visitor`` at its next token; returns how many were running."""
+        with self._runs_lock:
+            flags = list(self._runs.get(visitor, ()))
+        for flag in flags:
+            flag.set()
+        return len(flags)
+
+    @property
+    def running(self) -> int:
+        """How many generations are running (or waiting for a slot) now."""
+        with self._runs_lock:
+            return sum(len(flags) for flags in self._runs.values())
+
+    @contextlib.contextmanager
+    def _visitor_run(self, visitor: str, cancel: threading.Event) -> Iterator[None]:
+        """Register a run; a visitor over ``runs_per_visitor`` has their oldest runs stopped."""
+        with self._runs_lock:
+            flags = self._runs.setdefault(visitor, [])
+            flags.append(cancel)
+            older = flags[: max(0, len(flags) - max(1, self.settings.runs_per_visitor))]
+        for flag in older:
+            flag.set()
+        try:
+            yield
+        finally:
+            with self._runs_lock:
+                flags = self._runs.get(visitor, [])
+                if cancel in flags:
+                    flags.remove(cancel)
+                if not flags:
+                    self._runs.pop(visitor, None)
+
+    @contextlib.contextmanager
+    def _slot(self, cancel: threading.Event) -> Iterator[None]:
+        """One of the ``generation_slots``; waiting ends early if the run is stopped meanwhile."""
+        deadline = time.monotonic() + self.settings.run_time_limit_s
+        while not self._slots.acquire(timeout=0.2):
+            if cancel.is_set():
+                raise InputError("The generation was stopped before it started.")
+            if time.monotonic() > deadline:
+                raise CapacityError("Every generation slot has been busy for too long. Try again in a minute.")
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def _generate(
         self,
@@ -509,6 +593,7 @@ class Backend:
         cancel: threading.Event | None = None,
         progress: Progress | None = None,
         details: bool = True,
+        visitor: str | None = None,
     ) -> Iterator[GenerationResult]:
         """Generate from ``prompt``: streamed ``GenerationResult`` updates, the last with ``done=True``.
 
@@ -519,18 +604,25 @@ class Backend:
             params: the method's parameters and the common ones (``max_new_tokens``, ``seed`` ...).
             stop: stop strings, one per line.
             cancel: set it to stop at the next token.
+            progress: told in words about slow first-time steps (a model's first load).
             details: gather per-token probabilities and alternatives (off: tokens only, plain ``generate``).
+            visitor: who asks (a browser session, an API client); ``stop(visitor=...)`` stops their runs, and a
+                visitor's newest run stops their older ones beyond ``settings.runs_per_visitor``.
 
         Raises:
             InputError: empty prompt, parameters out of range, unknown method.
             UnknownKeyError, HubError, AssetMissingError: the model cannot be had.
+            CapacityError: the model does not fit in memory, or every slot stays busy.
         """
         get_method(method)  # fail on an unknown method before loading anything
-        bundle = self.model(model, progress=progress)
-        yield from generate_stream(
-            bundle=bundle, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
-            lock=self._generate_lock, custom_methods=_custom_methods(), details=details,
-        )
+        name = self.resolve_model(model)
+        cancel = cancel or threading.Event()
+        who = visitor or f"anonymous-{id(cancel)}"
+        with self._visitor_run(who, cancel), self._slot(cancel), self._model_in_use(name, progress) as bundle:
+            yield from generate_stream(
+                bundle=bundle, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
+                custom_methods=_custom_methods(), details=details, limits=self.settings,
+            )
 
 
 def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:

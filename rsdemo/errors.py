@@ -11,10 +11,11 @@ Nothing below the UI imports gradio.
     │   └── InvalidIdsError         a malformed or out-of-range list of token ids
     ├── UnknownKeyError             a registry key that does not exist (lists the known keys)
     ├── AssetMissingError           a package that carries a tokenizer's files is not installed
+    ├── CapacityError               a bound of this server: too large for its memory, or too busy right now
     └── HubError                    a Hugging Face Hub request that cannot be served
         ├── InvalidRepoIdError      not a valid ``owner/name`` repo id (local paths, traversal)
-        ├── HubUnavailableError     the Hub is offline or unreachable (answered within seconds)
-        └── HubLoadError            the repo exists but its tokenizer cannot be used safely
+        ├── HubUnavailableError     the Hub is offline, unreachable, or switched off by the operator
+        └── HubLoadError            the repo exists but cannot be used: not found, too large, remote code
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "AssetMissingError",
+    "CapacityError",
     "EmptyInputError",
     "HubError",
     "HubLoadError",
@@ -81,6 +83,10 @@ class UnknownKeyError(RsdemoError, KeyError):
 
 class AssetMissingError(RsdemoError):
     """A package that carries a tokenizer's or model's files is not installed."""
+
+
+class CapacityError(RsdemoError):
+    """A bound of this server: a model too large for its memory, or every slot busy right now."""
 
 
 class HubError(RsdemoError):

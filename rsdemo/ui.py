@@ -5,8 +5,8 @@ Callbacks are thin adapters: they call ``Backend``, render with ``rsdemo.render`
 
 Usage (this is what ``app.py`` does)::
 
-    demo = build_demo(backend=Backend())
-    demo.queue(max_size=64).launch(**launch_options())
+    demo = build_demo(backend=backend)
+    demo.queue(**queue_options(backend.settings)).launch(**launch_options())
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import functools
 import html
 import inspect
 import logging
-import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,12 +25,12 @@ import gradio as gr
 from .backend import Backend, CompareResult, TokenizeResult
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
-from .engines import HFEngine
 from .errors import RsdemoError
+from .settings import Settings
 from .generation import GenerationResult, token_segments
 from .render import render_decode, render_generation, render_stats, render_token_view
 
-__all__ = ["build_demo", "launch_options"]
+__all__ = ["build_demo", "launch_options", "queue_options"]
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -82,6 +82,16 @@ def _user_errors(fn: F) -> F:
 def launch_options() -> dict[str, Any]:
     """Keyword arguments for ``demo.launch`` (Gradio 6 takes css/theme there)."""
     return {"css": (ASSETS / "style.css").read_text(encoding="utf-8"), "theme": gr.themes.Soft()}
+
+
+def queue_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``demo.queue``: every queue bound set explicitly, from ``Settings``.
+
+    Explicit on purpose: on a ZeroGPU Space Gradio sets ``max_size`` to 1 unless it is given. Each event
+    also names its own pool (``light`` for tokenize / compare / decode, ``generate`` for generation), so
+    fast requests never wait behind a generation; this default covers the rest (page-load wiring).
+    """
+    return {"max_size": settings.queue_max_size, "default_concurrency_limit": settings.light_concurrency}
 
 
 def _notice(result: TokenizeResult) -> str:
@@ -272,7 +282,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
 
         tok_inputs = [text, tokenizer, special, whitespace, show_mode]
         tok_outputs = [stats, view, ids_box, result_json]
-        fast = {"concurrency_limit": 8, "concurrency_id": "tokenize"}
+        fast = {"concurrency_limit": backend.settings.light_concurrency, "concurrency_id": "light"}
         tok_event = dict(fn=tokenize, inputs=tok_inputs, outputs=tok_outputs, show_progress="minimal", **fast)
         text.change(**tok_event, api_name="tokenize", trigger_mode="always_last")
         for control in (tokenizer, special, whitespace, show_mode):
@@ -391,6 +401,14 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
     }
 
 
+_STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page
+
+
+def _visitor(request: gr.Request | None) -> str:
+    """Who asks: the browser session or API client (Gradio's session hash)."""
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
 def _generate_tab(backend: Backend, js_tokens: str) -> None:
     method_keys = list(METHODS)
     with gr.Row():
@@ -448,65 +466,56 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         params.update({p.name: v for p, v in zip(COMMON_PARAMS, common)})
         return params
 
-    def render(result: GenerationResult, dist: str, engine: HFEngine) -> str:
+    def render(result: GenerationResult, dist: str) -> str:
         if len(result.beams) > 1:
             blocks = []
             for n, beam in enumerate(result.beams):
                 title = f"Beam {n + 1}" + (f" · score {beam.score:.3f}" if beam.score is not None else "")
-                blocks.append(render_generation(token_segments(beam.tokens, engine), beam.tokens,
-                                                distribution=dist, title=title))
+                blocks.append(render_generation(token_segments(beam.tokens), beam.tokens, distribution=dist,
+                                                title=title))
             return "".join(blocks)
-        return render_generation(token_segments(result.tokens, engine), result.tokens, distribution=dist)
+        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist)
 
-    running: dict[str, threading.Event] = {}  # session -> the cancel flag of its generation
+    limits = backend.settings
+    pool = {"concurrency_limit": limits.generation_slots, "concurrency_id": "generate"}
 
     @_user_errors
     def run_generation(request: gr.Request, model_key: str, prompt_text: str, method_key: str, use_chat: bool,
                        stops: str, dist: str, *values: Any) -> Iterator[tuple[Any, ...]]:
         params = collect(method_key, values)
-        cancel = threading.Event()
-        session = getattr(request, "session_hash", None) or "anonymous"
-        running[session] = cancel
         if not backend.model_loaded(model_key):
             gr.Info(f"Loading {model_key}… (the first load converts the model once; later loads take seconds)")
 
         def report(message: str) -> None:
             gr.Info(message)
 
-        try:
-            yield from _stream_views(model_key, prompt_text, method_key, use_chat, stops, dist, params, report, cancel)
-        finally:
-            if running.get(session) is cancel:
-                del running[session]
-
-    def _stream_views(model_key: str, prompt_text: str, method_key: str, use_chat: bool, stops: str, dist: str,
-                      params: dict[str, Any], report: Callable[[str], None], cancel: threading.Event
-                      ) -> Iterator[tuple[Any, ...]]:
-        engine: HFEngine | None = None
+        shown_at = 0.0
         for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                                       chat=bool(use_chat), stop=stops, progress=report, cancel=cancel):
-            if engine is None:
-                engine = backend.model(model_key).engine
+                                       chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request)):
+            now = time.monotonic()
+            if not result.done and now - shown_at < _STREAM_EVERY_S and len(result.tokens) > 1:
+                continue  # stream at a steady pace: rendering every token of a long run costs quadratic time
+            shown_at = now
             shown_dist = dist if result.done else "raw"
             title = "done · " + result.finish_reason if result.done else "generating…"
             yield (
-                render(result, shown_dist, engine),
+                render(result, shown_dist),
                 _render_stats_cards(_generation_stats(result), title=title),
                 result.prompt.text,
                 "\n".join(f"⚠️ {n}" for n in result.notes),
                 result.code,
                 _result_json(result),
-                (result, model_key) if result.done else None,
+                result if result.done else None,
             )
 
     last = gr.State(None)
     outputs = [gen_view, gen_stats, prompt_seen, notes, code, gen_json, last]
     inputs = [model, prompt, method, chat, stop_strings, distribution, *method_inputs, *common_inputs]
-    go.click(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
-                     concurrency_id="generate", show_progress="minimal")
+    go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool)
 
     @_user_errors
     def generate_api(
+        request: gr.Request,
         prompt: str,
         model: str = DEFAULT_MODEL,
         method: str = "greedy",
@@ -521,26 +530,24 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         raw_prob), beams, finish_reason, logprob and perplexity.
         """
         for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
-                                       chat=bool(chat), stop=stop or None):
+                                       chat=bool(chat), stop=stop or None, visitor=_visitor(request)):
             yield _result_json(result)
 
-    gr.api(generate_api, api_name="generate", concurrency_limit=1, concurrency_id="generate")
-    prompt.submit(run_generation, inputs, outputs, api_visibility="private", concurrency_limit=1,
-                  concurrency_id="generate", show_progress="minimal", trigger_mode="once")
+    gr.api(generate_api, api_name="generate", **pool)
+    prompt.submit(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal",
+                  trigger_mode="once", **pool)
+
     def stop_generation(request: gr.Request) -> None:
-        """Stop this session's generation at the next token; the run ends normally, marked as stopped."""
-        flag = running.get(getattr(request, "session_hash", None) or "anonymous")
-        if flag is not None:
-            flag.set()
+        """Stop this visitor's generation at the next token; the run ends normally, marked as stopped."""
+        backend.stop(visitor=_visitor(request))
 
     stop.click(stop_generation, None, None, api_visibility="private", queue=False)
 
     @_user_errors
-    def recolour(kept: tuple[GenerationResult, str] | None, dist: str) -> Any:
-        """Re-colour the last finished run by the other distribution (no new generation)."""
+    def recolour(kept: GenerationResult | None, dist: str) -> Any:
+        """Re-colour the last finished run by the other distribution: no model, no new generation."""
         if kept is None:
             return gr.update()
-        result, model_key = kept
-        return render(result, dist, backend.model(model_key).engine)
+        return render(kept, dist)
 
     distribution.change(recolour, [last, distribution], [gen_view], api_visibility="private")
