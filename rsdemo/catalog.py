@@ -313,7 +313,7 @@ class ModelSpec:
         repo_id: the Hub repo of a ``hub`` model.
         params_m: parameters in millions (the size guard and the GPU-duration estimate use it).
         chat: has a chat template; the chat toggle starts on.
-        max_new_tokens: the most new tokens one request may ask for.
+        max_new_tokens: the most new tokens one request may ask for (None: the server's ``max_new_tokens``).
         gpu_seconds_per_token: ZeroGPU duration estimate per new token (plus a fixed start-up allowance).
         licence: as upstream states it.
     """
@@ -326,7 +326,7 @@ class ModelSpec:
     package: str | None = None
     path: str | None = None
     repo_id: str | None = None
-    max_new_tokens: int = 512
+    max_new_tokens: int | None = None
     gpu_seconds_per_token: float = 0.05
     licence: str = ""
 

@@ -1,8 +1,8 @@
 """Pure validation of what users type: text and lists of token ids.
 
->>> parse_ids("[15496, 995]"), parse_ids("15496 995"), parse_ids("15496,995")
+>>> parse_ids("[15496, 995]", max_ids=10), parse_ids("15496 995", max_ids=10), parse_ids("15496,995", max_ids=10)
 ([15496, 995], [15496, 995], [15496, 995])
->>> parse_ids("12, x")
+>>> parse_ids("12, x", max_ids=10)
 Traceback (most recent call last):
 ...
 rsdemo.errors.InvalidIdsError: 'x' is not a token id: ids are whole numbers such as 15496, separated by commas or spaces.
@@ -45,7 +45,7 @@ def check_text(text: object, *, max_chars: int, allow_blank: bool = False) -> by
         ) from None
 
 
-def parse_ids(raw: str, *, max_ids: int = 100_000) -> list[int]:
+def parse_ids(raw: str, *, max_ids: int) -> list[int]:
     """Parse a list of token ids: ``[1, 2, 3]``, ``1 2 3`` or ``1,2,3``.
 
     Raises:

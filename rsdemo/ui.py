@@ -16,6 +16,7 @@ import html
 import inspect
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,8 +50,10 @@ def _as_user_error(err: Exception, name: str) -> Exception:
         return err
     if isinstance(err, RsdemoError):
         return gr.Error(str(err), print_exception=False)
-    log.exception("internal error in %s", name)  # keep serving: report, log, move on
-    return gr.Error(f"Internal error ({type(err).__name__}): {err}")
+    reference = uuid.uuid4().hex[:8]
+    log.exception("internal error %s in %s", reference, name)  # keep serving: report, log, move on
+    return gr.Error(f"Something went wrong on the server (reference {reference}); the details are in its log. "
+                    "Try again, or try other input.", print_exception=False)
 
 
 def _user_errors(fn: F) -> F:

@@ -164,7 +164,7 @@ def test_check_text_names_the_lone_surrogate() -> None:
     [("[1, 2, 3]", [1, 2, 3]), ("1 2 3", [1, 2, 3]), ("1,2;3\n4", [1, 2, 3, 4]), (" [ 7 ] ", [7]), ("+5", [5])],
 )
 def test_parse_ids(raw: str, expected: list[int]) -> None:
-    assert parse_ids(raw) == expected
+    assert parse_ids(raw, max_ids=100) == expected
 
 
 @pytest.mark.parametrize("raw", ["", "[]", "1, two", "1.5", "-3", "[1, 2", "0x10", "9" * 30, "1 2 3 4"])
