@@ -29,9 +29,9 @@ import numpy as np
 from . import compare as _compare
 from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
-from .decoding import METHODS, get_method
+from .decoding import METHODS
 from .disk import DiskBudget
-from .generation import GenerationResult, generate_stream
+from .generation import GenerationResult, check_request, generate_stream
 from .engines import TokenizerEngine
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
@@ -625,8 +625,11 @@ class Backend:
             UnknownKeyError, HubError, AssetMissingError: the model cannot be had.
             CapacityError: the model does not fit in memory, or every slot stays busy.
         """
-        get_method(method)  # fail on an unknown method before loading anything
         name = self.resolve_model(model)
+        spec = MODELS.get(name)
+        # every check that needs no model runs before a slot is taken or anything is loaded
+        check_request(prompt=prompt, method=method, params=params, stop=stop, limits=self.settings,
+                      model_cap=spec.max_new_tokens if spec is not None else None)
         cancel = cancel or threading.Event()
         who = visitor or f"anonymous-{id(cancel)}"
         with self._visitor_run(who, cancel), self._slot(cancel), self._model_in_use(name, progress) as bundle:

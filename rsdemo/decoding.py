@@ -221,11 +221,14 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
     """
     spec = get_method(method)
     own = {p.name: p for p in spec.params}
+    if params is not None and not isinstance(params, Mapping):
+        raise InputError('Parameters must be an object of names and values, such as {"max_new_tokens": 32}.')
     given = dict(params or {})
     unknown = set(given) - set(own) - set(_COMMON)
     if unknown:
+        shown = sorted(str(name)[:40] for name in unknown)[:5]
         raise InputError(
-            f"{spec.label} has no parameter {', '.join(sorted(unknown))}; "
+            f"{spec.label} has no parameter {', '.join(shown)}; "
             f"it takes: {', '.join([*own, *_COMMON])}."
         )
     resolved = {}

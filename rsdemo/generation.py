@@ -240,6 +240,8 @@ def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[
     if not raw:
         return []
     items = raw.split("\n") if isinstance(raw, str) else list(raw)
+    if not all(isinstance(x, str) for x in items):
+        raise InputError("Stop strings must be text, one per line.")
     items = [s for s in (x.replace("\\n", "\n") for x in items) if s]
     if len(items) > limits.max_stop_strings or any(len(s) > limits.max_stop_chars for s in items):
         raise InputError(f"Use at most {limits.max_stop_strings} stop strings of at most "
@@ -266,6 +268,28 @@ class _StreamText:
             self._text += self._decoder.decode(token.data)
         pending = self._decoder.getstate()[0]
         return self._text + pending.decode("utf-8", errors="replace") if pending else self._text
+
+
+def check_request(*, prompt: object, method: str, params: Any, stop: Any, limits: Settings,
+                  model_cap: int | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Validate a generation request before anything is loaded; returns the resolved parameters and stops.
+
+    Raises:
+        InputError: empty or too long prompt, unknown or out-of-range parameters, too many new tokens,
+            too many or too long stop strings.
+        UnknownKeyError: an unknown method.
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("Type a prompt to generate from (it is empty or only whitespace).")
+    if len(prompt) > limits.max_prompt_chars:
+        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.")
+    values = resolve_params(method=method, params=params)
+    limit = min(model_cap or limits.max_new_tokens, limits.max_new_tokens)
+    if values["max_new_tokens"] > limit:
+        raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
+    if stop is not None and not isinstance(stop, (str, list, tuple)):
+        raise InputError("Stop strings must be text, one per line.")
+    return values, _stop_strings(stop, limits=limits)
 
 
 def generate_stream(
@@ -308,16 +332,9 @@ def generate_stream(
     from transformers.generation.streamers import BaseStreamer
 
     limits = limits or get_settings()
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InputError("Type a prompt to generate from (it is empty or only whitespace).")
-    if len(prompt) > limits.max_prompt_chars:
-        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.")
     spec = get_method(method)
-    values = resolve_params(method=method, params=params)
-    limit = min(getattr(bundle.spec, "max_new_tokens", None) or limits.max_new_tokens, limits.max_new_tokens)
-    if values["max_new_tokens"] > limit:
-        raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
-    stops = _stop_strings(stop, limits=limits)
+    values, stops = check_request(prompt=prompt, method=method, params=params, stop=stop, limits=limits,
+                                  model_cap=getattr(bundle.spec, "max_new_tokens", None))
     # custom decoding loops (contrastive, diverse beam) do not get generate's tokenizer, so their stop
     # strings travel as a stopping criterion instead of GenerationConfig.stop_strings
     config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,

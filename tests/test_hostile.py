@@ -1,0 +1,200 @@
+"""Hostile and malformed input, table-driven, through the real API (gradio_client) and the CLI.
+
+Every case gets either a correct answer or a clear message (never an internal error, a path or a stack
+trace), and the app keeps serving: a plain request right after each case must still work.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from rsdemo.cli import main
+
+pytestmark = pytest.mark.slow
+
+MB = 1024 * 1024
+LEAKS = ("Traceback", "/work/", "/tmp/", "site-packages", "Internal error", "Something went wrong")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    endpoint: str
+    args: tuple[Any, ...]
+    error: str | None = None  # a regex the message must match; None: the call must succeed
+    check: Callable[[Any], bool] | None = None
+    raw: bool = False  # sent as JSON over HTTP (gradio_client cannot encode a lone surrogate)
+
+
+def _view(result: Any) -> str:
+    return result[1]
+
+
+CASES = [
+    # --- /tokenize: text, tokenizer, special, whitespace, show ---
+    Case("empty text", "/tokenize", ("", "gpt2", False, False, "text"), "empty"),
+    Case("whitespace only", "/tokenize", (" \t\n", "gpt2", False, False, "text"), "empty"),
+    Case("over the size limit", "/tokenize", ("x" * (2 * MB + 1), "byte", False, False, "text"), "the limit is"),
+    Case("lone surrogate", "/tokenize", ("ok \ud800 there", "gpt2", False, False, "text"), "lone surrogate",
+         raw=True),
+    Case("NUL and control characters", "/tokenize", ("a\x00b\x01c\x1b[31m", "gpt2", False, True, "text"),
+         check=lambda r: r[3]["ids"] and "U+0000" in _view(r)),
+    Case("1 MB without spaces", "/tokenize", ("x" * MB, "cl100k_base", False, False, "text"),
+         check=lambda r: r[3]["stats"]["chars"] == MB),
+    Case("1 MB of spaces", "/tokenize", ("a" + " " * MB + "b", "gpt2", False, False, "text"),
+         check=lambda r: r[3]["stats"]["chars"] == MB + 2),
+    Case("1 MB of tabs, Llama 3", "/tokenize", ("a" + "\t" * MB + "b", "llama3", False, False, "text"),
+         check=lambda r: r[3]["stats"]["chars"] == MB + 2),
+    Case("1 MB of U+3000, o200k", "/tokenize", ("a" + "\u3000" * MB + "b", "o200k_base", False, False, "text"),
+         check=lambda r: r[3]["stats"]["chars"] == MB + 2),
+    Case("HTML-like text", "/tokenize", ("<img src=x onerror=alert(1)>", "gpt2", False, False, "text"),
+         check=lambda r: "&lt;" in _view(r) and "<img" not in _view(r)
+         and "".join(s["text"] for s in r[3]["segments"]) == "<img src=x onerror=alert(1)>"),
+    Case("script tag as pieces", "/tokenize", ("<script>alert(1)</script>", "llama3", False, False, "pieces"),
+         check=lambda r: "<script>" not in _view(r)),
+    Case("unknown view mode", "/tokenize", ("hi", "gpt2", False, False, "evil"), "not in the list of choices"),
+    Case("unknown tokenizer key", "/tokenize", ("hi", "gpt5", False, False, "text"), "Known: gpt2"),
+    Case("path traversal", "/tokenize", ("hi", "../../etc/passwd", False, False, "text"), "not a Hugging Face"),
+    Case("absolute path", "/tokenize", ("hi", "/etc/passwd", False, False, "text"), "not a Hugging Face"),
+    Case("relative path", "/tokenize", ("hi", "./rsdemo", False, False, "text"), "not a Hugging Face"),
+    Case("a local folder shaped like a repo", "/tokenize", ("hi", "assets/tokenizers", False, False, "text"),
+         "not a Hugging Face"),
+    Case("URL", "/tokenize", ("hi", "https://evil.example/owner/name", False, False, "text"), "not a Hugging Face"),
+    Case("revision traversal", "/tokenize", ("hi", "owner/name@../../x", False, False, "text"), "not a Hugging Face"),
+    Case("huge name", "/tokenize", ("hi", "a/" + "b" * 10_000, False, False, "text"), "not a Hugging Face"),
+    Case("HTML in a name", "/tokenize", ("hi", "<b>x</b>", False, False, "text"), "not a Hugging Face"),
+    Case("Hub id offline", "/tokenize", ("hi", "Qwen/Qwen2.5-0.5B", False, False, "text"), "HF_HUB_OFFLINE"),
+    # --- /compare: text, tokenizers, special, whitespace ---
+    Case("one tokenizer", "/compare", ("hi", ["gpt2"], False, False), "2 to 6"),
+    Case("seven tokenizers", "/compare", ("hi", ["gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "char",
+                                                 "byte"], False, False), "2 to 6"),
+    Case("the same tokenizer twice", "/compare", ("hi", ["gpt2", "gpt2"], False, False), "2 to 6"),
+    Case("an unknown tokenizer", "/compare", ("hi", ["gpt2", "nope"], False, False), "not in the list of choices"),
+    Case("compare empty text", "/compare", ("", ["gpt2", "char"], False, False), "empty"),
+    Case("compare a million spaces", "/compare", ("a" + " " * 1_000_000 + "b", ["char", "byte"], False, False),
+         check=lambda r: "0 on boundaries not shared" in r[1]),
+    # --- /decode: ids, tokenizer ---
+    Case("words instead of ids", "/decode", ("Hello!!", "gpt2"), "not a token id"),
+    Case("negative id", "/decode", ("[-1]", "gpt2"), "never negative"),
+    Case("id past the vocabulary", "/decode", ("[99999999999]", "gpt2"), "not an id of the gpt2 vocabulary"),
+    Case("a 30-digit id", "/decode", ("9" * 30, "gpt2"), "not a token id"),
+    Case("unclosed list", "/decode", ("[1, 2", "gpt2"), "not a token id"),
+    Case("float id", "/decode", ("1e5", "gpt2"), "not a token id"),
+    Case("no ids", "/decode", ("", "gpt2"), "Type some token ids"),
+    Case("too many ids", "/decode", (" ".join(["1"] * 100_001), "byte"), "too many"),
+    Case("a hole in cl100k", "/decode", ("100261", "cl100k_base"), "not an id of the cl100k_base vocabulary"),
+    Case("a surrogate code point", "/decode", ("55296", "char"), "not an id of the char vocabulary"),
+    Case("a special token id", "/decode", ("50256", "gpt2"), check=lambda r: r[0] == "<|endoftext|>"),
+    # --- /generate: prompt, model, method, params, chat, stop ---
+    Case("empty prompt", "/generate", ("", "smollm2-135m-instruct", "greedy", {}, True, ""), "Type a prompt"),
+    Case("prompt over the limit", "/generate", ("x" * 20_001, "smollm2-135m-instruct", "greedy", {}, True, ""),
+         "the limit is 20,000"),
+    Case("unknown method", "/generate", ("hi", "smollm2-135m-instruct", "telepathy", {}, True, ""),
+         "Known: greedy"),
+    Case("unknown parameter", "/generate", ("hi", "smollm2-135m-instruct", "greedy", {"top_q": 1}, True, ""),
+         "has no parameter top_q"),
+    Case("trust_remote_code as a parameter", "/generate",
+         ("hi", "smollm2-135m-instruct", "greedy", {"trust_remote_code": True}, True, ""),
+         "has no parameter trust_remote_code"),
+    Case("temperature zero", "/generate", ("hi", "smollm2-135m-instruct", "sample", {"temperature": 0}, True, ""),
+         "between"),
+    Case("non-numeric temperature", "/generate",
+         ("hi", "smollm2-135m-instruct", "sample", {"temperature": "hot"}, True, ""), "must be a float"),
+    Case("huge max new tokens", "/generate",
+         ("hi", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 10**9}, True, ""), "between 1 and 512"),
+    Case("negative seed", "/generate", ("hi", "smollm2-135m-instruct", "top_p", {"seed": -5}, True, ""), "between"),
+    Case("parameters that are not an object", "/generate",
+         ("hi", "smollm2-135m-instruct", "greedy", ["max_new_tokens", 5], True, ""), "must be an object"),
+    Case("too many stop strings", "/generate",
+         ("hi", "smollm2-135m-instruct", "greedy", {}, True, "\n".join("abcdefghij")), "at most 8 stop strings"),
+    Case("a long stop string", "/generate", ("hi", "smollm2-135m-instruct", "greedy", {}, True, "x" * 65),
+         "at most 64 characters"),
+    Case("model path traversal", "/generate", ("hi", "../../etc/passwd", "greedy", {}, True, ""),
+         "not a Hugging Face"),
+    Case("a model far larger than the machine", "/generate",
+         ("hi", "meta-llama/Llama-3.1-405B", "greedy", {}, True, ""), "HF_HUB_OFFLINE"),
+    Case("HTML in a prompt", "/generate",
+         ("<img src=x onerror=alert(1)>", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 2}, True, ""),
+         check=lambda r: r["done"] and len(r["tokens"]) == 2),
+]
+
+
+@pytest.fixture(scope="module")
+def client(server_url: str) -> Client:
+    return Client(server_url, verbose=False)
+
+
+def _raw_call(url: str, case: Case) -> Any:
+    """Gradio's REST API with hand-made JSON: ``\\ud800`` escapes carry what a Python client cannot encode."""
+    body = json.dumps({"data": list(case.args)}, ensure_ascii=True)
+    start = httpx.post(f"{url}/gradio_api/call{case.endpoint}", content=body,
+                       headers={"content-type": "application/json"}, timeout=30)
+    start.raise_for_status()
+    events = httpx.get(f"{url}/gradio_api/call{case.endpoint}/{start.json()['event_id']}", timeout=60).text
+    kind, _, data = events.partition("\ndata: ")
+    if kind.endswith("error"):
+        raise RuntimeError(json.loads(data)["error"])
+    return json.loads(data)
+
+
+def _call(client: Client, case: Case) -> Any:
+    if case.raw:
+        return _raw_call(client.src.rstrip("/"), case)
+    if case.endpoint == "/generate":
+        return client.submit(*case.args, api_name="/generate").result()  # the last message, or the error
+    return client.predict(*case.args, api_name=case.endpoint)
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) >= 40 and len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_input_through_the_api(client: Client, case: Case) -> None:
+    if case.error is None:
+        result = _call(client, case)
+        assert case.check is None or case.check(result)
+    else:
+        with pytest.raises(Exception, match=case.error) as err:
+            _call(client, case)
+        assert not any(leak in str(err.value) for leak in LEAKS), str(err.value)
+    # and the app keeps serving
+    assert client.predict("ok", "char", False, False, "text", api_name="/tokenize")[3]["ids"] == [111, 107]
+
+
+CLI_CASES = [
+    (["tokenize", "-t", "gpt2", ""], 2, "empty"),
+    (["tokenize", "-t", "gpt5", "hi"], 2, "Known: gpt2"),
+    (["tokenize", "-t", "../../etc/passwd", "hi"], 2, "not a Hugging Face"),
+    (["tokenize", "-t", "gpt2", "ok \ud800"], 2, "lone surrogate"),
+    (["decode", "-t", "gpt2", "Hello!!"], 2, "not a token id"),
+    (["decode", "-t", "gpt2", "[-1]"], 2, "never negative"),
+    (["generate", "--method", "sample", "--temperature", "9", "hi"], 2, "between"),
+    (["generate", "--top-p", "0.5", "hi"], 2, "does not apply to Greedy"),
+    (["generate", "--max-new-tokens", "100000", "hi"], 2, "between 1 and 512"),
+    (["generate", "-m", "/etc/passwd", "hi"], 2, "not a Hugging Face"),
+    (["generate", "--stop", "x" * 65, "hi"], 2, "at most 64 characters"),
+    (["generate", ""], 2, "Type a prompt"),
+]
+
+
+@pytest.mark.parametrize(("argv", "status", "message"), CLI_CASES, ids=[" ".join(a)[:40] for a, _, _ in CLI_CASES])
+def test_hostile_input_through_the_cli(argv: list[str], status: int, message: str, capsys) -> None:
+    out = io.StringIO()
+    assert main(argv, stdout=out) == status
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_the_cli_reads_a_megabyte_of_whitespace_from_stdin(capsys) -> None:
+    out = io.StringIO()
+    assert main(["tokenize", "-t", "cl100k_base", "--json"], stdin=io.StringIO("a" + " " * MB + "b"), stdout=out) == 0
+    assert '"chars": %d' % (MB + 2) in out.getvalue()
