@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -213,3 +214,50 @@ def test_stop_button_stops_generation(page, server_url: str) -> None:
     )
     count = int(page.locator("#rs-gen-stats .rs-card b").first.inner_text())
     assert 3 <= count < 400
+
+
+HOSTILE_TEXT = '<img src=x onerror=alert(1)> <script>alert(2)</script> "><svg onload=alert(3)> javascript:alert(4)'
+_INJECTED = """() => [...document.querySelectorAll('#rs-view, #rs-cmp-view, #rs-gen-view, #rs-decoded-view')]
+    .flatMap(root => [...root.querySelectorAll('img, script, svg, iframe, [onerror], [onload]')]).length"""
+
+
+def test_html_in_text_shows_as_text_in_every_view(page, server_url: str) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    # a share link carrying the hostile text, on page load
+    page.goto(f"{server_url}/?tokenizer=gpt2&text={quote(HOSTILE_TEXT)}")
+    page.wait_for_function("() => document.querySelector('#rs-view .rs-tokens')?.innerText.includes('onerror')")
+    for mode in ("pieces", "ids", "text"):
+        page.locator("#rs-show").get_by_text(mode, exact=True).click()
+        page.wait_for_timeout(500)
+        assert page.evaluate(_INJECTED) == 0
+    assert page.locator("#rs-view .rs-tokens").inner_text().replace("\n", "") == HOSTILE_TEXT
+    page.locator("#rs-view .rs-tok", has_text="script").first.click()  # the details panel
+    assert "script" in page.locator("#rs-view .rs-details").inner_text()
+    # the decode box: pieces of the hostile text
+    page.get_by_text("Token ids", exact=True).click()
+    ids = page.locator("#rs-ids textarea").input_value()
+    page.locator("#rs-decode-in textarea").fill(ids.split("  ")[0])
+    page.locator("#rs-decode-btn").click()
+    page.wait_for_function("() => document.querySelector('#rs-decoded textarea').value.includes('onerror')")
+    # a tokenizer name that is HTML: the error message shows it as text
+    box = page.locator("#rs-tokenizer input")
+    box.fill("<img src=x onerror=alert(5)>")
+    box.press("Enter")
+    page.get_by_text("Unknown tokenizer '<img src=x onerror=alert(5)>'").first.wait_for()
+    # Compare, filled from a share link
+    page.goto(f"{server_url}/?compare=gpt2,llama3,char&text={quote(HOSTILE_TEXT)}")
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_function("() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 3")
+    # Generate: the prompt, the templated prompt and the reproduce code
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-prompt textarea").fill(HOSTILE_TEXT)
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("4")
+    page.locator("#rs-generate").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=120_000
+    )
+    page.get_by_text("Prompt as the model sees it").click()
+    assert HOSTILE_TEXT in page.locator("#rs-prompt-seen textarea").input_value()
+    assert page.evaluate(_INJECTED) == 0
+    assert dialogs == []
