@@ -6,6 +6,7 @@
     python -m rsdemo decode -t gpt2 "[15496, 995]"
     python -m rsdemo models
     python -m rsdemo generate -m smollm2-135m-instruct --method top_p --top-p 0.9 --seed 1 "Tell me a joke"
+    python -m rsdemo settings
 
 Errors print one clear line on stderr and exit with status 2.
 """
@@ -13,6 +14,7 @@ Errors print one clear line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -22,6 +24,7 @@ from .backend import Backend
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
 from .errors import InputError, RsdemoError
+from .settings import settings_table
 
 __all__ = ["main"]
 
@@ -44,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("--json", action="store_true")
     dec.add_argument("ids", nargs="?", help='ids such as "[15496, 995]" or "15496 995"; standard input when omitted')
     sub.add_parser("models", help="list the decoder models")
+    sub.add_parser("settings", help="the limits and defaults in force (set them with RSDEMO_* variables)")
     gen = sub.add_parser(
         "generate",
         help="generate text with a decoder model",
@@ -138,6 +142,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             return 0
         if args.command == "generate":
             return _generate(args, backend, stdin, out)
+        if args.command == "settings":
+            values = dataclasses.asdict(backend.settings)
+            for (env, default, meaning), value in zip(settings_table(), values.values()):
+                out.write(f"{env:<28} {str(value):<24} (default {default}) {meaning}\n")
+            return 0
         raw = args.ids if args.ids is not None else stdin.read()
         decoded = backend.decode(ids=raw, tokenizer=args.tokenizer)
         if args.json:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "Settings", "env_flag", "get_settings", "parse_bool", "settings_table"]
+__all__ = ["ENV_PREFIX", "Settings", "env_flag", "get_settings", "parse_bool", "settings_markdown", "settings_table"]
 
 ENV_PREFIX = "RSDEMO_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -80,7 +80,6 @@ class Settings:
         hub_timeout_s: how long a Hub reachability check may take before the Hub is called unreachable.
         max_hub_params_m: Hub models above this many million parameters are refused before download.
         max_hub_tokenizer_mb: Hub tokenizers whose files add up to more than this are refused before download.
-        max_hub_repos: how many distinct Hub names the per-name tables remember (least recently used dropped).
         max_disk_mb: disk budget of ``cache_dir`` (Hub downloads and converted artefacts); the least recently
             used entries not in use are deleted to stay under it.
         max_text_chars: texts longer than this are refused (1 MiB of text must pass).
@@ -112,7 +111,6 @@ class Settings:
     hub_timeout_s: float = 3.0
     max_hub_params_m: int = 1600
     max_hub_tokenizer_mb: int = 64
-    max_hub_repos: int = 64
     max_disk_mb: int = 20_000
     max_text_chars: int = 2 * 1024 * 1024
     display_tokens: int = 2000
@@ -186,8 +184,14 @@ def _read(environ: Mapping[str, str], name: str, kind: type, default: Any) -> An
     return value
 
 
+def settings_markdown() -> str:
+    """The README's table of settings (a test keeps the README equal to it)."""
+    rows = [f"| `{env}` | {default} | {meaning.replace('``', '`')} |" for env, default, meaning in settings_table()]
+    return "\n".join(["| variable | default | what it bounds |", "|---|---|---|", *rows])
+
+
 def settings_table() -> list[tuple[str, str, str]]:
-    """``(environment variable, default, meaning)`` for every setting, for the README and ``--help``."""
+    """``(environment variable, default, meaning)`` for every setting, for the README and the CLI."""
     doc = Settings.__doc__ or ""
     rows = []
     for f in dataclasses.fields(Settings):

@@ -311,3 +311,26 @@ def test_cache_is_bounded_by_weight_and_keeps_the_newest() -> None:
     assert evicted == ["aa"] and cache.keys() == ["bbb", "c"]
     cache.get("dddddddd")  # heavier than the bound alone: it stays, everything else goes
     assert cache.keys() == ["dddddddd"] and evicted == ["aa", "bbb", "c"]
+
+
+def test_the_readme_lists_every_setting_as_settings_py_states_it() -> None:
+    from pathlib import Path
+
+    from rsdemo.settings import settings_markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert settings_markdown() in readme
+
+
+def test_settings_read_every_field_from_the_environment() -> None:
+    from rsdemo.settings import Settings, settings_table
+
+    env = {"RSDEMO_GENERATION_SLOTS": "5", "RSDEMO_HUB": "off", "RSDEMO_RUN_TIME_LIMIT_S": "2.5",
+           "RSDEMO_MAX_MODEL_MB": "100", "HF_HUB_OFFLINE": "yes"}
+    s = Settings.from_env(env)
+    assert (s.generation_slots, s.hub, s.run_time_limit_s, s.max_model_bytes, s.hub_offline) == (
+        5, False, 2.5, 100 * 1024 * 1024, True)
+    assert len(settings_table()) == len(Settings.__dataclass_fields__)
+    for bad in ({"RSDEMO_GENERATION_SLOTS": "two"}, {"RSDEMO_MAX_TEXT_CHARS": "-1"}, {"RSDEMO_HUB": "maybe"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Settings.from_env(bad)
