@@ -169,7 +169,28 @@ def test_a_model_that_fails_to_load_leaves_the_cache_consistent(settings: Settin
 # --- the cache on disk ------------------------------------------------------------------------------------
 
 
-def test_a_damaged_built_tokenizer_is_detected_and_rebuilt(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def gguf_tokenizer_json(settings: Settings) -> str:
+    """The SmolLM2 tokenizer read out of its GGUF once (the real path); tests below reread it from this."""
+    return load_tokenizer_engine(key="smollm2", settings=settings)._tok.to_str()
+
+
+@pytest.fixture
+def quick_gguf(monkeypatch, gguf_tokenizer_json: str) -> list[str]:
+    """Reading the tokenizer out of the GGUF file (10 s) stands in with the same tokenizer from memory."""
+    import tokenizers
+
+    reads: list[str] = []
+
+    def read(source: Path):
+        reads.append(source.name)
+        return tokenizers.Tokenizer.from_str(gguf_tokenizer_json)
+
+    monkeypatch.setattr(loading, "_read_gguf_tokenizer", read)
+    return reads
+
+
+def test_a_damaged_built_tokenizer_is_detected_and_rebuilt(tmp_path: Path, quick_gguf: list[str]) -> None:
     settings = Settings(cache_dir=tmp_path, hub_offline=True)
     first = load_tokenizer_engine(key="smollm2", settings=settings)
     built = tmp_path / "tokenizers" / "smollm2" / "tokenizer.json"
@@ -178,7 +199,7 @@ def test_a_damaged_built_tokenizer_is_detected_and_rebuilt(tmp_path: Path) -> No
     assert not verify_entry(built.parent)
     messages: list[str] = []
     again = load_tokenizer_engine(key="smollm2", settings=settings, progress=messages.append)
-    assert messages and "first time" in messages[0]  # it was built again
+    assert messages and "first time" in messages[0] and len(quick_gguf) == 2  # it was built again
     assert built.stat().st_size == size and verify_entry(built.parent)
     assert again.encode("Hello world", add_special_tokens=False) == first.encode("Hello world", add_special_tokens=False)
     raw = bytearray(built.read_bytes())  # same size, one byte changed: the hash catches it
@@ -245,7 +266,8 @@ def test_a_build_killed_halfway_leaves_no_entry_and_the_next_build_is_clean(tmp_
 
 
 @pytest.mark.parametrize("failure", [errno.EROFS, errno.ENOSPC], ids=["read-only", "full"])
-def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path: Path, model, monkeypatch, failure: int) -> None:
+def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path: Path, model, monkeypatch, failure: int,
+                                                        quick_gguf: list[str]) -> None:
     settings = Settings(cache_dir=tmp_path, hub_offline=True)
 
     def refuse(target, build):
