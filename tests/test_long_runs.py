@@ -1,7 +1,7 @@
 """Long whitespace runs through the tiktoken-format tokenizers: tiktoken's own ids, never a regex crash.
 
 tiktoken itself raises "Max stack size exceeded for backtracking" on a run of about a million spaces.
-``rsdemo.long_runs`` splits such texts at safe cuts and splits the parts around the runs with Python's
+``rsdemo.tokenization.long_runs`` splits such texts at safe cuts and splits the parts around the runs with Python's
 ``regex``. These tests prove the ids equal tiktoken's (1) with the threshold forced down to a few
 characters, over hand-picked and generated texts, (2) on runs of 60,000 and 300,000 characters that
 tiktoken still handles, and (3) on runs of a million characters that tiktoken cannot split, against an
@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import TOKENIZERS
-from rsdemo.long_runs import encode_long_runs, has_long_run
+from rsdemo.tokenization.long_runs import encode_long_runs, has_long_run
 
-TIKTOKEN_KEYS = [k for k, s in TOKENIZERS.items() if s.engine == "tiktoken"]
+TIKTOKEN_KEYS = [k for k, s in TOKENIZERS.items() if s.adapter == "tiktoken"]
 RUNS = {
     "spaces": " ",
     "tabs": "\t",
@@ -48,7 +48,7 @@ CONTEXTS = [
 
 
 def _tiktoken(backend: Backend, key: str):
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     return getattr(engine, "_inner", engine)._enc
 
 

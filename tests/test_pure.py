@@ -10,14 +10,14 @@ import pytest
 
 from rsdemo.cache import LoadCache
 from rsdemo.catalog import TOKENIZERS, get_tokenizer_spec
-from rsdemo.compare import boundary_mask, differs_mask, shared_mask, snap_table
-from rsdemo.engines import byte_to_unicode, char_offsets_from_byte_spans
+from rsdemo.tokenization.compare import boundary_mask, differs_mask, shared_mask, snap_table
+from rsdemo.tokenization.adapters import byte_to_unicode, char_offsets_from_byte_spans
 from rsdemo.errors import InvalidIdsError, InvalidTextError, EmptyInputError, InputTooLargeError, UnknownKeyError
 from rsdemo.inputs import check_text, parse_ids
 from rsdemo.render import render_token_view, visible_text
-from rsdemo.segments import Segment, build_segments, segment_table
+from rsdemo.tokenization.segments import Segment, build_segments, segment_table
 from rsdemo.settings import Settings
-from rsdemo.stats import text_stats
+from rsdemo.tokenization.stats import text_stats
 
 # --- segments -----------------------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ def test_a_closing_special_token_comes_after_the_text_it_closes() -> None:
     ],
 )
 def test_fast_word_count_equals_str_split(text: str) -> None:
-    from rsdemo.stats import count_words
+    from rsdemo.tokenization.stats import count_words
 
     assert count_words(text) == len(text.split())
 

@@ -21,10 +21,10 @@ from rsdemo.backend import Backend
 from rsdemo.catalog import TOKENIZERS
 from rsdemo.errors import EmptyInputError
 from reference_segments import reference_segments
-from rsdemo.segments import Segment, build_segments
+from rsdemo.tokenization.segments import Segment, build_segments
 
 KEYS = list(TOKENIZERS)
-SP_KEYS = [key for key, spec in TOKENIZERS.items() if spec.engine == "sentencepiece"]
+SP_KEYS = [key for key, spec in TOKENIZERS.items() if spec.adapter == "sentencepiece"]
 BYTE_LEVEL_KEYS = [key for key, spec in TOKENIZERS.items() if spec.family == "byte-level BPE"] + ["byte"]
 LOSSLESS_KEYS = [key for key, spec in TOKENIZERS.items() if spec.lossless]
 
@@ -94,7 +94,7 @@ def _key_params(*, with_bos: bool) -> list:
 def loaded(backend: Backend) -> Backend:
     """Load every engine once before Hypothesis times anything."""
     for key in KEYS:
-        backend.engine(key)
+        backend.adapter(key)
     return backend
 
 
@@ -106,7 +106,7 @@ _SINGLE_BYTES: dict[str, frozenset[int]] = {}
 def _single_bytes(backend: Backend, key: str) -> frozenset[int]:
     """The byte values the vocabulary has a one-byte token for (all 256 for a complete byte-level BPE)."""
     if key not in _SINGLE_BYTES:
-        engine = backend.engine(key)
+        engine = backend.adapter(key)
         if key in ("char", "byte"):
             found = set(range(256))
         else:
@@ -122,7 +122,7 @@ def _single_bytes(backend: Backend, key: str) -> frozenset[int]:
 
 
 def _check_segments(backend: Backend, key: str, text: str, add: bool) -> None:
-    engine = backend.engine(key)
+    engine = backend.adapter(key)
     result = backend.tokenize(text=text, tokenizer=key, add_special_tokens=add, display_limit=None)
     segments = result.segments
 
@@ -186,7 +186,7 @@ def test_segment_invariants(loaded: Backend, key: str, add: bool, text: str) -> 
 def test_lossless_decode_round_trip(loaded: Backend, key: str, text: str) -> None:
     assume("\u2581" not in text)  # SentencePiece cannot round-trip a literal U+2581
     assume(set(text.encode("utf-8")) <= _single_bytes(loaded, key))  # bytes the vocabulary lacks are dropped
-    engine = loaded.engine(key)
+    engine = loaded.adapter(key)
     assert engine.decode(engine.encode(text, add_special_tokens=False)) == text
 
 
@@ -207,7 +207,7 @@ def test_smollm2_dropped_character_is_a_gap(loaded: Backend) -> None:
     tokenizer does the same); the segments still tile the text, with the dropped character as a gap."""
     result = loaded.tokenize(text="a\x16b", tokenizer="smollm2", display_limit=None)
     assert [(s.text, s.kind) for s in result.segments] == [("a", "token"), ("\x16", "gap"), ("b", "token")]
-    assert loaded.engine("smollm2").decode(result.ids) == "ab"
+    assert loaded.adapter("smollm2").decode(result.ids) == "ab"
 
 
 _WHITESPACE = (

@@ -10,7 +10,7 @@ Everything is a numpy array over character positions, made once per text (``snap
 tokenizer (``boundary_mask``): no per-segment scan of the text, so a run of a million spaces costs
 what a million letters cost.
 
->>> from rsdemo.segments import segment_table
+>>> from rsdemo.tokenization.segments import segment_table
 >>> a = segment_table("unhappy", ids=[1, 2], offsets=[(0, 2), (2, 7)])
 >>> b = segment_table("unhappy", ids=[9], offsets=[(0, 7)])
 >>> snap = snap_table("unhappy")

@@ -1,14 +1,14 @@
-"""Tokenizer engines: one small adapter per library, all with the same five methods.
+"""Tokenizer adapters: one per library, all with the same five methods.
 
-An engine turns text into ids and char offsets, and ids back into pieces, bytes and text.
+An adapter turns text into ids and char offsets, and ids back into pieces, bytes and text.
 Offsets are char offsets into the input, as an ``(n, 2)`` integer array; a zero-width span marks a
 token that covers no text of its own (a special token the tokenizer inserted, or a leading byte of a
 character that SentencePiece split into ``<0xNN>`` byte pieces, which belongs with the pieces after it).
 ``encode_with_offsets(..., limit=n)`` returns every id (as a numpy array) but offsets for the first
-``n`` tokens only: the token view shows a window, and most engines derive offsets from the ids in
+``n`` tokens only: the token view shows a window, and most adapters derive offsets from the ids in
 O(window). ``encode`` returns a plain list, for callers that want one.
 
->>> eng = ByteEngine()
+>>> eng = ByteAdapter()
 >>> ids, offsets = eng.encode_with_offsets("né", add_special_tokens=False)
 >>> ids.tolist(), offsets.tolist()
 ([110, 195, 169], [[0, 1], [1, 2], [1, 2]])
@@ -34,14 +34,14 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
     import tokenizers
 
 __all__ = [
-    "ByteEngine",
-    "CharEngine",
-    "HFEngine",
-    "NFCEngine",
+    "ByteAdapter",
+    "CharAdapter",
+    "HFAdapter",
+    "NFCAdapter",
     "Offsets",
-    "SentencePieceEngine",
-    "TiktokenEngine",
-    "TokenizerEngine",
+    "SentencePieceAdapter",
+    "TiktokenAdapter",
+    "TokenizerAdapter",
     "byte_to_unicode",
     "char_offsets_from_byte_spans",
     "nfc_with_spans",
@@ -50,8 +50,8 @@ __all__ = [
 Offsets = np.ndarray  # shape (n, 2), int64: char (start, end) per token
 
 
-class TokenizerEngine(Protocol):
-    """What every engine offers. ``vocab_size`` counts every id, special tokens included."""
+class TokenizerAdapter(Protocol):
+    """What every adapter offers. ``vocab_size`` counts every id, special tokens included."""
 
     vocab_size: int
     special_ids: frozenset[int]
@@ -133,13 +133,13 @@ def _with_bos(ids: np.ndarray, offsets: Offsets, bos_id: int) -> tuple[np.ndarra
     return ids, np.concatenate([np.zeros((1, 2), dtype=np.int64), offsets])
 
 
-class TiktokenEngine:
+class TiktokenAdapter:
     """A tiktoken ``Encoding`` built from a local rank file (gpt2, cl100k_base, o200k_base, llama3, qwen).
 
     Special-token strings in the text are read as special tokens (``allowed_special="all"``), as the
     models' own chat code does. ``bos`` is prepended when special tokens are added. Offsets come from a
     table of each token's byte length, so they cost O(window) after the encode. Whitespace runs of
-    ``long_run`` characters or more, which tiktoken's regex cannot split, go through ``rsdemo.long_runs``
+    ``long_run`` characters or more, which tiktoken's regex cannot split, go through ``rsdemo.tokenization.long_runs``
     (same ids).
     """
 
@@ -202,7 +202,7 @@ class TiktokenEngine:
         return True
 
 
-class SentencePieceEngine:
+class SentencePieceAdapter:
     """A ``sentencepiece`` model, called directly so the view is exactly what the library does.
 
     Offsets: for models with identity normalisation (Llama/Mistral style, and ours) every piece stands for
@@ -299,7 +299,7 @@ class SentencePieceEngine:
         return 0 <= token_id < self.vocab_size
 
 
-class HFEngine:
+class HFAdapter:
     """A Hugging Face ``tokenizers.Tokenizer`` (tokenizer.json): WordPiece, BPE, WordLevel, Hub tokenizers."""
 
     def __init__(self, tokenizer: tokenizers.Tokenizer, *, lossless: bool) -> None:
@@ -351,7 +351,7 @@ class HFEngine:
         return self._tok.id_to_token(token_id) is not None
 
 
-class CharEngine:
+class CharAdapter:
     """One token per Unicode code point; the id is the code point."""
 
     vocab_size = 0x110000
@@ -382,7 +382,7 @@ class CharEngine:
         return 0 <= token_id < 0x110000 and not 0xD800 <= token_id <= 0xDFFF
 
 
-class ByteEngine:
+class ByteAdapter:
     """One token per UTF-8 byte; the id is the byte value."""
 
     vocab_size = 256
@@ -412,9 +412,9 @@ class ByteEngine:
         return 0 <= token_id < 256
 
 
-def special_names(engine: TokenizerEngine) -> Mapping[int, str]:
+def special_names(adapter: TokenizerAdapter) -> Mapping[int, str]:
     """Special-token ids and their pieces (for legends and docs)."""
-    return {i: engine.piece(i) for i in sorted(engine.special_ids)}
+    return {i: adapter.piece(i) for i in sorted(adapter.special_ids)}
 
 
 def nfc_with_spans(text: str) -> tuple[str, list[tuple[int, int]] | None]:
@@ -449,10 +449,10 @@ def nfc_with_spans(text: str) -> tuple[str, list[tuple[int, int]] | None]:
     return normalised, spans
 
 
-class NFCEngine:
-    """Wraps an engine whose tokenizer normalises to NFC first (Qwen's does), keeping offsets on the input."""
+class NFCAdapter:
+    """Wraps an adapter whose tokenizer normalises to NFC first (Qwen's does), keeping offsets on the input."""
 
-    def __init__(self, inner: TokenizerEngine) -> None:
+    def __init__(self, inner: TokenizerAdapter) -> None:
         self._inner = inner
         self.vocab_size = inner.vocab_size
         self.special_ids = inner.special_ids
