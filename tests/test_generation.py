@@ -30,7 +30,7 @@ from tiny_models import (
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.generation.configuration_utils import GenerationMode
 
-from rsdemo import generation as generation_module
+from rsdemo.generation import transformers_engine as generation_module
 from rsdemo.backend import Backend
 from rsdemo.catalog import MODELS
 from rsdemo.decoding import METHODS, generation_config

@@ -1,0 +1,40 @@
+"""Generation: engines behind one seam, and the plain results every view reads.
+
+    engine.py               the seam: an engine's capabilities and how a run is asked for and streamed
+    transformers_engine.py  ``model.generate`` (every decoding method, on any device)
+    results.py              what a run yields: tokens with their distributions, beams, the prompt
+    prompts.py              the chat template applied, the ids, the doubled-BOS warning
+    requests.py             a request checked before anything is loaded
+    reproduce.py            the transformers code that reproduces a run
+"""
+
+from .prompts import build_prompt
+from .requests import check_request
+from .results import (
+    Alternative,
+    Beam,
+    GeneratedToken,
+    GenerationResult,
+    PromptInfo,
+    StreamText,
+    TokenSegment,
+    make_token,
+    token_segments,
+)
+from .transformers_engine import TOP_K_ALTERNATIVES, generate_stream
+
+__all__ = [
+    "TOP_K_ALTERNATIVES",
+    "Alternative",
+    "Beam",
+    "GeneratedToken",
+    "GenerationResult",
+    "PromptInfo",
+    "StreamText",
+    "TokenSegment",
+    "build_prompt",
+    "check_request",
+    "generate_stream",
+    "make_token",
+    "token_segments",
+]

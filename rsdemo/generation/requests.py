@@ -1,0 +1,54 @@
+"""Checking a generation request before a slot is taken or anything is loaded.
+
+>>> from rsdemo.settings import Settings
+>>> values, stops = check_request(prompt="Hi", method="top_p", params={"top_p": 0.5}, stop="END",
+...                               limits=Settings(cache_dir=None))
+>>> values["top_p"], stops
+(0.5, ['END'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..decoding import resolve_params
+from ..errors import InputError
+from ..settings import Settings
+
+__all__ = ["check_request"]
+
+
+def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[str]:
+    if not raw:
+        return []
+    items = raw.split("\n") if isinstance(raw, str) else list(raw)
+    if not all(isinstance(x, str) for x in items):
+        raise InputError("Stop strings must be text, one per line.")
+    items = [s for s in (x.replace("\\n", "\n") for x in items) if s]
+    if len(items) > limits.max_stop_strings or any(len(s) > limits.max_stop_chars for s in items):
+        raise InputError(f"Use at most {limits.max_stop_strings} stop strings of at most "
+                         f"{limits.max_stop_chars} characters each.")
+    return items
+
+
+def check_request(*, prompt: object, method: str, params: Any, stop: Any, limits: Settings,
+                  model_cap: int | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Validate a generation request before anything is loaded; returns the resolved parameters and stops.
+
+    Raises:
+        InputError: empty or too long prompt, unknown or out-of-range parameters, too many new tokens,
+            too many or too long stop strings.
+        UnknownKeyError: an unknown method.
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("Type a prompt to generate from (it is empty or only whitespace).")
+    if len(prompt) > limits.max_prompt_chars:
+        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.")
+    values = resolve_params(method=method, params=params)
+    limit = min(model_cap or limits.max_new_tokens, limits.max_new_tokens)
+    if values["max_new_tokens"] > limit:
+        raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
+    if stop is not None and not isinstance(stop, (str, list, tuple)):
+        raise InputError("Stop strings must be text, one per line.")
+    return values, _stop_strings(stop, limits=limits)

@@ -1,0 +1,313 @@
+"""The transformers engine: ``model.generate`` with streaming, per-token probabilities and alternatives.
+
+Plain Python out (dataclasses of ints, floats and strings): results cross process boundaries on
+ZeroGPU (pickled), so no tensors leave this module.
+
+How probabilities are gathered:
+- while single-sequence methods stream, a forward hook on the LM head keeps the raw next-token
+  distribution of the step, and the streamer pairs it with the token chosen at that step;
+- when ``generate`` returns, ``output_logits`` (raw model) and ``output_scores`` (after the decoding
+  filters: penalties, temperature, top-k/p ...) give both distributions for every token, and
+  ``compute_transition_scores`` the per-beam scores. The final view uses those.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ..decoding import custom_kwarg_names, generation_config, get_method
+from ..errors import InputError
+from ..seeding import seeded
+from ..settings import Settings, get_settings
+from ..tokenization.adapters import HFAdapter
+from .prompts import build_prompt
+from .reproduce import reproduce_code
+from .requests import check_request
+from .results import Alternative, Beam, GeneratedToken, GenerationResult, StreamText, make_token
+
+__all__ = ["TOP_K_ALTERNATIVES", "generate_stream"]
+
+TOP_K_ALTERNATIVES = 10
+_STREAM_TIMEOUT_S = 120.0  # a crashed generate thread cannot hang the UI longer than this
+
+
+def _alternatives(probs: Any, adapter: HFAdapter, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
+    import torch
+
+    values, indices = torch.topk(probs, min(k, probs.shape[-1]))
+    return tuple(
+        Alternative(int(i), adapter.piece(int(i)), float(v), make_token(adapter, int(i), float(v)).text)
+        for v, i in zip(values.tolist(), indices.tolist())
+    )
+
+
+def generate_stream(
+    *,
+    bundle: Any,
+    prompt: str,
+    method: str,
+    params: dict[str, Any] | None = None,
+    chat: bool = True,
+    stop: str | Sequence[str] | None = None,
+    cancel: threading.Event | None = None,
+    custom_methods: dict[str, Callable[..., Any]] | None = None,
+    details: bool = True,
+    limits: Settings | None = None,
+) -> Iterator[GenerationResult]:
+    """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
+
+    Runs may go on concurrently (in different threads): each draws its random numbers from its own
+    generator seeded with its seed (``rsdemo.seeding``), so a seeded run gives the same text whoever else
+    is generating.
+
+    Args:
+        bundle: a ``rsdemo.loading.ModelBundle``.
+        prompt: the user's text.
+        method: a key of ``rsdemo.decoding.METHODS``.
+        params: the method's and the common parameters (``max_new_tokens``, ``seed`` ...).
+        chat: apply the model's chat template.
+        stop: stop strings (newline-separated text or a list).
+        cancel: set it to stop generation at the next token (the worker thread then ends).
+        custom_methods: the project-implemented decoding loops by name.
+        details: gather per-token probabilities and alternatives (off: plain ``generate``, tokens only).
+        limits: the prompt, stop-string, token and time limits (default: ``get_settings()``); a run that
+            passes ``run_time_limit_s`` stops at the next token, marked "time limit".
+
+    Raises:
+        InputError: empty prompt, bad parameters, too many new tokens for the model.
+    """
+    import torch
+    from transformers.generation.stopping_criteria import StopStringCriteria, StoppingCriteria, StoppingCriteriaList
+    from transformers.generation.streamers import BaseStreamer
+
+    limits = limits or get_settings()
+    spec = get_method(method)
+    values, stops = check_request(prompt=prompt, method=method, params=params, stop=stop, limits=limits,
+                                  model_cap=getattr(bundle.spec, "max_new_tokens", None))
+    # custom decoding loops (contrastive, diverse beam) do not get generate's tokenizer, so their stop
+    # strings travel as a stopping criterion instead of GenerationConfig.stop_strings
+    config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
+                               return_dict_in_generate=True, output_scores=details, output_logits=details)
+    model, tokenizer = bundle.model, bundle.tokenizer
+    adapter = getattr(bundle, "adapter", None) or HFAdapter(tokenizer.backend_tokenizer, lossless=False)
+    info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
+    input_ids = torch.tensor([list(info.ids)], device=bundle.device)
+    seed = int(values["seed"])
+    cancel = cancel or threading.Event()
+    timed_out = threading.Event()
+    deadline = time.monotonic() + limits.run_time_limit_s
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    live = details and spec.streams and spec.custom is None
+    last_logits: list[Any] = [None]
+    worker_thread: list[int | None] = [None]
+
+    class Collector(BaseStreamer):
+        def __init__(self) -> None:
+            self.prompt_seen = False
+
+        def put(self, value: Any) -> None:
+            if not self.prompt_seen:
+                self.prompt_seen = True
+                return
+            token = int(value.reshape(-1)[0])
+            row = last_logits[0]
+            events.put(("token", (token, row)))
+
+        def end(self) -> None:
+            events.put(("end", None))
+
+    class Cancelled(StoppingCriteria):
+        """Stops at the next step once ``cancel`` is set or the time limit passes; each call also tells the
+        consumer the run is alive."""
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            events.put(("tick", None))
+            if not cancel.is_set() and time.monotonic() > deadline:
+                timed_out.set()
+                cancel.set()
+            return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    criteria = [Cancelled()]
+    if stops and spec.custom:
+        criteria.append(StopStringCriteria(tokenizer, stops))
+    kwargs: dict[str, Any] = {
+        "generation_config": config,
+        "attention_mask": torch.ones_like(input_ids),
+        "stopping_criteria": StoppingCriteriaList(criteria),
+    }
+    if stops and not spec.custom:
+        kwargs["tokenizer"] = tokenizer
+    if spec.streams:
+        # generate() hands a custom loop no streamer of its own: contrastive search takes token_streamer=
+        kwargs["token_streamer" if spec.custom else "streamer"] = Collector()
+    if spec.custom is not None:
+        if not custom_methods or spec.custom not in custom_methods:
+            raise InputError(f"{spec.label} is not available in this build.")
+        kwargs["custom_generate"] = custom_methods[spec.custom]
+        kwargs.update({name: values[name] for name in custom_kwarg_names(method)})
+    if config.pad_token_id is None and model.generation_config.pad_token_id is None:
+        kwargs["pad_token_id"] = model.generation_config.eos_token_id or tokenizer.eos_token_id
+
+    hook = None
+    if live:
+        head = model.get_output_embeddings()
+
+        def keep_last(_module: Any, _inputs: Any, output: Any) -> None:
+            if threading.get_ident() == worker_thread[0]:  # the model may be generating for others at once
+                last_logits[0] = output[0, -1].detach().float()
+
+        hook = head.register_forward_hook(keep_last)
+
+    outcome: dict[str, Any] = {}
+
+    def worker() -> None:
+        worker_thread[0] = threading.get_ident()
+        try:
+            with seeded(seed, device=str(bundle.device)), torch.inference_mode():
+                outcome["output"] = model.generate(input_ids, **kwargs)
+        except BaseException as err:  # handed to the consuming thread
+            outcome["error"] = err
+        finally:
+            events.put(("done", None))
+
+    started = time.perf_counter()
+    first_at: float | None = None
+    streamed: list[GeneratedToken] = []
+    shown = StreamText()
+    base = dict(model=bundle.key, method=method, params=values, seed=seed, prompt=info)
+    thread = threading.Thread(target=worker, name="rsdemo-generate", daemon=True)
+    finished = False
+    try:
+        thread.start()
+        while True:
+            try:
+                kind, payload = events.get(timeout=_STREAM_TIMEOUT_S)
+            except queue.Empty:
+                cancel.set()
+                raise InputError("Generation stalled and was stopped.") from None
+            if kind == "token":
+                token, row = payload
+                first_at = first_at or time.perf_counter()
+                if live and row is not None:
+                    probs = torch.softmax(row, dim=-1)
+                    gen = make_token(adapter, token, float(probs[token]), raw_top=_alternatives(probs, adapter))
+                else:
+                    gen = make_token(adapter, token, float("nan"))
+                streamed.append(gen)
+                yield GenerationResult(**base, beams=(Beam(shown.add(gen), tuple(streamed), None),), done=False,
+                                       ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+            elif kind == "done":
+                finished = True
+                break
+    finally:
+        if not finished:  # the consumer went away (stop button, closed page): stop the worker at the next token
+            cancel.set()
+        if hook is not None:
+            hook.remove()
+    thread.join(timeout=5)
+    if "error" in outcome:
+        err = outcome["error"]
+        if isinstance(err, ValueError):
+            raise InputError(f"{spec.label} could not run with these settings: {err}") from err
+        raise err
+    output = outcome["output"]
+    ended = time.perf_counter()
+    beams = _final_beams(model=model, output=output, prompt_len=input_ids.shape[1], adapter=adapter,
+                         tokenizer=tokenizer, beam_method=not spec.streams)
+    n_new = len(beams[0].tokens) if beams else 0
+    first_at = first_at or ended
+    rate = (n_new - 1) / (ended - first_at) if n_new > 1 and ended > first_at else None
+    if not spec.streams and n_new:
+        rate = n_new / (ended - started)
+    complete = _finished(beams, tokenizer, model, values["max_new_tokens"])
+    stopped = cancel.is_set() and not timed_out.is_set() and not complete
+    reason = _finish_reason(beams, tokenizer, model, values["max_new_tokens"], stopped, stops)
+    if timed_out.is_set() and not complete:
+        reason = f"time limit ({limits.run_time_limit_s:g} s)"
+    yield GenerationResult(
+        **base,
+        beams=beams,
+        done=True,
+        stopped=stopped,
+        ttft_s=(first_at - started) if spec.streams else None,
+        tokens_per_s=rate,
+        elapsed_s=ended - started,
+        finish_reason=reason,
+        code=reproduce_code(bundle=bundle, info=info, prompt=prompt, method=method, values=values, config=config,
+                            stops=stops),
+        notes=info.warnings,
+    )
+
+
+def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _finished(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int) -> bool:
+    if not beams or not beams[0].tokens:
+        return False
+    toks = beams[0].tokens
+    return len(toks) >= max_new or toks[-1].id in _eos_ids(tokenizer, model)
+
+
+def _finish_reason(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int, stopped: bool,
+                   stops: Sequence[str]) -> str:
+    if stopped:
+        return "stopped by you"
+    toks = beams[0].tokens if beams else ()
+    if toks and toks[-1].id in _eos_ids(tokenizer, model):
+        return "end of sequence token"
+    if len(toks) >= max_new:
+        return "max new tokens"
+    if stops and beams and any(s in beams[0].text for s in stops):
+        return "stop string"
+    return "stopped"
+
+
+def _trim_after_eos(ids: list[int], eos: set[int]) -> list[int]:
+    """A finished sequence ends at its first end-of-sequence token; what follows is batch padding."""
+    for n, token in enumerate(ids):
+        if token in eos:
+            return ids[: n + 1]
+    return ids
+
+
+def _final_beams(*, model: Any, output: Any, prompt_len: int, adapter: HFAdapter, tokenizer: Any,
+                 beam_method: bool) -> tuple[Beam, ...]:
+    import torch
+
+    sequences = output.sequences
+    scores = output.scores or ()
+    logits = getattr(output, "logits", None) or ()
+    beam_indices = getattr(output, "beam_indices", None)
+    seq_scores = getattr(output, "sequences_scores", None)
+    eos = _eos_ids(tokenizer, model)
+    beams = []
+    for b in range(sequences.shape[0]):
+        new_ids = _trim_after_eos(sequences[b, prompt_len:].tolist(), eos)
+        tokens = []
+        for step, token in enumerate(new_ids):
+            if not scores:  # probabilities not gathered (details=False): tokens only
+                tokens.append(make_token(adapter, token, float("nan")))
+                continue
+            if step >= len(scores):
+                break
+            row = int(beam_indices[b, step]) if beam_method and beam_indices is not None else b
+            if row < 0:  # padding after a finished beam
+                break
+            filtered = torch.softmax(scores[step][row].float(), dim=-1)
+            raw = torch.softmax(logits[step][row].float(), dim=-1) if step < len(logits) else filtered
+            tokens.append(make_token(adapter, token, float(raw[token]), float(filtered[token]),
+                                     _alternatives(raw, adapter), _alternatives(filtered, adapter)))
+        text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
+        score = float(seq_scores[b]) if seq_scores is not None else None
+        beams.append(Beam(text, tuple(tokens), score))
+    return tuple(beams)
