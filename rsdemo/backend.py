@@ -14,6 +14,7 @@ tensors. Engines are loaded once through ``LoadCache``; a test can inject its ow
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import threading
@@ -31,17 +32,16 @@ from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import METHODS
 from .disk import DiskBudget
-from .generation import GenerationResult, check_request, generate_stream
+from .generation import GenerationResult, check_request, default_engines
+from .generation.engine import GenerationEngine
 from .tokenization.adapters import TokenizerAdapter
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
 from .loading import (
     ModelBundle,
     load_hub_tokenizer,
-    load_model_bundle,
     cache_entries,
     load_tokenizer,
-    model_size_bytes,
     needs_build,
     parse_hub_ref,
 )
@@ -198,6 +198,8 @@ class Backend:
         model_loader: builds a ``ModelBundle`` for a model key (default: ``rsdemo.loading``); tests inject tiny models.
         model_size: the parameter bytes a model key will take once loaded, known before loading it (default:
             ``rsdemo.loading.model_size_bytes``: catalog data or the Hub's safetensors metadata).
+        engines: the generation engines, in any order (default: ``rsdemo.generation.default_engines()``); a
+            test's ``model_loader`` and ``model_size`` replace the transformers engine's own.
 
     Generation policy (see the README's "Limits and safety"): at most ``settings.generation_slots`` runs at
     once in the process, each visitor at most ``settings.runs_per_visitor`` (a newer run stops the oldest),
@@ -213,6 +215,7 @@ class Backend:
         runtime: Runtime | None = None,
         model_loader: Callable[[str], ModelBundle] | None = None,
         model_size: Callable[[str], int] | None = None,
+        engines: Sequence[GenerationEngine] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self._local = threading.local()  # the progress callback of the request loading an adapter
@@ -222,12 +225,15 @@ class Backend:
         )
         self._details: dict[tuple[str, int], TokenInfo] = {}
         self._runtime = runtime
-        self._model_loader = model_loader or self._load_model
+        self._model_loader = model_loader
         self._model_size = model_size if model_size is not None else (
-            (lambda _key: 0) if model_loader is not None else self._estimate_model
+            (lambda _key: 0) if model_loader is not None else None
         )
-        self._models: LoadCache[str, ModelBundle] = LoadCache(
-            loader=self._model_loader,
+        self.engines: dict[str, GenerationEngine] = {
+            e.capabilities.name: e for e in sorted(engines or default_engines(), key=lambda e: e.capabilities.rank)
+        }
+        self._models: LoadCache[tuple[str, str], ModelBundle] = LoadCache(
+            loader=self._load_model,
             max_items=self.settings.max_models,
             weigh=lambda bundle: int(getattr(bundle, "nbytes", 0)),
             max_weight=self.settings.max_model_bytes,
@@ -491,39 +497,70 @@ class Backend:
         """
         return _resolve(model, registry=MODELS, kind="model")
 
-    def _load_model(self, name: str) -> ModelBundle:
+    def _load_model(self, key: tuple[str, str]) -> ModelBundle:
+        engine_name, name = key
         progress = getattr(self._local, "progress", None)
-        return load_model_bundle(key=name, runtime=self.runtime, settings=self.settings, progress=progress,
-                                 budget=self.disk)
+        if engine_name == "transformers" and self._model_loader is not None:
+            return self._model_loader(name)
+        return self.engines[engine_name].load(name, runtime=self.runtime, settings=self.settings,
+                                              progress=progress, budget=self.disk)
 
-    def _estimate_model(self, name: str) -> int:
-        return model_size_bytes(key=name, runtime=self.runtime, settings=self.settings)
+    def _size_of(self, engine_name: str, name: str) -> int:
+        if engine_name == "transformers" and self._model_size is not None:
+            return self._model_size(name)
+        return self.engines[engine_name].model_size(name, runtime=self.runtime, settings=self.settings)
 
-    def model(self, model: str, *, progress: Progress | None = None) -> ModelBundle:
-        """The loaded model bundle (loaded once, then cached; the cache is bounded by count and memory).
+    def model(self, model: str, *, progress: Progress | None = None, engine: str = "transformers") -> ModelBundle:
+        """The loaded model (once, then cached; the cache is bounded by count and memory, checked before loading).
 
         Raises:
-            CapacityError: the model does not fit the memory bound (checked before loading).
+            CapacityError: the model does not fit the memory bound.
         """
         name = self.resolve_model(model)
         self._local.progress = progress
         try:
-            return self._models.get(name, size_hint=lambda: self._model_size(name))
+            return self._models.get((engine, name), size_hint=lambda: self._size_of(engine, name))
         finally:
             self._local.progress = None
 
     @contextlib.contextmanager
-    def _model_in_use(self, name: str, progress: Progress | None) -> Iterator[ModelBundle]:
+    def _model_in_use(self, engine: str, name: str, progress: Progress | None) -> Iterator[ModelBundle]:
         self._local.progress = progress
         try:
-            with self._models.use(name, size_hint=lambda: self._model_size(name)) as bundle:
+            with self._models.use((engine, name), size_hint=lambda: self._size_of(engine, name)) as bundle:
                 self._local.progress = None
                 yield bundle
         finally:
             self._local.progress = None
 
-    def model_loaded(self, model: str) -> bool:
-        return self.resolve_model(model) in self._models
+    def choose_engine(self, *, model: str, method: str, engine: str | None = None) -> tuple[GenerationEngine, str]:
+        """The engine that runs a request, and why: the one asked for, or the fastest that can.
+
+        Raises:
+            UnknownKeyError: an engine name that does not exist.
+            InputError: the engine asked for cannot run this method, model or device here (the message says why).
+        """
+        device = "cuda" if self.runtime.kind == "zerogpu" else self.runtime.device
+        name = self.resolve_model(model)
+        if engine:
+            chosen = self.engines.get(engine)
+            if chosen is None:
+                raise UnknownKeyError(kind="engine", key=engine, known=self.engines)
+            reason = _refusal(chosen, name, method, device)
+            if reason:
+                raise InputError(reason)
+            return chosen, f"{chosen.capabilities.label}, as asked."
+        passed_over: list[str] = []
+        for candidate in self.engines.values():
+            reason = _refusal(candidate, name, method, device)
+            if reason is None:
+                why = f"{candidate.capabilities.label}: the fastest engine for {method} on {device} here"
+                return candidate, why + (f" ({' '.join(passed_over)})" if passed_over else ".")
+            passed_over.append(reason)
+        raise InputError(f"No engine can run {method} here: {' '.join(passed_over)}")
+
+    def model_loaded(self, model: str, *, engine: str = "transformers") -> bool:
+        return (engine, self.resolve_model(model)) in self._models
 
     def preload_models(self) -> list[str]:
         """Load the embedded catalog models now (ZeroGPU wants them on ``cuda`` at start-up)."""
@@ -605,6 +642,7 @@ class Backend:
         progress: Progress | None = None,
         details: bool = True,
         visitor: str | None = None,
+        engine: str | None = None,
     ) -> Iterator[GenerationResult]:
         """Generate from ``prompt``: streamed ``GenerationResult`` updates, the last with ``done=True``.
 
@@ -619,6 +657,7 @@ class Backend:
             details: gather per-token probabilities and alternatives (off: tokens only, plain ``generate``).
             visitor: who asks (a browser session, an API client); ``stop(visitor=...)`` stops their runs, and a
                 visitor's newest run stops their older ones beyond ``settings.runs_per_visitor``.
+            engine: the generation engine (``Backend.engines``); None: the fastest that can run the request.
 
         Raises:
             InputError: empty prompt, parameters out of range, unknown method.
@@ -630,13 +669,22 @@ class Backend:
         # every check that needs no model runs before a slot is taken or anything is loaded
         check_request(prompt=prompt, method=method, params=params, stop=stop, limits=self.settings,
                       model_cap=spec.max_new_tokens if spec is not None else None)
+        chosen, reason = self.choose_engine(model=name, method=method, engine=engine)
+        tag = {"engine": chosen.capabilities.name, "engine_reason": reason}
         cancel = cancel or threading.Event()
         who = visitor or f"anonymous-{id(cancel)}"
-        with self._visitor_run(who, cancel), self._slot(cancel), self._model_in_use(name, progress) as bundle:
-            yield from generate_stream(
-                bundle=bundle, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
-                custom_methods=_custom_methods(), details=details, limits=self.settings,
-            )
+        with (self._visitor_run(who, cancel), self._slot(cancel),
+              self._model_in_use(chosen.capabilities.name, name, progress) as loaded):
+            for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
+                                     cancel=cancel, details=details, limits=self.settings):
+                yield dataclasses.replace(result, **tag)
+
+
+def _refusal(engine: GenerationEngine, model: str, method: str, device: str) -> str | None:
+    """Why ``engine`` cannot run this request here (None: it can)."""
+    serves = getattr(engine, "serves", None)
+    return (engine.missing() or engine.capabilities.refuses(method=method, device=device)
+            or (serves(model) if serves is not None else None))
 
 
 def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:
@@ -648,9 +696,3 @@ def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> 
         ref = parse_hub_ref(name)
         return f"{ref.repo_id}@{ref.revision}" if ref.revision else ref.repo_id
     raise UnknownKeyError(kind=kind, key=name, known=registry)
-
-
-def _custom_methods() -> dict[str, Callable[..., object]]:
-    from .custom_decoding import CUSTOM_METHODS
-
-    return dict(CUSTOM_METHODS)

@@ -21,12 +21,23 @@ from .results import (
     make_token,
     token_segments,
 )
-from .transformers_engine import TOP_K_ALTERNATIVES, generate_stream
+from .engine import Capabilities, GenerationEngine
+from .transformers_engine import TOP_K_ALTERNATIVES, TransformersEngine, generate_stream
+
+
+def default_engines() -> list[GenerationEngine]:
+    """Every generation engine rsdemo has, fastest first where they can run a request."""
+    return [TransformersEngine()]
+
 
 __all__ = [
     "TOP_K_ALTERNATIVES",
     "Alternative",
     "Beam",
+    "Capabilities",
+    "GenerationEngine",
+    "TransformersEngine",
+    "default_engines",
     "GeneratedToken",
     "GenerationResult",
     "PromptInfo",

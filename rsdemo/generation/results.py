@@ -98,7 +98,8 @@ class GenerationResult:
     """A finished (or still streaming) generation.
 
     ``done`` is False for streaming updates. ``beams`` holds every returned sequence (one for
-    single-sequence methods); ``beams[0]`` is the best.
+    single-sequence methods); ``beams[0]`` is the best. ``engine`` names the engine that ran it and
+    ``engine_reason`` why that one (the fastest that can run the method here, or the one asked for).
     """
 
     model: str
@@ -115,6 +116,8 @@ class GenerationResult:
     finish_reason: str = ""
     code: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    engine: str = ""
+    engine_reason: str = ""
 
     @property
     def text(self) -> str:

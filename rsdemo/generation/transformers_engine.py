@@ -19,17 +19,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..decoding import custom_kwarg_names, generation_config, get_method
+from ..decoding import METHODS, custom_kwarg_names, generation_config, get_method
 from ..errors import InputError
 from ..seeding import seeded
 from ..settings import Settings, get_settings
 from ..tokenization.adapters import HFAdapter
+from .engine import Capabilities
 from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
 from .results import Alternative, Beam, GeneratedToken, GenerationResult, StreamText, make_token
 
-__all__ = ["TOP_K_ALTERNATIVES", "generate_stream"]
+__all__ = ["TOP_K_ALTERNATIVES", "TransformersEngine", "generate_stream"]
 
 TOP_K_ALTERNATIVES = 10
 _STREAM_TIMEOUT_S = 120.0  # a crashed generate thread cannot hang the UI longer than this
@@ -311,3 +312,43 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, adapter: HFAdapter
         score = float(seq_scores[b]) if seq_scores is not None else None
         beams.append(Beam(text, tuple(tokens), score))
     return tuple(beams)
+
+
+class TransformersEngine:
+    """``model.generate`` from transformers, in process: every decoding method, on every device.
+
+    Probabilities: the raw model's distribution and the one after the decoding filters, for every token.
+    """
+
+    capabilities = Capabilities(
+        name="transformers",
+        label="transformers (PyTorch)",
+        methods=frozenset(METHODS),
+        devices=frozenset({"cpu", "cuda", "mps"}),
+        streams=True,
+        probabilities=True,
+        rank=10,
+        note="model.generate in PyTorch; probabilities of the raw model and after the decoding filters.",
+    )
+
+    def missing(self) -> str | None:
+        return None
+
+    def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
+        from ..loading import model_size_bytes
+
+        return model_size_bytes(key=key, runtime=runtime, settings=settings)
+
+    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Callable[[str], None] | None,
+             budget: Any) -> Any:
+        from ..loading import load_model_bundle
+
+        return load_model_bundle(key=key, runtime=runtime, settings=settings, progress=progress, budget=budget)
+
+    def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
+            cancel: threading.Event, details: bool, limits: Settings) -> Iterator[GenerationResult]:
+        from ..custom_decoding import CUSTOM_METHODS
+
+        yield from generate_stream(bundle=loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
+                                   cancel=cancel, custom_methods=dict(CUSTOM_METHODS), details=details,
+                                   limits=limits)

@@ -1,0 +1,94 @@
+"""The seam every generation engine sits behind: what it can do, how it loads a model, how it runs.
+
+An engine declares its capabilities as data (which decoding methods, which devices, whether it streams and
+gives per-token probabilities), loads a model into whatever object it needs, and runs a checked request,
+yielding ``GenerationResult`` updates — the same plain results whatever the engine, so every view (token
+view, colouring, alternatives) works unchanged. A remote serving engine is one more module here.
+
+>>> caps = Capabilities(name="demo", label="Demo", methods=frozenset({"greedy"}), devices=frozenset({"cpu"}),
+...                     streams=True, probabilities=True, rank=1)
+>>> caps.refuses(method="greedy", device="cpu") is None, caps.refuses(method="beam", device="cpu")
+(True, 'Demo runs greedy only; beam runs on transformers.')
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..decoding import METHODS
+from ..settings import Settings
+from .results import GenerationResult
+
+__all__ = ["Capabilities", "GenerationEngine", "Loaded"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an engine can do, as data.
+
+    Attributes:
+        name: the key users type (``--engine NAME``, the ``engine`` field of ``/generate``).
+        label: what the UI shows.
+        methods: the decoding methods it runs (keys of ``rsdemo.decoding.METHODS``).
+        devices: where it runs (``cpu``, ``cuda``, ``mps``; ZeroGPU counts as ``cuda``).
+        streams: tokens arrive one by one.
+        probabilities: per-token probabilities and alternatives.
+        rank: lower is faster; the default engine is the lowest-ranked one that can run a request.
+        note: a sentence on what it is and what its probabilities are.
+    """
+
+    name: str
+    label: str
+    methods: frozenset[str]
+    devices: frozenset[str]
+    streams: bool
+    probabilities: bool
+    rank: int
+    note: str = ""
+
+    def refuses(self, *, method: str, device: str) -> str | None:
+        """Why this engine cannot run ``method`` on ``device`` (None: it can)."""
+        if device not in self.devices:
+            return f"{self.label} runs on {', '.join(sorted(self.devices))}, not {device}."
+        if method not in self.methods:
+            runs = ", ".join(m for m in METHODS if m in self.methods)
+            return f"{self.label} runs {runs} only; {method} runs on transformers."
+        return None
+
+
+class Loaded(Protocol):
+    """A model loaded by an engine: its key, its parameter memory, and how to free it."""
+
+    key: str
+    nbytes: int
+
+    def release(self) -> None: ...
+
+
+class GenerationEngine(Protocol):
+    """One way of generating: transformers in process, a fast CPU engine, a remote server."""
+
+    capabilities: Capabilities
+
+    def missing(self) -> str | None:
+        """Why this engine cannot run here at all (a package not installed), or None."""
+        ...
+
+    def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
+        """The memory a model will take once loaded, known before loading it."""
+        ...
+
+    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None,
+             budget: Any) -> Loaded:
+        """Load a model for this engine (the backend caches it and bounds the memory)."""
+        ...
+
+    def run(self, loaded: Loaded, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
+            stop: Any, cancel: threading.Event, details: bool, limits: Settings) -> Iterator[GenerationResult]:
+        """Generate: a ``GenerationResult`` per streamed token, the last with ``done=True``."""
+        ...
