@@ -8,13 +8,19 @@ one answered. The clients run in ``--client-procs`` separate processes (never in
 a ``gradio_client.Client`` of its own (its own session). It talks to the app only through its HTTP API
 and imports nothing from ``rsdemo``.
 
-It reports requests served per kind, errors (expected: deliberately bad inputs and requests for a Hub
-model while offline, which must fail fast with a clear message; unexpected: everything else, target 0),
-p50 / p95 / max latency per kind, per generation run the time to the first streamed message and
-tokens/s, the app's peak RSS (``VmHWM``), server and client CPU seconds, and a cross-talk check: every
-light response must describe its own request, and every finished seeded generation must produce
-exactly the text of the same request run alone against the same server before the load started.
-The app (and the client processes) are always stopped on exit, also on Ctrl-C or failure.
+Generation clients cycle through seeded cases (greedy, top-p with a seed, beam search with 2 beams) and
+actions (``--gen-cycle``): run to the end, ``job.cancel()`` after a few messages, or "switch" to a Hub
+model id that cannot load offline, which must be refused with a clear message within ``--fail-fast``
+seconds (queue wait included: that is what the user waits for).
+
+It reports requests served per kind, errors (expected: deliberately bad inputs and refused model
+switches; unexpected: everything else, target 0), p50 / p95 / max latency per kind, a timeline of
+throughput, latency and RSS, per generation run its queue wait, time to the first streamed message and
+tokens/s, the app's peak RSS (``VmHWM``), app and client CPU seconds (and the machine's other work, as
+a noise gauge), and a cross-talk check: every light answer must describe its own request, and every
+finished seeded generation must produce exactly the text of the same request run alone against the
+same server before the load started. Every request is bounded in time; the app (in its own process
+group) and the client processes are always stopped on exit, also on Ctrl-C, SIGTERM or failure.
 
 Usage (from the repository root, in the project's virtualenv)::
 
@@ -22,7 +28,8 @@ Usage (from the repository root, in the project's virtualenv)::
     python benchmarks/soak.py --quick                               # smoke check: 4 + 1 clients, 10 s
     python benchmarks/soak.py --clients 8 --generators 2 --duration 45 --json /tmp/soak.json
     python benchmarks/soak.py --clients 32 --generators 0 --mix tokenize=1 --ssl-verify
-    python benchmarks/soak.py --clients 32 --duration 30 --py-spy /tmp/pyspy/bin/py-spy --profile /tmp/app.txt
+    python benchmarks/soak.py --clients 32 --generators 0 --duration 40 --profile /tmp/app.txt --profile-gil \\
+        --py-spy /tmp/pyspy/bin/py-spy          # then: python benchmarks/profile_summary.py /tmp/app.txt
 
 The app inherits the environment (``HF_HUB_OFFLINE=1`` and ``RSDEMO_CACHE_DIR`` are worth setting; the
 embedded model's converted checkpoint is built on first use). Exit status: 0 when every request got the
