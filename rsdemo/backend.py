@@ -460,8 +460,15 @@ class Backend:
         """
         if isinstance(ids, str) or ids is None:
             id_list = parse_ids(ids, max_ids=self.settings.max_decode_ids)
+        elif isinstance(ids, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            if len(ids) > self.settings.max_decode_ids:
+                raise InvalidIdsError(f"{len(ids):,} ids is too many to decode at once; "
+                                      f"the limit is {self.settings.max_decode_ids:,}.")
+            id_list = list(ids)
         else:
-            id_list = [int(i) for i in ids]
+            raise InvalidIdsError("Ids must be whole numbers, as a list or as text such as [15496, 995].")
+        if any(i < 0 for i in id_list):
+            raise InvalidIdsError("Ids are never negative.")
         name = self.resolve(tokenizer)
         adapter = self.adapter(name)
         self._check_ids(adapter, id_list, name)
@@ -689,6 +696,8 @@ def _refusal(engine: GenerationEngine, model: str, method: str, device: str) -> 
 
 def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:
     """A registry key as it is, or a Hub ref (``owner/name[@rev]``, ``hf:name``) validated and normalised."""
+    if name is not None and not isinstance(name, str):
+        raise UnknownKeyError(kind=kind, key=repr(name), known=registry)
     name = (name or "").strip()
     if name in registry:
         return name

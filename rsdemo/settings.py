@@ -101,6 +101,7 @@ class Settings:
         gpu_base_s, gpu_max_s: the ZeroGPU duration asked for: base seconds plus the model's seconds per new
             token, at most ``gpu_max_s``.
         queue_max_size: requests waiting in the Gradio queue before new ones are turned away.
+        queue_status_s: how often waiting visitors are told their place in the queue.
         light_concurrency: tokenize / compare / decode requests that run at once (their own pool, so they
             never wait behind a generation).
     """
@@ -130,6 +131,7 @@ class Settings:
     gpu_base_s: int = 15
     gpu_max_s: int = 120
     queue_max_size: int = 64
+    queue_status_s: float = 5.0
     light_concurrency: int = 8
 
     @property

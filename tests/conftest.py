@@ -37,10 +37,10 @@ def backend(settings: Settings) -> Backend:
 @pytest.fixture(scope="session")
 def server_url(backend: Backend):
     """The real app on 127.0.0.1 (a free port), started once and closed at the end of the session."""
-    from rsdemo.ui import build_demo, launch_options, queue_options
+    from rsdemo.ui import build_demo, launch_options, configure_queue
 
     demo = build_demo(backend=backend)
-    demo.queue(**queue_options(backend.settings))  # the same bounds as app.py
+    configure_queue(demo, backend.settings)  # the same bounds as app.py
     _, url, _ = demo.launch(
         server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False, **launch_options()
     )

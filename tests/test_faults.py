@@ -64,14 +64,14 @@ def model():
 
 @pytest.fixture(scope="module")
 def app(settings: Settings, model) -> Iterator[tuple[str, Backend]]:
-    from rsdemo.ui import build_demo, launch_options, queue_options
+    from rsdemo.ui import build_demo, launch_options, configure_queue
 
     tokenizer = build_tokenizer()
     limits = dataclasses.replace(settings, run_time_limit_s=3.0, generation_slots=2)
     backend = Backend(settings=limits, runtime=CPU, tokenizer_loader=lambda name: SlowChar(),
                       model_loader=lambda key: tiny_bundle(model, tokenizer, key=key))
     demo = build_demo(backend=backend)
-    demo.queue(**queue_options(limits))
+    configure_queue(demo, limits)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
                             **launch_options())
     yield url.rstrip("/"), backend
@@ -97,7 +97,7 @@ def test_a_visitor_who_leaves_a_comparison_stops_it(app) -> None:
     url, _backend = app
     SlowChar.calls.clear()
     names = ["gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "byte"]  # all served by SlowChar here
-    http, stream = _open_stream(url, "compare", ["a" + " " * 100_000 + "b", names, False, False])
+    http, stream = _open_stream(url, "compare", ["a" + " " * 100_000 + "b", names, False])
     lines = stream.iter_lines()
     assert any(line.startswith("event: generating") for line in lines)  # the first tokenizer's view arrived
     stream.close()  # the tab is closed
@@ -106,7 +106,7 @@ def test_a_visitor_who_leaves_a_comparison_stops_it(app) -> None:
     time.sleep(2.0)
     assert 1 <= len(SlowChar.calls) < len(names)  # it stopped between tokenizers instead of running all six
     assert all(t < left_at + 0.6 for t in SlowChar.calls[1:])
-    assert Client(url, verbose=False).predict("ok", "char", False, False, "text", api_name="/tokenize")[3]["ids"]
+    assert Client(url, verbose=False).predict("ok", "char", False, api_name="/tokenize")["ids"]
 
 
 def test_a_visitor_who_leaves_a_generation_frees_its_worker(app, slow_model) -> None:

@@ -34,53 +34,53 @@ class Case:
     raw: bool = False  # sent as JSON over HTTP (gradio_client cannot encode a lone surrogate)
 
 
-def _view(result: Any) -> str:
-    return result[1]
-
-
 CASES = [
     # --- /tokenize: text, tokenizer, special, whitespace, show ---
-    Case("empty text", "/tokenize", ("", "gpt2", False, False, "text"), "empty"),
-    Case("whitespace only", "/tokenize", (" \t\n", "gpt2", False, False, "text"), "empty"),
-    Case("over the size limit", "/tokenize", ("x" * (2 * MB + 1), "byte", False, False, "text"), "the limit is"),
-    Case("lone surrogate", "/tokenize", ("ok \ud800 there", "gpt2", False, False, "text"), "lone surrogate",
+    Case("empty text", "/tokenize", ("", "gpt2", False), "empty"),
+    Case("whitespace only", "/tokenize", (" \t\n", "gpt2", False), "empty"),
+    Case("over the size limit", "/tokenize", ("x" * (2 * MB + 1), "byte", False), "the limit is"),
+    Case("lone surrogate", "/tokenize", ("ok \ud800 there", "gpt2", False), "lone surrogate",
          raw=True),
-    Case("NUL and control characters", "/tokenize", ("a\x00b\x01c\x1b[31m", "gpt2", False, True, "text"),
-         check=lambda r: r[3]["ids"] and "U+0000" in _view(r)),
-    Case("1 MB without spaces", "/tokenize", ("x" * MB, "cl100k_base", False, False, "text"),
-         check=lambda r: r[3]["stats"]["chars"] == MB),
-    Case("1 MB of spaces", "/tokenize", ("a" + " " * MB + "b", "gpt2", False, False, "text"),
-         check=lambda r: r[3]["stats"]["chars"] == MB + 2),
-    Case("1 MB of tabs, Llama 3", "/tokenize", ("a" + "\t" * MB + "b", "llama3", False, False, "text"),
-         check=lambda r: r[3]["stats"]["chars"] == MB + 2),
-    Case("1 MB of U+3000, o200k", "/tokenize", ("a" + "\u3000" * MB + "b", "o200k_base", False, False, "text"),
-         check=lambda r: r[3]["stats"]["chars"] == MB + 2),
-    Case("HTML-like text", "/tokenize", ("<img src=x onerror=alert(1)>", "gpt2", False, False, "text"),
-         check=lambda r: "&lt;" in _view(r) and "<img" not in _view(r)
-         and "".join(s["text"] for s in r[3]["segments"]) == "<img src=x onerror=alert(1)>"),
-    Case("script tag as pieces", "/tokenize", ("<script>alert(1)</script>", "llama3", False, False, "pieces"),
-         check=lambda r: "<script>" not in _view(r)),
-    Case("unknown view mode", "/tokenize", ("hi", "gpt2", False, False, "evil"), "not in the list of choices"),
-    Case("unknown tokenizer key", "/tokenize", ("hi", "gpt5", False, False, "text"), "Known: gpt2"),
-    Case("path traversal", "/tokenize", ("hi", "../../etc/passwd", False, False, "text"), "not a Hugging Face"),
-    Case("absolute path", "/tokenize", ("hi", "/etc/passwd", False, False, "text"), "not a Hugging Face"),
-    Case("relative path", "/tokenize", ("hi", "./rsdemo", False, False, "text"), "not a Hugging Face"),
-    Case("a local folder shaped like a repo", "/tokenize", ("hi", "assets/tokenizers", False, False, "text"),
+    Case("NUL and control characters", "/tokenize", ("a\x00b\x01c\x1b[31m", "gpt2", False),
+         check=lambda r: "".join(s["text"] for s in r["segments"]) == "a\x00b\x01c\x1b[31m"),
+    Case("1 MB without spaces", "/tokenize", ("x" * MB, "cl100k_base", False),
+         check=lambda r: r["stats"]["chars"] == MB),
+    Case("1 MB of spaces", "/tokenize", ("a" + " " * MB + "b", "gpt2", False),
+         check=lambda r: r["stats"]["chars"] == MB + 2),
+    Case("1 MB of tabs, Llama 3", "/tokenize", ("a" + "\t" * MB + "b", "llama3", False),
+         check=lambda r: r["stats"]["chars"] == MB + 2),
+    Case("1 MB of U+3000, o200k", "/tokenize", ("a" + "\u3000" * MB + "b", "o200k_base", False),
+         check=lambda r: r["stats"]["chars"] == MB + 2),
+    Case("HTML-like text", "/tokenize", ("<img src=x onerror=alert(1)>", "gpt2", False),
+         check=lambda r: "".join(s["text"] for s in r["segments"]) == "<img src=x onerror=alert(1)>"),
+    Case("script tag, Llama 3", "/tokenize", ("<script>alert(1)</script>", "llama3", False),
+         check=lambda r: "".join(s["text"] for s in r["segments"]) == "<script>alert(1)</script>"),
+    Case("a tokenizer sent as a number", "/tokenize", ("hi", 42, False), "Unknown tokenizer"),
+    Case("text sent as a number", "/tokenize", (42, "gpt2", False), "Expected text"),
+    Case("a boolean sent as a word", "/tokenize", ("hi", "gpt2", "maybe"), "must be true or false"),
+    Case("a boolean sent as the word false", "/tokenize", ("hi", "llama3", "false"),
+         check=lambda r: r["ids"] == [6151]),
+    Case("unknown tokenizer key", "/tokenize", ("hi", "gpt5", False), "Known: gpt2"),
+    Case("path traversal", "/tokenize", ("hi", "../../etc/passwd", False), "not a Hugging Face"),
+    Case("absolute path", "/tokenize", ("hi", "/etc/passwd", False), "not a Hugging Face"),
+    Case("relative path", "/tokenize", ("hi", "./rsdemo", False), "not a Hugging Face"),
+    Case("a local folder shaped like a repo", "/tokenize", ("hi", "assets/tokenizers", False),
          "not a Hugging Face"),
-    Case("URL", "/tokenize", ("hi", "https://evil.example/owner/name", False, False, "text"), "not a Hugging Face"),
-    Case("revision traversal", "/tokenize", ("hi", "owner/name@../../x", False, False, "text"), "not a Hugging Face"),
-    Case("huge name", "/tokenize", ("hi", "a/" + "b" * 10_000, False, False, "text"), "not a Hugging Face"),
-    Case("HTML in a name", "/tokenize", ("hi", "<b>x</b>", False, False, "text"), "not a Hugging Face"),
-    Case("Hub id offline", "/tokenize", ("hi", "Qwen/Qwen2.5-0.5B", False, False, "text"), "HF_HUB_OFFLINE"),
+    Case("URL", "/tokenize", ("hi", "https://evil.example/owner/name", False), "not a Hugging Face"),
+    Case("revision traversal", "/tokenize", ("hi", "owner/name@../../x", False), "not a Hugging Face"),
+    Case("huge name", "/tokenize", ("hi", "a/" + "b" * 10_000, False), "not a Hugging Face"),
+    Case("HTML in a name", "/tokenize", ("hi", "<b>x</b>", False), "not a Hugging Face"),
+    Case("Hub id offline", "/tokenize", ("hi", "Qwen/Qwen2.5-0.5B", False), "HF_HUB_OFFLINE"),
     # --- /compare: text, tokenizers, special, whitespace ---
-    Case("one tokenizer", "/compare", ("hi", ["gpt2"], False, False), "2 to 6"),
+    Case("one tokenizer", "/compare", ("hi", ["gpt2"], False), "2 to 6"),
     Case("seven tokenizers", "/compare", ("hi", ["gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "char",
-                                                 "byte"], False, False), "2 to 6"),
-    Case("the same tokenizer twice", "/compare", ("hi", ["gpt2", "gpt2"], False, False), "2 to 6"),
-    Case("an unknown tokenizer", "/compare", ("hi", ["gpt2", "nope"], False, False), "not in the list of choices"),
-    Case("compare empty text", "/compare", ("", ["gpt2", "char"], False, False), "empty"),
-    Case("compare a million spaces", "/compare", ("a" + " " * 1_000_000 + "b", ["char", "byte"], False, False),
-         check=lambda r: "0 on boundaries not shared" in r[1]),
+                                                 "byte"], False), "2 to 6"),
+    Case("tokenizers sent as text", "/compare", ("hi", "gpt2,char", False), "must be a list"),
+    Case("the same tokenizer twice", "/compare", ("hi", ["gpt2", "gpt2"], False), "2 to 6"),
+    Case("an unknown tokenizer", "/compare", ("hi", ["gpt2", "nope"], False), "Known: gpt2"),
+    Case("compare empty text", "/compare", ("", ["gpt2", "char"], False), "empty"),
+    Case("compare a million spaces", "/compare", ("a" + " " * 1_000_000 + "b", ["char", "byte"], False),
+         check=lambda r: [x["differing"] for x in r["results"]] == [0, 0]),
     # --- /decode: ids, tokenizer ---
     Case("words instead of ids", "/decode", ("Hello!!", "gpt2"), "not a token id"),
     Case("negative id", "/decode", ("[-1]", "gpt2"), "never negative"),
@@ -89,10 +89,12 @@ CASES = [
     Case("unclosed list", "/decode", ("[1, 2", "gpt2"), "not a token id"),
     Case("float id", "/decode", ("1e5", "gpt2"), "not a token id"),
     Case("no ids", "/decode", ("", "gpt2"), "Type some token ids"),
+    Case("ids as a list of words", "/decode", (["a", "b"], "gpt2"), "whole numbers"),
+    Case("ids as a list of numbers", "/decode", ([15496, 995], "gpt2"), check=lambda r: r["text"] == "Hello world"),
     Case("too many ids", "/decode", (" ".join(["1"] * 100_001), "byte"), "too many"),
     Case("a hole in cl100k", "/decode", ("100261", "cl100k_base"), "not an id of the cl100k_base vocabulary"),
     Case("a surrogate code point", "/decode", ("55296", "char"), "not an id of the char vocabulary"),
-    Case("a special token id", "/decode", ("50256", "gpt2"), check=lambda r: r[0] == "<|endoftext|>"),
+    Case("a special token id", "/decode", ("50256", "gpt2"), check=lambda r: r["text"] == "<|endoftext|>"),
     # --- /generate: prompt, model, method, params, chat, stop ---
     Case("empty prompt", "/generate", ("", "smollm2-135m-instruct", "greedy", {}, True, ""), "Type a prompt"),
     Case("prompt over the limit", "/generate", ("x" * 20_001, "smollm2-135m-instruct", "greedy", {}, True, ""),
@@ -167,7 +169,7 @@ def test_hostile_input_through_the_api(client: Client, case: Case) -> None:
             _call(client, case)
         assert not any(leak in str(err.value) for leak in LEAKS), str(err.value)
     # and the app keeps serving
-    assert client.predict("ok", "char", False, False, "text", api_name="/tokenize")[3]["ids"] == [111, 107]
+    assert client.predict("ok", "char", False, api_name="/tokenize")["ids"] == [111, 107]
 
 
 CLI_CASES = [
