@@ -79,10 +79,10 @@ DEFAULT_TOKENIZERS = (
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 MISSING_MODEL = "rsdemo-soak/no-such-model"  # a well-formed Hub id that cannot load offline: must fail fast
 BAD_LIGHT = (  # deliberately bad light requests: each must get a clear error (not an internal one)
-    ("tokenize", ("", "gpt2", False, False, "text")),
-    ("tokenize", ("hi", "no-such-tokenizer", False, False, "text")),
+    ("tokenize", ("", "gpt2", False)),
+    ("tokenize", ("hi", "no-such-tokenizer", False)),
     ("decode", ("[1, two]", "gpt2")),
-    ("compare", ("hi", ["gpt2"], False, False)),
+    ("compare", ("hi", ["gpt2"], False)),
 )
 
 # Varied, realistic inputs: prose, code, markup, data, several scripts, emoji sequences, whitespace.
@@ -369,38 +369,32 @@ class Monitor(threading.Thread):
 # --- request building and checking (shared by the warm-up and the client processes) ----------------
 
 
-def check_tokenize(out: Sequence[Any], *, text: str, tokenizer: str) -> str | None:
+def check_tokenize(out: Any, *, text: str, tokenizer: str) -> str | None:
     """None when the /tokenize answer is for this request; else what is wrong (cross-talk or a bad answer).
 
     The segments (gaps and special tokens included) cover the text sent, in order: all of it, or a prefix
     when the view is truncated.
     """
-    if isinstance(out, (list, tuple)) and len(out) == 3:  # a leaner /tokenize (no result dict): the ids text only
-        return None if re.fullmatch(r"\[[0-9, ]*\].*", str(out[2]), flags=re.S) else "the ids text is not a list"
-    if not isinstance(out, (list, tuple)) or len(out) != 4 or not isinstance(out[3], dict):
-        return f"unexpected /tokenize output shape: {type(out).__name__}"
-    result = out[3]
-    if result.get("tokenizer") != tokenizer:
-        return f"answer for tokenizer {result.get('tokenizer')!r}, asked {tokenizer!r}"
-    ids = result.get("ids") or []
-    if not str(out[2]).startswith("[" + ", ".join(map(str, ids[:8]))):
-        return "the ids text does not match the ids"
-    covered = "".join(s["text"] for s in result.get("segments", []))
-    if covered != text if not result.get("truncated") else not (covered and text.startswith(covered)):
+    if not isinstance(out, dict):
+        return f"unexpected /tokenize output: {type(out).__name__}"
+    if out.get("tokenizer") != tokenizer:
+        return f"answer for tokenizer {out.get('tokenizer')!r}, asked {tokenizer!r}"
+    if out.get("stats", {}).get("tokens") != len(out.get("ids") or []):
+        return "the token count does not match the ids"
+    covered = "".join(s["text"] for s in out.get("segments", []))
+    if covered != text if not out.get("truncated") else not (covered and text.startswith(covered)):
         return f"segments cover {covered[:40]!r}..., not the text sent {text[:40]!r}..."
     return None
 
 
-def check_compare(out: Sequence[Any], *, tokenizers: Sequence[str]) -> str | None:
+def check_compare(out: Any, *, tokenizers: Sequence[str]) -> str | None:
     try:
-        rows = out[0]["data"]
-        got = [r[0] for r in rows]
-    except (TypeError, KeyError, IndexError):
+        got = [r["tokenizer"] for r in out["results"]]
+        done = out["done"]
+    except (TypeError, KeyError):
         return "unexpected /compare output shape"
-    if got != list(tokenizers):
-        return f"compare rows {got}, asked {list(tokenizers)}"
-    if str(out[1]).count('class="rs-compare-row"') != len(tokenizers):
-        return "compare views do not match the tokenizers asked"
+    if got != list(tokenizers) or not done:
+        return f"compare results {got} (done={done}), asked {list(tokenizers)}"
     return None
 
 
@@ -418,14 +412,14 @@ def _light_request(rng: random.Random, cfg: Config, kinds: Sequence[str], weight
     special, whitespace = rng.random() < 0.2, rng.random() < 0.2
     if kind == "tokenize":
         tok = rng.choice(cfg.tokenizers)
-        return kind, "/tokenize", (text, tok, special, whitespace, "text"), (
+        return kind, "/tokenize", (text, tok, special), (
             lambda out: check_tokenize(out, text=text, tokenizer=tok))
     if kind == "compare":
         keys = rng.sample(cfg.tokenizers, rng.choice((2, 3)))
-        return kind, "/compare", (text, keys, special, whitespace), (lambda out: check_compare(out, tokenizers=keys))
+        return kind, "/compare", (text, keys, special), (lambda out: check_compare(out, tokenizers=keys))
     ids_text, tok, expected = rng.choice(cfg.decode_inputs)  # type: ignore[misc]
     return kind, "/decode", (ids_text, tok), (
-        lambda out: None if out[0] == expected else f"decode gave {str(out[0])[:40]!r}, expected {expected[:40]!r}")
+        lambda out: None if out["text"] == expected else f"decode gave {str(out['text'])[:40]!r}, expected {expected[:40]!r}")
 
 
 def _run_light(client: Any, cfg: Config, seed: int, start_at: float, records: list[dict[str, Any]]) -> None:
@@ -649,19 +643,18 @@ def warm_up(client: Any, tokenizers: Sequence[str]) -> tuple[tuple[tuple[str, st
     text = TEXTS[2]  # mixed: accents, CJK, emoji sequences, tabs, newlines, a special-token string
     for tok in tokenizers:
         try:
-            out = client.predict(text, tok, False, False, "text", api_name="/tokenize")
+            out = client.predict(text, tok, False, api_name="/tokenize")
             problem = check_tokenize(out, text=text, tokenizer=tok)
             if problem:
                 problems.append(f"/tokenize {tok}: {problem}")
                 continue
-            ids = out[3]["ids"] if len(out) == 4 else json.loads(str(out[2]).split("]")[0] + "]")
-            ids_text = "[" + ", ".join(map(str, ids[:32])) + "]"
-            decode_inputs.append((ids_text, tok, str(client.predict(ids_text, tok, api_name="/decode")[0])))
+            ids_text = "[" + ", ".join(map(str, out["ids"][:32])) + "]"
+            decode_inputs.append((ids_text, tok, str(client.predict(ids_text, tok, api_name="/decode")["text"])))
         except Exception as err:  # noqa: BLE001
             problems.append(f"{tok}: {_short(err)}")
     try:
         keys = list(tokenizers[:3])
-        problem = check_compare(client.predict(text, keys, False, False, api_name="/compare"), tokenizers=keys)
+        problem = check_compare(client.predict(text, keys, False, api_name="/compare"), tokenizers=keys)
         if problem:
             problems.append("/compare: " + problem)
     except Exception as err:  # noqa: BLE001

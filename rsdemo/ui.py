@@ -51,7 +51,7 @@ def _as_user_error(err: Exception, name: str) -> Exception:
         return err
     if isinstance(err, RsdemoError):
         # Gradio renders an error's message as HTML: what the user typed (a name, a value) must stay text
-        return gr.Error(html.escape(str(err)), print_exception=False)
+        return gr.Error(html.escape(str(err), quote=False), print_exception=False)
     reference = uuid.uuid4().hex[:8]
     log.exception("internal error %s in %s", reference, name)  # keep serving: report, log, move on
     return gr.Error(f"Something went wrong on the server (reference {reference}); the details are in its log. "
