@@ -13,6 +13,7 @@ tensors. Engines are loaded once through ``LoadCache``; a test can inject its ow
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -32,7 +33,7 @@ from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import METHODS
 from .disk import DiskBudget
-from .generation import GenerationResult, check_request, default_engines
+from .generation import GenerationResult, PromptInfo, check_request, default_engines
 from .generation.engine import GenerationEngine
 from .tokenization.adapters import TokenizerAdapter
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
@@ -242,7 +243,9 @@ class Backend:
         )
         self.disk = DiskBudget(self.settings.cache_dir, max_bytes=self.settings.max_disk_bytes,
                                in_use=self._entries_in_use)
-        self._slots = threading.BoundedSemaphore(self.settings.generation_slots)
+        self._slots = threading.Condition()  # guards the free-slot count and the waiting line
+        self._free_slots = self.settings.generation_slots
+        self._waiting: collections.deque[object] = collections.deque()
         self._runs: dict[str, list[threading.Event]] = {}  # visitor -> cancel flags of their runs, oldest first
         self._runs_lock = threading.Lock()
         # ZeroGPU: only this entry point asks for a GPU, for a time that follows max_new_tokens
@@ -622,19 +625,46 @@ class Backend:
                 if not flags:
                     self._runs.pop(visitor, None)
 
-    @contextlib.contextmanager
-    def _slot(self, cancel: threading.Event) -> Iterator[None]:
-        """One of the ``generation_slots``; waiting ends early if the run is stopped meanwhile."""
+    def _wait_for_slot(self, cancel: threading.Event) -> Iterator[int]:
+        """Wait, first come first served, for one of the ``generation_slots``; yields how many runs are ahead.
+
+        Returns holding the slot (give it back with ``_release_slot``). A run stopped while it waits never starts.
+
+        Raises:
+            InputError: the run was stopped while waiting.
+            CapacityError: no slot came free within ``run_time_limit_s``.
+        """
+        ticket = object()
         deadline = time.monotonic() + self.settings.run_time_limit_s
-        while not self._slots.acquire(timeout=0.2):
-            if cancel.is_set():
-                raise InputError("The generation was stopped before it started.")
-            if time.monotonic() > deadline:
-                raise CapacityError("Every generation slot has been busy for too long. Try again in a minute.")
+        shown = None
+        with self._slots:
+            self._waiting.append(ticket)
         try:
-            yield
+            while True:
+                with self._slots:
+                    if self._free_slots > 0 and self._waiting[0] is ticket:
+                        self._waiting.popleft()
+                        self._free_slots -= 1
+                        return
+                    ahead = self._waiting.index(ticket)  # runs waiting before this one
+                    self._slots.wait(0.25)
+                if cancel.is_set():
+                    raise InputError("The generation was stopped before it started.")
+                if time.monotonic() > deadline:
+                    raise CapacityError("Every generation slot has been busy for too long. Try again in a minute.")
+                if ahead != shown:
+                    shown = ahead
+                    yield ahead
         finally:
-            self._slots.release()
+            with self._slots:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                self._slots.notify_all()
+
+    def _release_slot(self) -> None:
+        with self._slots:
+            self._free_slots += 1
+            self._slots.notify_all()
 
     def _generate(
         self,
@@ -677,14 +707,23 @@ class Backend:
         check_request(prompt=prompt, method=method, params=params, stop=stop, limits=self.settings,
                       model_cap=spec.max_new_tokens if spec is not None else None)
         chosen, reason = self.choose_engine(model=name, method=method, engine=engine)
+        injected = chosen.capabilities.name == "transformers" and self._model_loader is not None
+        if not injected and not self.model_loaded(name, engine=chosen.capabilities.name):
+            chosen.precheck(name, settings=self.settings)  # an unusable Hub fails now, not after waiting for a slot
         tag = {"engine": chosen.capabilities.name, "engine_reason": reason}
         cancel = cancel or threading.Event()
         who = visitor or f"anonymous-{id(cancel)}"
-        with (self._visitor_run(who, cancel), self._slot(cancel),
-              self._model_in_use(chosen.capabilities.name, name, progress) as loaded):
-            for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
-                                     cancel=cancel, details=details, limits=self.settings):
-                yield dataclasses.replace(result, **tag)
+        with self._visitor_run(who, cancel):
+            for ahead in self._wait_for_slot(cancel):
+                yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
+                                       prompt=PromptInfo(prompt, (), chat), beams=(), done=False, waiting=ahead, **tag)
+            try:
+                with self._model_in_use(chosen.capabilities.name, name, progress) as loaded:
+                    for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat,
+                                             stop=stop, cancel=cancel, details=details, limits=self.settings):
+                        yield dataclasses.replace(result, **tag)
+            finally:
+                self._release_slot()
 
 
 def _refusal(engine: GenerationEngine, model: str, method: str, device: str) -> str | None:

@@ -176,6 +176,8 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
     streamed = 0
     for result in backend.generate(model=args.model, prompt=prompt, method=args.method, params=params,
                                    chat=args.chat, stop="\n".join(args.stop) or None, details=not args.no_probs):
+        if result.waiting is not None:
+            continue  # another run holds the slot (several runs share this backend only inside the app)
         if not result.done and not args.json:
             text = result.text
             out.write(text[streamed:])

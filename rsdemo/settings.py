@@ -95,9 +95,13 @@ class Settings:
         max_stop_strings, max_stop_chars: how many stop strings, and how long each.
         generation_slots: how many generations run at once in the whole process; the rest wait in the queue
             and see their position.
+        generation_waiting: generations that may wait for a slot inside the app, told their place in line; more
+            wait in the Gradio queue.
         runs_per_visitor: generations one visitor (browser session or API client) may have running at once;
             a new run from the same visitor stops the older one.
         run_time_limit_s: a generation is stopped after this many seconds (marked "time limit").
+        generation_nice: the CPU priority generation threads drop to (Linux nice, 0 to 19): they take the CPU
+            that tokenize / compare / decode leave idle instead of slowing them down.
         gpu_base_s, gpu_max_s: the ZeroGPU duration asked for: base seconds plus the model's seconds per new
             token, at most ``gpu_max_s``.
         queue_max_size: requests waiting in the Gradio queue before new ones are turned away.
@@ -126,8 +130,10 @@ class Settings:
     max_stop_strings: int = 8
     max_stop_chars: int = 64
     generation_slots: int = 2
+    generation_waiting: int = 16
     runs_per_visitor: int = 1
     run_time_limit_s: float = 180.0
+    generation_nice: int = 10
     gpu_base_s: int = 15
     gpu_max_s: int = 120
     queue_max_size: int = 64

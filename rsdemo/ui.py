@@ -459,6 +459,9 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
         "finish_reason": result.finish_reason,
         "logprob": result.logprob,
         "perplexity": result.perplexity,
+        "engine": result.engine,
+        "engine_reason": result.engine_reason,
+        "waiting": result.waiting,
     }
 
 
@@ -537,7 +540,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         return render_generation(token_segments(result.tokens), result.tokens, distribution=dist)
 
     limits = backend.settings
-    pool = {"concurrency_limit": limits.generation_slots, "concurrency_id": "generate"}
+    # runs beyond the slots wait inside the app, told their place; beyond that, in Gradio's queue
+    pool = {"concurrency_limit": limits.generation_slots + limits.generation_waiting, "concurrency_id": "generate"}
 
     @_user_errors
     def run_generation(request: gr.Request, model_key: str, prompt_text: str, method_key: str, use_chat: bool,
@@ -552,6 +556,11 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         shown_at = 0.0
         for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
                                        chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request)):
+            if result.waiting is not None:
+                ahead = f"{result.waiting} ahead of you" if result.waiting else "you are next"
+                yield (gr.update(), _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
+                       gr.update(), gr.update(), gr.update(), gr.update())
+                continue
             now = time.monotonic()
             if not result.done and now - shown_at < _STREAM_EVERY_S and len(result.tokens) > 1:
                 continue  # stream at a steady pace: rendering every token of a long run costs quadratic time

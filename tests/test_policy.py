@@ -131,7 +131,7 @@ def test_slots_bound_the_runs_at_once(settings: Settings, model, tokenizer, slot
         for h in handles:
             h.remove()
     assert peak[0] == slots
-    assert backend.running == 0
+    assert backend.running == 0 and backend._free_slots == slots
 
 
 def test_a_visitors_new_run_stops_their_older_one(settings: Settings, model, tokenizer) -> None:
@@ -191,8 +191,10 @@ def test_a_run_stopped_while_waiting_for_a_slot_never_starts(settings: Settings,
         cancel = threading.Event()
         waiting = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="b", cancel=cancel)
         threading.Timer(0.3, cancel.set).start()
+        first = next(waiting)
+        assert first.waiting == 0 and not first.tokens  # told it is next in line
         with pytest.raises(InputError, match="stopped before it started"):
-            next(waiting)
+            list(waiting)
         list(busy)
     finally:
         handle.remove()

@@ -79,6 +79,10 @@ class GenerationEngine(Protocol):
         """Why this engine cannot run here at all (a package not installed), or None."""
         ...
 
+    def precheck(self, key: str, *, settings: Settings) -> None:
+        """Cheap checks before a run waits for a slot (is the Hub usable for a Hub model?); raises what load would."""
+        ...
+
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
         """The memory a model will take once loaded, known before loading it."""
         ...

@@ -100,6 +100,8 @@ class GenerationResult:
     ``done`` is False for streaming updates. ``beams`` holds every returned sequence (one for
     single-sequence methods); ``beams[0]`` is the best. ``engine`` names the engine that ran it and
     ``engine_reason`` why that one (the fastest that can run the method here, or the one asked for).
+    While a run waits for a generation slot, updates carry no tokens and ``waiting`` says how many runs
+    are ahead of it.
     """
 
     model: str
@@ -118,6 +120,7 @@ class GenerationResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
     engine: str = ""
     engine_reason: str = ""
+    waiting: int | None = None
 
     @property
     def text(self) -> str:

@@ -13,6 +13,7 @@ How probabilities are gathered:
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -34,6 +35,20 @@ __all__ = ["TOP_K_ALTERNATIVES", "TransformersEngine", "generate_stream"]
 
 TOP_K_ALTERNATIVES = 10
 _STREAM_TIMEOUT_S = 120.0  # a crashed generate thread cannot hang the UI longer than this
+
+
+def lower_priority(nice: int) -> None:
+    """Lower this thread's CPU priority (Linux: threads are tasks with their own nice value).
+
+    Generation then takes the CPU that light requests leave idle instead of competing with them; the
+    threads torch starts for this thread's parallel work inherit the value. Elsewhere it does nothing.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:  # not permitted here: generation keeps the default priority
+        pass
 
 
 def _alternatives(probs: Any, adapter: HFAdapter, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
@@ -167,6 +182,7 @@ def generate_stream(
 
     def worker() -> None:
         worker_thread[0] = threading.get_ident()
+        lower_priority(limits.generation_nice)
         try:
             with seeded(seed, device=str(bundle.device)), torch.inference_mode():
                 outcome["output"] = model.generate(input_ids, **kwargs)
@@ -333,6 +349,14 @@ class TransformersEngine:
 
     def missing(self) -> str | None:
         return None
+
+    def precheck(self, key: str, *, settings: Settings) -> None:
+        from ..catalog import MODELS
+        from ..loading import check_hub_reachable
+
+        spec = MODELS.get(key)
+        if spec is None or spec.source == "hub":
+            check_hub_reachable(settings=settings)
 
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
         from ..loading import model_size_bytes
