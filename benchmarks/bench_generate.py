@@ -152,12 +152,14 @@ def plain_call(model: Any, input_ids: Any, config: Any, *, in_thread: bool = Tru
     return run
 
 
-def rsdemo_call(backend: Backend, prompt: str, max_new_tokens: int, *, details: bool) -> Callable[[], Run]:
-    """B (``details=False``) and C (``details=True``): the whole streamed request, consumed to the end."""
+def rsdemo_call(backend: Backend, prompt: str, max_new_tokens: int, *, details: bool,
+                engine: str = "transformers") -> Callable[[], Run]:
+    """B (``details=False``), C (``details=True``) and D (the llama.cpp engine, which always gives details): the
+    whole streamed request, consumed to the end."""
 
     def run() -> Run:
         start = time.perf_counter()
-        results = list(backend.generate(model=MODEL_KEY, prompt=prompt, method="greedy",
+        results = list(backend.generate(model=MODEL_KEY, prompt=prompt, method="greedy", engine=engine,
                                         params={"max_new_tokens": max_new_tokens}, details=details))
         elapsed = time.perf_counter() - start
         final = results[-1]
@@ -166,6 +168,68 @@ def rsdemo_call(backend: Backend, prompt: str, max_new_tokens: int, *, details: 
         return Run(elapsed, [t.id for t in final.tokens], final.ttft_s, final.tokens_per_s, final.finish_reason)
 
     return run
+
+
+def llama_raw_call(loaded: Any, ids: list[int], max_new_tokens: int) -> Callable[[], Run]:
+    """E: llama.cpp alone, greedy on its logits (argmax), no probabilities: the engine's own ceiling."""
+    import numpy as np
+
+    from rsdemo.generation.llamacpp_engine import _bindings
+
+    lib = _bindings()
+
+    def run() -> Run:
+        start = time.perf_counter()
+        context = loaded.acquire(threading.Event())
+        try:
+            lib.llama_memory_clear(lib.llama_get_memory(context), True)
+            prompt = (lib.llama_token * len(ids))(*ids)
+            lib.llama_decode(context, lib.llama_batch_get_one(prompt, len(ids)))
+            one = (lib.llama_token * 1)()
+            out: list[int] = []
+            for _ in range(max_new_tokens):
+                logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,))
+                out.append(int(logits.argmax()))
+                one[0] = out[-1]
+                lib.llama_decode(context, lib.llama_batch_get_one(one, 1))
+        finally:
+            loaded.give_back(context)
+        return Run(time.perf_counter() - start, out)
+
+    return run
+
+
+FIDELITY_PROMPTS = (
+    "What is the capital of France? Answer in one sentence.",
+    "Write a haiku about the sea.",
+    "Explain what a tokenizer does, in two sentences.",
+    "List three fruits that are red.",
+    "Translate 'good morning' into Spanish and German.",
+    "def fibonacci(n):",
+)
+
+
+def fidelity(backend: Backend, *, new_tokens: int = 48) -> dict[str, float]:
+    """llama.cpp against transformers, teacher-forced on transformers' own greedy outputs: top-1 agreement, mean TV."""
+    from rsdemo.generation.llamacpp_engine import teacher_forced_logits
+
+    loaded = backend.model(MODEL_KEY, engine="llama.cpp")
+    bundle = backend.model(MODEL_KEY, engine="transformers")
+    agree = positions = 0
+    distances: list[float] = []
+    for prompt in FIDELITY_PROMPTS:
+        *_, reference = backend.generate(model=MODEL_KEY, prompt=prompt, method="greedy", engine="transformers",
+                                         params={"max_new_tokens": new_tokens})
+        start = len(reference.prompt.ids)
+        ids = list(reference.prompt.ids) + [t.id for t in reference.tokens]
+        ours = torch.softmax(torch.from_numpy(teacher_forced_logits(loaded, ids, start=start)[:-1]), dim=-1)
+        with torch.inference_mode():
+            theirs = torch.softmax(bundle.model(torch.tensor([ids])).logits[0, start - 1 : len(ids) - 1].float(), -1)
+        agree += int((ours.argmax(-1) == theirs.argmax(-1)).sum())
+        positions += len(ours)
+        distances += (0.5 * (ours - theirs).abs().sum(-1)).tolist()
+    return {"positions": positions, "top1_agreement": agree / positions, "mean_tv": statistics.mean(distances),
+            "max_tv": max(distances)}
 
 
 def _timed(fn: Callable[[], Run]) -> Run:
@@ -284,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-main-thread", dest="main_thread", action="store_false",
                         help="leave out the informational A-main row (plain generate in the main thread)")
     parser.add_argument("--profile", action="store_true", help="also cProfile one B and one C run")
+    parser.add_argument("--no-fidelity", dest="fidelity", action="store_false",
+                        help="skip the llama.cpp vs transformers fidelity check (6 prompts, about a minute)")
     parser.add_argument("--profile-top", type=int, default=25, help="lines per profile section")
     parser.add_argument("--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)")
     parser.add_argument("--torch-threads", type=int, default=None,
@@ -337,13 +403,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "B": rsdemo_call(backend, args.prompt, args.max_new_tokens, details=False),
         "C": rsdemo_call(backend, args.prompt, args.max_new_tokens, details=True),
     }
+    llama_missing = backend.engines["llama.cpp"].missing() if "llama.cpp" in backend.engines else "not registered"
+    if llama_missing is None:
+        loaded = backend.model(MODEL_KEY, engine="llama.cpp")
+        calls["D"] = rsdemo_call(backend, args.prompt, args.max_new_tokens, details=True, engine="llama.cpp")
+        calls["E"] = llama_raw_call(loaded, list(info.ids), args.max_new_tokens)
+    else:
+        print(f"llama.cpp engine: {llama_missing} (D and E left out)")
     if args.main_thread:
         calls["A-main"] = plain_call(model, input_ids, config, in_thread=False)
     labels = {
         "A": "A plain model.generate",
         "A-main": "A-main plain, main thread (info)",
-        "B": "B rsdemo details=False",
-        "C": "C rsdemo details=True",
+        "B": "B rsdemo transformers, details=False",
+        "C": "C rsdemo transformers, details=True",
+        "D": "D rsdemo llama.cpp (probabilities, top-10)",
+        "E": "E llama.cpp alone, argmax (info)",
     }
 
     # warm-up (first calls build caches and allocator pools) and the identity / length check
@@ -368,8 +443,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             line.append(f"{name} {run.seconds:6.2f} s")
         print(f"  round {r + 1}/{args.rounds}: " + "   ".join(line) + f"   (load average {_load()})", flush=True)
 
-    all_runs = [warm[n] for n in calls] + [run for name in calls for run in runs[name]]
+    transformers_calls = [n for n in calls if n[0] in "ABC"]
+    all_runs = [warm[n] for n in transformers_calls] + [run for name in transformers_calls for run in runs[name]]
     identical = all(run.ids == reference for run in all_runs)
+    llama_same = {n: all(run.ids[: len(reference)] == reference for run in [warm[n], *runs[n]]) for n in calls
+                  if n in "DE"}
     n_tokens = len(reference)
     med = {name: statistics.median(run.seconds for run in runs[name]) for name in calls}
     ratio_b = med["B"] / med["A"]
@@ -413,7 +491,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append((labels[name], f"{med[name]:.3f}", tps(runs[name]), f"{ratio:.3f}", f"<= {target:.2f}",
                      "yes" if ratio <= target else "NO", f"{ttft:.3f}" if ttft is not None else "-",
                      f"{rate:.2f}" if rate is not None else "-"))
+    for name in ("D", "E"):
+        if name in runs:
+            ttft = _median([r.ttft_s for r in runs[name]])
+            rate = _median([r.tokens_per_s for r in runs[name]])
+            speedup = med["C"] / med[name]
+            rows.append((labels[name], f"{med[name]:.3f}", tps(runs[name]), f"{med[name] / med['A']:.3f}",
+                         ">= 4x C, >= 60 tok/s" if name == "D" else "",
+                         ("yes" if speedup >= 4 and n_tokens / med[name] >= 60 else "NO") if name == "D" else "",
+                         f"{ttft:.3f}" if ttft is not None else "-", f"{rate:.2f}" if rate is not None else "-"))
     print_table(rows)
+    for name, same in llama_same.items():
+        print(f"{name}: the same tokens as A: {'yes' if same else 'no (the GGUF numerics differ; see fidelity)'}; "
+              f"{med['C'] / med[name]:.2f}x C's speed")
+    fid = None
+    if llama_missing is None and args.fidelity:
+        fid = fidelity(backend)
+        print(f"fidelity, llama.cpp vs transformers, teacher-forced on transformers' greedy output "
+              f"({len(FIDELITY_PROMPTS)} prompts x 48 tokens, {fid['positions']} positions): top-1 agreement "
+              f"{fid['top1_agreement']:.1%} (target >= 97%), mean total variation {fid['mean_tv']:.4f} "
+              f"(target <= 0.05), max {fid['max_tv']:.3f}")
     if "A-main" in runs:
         print(f"(against A-main instead, informational: B {med['B'] / med['A-main']:.3f}, "
               f"C {med['C'] / med['A-main']:.3f})")
@@ -432,7 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cache_loads and gguf_loads:
         print(f"\nGGUF load / converted-cache load: {statistics.median(gguf_loads) / statistics.median(cache_loads):.1f}x")
     print(f"\nnote: {OPENMP_NOTE}" if "A-main" in runs else "\nnote: A runs in a fresh thread, as rsdemo's generate does.")
-    print(f"\nidentical token ids, {' == '.join(calls)} in all {len(all_runs)} runs: {'yes' if identical else 'NO'} "
+    print(f"\nidentical token ids, {' == '.join(transformers_calls)} in all {len(all_runs)} runs: "
+          f"{'yes' if identical else 'NO'} "
           f"({n_tokens} tokens each; asked {args.max_new_tokens})")
 
     profiles: dict[str, str] = {}
@@ -462,8 +560,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratio_c": ratio_c,
             "target_b": TARGET_B,
             "target_c": TARGET_C,
-            "ttft_s": {name: _median([r.ttft_s for r in runs[name]]) for name in ("B", "C")},
-            "rsdemo_tokens_per_s": {name: _median([r.tokens_per_s for r in runs[name]]) for name in ("B", "C")},
+            "ttft_s": {name: _median([r.ttft_s for r in runs[name]]) for name in ("B", "C", "D") if name in runs},
+            "rsdemo_tokens_per_s": {name: _median([r.tokens_per_s for r in runs[name]]) for name in ("B", "C", "D")
+                                    if name in runs},
+            "llama_same_tokens_as_a": llama_same,
+            "fidelity": fid,
             "first_load_s": first_load_s,
             "load_cache_s": cache_loads,
             "load_gguf_s": gguf_loads,

@@ -510,6 +510,8 @@ class Backend:
     def _load_model(self, key: tuple[str, str]) -> ModelBundle:
         engine_name, name = key
         progress = getattr(self._local, "progress", None)
+        if progress is not None:
+            progress(f"Loading {name} on {self.engines[engine_name].capabilities.label}…")
         if engine_name == "transformers" and self._model_loader is not None:
             return self._model_loader(name)
         return self.engines[engine_name].load(name, runtime=self.runtime, settings=self.settings,
@@ -718,7 +720,11 @@ class Backend:
                 yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
                                        prompt=PromptInfo(prompt, (), chat), beams=(), done=False, waiting=ahead, **tag)
             try:
+                was_loaded = self.model_loaded(name, engine=chosen.capabilities.name)
+                asked = time.perf_counter()
                 with self._model_in_use(chosen.capabilities.name, name, progress) as loaded:
+                    if not was_loaded:  # the time to first token below starts after the load: shown apart
+                        tag["load_s"] = time.perf_counter() - asked
                     for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat,
                                              stop=stop, cancel=cancel, details=details, limits=self.settings):
                         yield dataclasses.replace(result, **tag)

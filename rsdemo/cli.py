@@ -24,6 +24,7 @@ from .backend import Backend
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
 from .errors import InputError, RsdemoError
+from .generation import default_engines
 from .settings import settings_table
 
 __all__ = ["main"]
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"a key from `models` or a Hub repo id "
                      f"(default {DEFAULT_MODEL})")
     gen.add_argument("--method", default="greedy", choices=list(METHODS), help="decoding method (default greedy)")
+    engines = default_engines()
+    gen.add_argument("--engine", default=None, choices=[e.capabilities.name for e in engines],
+                     help="generation engine (default: the fastest that can run the method here): "
+                     + "; ".join(f"{e.capabilities.name}: {e.capabilities.note}" for e in engines))
     gen.add_argument("--chat", action=argparse.BooleanOptionalAction, default=True,
                      help="apply the model's chat template (default on)")
     gen.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
@@ -175,7 +180,8 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
     final = None
     streamed = 0
     for result in backend.generate(model=args.model, prompt=prompt, method=args.method, params=params,
-                                   chat=args.chat, stop="\n".join(args.stop) or None, details=not args.no_probs):
+                                   chat=args.chat, stop="\n".join(args.stop) or None, details=not args.no_probs,
+                                   engine=args.engine):
         if result.waiting is not None:
             continue  # another run holds the slot (several runs share this backend only inside the app)
         if not result.done and not args.json:
@@ -203,6 +209,8 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
             "logprob": _num(final.logprob),
             "perplexity": _num(final.perplexity),
             "tokens_per_s": final.tokens_per_s,
+            "engine": final.engine,
+            "engine_reason": final.engine_reason,
         }
         out.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return 0
@@ -212,7 +220,7 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
             out.write((f"--- beam {n + 1}{score}\n" if len(final.beams) > 1 else "") + beam.text + "\n")
     else:
         out.write(final.text[streamed:] + "\n")
-    stats = f"[{len(final.tokens)} tokens, {final.finish_reason}"
+    stats = f"[{final.engine}: {len(final.tokens)} tokens, {final.finish_reason}"
     if final.tokens_per_s:
         stats += f", {final.tokens_per_s:.1f} tokens/s"
     if final.perplexity is not None and final.perplexity == final.perplexity:

@@ -51,6 +51,7 @@ __all__ = [
     "cache_entries",
     "check_hub_reachable",
     "converted_model_dir",
+    "gguf_tokenizer",
     "hub_cache_dir",
     "load_hub_tokenizer",
     "load_model_bundle",
@@ -501,6 +502,36 @@ def _convert_gguf(source: Path, target: Path, progress: Progress | None, budget:
         log.warning("cannot cache the converted model in %s (%s); using it from memory", target, err)
         return plain, tokenizer
     return None
+
+
+_GGUF_TOKENIZERS: dict[tuple[str, str], object] = {}
+
+
+def gguf_tokenizer(*, key: str, settings: Settings | None = None, progress: Progress | None = None) -> object:
+    """The transformers tokenizer (chat template included) of an embedded GGUF model, read once per process.
+
+    From the converted checkpoint when it is there (a fraction of a second), else from the GGUF file.
+    """
+    from transformers import AutoTokenizer
+
+    from .catalog import get_model_spec
+
+    settings = settings or get_settings()
+    cached = _GGUF_TOKENIZERS.get((key, str(settings.cache_dir)))
+    if cached is not None:
+        return cached
+    folder = converted_model_dir(key=key, settings=settings)
+    if verify_entry(folder):
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    else:
+        spec = get_model_spec(key)
+        assert spec.package is not None and spec.path is not None
+        source = package_dir(spec.package) / spec.path
+        if progress is not None:
+            progress(f"Reading the {key} tokenizer from {source.name} (first time only)…")
+        tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    _GGUF_TOKENIZERS[(key, str(settings.cache_dir))] = tokenizer
+    return tokenizer
 
 
 def _load_converted(folder: Path, dtype: object) -> tuple[object, object]:

@@ -428,11 +428,16 @@ def _generation_stats(result: GenerationResult) -> dict[str, Any]:
     if result.logprob is not None:
         stats["log-prob (raw)"] = round(result.logprob, 3)
         stats["perplexity"] = round(result.perplexity or 0.0, 3)
+    if result.load_s is not None:
+        stats["model load s"] = round(result.load_s, 2)
     if result.ttft_s is not None:
         stats["first token s"] = round(result.ttft_s, 3)
     if result.tokens_per_s is not None:
         stats["tokens / s"] = round(result.tokens_per_s, 1)
-    stats["seed"] = result.seed
+    if result.method in SEEDED:
+        stats["seed"] = result.seed
+    if result.engine:
+        stats["engine"] = result.engine
     return stats
 
 
@@ -462,10 +467,22 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
         "engine": result.engine,
         "engine_reason": result.engine_reason,
         "waiting": result.waiting,
+        "load_s": result.load_s,
+        "ttft_s": result.ttft_s,
     }
 
 
 _STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page
+SEEDED = frozenset(k for k, m in METHODS.items() if m.samples)  # methods whose output depends on the seed
+
+
+def _engine_choices(backend: Backend) -> list[tuple[str, str]]:
+    """The engine dropdown, from the backend's engines (fastest first); absent ones say so."""
+    choices = [("automatic (the fastest that can run the method)", "")]
+    for name, engine in backend.engines.items():
+        missing = engine.missing()
+        choices.append((engine.capabilities.label + (" — not installed" if missing else ""), name))
+    return choices
 
 
 def _visitor(request: gr.Request | None) -> str:
@@ -497,6 +514,9 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
                                 info="Or type a Hub causal-LM repo id (needs the Hub)", allow_custom_value=True,
                                 elem_id="rs-model")
+            engine = gr.Dropdown(choices=_engine_choices(backend), value="", label="Engine",
+                                 info="Automatic: the fastest engine that can run the method here",
+                                 elem_id="rs-engine")
             chat = gr.Checkbox(value=True, label="Use the chat template", elem_id="rs-chat")
             method = gr.Dropdown(choices=backend.method_choices(), value="greedy", label="Decoding method",
                                  elem_id="rs-method")
@@ -544,18 +564,17 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     pool = {"concurrency_limit": limits.generation_slots + limits.generation_waiting, "concurrency_id": "generate"}
 
     @_user_errors
-    def run_generation(request: gr.Request, model_key: str, prompt_text: str, method_key: str, use_chat: bool,
-                       stops: str, dist: str, *values: Any) -> Iterator[tuple[Any, ...]]:
+    def run_generation(request: gr.Request, model_key: str, prompt_text: str, method_key: str, engine_key: str,
+                       use_chat: bool, stops: str, dist: str, *values: Any) -> Iterator[tuple[Any, ...]]:
         params = collect(method_key, values)
-        if not backend.model_loaded(model_key):
-            gr.Info(f"Loading {model_key}… (the first load converts the model once; later loads take seconds)")
 
         def report(message: str) -> None:
             gr.Info(message)
 
         shown_at = 0.0
         for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                                       chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request)):
+                                       chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request),
+                                       engine=engine_key or None):
             if result.waiting is not None:
                 ahead = f"{result.waiting} ahead of you" if result.waiting else "you are next"
                 yield (gr.update(), _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
@@ -571,14 +590,14 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 render(result, shown_dist),
                 _render_stats_cards(_generation_stats(result), title=title),
                 result.prompt.text,
-                "\n".join(f"⚠️ {n}" for n in result.notes),
+                "\n".join([f"Engine: {result.engine_reason}", *(f"⚠️ {n}" for n in result.notes)]),
                 result.code,
                 result if result.done else None,
             )
 
     last = gr.State(None)
     outputs = [gen_view, gen_stats, prompt_seen, notes, code, last]
-    inputs = [model, prompt, method, chat, stop_strings, distribution, *method_inputs, *common_inputs]
+    inputs = [model, prompt, method, engine, chat, stop_strings, distribution, *method_inputs, *common_inputs]
     go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool)
 
     @_user_errors
@@ -590,15 +609,18 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         params: dict | None = None,
         chat: bool = True,
         stop: str = "",
+        engine: str = "",
     ) -> Iterator[dict]:
         """Generate from a prompt, streaming: each message is the run so far; the last has done=true.
 
         params holds the method's parameters and the common ones (max_new_tokens, seed, ...), e.g.
-        {"max_new_tokens": 32, "top_p": 0.9, "seed": 1}. Each message has text, tokens (id, text, prob,
-        raw_prob), beams, finish_reason, logprob and perplexity.
+        {"max_new_tokens": 32, "top_p": 0.9, "seed": 1}. engine is "llama.cpp", "transformers" or "" (the fastest
+        that can run the method here). Each message has text, tokens (id, text, prob, raw_prob), beams,
+        finish_reason, logprob, perplexity, engine and engine_reason.
         """
         for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
-                                       chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request)):
+                                       chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request),
+                                       engine=engine or None):
             yield _result_json(result)
 
     gr.api(generate_api, api_name="generate", **pool)

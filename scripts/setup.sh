@@ -18,7 +18,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 stamp=.venv/.rsdemo-setup
-want="$(cat requirements.txt requirements-assets.txt requirements-dev.txt | sha1sum | cut -c1-12)-$dev"
+want="$(cat requirements.txt requirements-assets.txt requirements-dev.txt requirements-fast.txt | sha1sum | cut -c1-12)-$dev"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== installing Python packages"
   # torch: the CPU build for local use (a Space chooses its own; requirements.txt leaves torch unpinned).
@@ -30,6 +30,15 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     pip install -q -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
   fi
   echo "$want" > "$stamp"
+fi
+
+# The fast CPU engine (llama.cpp), compiled once. The tests need it now; the demo starts without it and
+# builds it in the background (the app uses transformers meanwhile, and says so).
+if [ "$dev" = 1 ]; then
+  bash scripts/build_fast_engine.sh
+elif ! python -c "import llama_cpp.llama_cpp" 2>/dev/null; then
+  echo "== building llama.cpp in the background (log: .venv/fast-engine-build.log); transformers runs meanwhile"
+  nohup bash scripts/build_fast_engine.sh > .venv/fast-engine-build.log 2>&1 &
 fi
 
 if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; }; then

@@ -1,4 +1,5 @@
-"""The embedded SmolLM2-135M-Instruct, end to end: rsdemo's greedy equals plain ``model.generate``.
+"""The embedded SmolLM2-135M-Instruct, end to end: rsdemo's greedy on the transformers engine equals plain
+``model.generate`` (the llama.cpp engine runs the same GGUF weights with its own numerics: tests/test_engines.py).
 
 Slow: the first run converts the GGUF once into the cache (about 30 s on 2 cores).
 """
@@ -41,7 +42,7 @@ def test_the_embedded_model_answers_sensibly(reference_ids: list[int], bundle) -
 
 
 def test_greedy_through_rsdemo_equals_plain_generate(backend: Backend, reference_ids: list[int]) -> None:
-    results = list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPT, method="greedy",
+    results = list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPT, method="greedy", engine="transformers",
                                     params={"max_new_tokens": NEW_TOKENS}))
     final = results[-1]
     assert final.done and [t.id for t in final.tokens] == reference_ids
@@ -59,7 +60,8 @@ def test_greedy_through_the_cli_equals_plain_generate(reference_ids: list[int], 
     monkeypatch.setenv("RSDEMO_CACHE_DIR", str(cache_dir))
     monkeypatch.setattr(settings_module, "_settings", None)
     out = io.StringIO()
-    assert main(["generate", "--json", "--max-new-tokens", str(NEW_TOKENS), PROMPT], stdout=out) == 0
+    assert main(["generate", "--json", "--engine", "transformers", "--max-new-tokens", str(NEW_TOKENS), PROMPT],
+                stdout=out) == 0
     payload = json.loads(out.getvalue())
     assert [t["id"] for t in payload["tokens"]] == reference_ids
     assert "Paris" in payload["text"] and all(0 < t["prob"] <= 1 for t in payload["tokens"])
@@ -69,7 +71,7 @@ def test_greedy_through_the_api_equals_plain_generate(server_url: str, reference
     from gradio_client import Client
 
     client = Client(server_url, verbose=False)
-    job = client.submit(PROMPT, DEFAULT_MODEL, "greedy", {"max_new_tokens": NEW_TOKENS}, True, "",
+    job = client.submit(PROMPT, DEFAULT_MODEL, "greedy", {"max_new_tokens": NEW_TOKENS}, True, "", "transformers",
                         api_name="/generate")
     messages = list(job)
     assert messages[-1]["done"] and [t["id"] for t in messages[-1]["tokens"]] == reference_ids

@@ -300,3 +300,12 @@ def test_a_failed_load_leaves_the_cache_consistent(tmp_path: Path) -> None:
         with pytest.raises(KeyError):
             failing.get(f"name-{n}")
     assert failing.pending == 0 and failing.keys() == []
+
+
+def test_alternatives_after_the_filters_are_the_survivors_only(settings: Settings, model, tokenizer) -> None:
+    backend = _backend(settings, model, tokenizer)
+    final = _final(backend, method="top_p", params={"max_new_tokens": 8, "seed": 3, "top_p": 0.3})
+    for token in final.tokens:
+        assert token.top and all(a.prob > 0 for a in token.top)  # no filler at 0.00 %
+        assert len(token.raw_top) == 10  # the raw model's view keeps its ten
+        assert sum(a.prob for a in token.top) == pytest.approx(1.0, abs=1e-4) or len(token.top) == 10

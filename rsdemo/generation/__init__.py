@@ -2,6 +2,8 @@
 
     engine.py               the seam: an engine's capabilities and how a run is asked for and streamed
     transformers_engine.py  ``model.generate`` (every decoding method, on any device)
+    llamacpp_engine.py      llama.cpp on the embedded GGUF files, CPU: greedy and sampling, five times as fast
+    processors.py           the decoding stages, transformers' own processors in transformers' order
     results.py              what a run yields: tokens with their distributions, beams, the prompt
     prompts.py              the chat template applied, the ids, the doubled-BOS warning
     requests.py             a request checked before anything is loaded
@@ -22,12 +24,13 @@ from .results import (
     token_segments,
 )
 from .engine import Capabilities, GenerationEngine
+from .llamacpp_engine import LlamaCppEngine
 from .transformers_engine import TOP_K_ALTERNATIVES, TransformersEngine, generate_stream
 
 
 def default_engines() -> list[GenerationEngine]:
     """Every generation engine rsdemo has, fastest first where they can run a request."""
-    return [TransformersEngine()]
+    return [LlamaCppEngine(), TransformersEngine()]
 
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "Beam",
     "Capabilities",
     "GenerationEngine",
+    "LlamaCppEngine",
     "TransformersEngine",
     "default_engines",
     "GeneratedToken",

@@ -25,6 +25,7 @@ __all__ = [
     "TokenSegment",
     "make_token",
     "token_segments",
+    "top_alternatives",
 ]
 
 
@@ -121,6 +122,7 @@ class GenerationResult:
     engine: str = ""
     engine_reason: str = ""
     waiting: int | None = None
+    load_s: float | None = None  # time spent loading the model for this run (None: it was loaded already)
 
     @property
     def text(self) -> str:
@@ -140,6 +142,22 @@ class GenerationResult:
     def perplexity(self) -> float | None:
         toks = self.tokens
         return math.exp(-(self.logprob or 0.0) / len(toks)) if toks else None
+
+
+def top_alternatives(probs: Any, adapter: _Pieces, k: int = 10) -> tuple[Alternative, ...]:
+    """The ``k`` most probable tokens of a distribution (a 1-D tensor), without the ones it gives no chance.
+
+    After top-p or top-k only the candidates that survive have a probability; the rest are 0 and are not
+    alternatives, so the list can be shorter than ``k`` (never filler at 0.00 %).
+    """
+    import torch
+
+    values, indices = torch.topk(probs, min(k, probs.shape[-1]))
+    return tuple(
+        Alternative(int(i), adapter.piece(int(i)), float(v), make_token(adapter, int(i), float(v)).text)
+        for v, i in zip(values.tolist(), indices.tolist())
+        if v > 0.0
+    )
 
 
 def make_token(adapter: _Pieces, token_id: int, raw_prob: float, prob: float | None = None,

@@ -29,7 +29,7 @@ from .engine import Capabilities
 from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
-from .results import Alternative, Beam, GeneratedToken, GenerationResult, StreamText, make_token
+from .results import Alternative, Beam, GeneratedToken, GenerationResult, StreamText, make_token, top_alternatives
 
 __all__ = ["TOP_K_ALTERNATIVES", "TransformersEngine", "generate_stream"]
 
@@ -52,13 +52,7 @@ def lower_priority(nice: int) -> None:
 
 
 def _alternatives(probs: Any, adapter: HFAdapter, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
-    import torch
-
-    values, indices = torch.topk(probs, min(k, probs.shape[-1]))
-    return tuple(
-        Alternative(int(i), adapter.piece(int(i)), float(v), make_token(adapter, int(i), float(v)).text)
-        for v, i in zip(values.tolist(), indices.tolist())
-    )
+    return top_alternatives(probs, adapter, k)
 
 
 def generate_stream(

@@ -1,0 +1,225 @@
+"""The generation-engine seam (tiny model, fakes) and the fast CPU engine, llama.cpp, on the embedded model.
+
+The llama.cpp tests need the engine built (``scripts/setup.sh --dev`` builds it); ``scripts/test.sh`` sets
+``RSDEMO_FAST_ENGINE_REQUIRED=1`` so a missing build fails there instead of skipping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
+
+from rsdemo.backend import Backend
+from rsdemo.catalog import DEFAULT_MODEL
+from rsdemo.decoding import METHODS, generation_config
+from rsdemo.errors import InputError, UnknownKeyError
+from rsdemo.generation import Capabilities, GenerationResult, TransformersEngine
+from rsdemo.generation.llamacpp_engine import LlamaCppEngine, teacher_forced_logits
+from rsdemo.generation.processors import apply, stages
+from rsdemo.runtime import detect_runtime
+from rsdemo.settings import Settings
+
+CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
+
+
+# --- the seam, with a fake engine -----------------------------------------------------------------------------
+
+
+class Fake:
+    """An engine that runs greedy only, on the CPU, and says what it was asked."""
+
+    def __init__(self, *, missing: str | None = None) -> None:
+        self.capabilities = Capabilities(name="fake", label="Fake", methods=frozenset({"greedy"}),
+                                         devices=frozenset({"cpu"}), streams=True, probabilities=True, rank=1)
+        self._missing = missing
+        self.runs: list[str] = []
+
+    def missing(self) -> str | None:
+        return self._missing
+
+    def precheck(self, key: str, *, settings: Settings) -> None:
+        return None
+
+    def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
+        return 0
+
+    def load(self, key: str, **_: Any) -> Any:
+        return type("Loaded", (), {"key": key, "nbytes": 0, "release": lambda self: None})()
+
+    def run(self, loaded: Any, *, prompt: str, method: str, **_: Any) -> Iterator[GenerationResult]:
+        self.runs.append(method)
+        from rsdemo.generation import PromptInfo
+
+        yield GenerationResult(model=loaded.key, method=method, params={}, seed=0, prompt=PromptInfo(prompt, (), True),
+                               beams=(), done=True, finish_reason="fake")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tokenizer = build_tokenizer()
+    return build_model(tokenizer), tokenizer
+
+
+def _backend(settings: Settings, tiny, engines) -> Backend:
+    model, tokenizer = tiny
+    return Backend(settings=settings, runtime=CPU, engines=engines,
+                   model_loader=lambda key: tiny_bundle(model, tokenizer, key=key))
+
+
+def test_the_fastest_engine_that_can_run_a_method_runs_it(settings: Settings, tiny) -> None:
+    fake = Fake()
+    backend = _backend(settings, tiny, [TransformersEngine(), fake])
+    *_, greedy = backend.generate(model=TINY_KEY, prompt="hi", method="greedy")
+    *_, beam = backend.generate(model=TINY_KEY, prompt="hi", method="beam", params={"max_new_tokens": 2})
+    assert (greedy.engine, beam.engine) == ("fake", "transformers") and fake.runs == ["greedy"]
+    assert "Fake runs greedy only; beam runs on transformers" in beam.engine_reason
+
+
+def test_an_engine_asked_for_by_name_runs_or_says_why_not(settings: Settings, tiny) -> None:
+    fake = Fake()
+    backend = _backend(settings, tiny, [TransformersEngine(), fake])
+    *_, result = backend.generate(model=TINY_KEY, prompt="hi", method="greedy", engine="transformers",
+                                  params={"max_new_tokens": 2})
+    assert result.engine == "transformers" and "as asked" in result.engine_reason and len(result.tokens) == 2
+    with pytest.raises(InputError, match="Fake runs greedy only"):
+        list(backend.generate(model=TINY_KEY, prompt="hi", method="top_p", engine="fake"))
+    with pytest.raises(UnknownKeyError, match="Known: fake, transformers"):
+        list(backend.generate(model=TINY_KEY, prompt="hi", engine="vllm-on-the-moon"))
+
+
+def test_a_missing_engine_is_passed_over_with_its_reason(settings: Settings, tiny) -> None:
+    backend = _backend(settings, tiny, [TransformersEngine(), Fake(missing="fake is not installed")])
+    *_, result = backend.generate(model=TINY_KEY, prompt="hi", params={"max_new_tokens": 2})
+    assert result.engine == "transformers" and "fake is not installed" in result.engine_reason
+
+
+def test_capabilities_refuse_with_reasons() -> None:
+    caps = LlamaCppEngine.capabilities
+    assert caps.refuses(method="greedy", device="cpu") is None
+    assert "runs on transformers" in caps.refuses(method="contrastive", device="cpu")
+    assert "not cuda" in caps.refuses(method="greedy", device="cuda")
+    assert {m for m in METHODS if caps.refuses(method=m, device="cpu") is None} == {
+        "greedy", "sample", "top_k", "top_p", "min_p", "typical", "epsilon", "eta"}
+
+
+# --- llama.cpp on the embedded model --------------------------------------------------------------------------
+
+ENGINE = LlamaCppEngine()
+if ENGINE.missing() and os.environ.get("RSDEMO_FAST_ENGINE_REQUIRED") == "1":
+    raise RuntimeError(f"the fast engine is required here: {ENGINE.missing()}")
+needs_llama = pytest.mark.skipif(ENGINE.missing() is not None, reason=ENGINE.missing() or "")
+PROMPTS = [
+    "What is the capital of France? Answer in one sentence.",
+    "Write a haiku about the sea.",
+    "Explain what a tokenizer does, in two sentences.",
+    "List three fruits that are red.",
+    "Translate 'good morning' into Spanish and German.",
+    "def fibonacci(n):",
+]
+
+
+@pytest.fixture(scope="module")
+def embedded(backend: Backend):
+    if ENGINE.missing():
+        pytest.skip(ENGINE.missing())
+    return backend.model(DEFAULT_MODEL, engine="llama.cpp"), backend.model(DEFAULT_MODEL, engine="transformers")
+
+
+@pytest.mark.slow
+@needs_llama
+def test_the_default_on_a_cpu_is_llama_cpp_for_sampling_and_transformers_for_beams(backend: Backend) -> None:
+    assert backend.choose_engine(model=DEFAULT_MODEL, method="top_p")[0].capabilities.name == "llama.cpp"
+    assert backend.choose_engine(model=DEFAULT_MODEL, method="beam")[0].capabilities.name == "transformers"
+    assert backend.choose_engine(model="owner/some-hub-model", method="greedy")[0].capabilities.name == "transformers"
+
+
+@pytest.mark.slow
+@needs_llama
+def test_probabilities_are_a_softmax_of_llama_cpp_logits_and_the_stages_are_transformers(
+    backend: Backend, embedded
+) -> None:
+    loaded, _ = embedded
+    params = {"max_new_tokens": 12, "seed": 5, "top_p": 0.8, "temperature": 0.7, "repetition_penalty": 1.2}
+    *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method="top_p", params=params,
+                                 engine="llama.cpp")
+    assert final.engine == "llama.cpp" and len(final.tokens) >= 2
+    ids = list(final.prompt.ids) + [t.id for t in final.tokens]
+    logits = teacher_forced_logits(loaded, ids, start=len(final.prompt.ids))
+    pipeline = stages(generation_config(method="top_p", params=params))
+    for step, token in enumerate(final.tokens):
+        scores = torch.from_numpy(logits[step]).unsqueeze(0)
+        raw = torch.softmax(scores[0], dim=-1)
+        so_far = torch.tensor([ids[: len(final.prompt.ids) + step]])
+        filtered = torch.softmax(apply(pipeline, so_far, scores.clone())[0], dim=-1)
+        assert token.raw_prob == pytest.approx(float(raw[token.id]), rel=1e-4, abs=1e-6)
+        assert token.prob == pytest.approx(float(filtered[token.id]), rel=1e-4, abs=1e-6)
+        assert [a.id for a in token.raw_top] == torch.topk(raw, 10).indices.tolist()
+        assert sum(a.prob for a in token.top) <= 1.0 + 1e-5
+
+
+@pytest.mark.slow
+@needs_llama
+def test_a_seeded_run_repeats_itself(backend: Backend) -> None:
+    def run(seed: int) -> list[int]:
+        *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method="sample",
+                                     params={"max_new_tokens": 16, "seed": seed, "temperature": 1.5},
+                                     engine="llama.cpp")
+        return [t.id for t in final.tokens]
+
+    assert run(11) == run(11)
+    assert run(11) != run(12)
+
+
+@pytest.mark.slow
+@needs_llama
+def test_llama_cpp_agrees_with_transformers_teacher_forced(backend: Backend, embedded) -> None:
+    """On the transformers path's own greedy outputs (6 prompts, 48 tokens): top-1 >= 97%, mean TV <= 0.05."""
+    loaded, bundle = embedded
+    agree, distances = 0, []
+    for prompt in PROMPTS:
+        *_, reference = backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="transformers",
+                                         params={"max_new_tokens": 48})
+        start = len(reference.prompt.ids)
+        ids = list(reference.prompt.ids) + [t.id for t in reference.tokens]
+        ours = torch.softmax(torch.from_numpy(teacher_forced_logits(loaded, ids, start=start)[:-1]), dim=-1)
+        with torch.inference_mode():
+            theirs = torch.softmax(bundle.model(torch.tensor([ids])).logits[0, start - 1 : len(ids) - 1].float(), -1)
+        agree += int((ours.argmax(-1) == theirs.argmax(-1)).sum())
+        distances += (0.5 * (ours - theirs).abs().sum(-1)).tolist()
+    positions = len(distances)
+    assert positions >= 6 * 20
+    assert agree / positions >= 0.97, (agree, positions)
+    assert float(np.mean(distances)) <= 0.05
+
+
+@pytest.mark.slow
+@needs_llama
+def test_stop_strings_cancel_and_the_cli_on_llama_cpp(backend: Backend) -> None:
+    *_, stopped = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", stop="Paris",
+                                   engine="llama.cpp", params={"max_new_tokens": 40})
+    assert stopped.finish_reason == "stop string" and stopped.text.endswith("Paris")
+    cancel = threading.Event()
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story.", method="greedy", cancel=cancel,
+                              engine="llama.cpp", params={"max_new_tokens": 200})
+    next(stream)
+    cancel.set()
+    *_, final = stream
+    assert final.stopped and final.finish_reason == "stopped by you" and len(final.tokens) < 200
+
+    from rsdemo.cli import main
+
+    out = io.StringIO()
+    assert main(["generate", "--engine", "llama.cpp", "--json", "--max-new-tokens", "8", PROMPTS[0]], stdout=out) == 0
+    payload = json.loads(out.getvalue())
+    assert payload["engine"] == "llama.cpp" and "Paris" in payload["text"]
+    assert all(0 < t["prob"] <= 1 for t in payload["tokens"])
