@@ -199,13 +199,13 @@ def llama_raw_call(loaded: Any, ids: list[int], max_new_tokens: int) -> Callable
     return run
 
 
-FIDELITY_PROMPTS = (
-    "What is the capital of France? Answer in one sentence.",
-    "Write a haiku about the sea.",
-    "Explain what a tokenizer does, in two sentences.",
-    "List three fruits that are red.",
-    "Translate 'good morning' into Spanish and German.",
-    "def fibonacci(n):",
+FIDELITY_PROMPTS = (  # varied, and each greedy answer runs the full 48 tokens
+    "Write a short story about a lighthouse keeper who finds a message in a bottle.",
+    "Explain how a bicycle works to a ten-year-old.",
+    "Give me a recipe for pancakes with step-by-step instructions.",
+    "Describe the water cycle in detail.",
+    "Write a poem about autumn leaves falling in a quiet park.",
+    "What are the main differences between Python and JavaScript? Explain with examples.",
 )
 
 

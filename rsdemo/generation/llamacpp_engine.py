@@ -131,6 +131,9 @@ class LlamaCppModel:
         params.n_ctx = self.n_ctx
         params.n_batch = params.n_ubatch = 512
         params.n_threads = params.n_threads_batch = _threads()
+        # flash attention off: its f16 arithmetic moved the distributions further from transformers' (top-1
+        # agreement 95.8 % on, 97.1 % off, over 383 teacher-forced positions; benchmarks/README.md)
+        params.flash_attn_type = 0
         context = lib.llama_init_from_model(self._model, params)
         if not context:
             with self._available:
