@@ -17,6 +17,7 @@ transformers.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import queue
 import threading
@@ -33,7 +34,7 @@ from .processors import apply, stages
 from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
-from .results import Beam, GeneratedToken, GenerationResult, StreamText, make_token, top_alternatives
+from .results import Alternative, Beam, GeneratedToken, GenerationResult, StreamText, make_token
 from .transformers_engine import TOP_K_ALTERNATIVES, lower_priority
 
 __all__ = ["LlamaCppEngine", "LlamaCppModel", "teacher_forced_logits"]
@@ -226,6 +227,14 @@ class LlamaCppEngine:
                         limits=limits)
 
 
+_NEEDS_IDS = frozenset({"repetition penalty", "no-repeat n-gram"})  # the stages that read the text so far
+
+
+def _alternatives(adapter: Any, ids: list[int], probs: list[float]) -> tuple[Alternative, ...]:
+    """Alternatives from top-k ids and probabilities; candidates the filters removed (probability 0) are left out."""
+    return tuple(Alternative(i, adapter.piece(i), p, make_token(adapter, i, p).text) for i, p in zip(ids, probs) if p > 0)
+
+
 def _eos_ids(tokenizer: Any) -> set[int]:
     ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
     ids.update(getattr(tokenizer, "rsdemo_eos_ids", ()))
@@ -268,20 +277,28 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
                 raise RuntimeError("llama.cpp could not read the prompt")
             generator = torch.Generator().manual_seed(seed)
             one = (lib.llama_token * 1)()
+            tops = outcome.setdefault("tops", [])
             text = StreamText()
+            needs_ids = any(name in _NEEDS_IDS for name, _ in pipeline)
             for _step in range(max_new):
                 logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,))
                 scores = torch.from_numpy(logits.copy()).unsqueeze(0)
                 raw = torch.softmax(scores[0], dim=-1)
-                so_far = torch.tensor([ids], dtype=torch.long)
-                filtered_scores = apply(pipeline, so_far, scores.clone())
-                filtered = torch.softmax(filtered_scores[0], dim=-1)
+                if pipeline:
+                    so_far = torch.tensor([ids], dtype=torch.long) if needs_ids else None
+                    filtered_scores = apply(pipeline, so_far, scores.clone())
+                    filtered = torch.softmax(filtered_scores[0], dim=-1)
+                else:  # greedy with no penalty: the filters change nothing
+                    filtered_scores, filtered = scores, raw
                 if config.do_sample:
                     token = int(torch.multinomial(filtered, 1, generator=generator))
                 else:
                     token = int(torch.argmax(filtered_scores[0]))
-                generated = make_token(adapter, token, float(raw[token]), float(filtered[token]), top_alternatives(raw, adapter, TOP_K_ALTERNATIVES),
-                                       top_alternatives(filtered, adapter, TOP_K_ALTERNATIVES))
+                # the alternatives' ids and probabilities now (cheap); their pieces and texts once, at the end
+                raw_values, raw_ids = torch.topk(raw, TOP_K_ALTERNATIVES)
+                values, top_ids = (raw_values, raw_ids) if filtered is raw else torch.topk(filtered, TOP_K_ALTERNATIVES)
+                tops.append((raw_ids.tolist(), raw_values.tolist(), top_ids.tolist(), values.tolist()))
+                generated = make_token(adapter, token, float(raw[token]), float(filtered[token]))
                 shown = text.add(generated)
                 events.put(("token", (generated, shown)))
                 ids.append(token)
@@ -338,6 +355,11 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
             f"{spec.label} failed on llama.cpp; try the transformers engine.") from err
     ended = time.perf_counter()
     first_at = first_at or ended
+    tokens = [
+        dataclasses.replace(token, raw_top=_alternatives(adapter, raw_ids, raw_values),
+                            top=_alternatives(adapter, top_ids, values))
+        for token, (raw_ids, raw_values, top_ids, values) in zip(tokens, outcome.get("tops", []))
+    ]
     n_new = len(tokens)
     text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
     timed_out = outcome.get("timed_out", False)
