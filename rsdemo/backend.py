@@ -267,7 +267,7 @@ class Backend:
 
     def _entries_in_use(self) -> list[Path]:
         """The cache entries of the loaded tokenizers and models: the disk budget never deletes them."""
-        names = [*self._tokenizers.keys(), *self._models.keys()]
+        names = [*self._tokenizers.keys(), *(name for _engine, name in self._models.keys())]
         return [entry for name in names for entry in cache_entries(key=name, settings=self.settings)]
 
     def resolve(self, tokenizer: str) -> str:

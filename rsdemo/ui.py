@@ -27,7 +27,7 @@ import gradio as gr
 from .backend import Backend, CompareResult, TokenizeResult
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
-from .errors import InputError, RsdemoError
+from .errors import EmptyInputError, InputError, InputTooLargeError, InvalidTextError, RsdemoError
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
 from .render import render_decode, render_generation, render_stats, render_token_view
@@ -123,6 +123,22 @@ def _ids_text(result: TokenizeResult) -> str:
     return "[" + ", ".join(map(str, shown)) + "]" + more
 
 
+# shown where a result was, when the inputs on screen have none (the message is beside the field it is about)
+_STALE = '<div class="rs-stale">No result for these inputs: see the message above.</div>'
+
+
+def _field_of(err: RsdemoError) -> str:
+    """Which input an error is about: ``text`` (what was typed in the text box) or ``name`` (a tokenizer or model)."""
+    if isinstance(err, (EmptyInputError, InputTooLargeError, InvalidTextError)):
+        return "text"
+    return "name"
+
+
+def _note(err: RsdemoError) -> str:
+    """An error message shown beside its field (escaped: it may quote what the visitor typed)."""
+    return f'<div class="rs-field-error" role="alert">{html.escape(str(err))}</div>'
+
+
 def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list[list[Any]], str]:
     rows = []
     views = [
@@ -174,13 +190,18 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         show_whitespace: bool,
         show: str,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple[str, str, str]:
-        result = backend.tokenize(
-            text=text,
-            tokenizer=tokenizer,
-            add_special_tokens=bool(add_special_tokens),
-            progress=progress_reporter(progress),
-        )
+    ) -> tuple[str, ...]:
+        """Stats, view, ids and the two field notes; an error clears the result and is shown by its field."""
+        try:
+            result = backend.tokenize(
+                text=text,
+                tokenizer=tokenizer,
+                add_special_tokens=bool(add_special_tokens),
+                progress=progress_reporter(progress),
+            )
+        except RsdemoError as err:
+            field = _field_of(err)
+            return ("", _STALE, "", _note(err) if field == "text" else "", _note(err) if field != "text" else "")
         view = render_token_view(
             result.segments,
             tokens=result.tokens,
@@ -189,21 +210,30 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             notice=_notice(result),
         )
         title = f"{result.info.label} · {result.info.family}"
-        return render_stats(result.stats.as_dict(), title=title), view, _ids_text(result)
+        return render_stats(result.stats.as_dict(), title=title), view, _ids_text(result), "", ""
 
     @_user_errors
-    def decode_view(ids: str, tokenizer: str) -> tuple[str, str]:
-        result = backend.decode(ids=ids, tokenizer=tokenizer)
-        return result.text, render_decode(result.tokens)
+    def decode_view(ids: str, tokenizer: str) -> tuple[str, str, str]:
+        try:
+            result = backend.decode(ids=ids, tokenizer=tokenizer)
+        except RsdemoError as err:
+            return "", "", _note(err)
+        return result.text, render_decode(result.tokens), ""
 
     @_user_errors
     def compare_view(
         text: str, tokenizers: list[str], add_special_tokens: bool, show_whitespace: bool
-    ) -> Iterator[tuple[list[list[Any]], str]]:
+    ) -> Iterator[tuple[Any, ...]]:
         """Streams one tokenizer at a time, so a visitor who leaves stops the work between tokenizers."""
-        steps = backend.compare_steps(text=text, tokenizers=tokenizers or [], add_special_tokens=bool(add_special_tokens))
-        for result in steps:
-            yield _compare_outputs(result, bool(show_whitespace))
+        try:
+            steps = backend.compare_steps(text=text, tokenizers=tokenizers or [],
+                                          add_special_tokens=bool(add_special_tokens))
+            for result in steps:
+                yield (*_compare_outputs(result, bool(show_whitespace)), "", "")
+        except RsdemoError as err:
+            field = _field_of(err)
+            empty = gr.update(value=[])
+            yield (empty, _STALE, _note(err) if field == "text" else "", _note(err) if field != "text" else "")
 
     def from_url(request: gr.Request) -> tuple[Any, ...]:
         params = dict(request.query_params) if request is not None else {}
@@ -230,6 +260,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=3):
                         text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, elem_id="rs-text")
+                        text_note = gr.HTML(elem_id="rs-text-note", elem_classes=["rs-note"])
                         stats = gr.HTML(elem_id="rs-stats")
                     with gr.Column(scale=1, min_width=260):
                         tokenizer = gr.Dropdown(
@@ -241,6 +272,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                             filterable=True,
                             elem_id="rs-tokenizer",
                         )
+                        tok_note = gr.HTML(elem_id="rs-tokenizer-note", elem_classes=["rs-note"])
                         special = gr.Checkbox(label="Add special tokens (BOS / CLS / SEP)", value=False,
                                               elem_id="rs-special")
                         whitespace = gr.Checkbox(label="Show whitespace and invisible characters", value=False,
@@ -258,13 +290,16 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                     with gr.Row():
                         decode_in = gr.Textbox(label="Ids", placeholder="[15496, 995]", scale=3, elem_id="rs-decode-in")
                         decode_btn = gr.Button("Decode", scale=1, elem_id="rs-decode-btn")
+                    decode_note = gr.HTML(elem_id="rs-decode-note", elem_classes=["rs-note"])
                     decoded = gr.Textbox(label="Text", interactive=False, elem_id="rs-decoded")
                     decoded_view = gr.HTML(elem_id="rs-decoded-view")
 
             with gr.Tab("Compare", id="compare"):
                 with gr.Row():
-                    cmp_text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=5, max_lines=12, scale=3,
-                                          elem_id="rs-cmp-text")
+                    with gr.Column(scale=3):
+                        cmp_text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=5, max_lines=12,
+                                              elem_id="rs-cmp-text")
+                        cmp_text_note = gr.HTML(elem_id="rs-cmp-text-note", elem_classes=["rs-note"])
                     with gr.Column(scale=1, min_width=260):
                         cmp_keys = gr.Dropdown(
                             choices=choices,
@@ -274,6 +309,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                             label=f"Tokenizers ({backend.settings.min_compare} to {backend.settings.max_compare})",
                             elem_id="rs-cmp-keys",
                         )
+                        cmp_keys_note = gr.HTML(elem_id="rs-cmp-keys-note", elem_classes=["rs-note"])
                         cmp_special = gr.Checkbox(label="Add special tokens", value=False)
                         cmp_ws = gr.Checkbox(label="Show whitespace", value=False)
                         cmp_btn = gr.Button("Compare", variant="primary", elem_id="rs-cmp-btn")
@@ -291,17 +327,18 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 gr.Markdown(_about_markdown())
 
         tok_inputs = [text, tokenizer, special, whitespace, show_mode]
-        tok_outputs = [stats, view, ids_box]
+        tok_outputs = [stats, view, ids_box, text_note, tok_note]
         light = {"concurrency_limit": backend.settings.light_concurrency, "concurrency_id": "light"}
         # the UI events are the page's own wiring (private); their outputs are plain strings already
         page = {"api_visibility": "private", "postprocess": False, **light}
         tok_event = dict(fn=tokenize_view, inputs=tok_inputs, outputs=tok_outputs, show_progress="minimal", **page)
         for control in (text, tokenizer, special, whitespace, show_mode):
             control.change(**tok_event, trigger_mode="always_last")
-        decode_btn.click(decode_view, [decode_in, tokenizer], [decoded, decoded_view], **page)
-        decode_in.submit(decode_view, [decode_in, tokenizer], [decoded, decoded_view], **page)
-        cmp_args = dict(fn=compare_view, inputs=[cmp_text, cmp_keys, cmp_special, cmp_ws], outputs=[cmp_table, cmp_view],
-                        api_visibility="private", **light)
+        decode_outputs = [decoded, decoded_view, decode_note]
+        decode_btn.click(decode_view, [decode_in, tokenizer], decode_outputs, **page)
+        decode_in.submit(decode_view, [decode_in, tokenizer], decode_outputs, **page)
+        cmp_args = dict(fn=compare_view, inputs=[cmp_text, cmp_keys, cmp_special, cmp_ws],
+                        outputs=[cmp_table, cmp_view, cmp_text_note, cmp_keys_note], api_visibility="private", **light)
         cmp_btn.click(**cmp_args)
         _api_endpoints(backend, light)
         for control in (cmp_keys, cmp_special, cmp_ws):

@@ -112,7 +112,7 @@ def test_a_visitor_who_leaves_a_comparison_stops_it(app) -> None:
 def test_a_visitor_who_leaves_a_generation_frees_its_worker(app, slow_model) -> None:
     url, backend = app
     http, stream = _open_stream(url, "generate", ["Hello world", TINY_KEY, "greedy", {"max_new_tokens": 100},
-                                                  True, ""])
+                                                  True, "", ""])
     lines = stream.iter_lines()
     assert any(line.startswith("event: generating") for line in lines)
     assert backend.running == 1

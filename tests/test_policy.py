@@ -309,3 +309,17 @@ def test_alternatives_after_the_filters_are_the_survivors_only(settings: Setting
         assert token.top and all(a.prob > 0 for a in token.top)  # no filler at 0.00 %
         assert len(token.raw_top) == 10  # the raw model's view keeps its ten
         assert sum(a.prob for a in token.top) == pytest.approx(1.0, abs=1e-4) or len(token.top) == 10
+
+
+def test_the_disk_budget_sees_the_cache_entries_of_loaded_models(settings: Settings, model, tokenizer) -> None:
+    """Model cache keys are ``(engine, name)``: the disk budget's list of entries in use must still resolve
+    (a fresh cache converting the embedded model while another engine's copy was loaded used to crash here)."""
+    from rsdemo.catalog import DEFAULT_MODEL
+    from rsdemo.loading import converted_model_dir
+
+    backend = _backend(settings, model, tokenizer)
+    _final(backend, params={"max_new_tokens": 2})
+    backend._models.get(("llama.cpp", DEFAULT_MODEL), size_hint=lambda: 1)  # the tiny loader answers any key
+    in_use = backend._entries_in_use()
+    assert converted_model_dir(key=DEFAULT_MODEL, settings=settings) in in_use
+    assert all(isinstance(p, Path) for p in in_use)
