@@ -39,6 +39,11 @@ def test_compare_endpoint(client: Client) -> None:
     assert [r["differing"] for r in result["results"]] == [0, 10, 10]  # every letter but the space
 
 
+def test_compare_does_not_mark_unknown_tokens_as_disagreements(client: Client) -> None:
+    result = client.predict("Hi \U0001f44b there", ["gpt2", "bert-base-uncased"], False, api_name="/compare")
+    assert [r["differing"] for r in result["results"]] == [0, 0]  # both split at the same places
+
+
 def test_decode_endpoint(client: Client) -> None:
     result = client.predict("[15496, 995]", "gpt2", api_name="/decode")
     assert result["text"] == "Hello world"

@@ -113,6 +113,15 @@ def test_compare_marks_segments_on_unshared_boundaries() -> None:
     assert differs_mask(snap, b, shared).tolist() == [False, False]
 
 
+def test_compare_counts_unknown_and_dropped_spans_as_boundaries() -> None:
+    text = "Hi \U0001f44b there\x00!"  # BERT maps the emoji to [UNK] and drops the NUL
+    gpt = segment_table(text, ids=[1, 2, 3, 4, 5, 6], offsets=[(0, 2), (2, 4), (2, 4), (4, 10), (10, 11), (11, 12)])
+    bert = segment_table(text, ids=[7, 100, 8, 9], offsets=[(0, 2), (3, 4), (4, 10), (11, 12)], special_ids={100})
+    snap, shared = _shared(text, gpt, bert)
+    assert np.flatnonzero(shared).tolist() == [0, 3, 5, 10, 11, 12]
+    assert not differs_mask(snap, gpt, shared).any() and not differs_mask(snap, bert, shared).any()
+
+
 def test_compare_snaps_over_every_kind_of_whitespace() -> None:
     text = "a\u3000\t\n b\u00a0c"
     assert snap_table(text).tolist() == [0, 5, 5, 5, 5, 5, 7, 7, 8]

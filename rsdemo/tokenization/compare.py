@@ -3,7 +3,8 @@
 A boundary is where a token segment starts, moved past any whitespace (``snap``), so ``" world"`` (GPT-2
 puts the space in front of the word) and ``"world"`` (BERT drops the space) start at the same boundary.
 The text's two ends are boundaries of every tokenizer. A segment *differs* when its start or its end is
-not a boundary of every tokenizer. Boundaries are computed over the whole text, whatever part of it a
+not a boundary of every tokenizer. Spans mapped to an unknown token (``[UNK]``) and text a tokenizer
+drops are boundaries like any token. Boundaries are computed over the whole text, whatever part of it a
 view shows.
 
 Everything is a numpy array over character positions, made once per text (``snap``) and once per
@@ -26,7 +27,7 @@ from functools import cache
 
 import numpy as np
 
-from .segments import TOKEN, SegmentTable
+from .segments import GAP, SegmentTable
 
 __all__ = ["boundary_mask", "differs_mask", "shared_mask", "snap_table"]
 
@@ -61,13 +62,18 @@ def snap_table(text: str) -> np.ndarray:
 
 
 def _token_segments(table: SegmentTable) -> np.ndarray:
-    return (table.kind == TOKEN) & (table.end > table.start)
+    """Segments that are tokens covering text: ordinary tokens and special tokens with a span (``[UNK]``)."""
+    return (table.kind != GAP) & (table.end > table.start)
 
 
 def boundary_mask(snap: np.ndarray, table: SegmentTable) -> np.ndarray:
-    """``mask[p]``: a token segment of ``table`` starts at snapped position ``p``; the text's ends always count."""
+    """``mask[p]``: a segment of ``table`` that covers text starts at snapped position ``p``.
+
+    Every segment with text counts: a token, a span mapped to ``[UNK]``, and text the tokenizer dropped
+    (a gap) — the tokenizer splits there all the same. The text's ends always count.
+    """
     mask = np.zeros(len(snap), dtype=bool)
-    mask[snap[table.start[_token_segments(table)]]] = True
+    mask[snap[table.start[table.end > table.start]]] = True
     mask[snap[0]] = True
     mask[-1] = True
     return mask
