@@ -1,13 +1,38 @@
 // Runs once per token-view component (gr.HTML js_on_load): `element` is the component's root.
-// Clicking a token fills the details panel next to it; everything is written with textContent.
+// Clicking a token (or Enter / Space on the focused one) fills the details panel next to it; arrow keys,
+// Home and End move between tokens (one Tab stop per view: a roving tabindex). Written with textContent only.
 element.addEventListener("click", function (event) {
   const tok = event.target.closest(".rs-tok[data-d]");
+  if (tok) select(tok);
+});
+element.addEventListener("keydown", function (event) {
+  const tok = event.target.closest && event.target.closest(".rs-tok[data-d]");
   if (!tok) return;
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    select(tok);
+    return;
+  }
+  const all = Array.from(tok.closest(".rs-tokens").querySelectorAll(".rs-tok[data-d]"));
+  const at = all.indexOf(tok);
+  const to = {ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: all.length - 1}[event.key];
+  if (to === undefined) return;
+  event.preventDefault();
+  const next = all[Math.max(0, Math.min(all.length - 1, to))];
+  tok.setAttribute("tabindex", "-1");
+  next.setAttribute("tabindex", "0");
+  next.focus();
+});
+
+function select(tok) {
   const view = tok.closest(".rs-view");
   const panel = view && view.querySelector(".rs-details");
   if (!panel) return;
-  view.querySelectorAll(".rs-sel").forEach(function (el) { el.classList.remove("rs-sel"); });
+  view.querySelectorAll(".rs-sel").forEach(function (el) { el.classList.remove("rs-sel"); el.removeAttribute("aria-pressed"); });
+  view.querySelectorAll('.rs-tok[tabindex="0"]').forEach(function (el) { el.setAttribute("tabindex", "-1"); });
   tok.classList.add("rs-sel");
+  tok.setAttribute("aria-pressed", "true");
+  tok.setAttribute("tabindex", "0");
   const data = JSON.parse(tok.dataset.d);
   panel.textContent = "";
   function table(headers, rows) {
@@ -39,4 +64,4 @@ element.addEventListener("click", function (event) {
   panel.appendChild(table(["id", "piece", "bytes"], data.tokens.map(function (t) {
     return [String(t.id), JSON.stringify(t.piece), t.bytes];
   })));
-});
+}

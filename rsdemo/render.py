@@ -17,7 +17,10 @@ from collections.abc import Mapping, Sequence
 
 from .tokenization.segments import Segment
 
-__all__ = ["PALETTE_SIZE", "render_decode", "render_stats", "render_token_view", "visible_text"]
+__all__ = [
+    "PALETTE_SIZE", "format_number", "prob_colour", "prob_legend", "render_decode", "render_generation", "render_stats",
+    "render_token_view", "visible_text",
+]
 
 PALETTE_SIZE = 8
 _GLYPHS = {" ": "·", "\t": "⇥", "\n": "↵", "\r": "␍"}
@@ -70,6 +73,7 @@ def render_token_view(
     """
     parts: list[str] = []
     colour = 0
+    focusable = -1
     for index, seg in enumerate(segments):
         if seg.kind == "gap":
             parts.append(f'<span class="rs-gap" title="not covered by any token">'
@@ -94,18 +98,50 @@ def render_token_view(
         else:
             body = html.escape("".join(pieces) or "∅")
         title = f"id {', '.join(map(str, seg.ids))} · {' '.join(repr(p) for p in pieces)}"
+        focusable += 1
+        label = f"{_spoken(seg.text or ''.join(pieces))}, id {', '.join(map(str, seg.ids))}"
+        if marks is not None and index < len(marks) and marks[index]:
+            label += ", boundary not shared"
         data = json.dumps({"text": seg.text, "first": seg.first, "tokens": infos}, ensure_ascii=False)
         parts.append(
-            f'<span class="{" ".join(classes)}" data-d="{html.escape(data, quote=True)}" '
+            f'<span class="{" ".join(classes)}" {_focus(focusable == 0)} '
+            f'aria-label="{html.escape(label, quote=True)}" data-d="{html.escape(data, quote=True)}" '
             f'title="{html.escape(title, quote=True)}">{body}</span>'
         )
     head = f'<div class="rs-notice">{html.escape(notice)}</div>' if notice else ""
     panel = (
-        '<div class="rs-details" aria-live="polite">Click a token to see its id, vocabulary piece and bytes.</div>'
+        '<div class="rs-details" aria-live="polite"><span class="rs-hint">Click a token (or Tab to the text, then '
+        "arrow keys and Enter) to see its id, vocabulary piece and bytes.</span></div>"
         if details
         else ""
     )
-    return f'<div class="rs-view">{head}<div class="rs-tokens">{"".join(parts)}</div>{panel}</div>'
+    # ids mode: a real space between segments, so neighbouring ids never run together (on screen or copied)
+    joined = " ".join(parts) if show == "ids" else "".join(parts)
+    kind = "rs-tokens rs-ids" if show == "ids" else "rs-tokens"
+    return f'<div class="rs-view">{head}<div class="{kind}" role="group" aria-label="tokens">{joined}</div>{panel}</div>'
+
+
+def _focus(first: bool) -> str:
+    """Roving tabindex: the view is one Tab stop (its first token); arrow keys move between tokens."""
+    return f'tabindex="{0 if first else -1}" role="button"'
+
+
+def _spoken(text: str) -> str:
+    """A token's text as a screen reader should say it: whitespace and invisible characters named.
+
+    >>> _spoken(" the"), _spoken("\\n")
+    ('space the', 'newline')
+    """
+    names = {" ": "space ", "\t": "tab ", "\n": "newline ", "\r": "return "}
+    out = []
+    for ch in text[:80]:
+        if ch in names:
+            out.append(names[ch])
+        elif unicodedata.category(ch) in {"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"}:
+            out.append(f"U+{ord(ch):04X} ")
+        else:
+            out.append(ch)
+    return "".join(out).strip() or "empty"
 
 
 def render_stats(stats: Mapping[str, object], *, title: str = "") -> str:
@@ -129,12 +165,23 @@ def render_stats(stats: Mapping[str, object], *, title: str = "") -> str:
     return f'<div class="rs-stats">{head}{cards}</div>'
 
 
-def _fmt(value: object) -> str:
+def format_number(value: object) -> str:
+    """How every view writes a number: thousands separated, ratios to two decimals (not escaped).
+
+    >>> format_number(50257), format_number(2.4), format_number("yes")
+    ('50,257', '2.40', 'yes')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, int):
         return f"{value:,}"
-    return html.escape(str(value))
+    return str(value)
+
+
+def _fmt(value: object) -> str:
+    return html.escape(format_number(value))
 
 
 def render_decode(tokens: Sequence[object]) -> str:
@@ -200,14 +247,31 @@ def render_generation(
         cls = "rs-tok rs-gen rs-special" if getattr(seg, "special", False) else "rs-tok rs-gen"
         style = "" if getattr(seg, "special", False) else f' style="background:{prob_colour(lowest)}"'
         body = visible_text(seg.text, show_whitespace=show_whitespace) or "∅"
+        label = f"{_spoken(seg.text)}, p {shown}, id {', '.join(str(t.id) for t in members)}"
         parts.append(
-            f'<span class="{cls}"{style} data-d="{html.escape(data, quote=True)}" '
-            f'title="{html.escape(title_text, quote=True)}">{body}</span>'
+            f'<span class="{cls}"{style} {_focus(not parts)} aria-label="{html.escape(label, quote=True)}" '
+            f'data-d="{html.escape(data, quote=True)}" title="{html.escape(title_text, quote=True)}">{body}</span>'
         )
     head = f'<div class="rs-stats-title">{html.escape(title)}</div>' if title else ""
-    panel = ('<div class="rs-details" aria-live="polite">Click a token to see its probability and the '
-             "alternatives the model considered.</div>")
-    return f'<div class="rs-view">{head}<div class="rs-tokens">{"".join(parts)}</div>{panel}</div>'
+    legend = prob_legend(distribution=distribution) if parts else ""
+    panel = ('<div class="rs-details" aria-live="polite">Click a token (or Tab to the text, then arrow keys and '
+             "Enter) to see its probability and the alternatives the model considered.</div>")
+    return (f'<div class="rs-view">{head}{legend}<div class="rs-tokens" role="group" aria-label="generated tokens">'
+            f'{"".join(parts)}</div>{panel}</div>')
+
+
+def prob_legend(*, distribution: str = "filtered") -> str:
+    """The key to the probability colours: a red-to-green scale from 0% to 100%, and what is measured.
+
+    >>> "0%" in prob_legend() and "100%" in prob_legend() and "after the decoding filters" in prob_legend()
+    True
+    """
+    stops = ", ".join(prob_colour(p / 4) for p in range(5))
+    which = ("after the decoding filters" if distribution == "filtered" else "under the model's own distribution")
+    return (f'<div class="rs-prob-legend" role="note">Colour = probability of the chosen token ({which}): '
+            f'<span class="rs-scale-end">0%</span><span class="rs-scale" style="background:linear-gradient('
+            f'to right, {stops})" aria-hidden="true"></span><span class="rs-scale-end">100%</span>'
+            f'<span class="rs-tok rs-special rs-scale-key">special</span></div>')
 
 
 def _prob(token: object, distribution: str) -> float | None:

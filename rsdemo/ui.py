@@ -30,7 +30,7 @@ from .decoding import COMMON_PARAMS, METHODS, Param
 from .errors import EmptyInputError, InputError, InputTooLargeError, InvalidTextError, RsdemoError
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
-from .render import render_decode, render_generation, render_stats, render_token_view
+from .render import format_number, render_decode, render_generation, render_stats, render_token_view
 
 __all__ = ["build_demo", "configure_queue", "launch_options"]
 
@@ -147,10 +147,8 @@ def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list
     ]
     for n, r in enumerate(result.results):
         s = r.stats
-        rows.append(
-            [r.info.key, s.tokens, s.chars_per_token, s.bytes_per_token, s.tokens_per_word, s.vocab_size,
-             "yes" if r.info.lossless else "no"]
-        )
+        rows.append([r.info.key, *map(format_number, (s.tokens, s.chars_per_token, s.bytes_per_token,
+                                                       s.tokens_per_word, s.vocab_size, r.info.lossless))])
         if result.done:
             count = f"{result.differing[n]:,} on boundaries not shared by all"
         else:
@@ -164,7 +162,6 @@ def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list
                 show_whitespace=show_whitespace,
                 marks=result.marks[n] if result.done else None,
                 notice=_notice(r),
-                details=False,
             )
             + "</div>"
         )
@@ -282,6 +279,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                         share = gr.Button("Copy a share link", size="sm", elem_id="rs-share")
                         share_url = gr.Textbox(label="Share link", interactive=False, elem_id="rs-share-url",
                                                buttons=["copy"])
+                        share_note = gr.HTML(elem_id="rs-share-note", elem_classes=["rs-note"])
                 view = gr.HTML(elem_id="rs-view", js_on_load=js_tokens)
                 with gr.Accordion("Token ids", open=False):
                     ids_box = gr.Textbox(label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"],
@@ -318,7 +316,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                     interactive=False,
                     elem_id="rs-cmp-table",
                 )
-                cmp_view = gr.HTML(elem_id="rs-cmp-view")
+                cmp_view = gr.HTML(elem_id="rs-cmp-view", js_on_load=js_tokens)
 
             with gr.Tab("Generate", id="generate"):
                 _generate_tab(backend, js_tokens)
@@ -346,16 +344,23 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         share.click(
             None,
             [text, tokenizer, special],
-            [share_url],
-            js="""(text, tok, special) => {
+            [share_url, share_note],
+            js=f"""(text, tok, special) => {{
+                const chars = Array.from(text || '');  // code points: never half an emoji
+                const kept = chars.slice(0, {SHARE_TEXT_CHARS});
                 const url = new URL(window.location.href.split('?')[0]);
                 url.searchParams.set('tokenizer', tok);
-                url.searchParams.set('text', text.slice(0, 4000));
+                url.searchParams.set('text', kept.join(''));
                 if (special) url.searchParams.set('special', '1');
                 const link = url.toString();
-                if (navigator.clipboard) navigator.clipboard.writeText(link).catch(() => {});
-                return link;
-            }""",
+                if (navigator.clipboard) navigator.clipboard.writeText(link).catch(() => {{}});
+                const note = chars.length > kept.length
+                  ? '<div class="rs-notice" role="status">The link keeps the first {SHARE_TEXT_CHARS:,} of the ' +
+                    chars.length.toLocaleString('en-US') + ' characters (links longer than that break in ' +
+                    'browsers and chat apps).</div>'
+                  : '';
+                return [link, note];
+            }}""",
         )
         demo.load(from_url, None, [text, tokenizer, special, cmp_text, cmp_keys], api_visibility="private").then(
             **tok_event
@@ -412,9 +417,22 @@ def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
     gr.api(decode, api_name="decode", **pool)
 
 
+SHARE_TEXT_CHARS = 4_000  # a share link keeps this many characters of the text (longer URLs break in many places)
+
+
+def _md_cell(text: str) -> str:
+    r"""Catalog text as a Markdown table cell: ``<|begin_of_text|>`` shown as written, its pipes not splitting cells.
+
+    >>> _md_cell("adds <|begin_of_text|>")
+    'adds &lt;\\|begin_of_text\\|&gt;'
+    """
+    return html.escape(text, quote=False).replace("|", "\\|")
+
+
 def _about_markdown() -> str:
     rows = "\n".join(
-        f"| `{s.key}` | {s.family} | {s.package or 'built in / assets'} | {s.licence} | {s.notes} |"
+        f"| `{s.key}` | {_md_cell(s.family)} | {_md_cell(s.package or 'built in / assets')} | {_md_cell(s.licence)} "
+        f"| {_md_cell(s.notes)} |"
         for s in TOKENIZERS.values()
     )
     return (

@@ -111,6 +111,74 @@ def test_share_link_reopens_the_same_state(page, server_url: str) -> None:
     assert "tokenizer=llama3" in link and "special=1" in link
 
 
+def test_a_long_text_gets_a_share_link_that_says_what_it_kept(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    page.locator("#rs-text textarea").fill("🙂" + "x" * 6_299)
+    page.locator("#rs-share").click()
+    note = page.locator("#rs-share-note .rs-notice")
+    note.wait_for()
+    assert "first 4,000 of the 6,300 characters" in note.inner_text()
+    link = page.locator("#rs-share-url textarea, #rs-share-url input").first.input_value()
+    from urllib.parse import parse_qs, urlparse
+
+    assert parse_qs(urlparse(link).query)["text"][0] == "🙂" + "x" * 3_999  # code points, the emoji kept whole
+    page.locator("#rs-text textarea").fill("short")
+    page.locator("#rs-share").click()
+    page.wait_for_function("() => !document.querySelector('#rs-share-note .rs-notice')")
+
+
+def test_tokens_are_reachable_and_usable_by_keyboard(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    tokens = page.locator("#rs-view .rs-tok[data-d]")
+    n = tokens.count()
+    assert n >= 3
+    assert page.locator("#rs-view .rs-tok[data-d][tabindex][role=button][aria-label]").count() == n
+    assert page.locator('#rs-view .rs-tok[tabindex="0"]').count() == 1  # the view is one Tab stop
+    assert tokens.nth(1).get_attribute("aria-label") == "space world, id 995"
+    # Tab from the text box reaches the token view
+    page.locator("#rs-text textarea").focus()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.matches('#rs-view .rs-tok')"):
+            break
+    else:
+        pytest.fail("Tab never reached the token view")
+    assert page.evaluate("() => document.activeElement.innerText") == "Hello"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement.innerText") == " world"
+    outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")  # a visible focus ring
+    page.keyboard.press("Enter")
+    details = page.locator("#rs-view .rs-details").inner_text()
+    assert "995" in details and "Ġworld" in details
+    page.keyboard.press("End")
+    page.keyboard.press(" ")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-pressed')") == "true"
+    assert page.locator('#rs-view .rs-tok[tabindex="0"]').count() == 1
+
+
+def test_details_that_read_as_finished(page, server_url: str) -> None:
+    page.goto(f"{server_url}/?tokenizer=gpt2&text=" + quote("unbelievable tokenization"))
+    page.wait_for_selector("#rs-view .rs-tok")
+    # ids mode: neighbouring segments' ids are separated, on screen and when copied
+    page.locator("#rs-show").get_by_text("ids", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#rs-view .rs-ids')")
+    ids = page.locator("#rs-view .rs-tokens").inner_text().split()
+    assert len(ids) == page.locator("#rs-view .rs-tok").count() and all(i.isdigit() for i in ids)
+    page.locator("#rs-show").get_by_text("text", exact=True).click()
+    # a long run of spaces wraps inside the view instead of overflowing sideways
+    page.locator("#rs-text textarea").fill("a" + " " * 2000 + "b")
+    page.wait_for_function("() => document.querySelector('#rs-view .rs-tokens').innerText.length > 1500")
+    overflow = page.evaluate("() => { const v = document.querySelector('#rs-view .rs-tokens');"
+                             " return v.scrollWidth - v.clientWidth; }")
+    assert overflow <= 1
+    # the About tab shows special tokens as written
+    page.get_by_role("tab", name="About").click()
+    page.get_by_text("adds <|begin_of_text|> with special tokens on").wait_for()
+
+
 def test_bad_input_shows_an_error_and_the_page_keeps_working(page, server_url: str) -> None:
     page.goto(server_url)
     page.wait_for_selector("#rs-view .rs-tok")
@@ -132,6 +200,7 @@ def test_compare_screen(page, server_url: str) -> None:
     assert page.locator("#rs-cmp-view .rs-diff").count() > 0
     table = page.locator("#rs-cmp-table").inner_text()
     assert "bert-base-uncased" in table and "char" in table
+    assert "50,257" in table and "30,522" in table  # numbers written as the Tokenize tab writes them
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
 
@@ -176,6 +245,8 @@ def test_generate_screen(page, server_url: str) -> None:
     spans = page.locator("#rs-gen-view .rs-gen")
     assert spans.count() >= 5
     assert "hsl(" in (spans.first.get_attribute("style") or "")  # coloured by probability
+    legend = page.locator("#rs-gen-view .rs-prob-legend")
+    assert legend.is_visible() and "0%" in legend.inner_text() and "100%" in legend.inner_text()
     # click a token: its probability and the alternatives the model considered
     page.locator("#rs-gen-view .rs-gen", has_text="Paris").first.click()
     details = page.locator("#rs-gen-view .rs-details").inner_text()
