@@ -560,7 +560,7 @@ class Backend:
                 raise UnknownKeyError(kind="engine", key=engine, known=self.engines)
             reason = _refusal(chosen, name, method, device)
             if reason:
-                raise InputError(reason)
+                raise InputError(reason, field="engine")
             return chosen, f"{chosen.capabilities.label}, as asked."
         passed_over: list[str] = []
         for candidate in self.engines.values():
@@ -569,7 +569,7 @@ class Backend:
                 why = f"{candidate.capabilities.label}: the fastest engine for {method} on {device} here"
                 return candidate, why + (f" ({' '.join(passed_over)})" if passed_over else ".")
             passed_over.append(reason)
-        raise InputError(f"No engine can run {method} here: {' '.join(passed_over)}")
+        raise InputError(f"No engine can run {method} here: {' '.join(passed_over)}", field="engine")
 
     def model_loaded(self, model: str, *, engine: str = "transformers") -> bool:
         return (engine, self.resolve_model(model)) in self._models

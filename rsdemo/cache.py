@@ -153,8 +153,8 @@ class LoadCache(Generic[K, V]):
         """Evict idle values (least recently used first) until a value of weight ``hint`` fits."""
         if self._max_weight is not None and hint > self._max_weight:
             raise CapacityError(
-                f"{key} needs about {hint / 2**20:,.0f} MiB; this server keeps at most "
-                f"{self._max_weight / 2**20:,.0f} MiB of models in memory."
+                f"{_shown(key)} needs about {hint / 2**20:,.0f} MiB; this server keeps at most "
+                f"{self._max_weight / 2**20:,.0f} MiB of models in memory.", field="model"
             )
         evicted: list[tuple[K, V]] = []
         deadline = time.monotonic() + self._wait_s
@@ -167,7 +167,7 @@ class LoadCache(Generic[K, V]):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise CapacityError(
-                        f"The server is busy: the models other visitors are using leave no room for {key} "
+                        f"The server is busy: the models other visitors are using leave no room for {_shown(key)} "
                         "right now. Try again in a minute."
                     )
                 self._released.wait(min(left, 1.0))
@@ -205,3 +205,12 @@ class LoadCache(Generic[K, V]):
         with self._lock:
             evicted = [self._pop(k) for k in list(self._items) if not self._in_use.get(k)]
         self._evict(evicted)
+
+
+def _shown(key: object) -> str:
+    """A cache key as a visitor should read it: the name in an ``(engine, name)`` key.
+
+    >>> _shown(("transformers", "owner/model")), _shown("gpt2")
+    ('owner/model', 'gpt2')
+    """
+    return str(key[-1]) if isinstance(key, tuple) and key else str(key)

@@ -65,14 +65,15 @@ class Param:
             else:
                 coerced = float(value)
         except (TypeError, ValueError):
-            raise InputError(f"{self.label} must be a {self.kind}, got {value!r}.") from None
+            raise InputError(f"{self.label} must be a {self.kind}, got {value!r}.", field="params") from None
         if self.kind != "bool":
             if coerced != coerced:  # NaN
-                raise InputError(f"{self.label} must be a number.")
+                raise InputError(f"{self.label} must be a number.", field="params")
             if (self.minimum is not None and coerced < self.minimum) or (
                 self.maximum is not None and coerced > self.maximum
             ):
-                raise InputError(f"{self.label} must be between {self.minimum} and {self.maximum} (got {coerced}).")
+                raise InputError(f"{self.label} must be between {self.minimum} and {self.maximum} (got {coerced}).",
+                                 field="params")
         return coerced
 
 
@@ -222,14 +223,15 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
     spec = get_method(method)
     own = {p.name: p for p in spec.params}
     if params is not None and not isinstance(params, Mapping):
-        raise InputError('Parameters must be an object of names and values, such as {"max_new_tokens": 32}.')
+        raise InputError('Parameters must be an object of names and values, such as {"max_new_tokens": 32}.',
+                         field="params")
     given = dict(params or {})
     unknown = set(given) - set(own) - set(_COMMON)
     if unknown:
         shown = sorted(str(name)[:40] for name in unknown)[:5]
         raise InputError(
             f"{spec.label} has no parameter {', '.join(shown)}; "
-            f"it takes: {', '.join([*own, *_COMMON])}."
+            f"it takes: {', '.join([*own, *_COMMON])}.", field="params"
         )
     resolved = {}
     for name, param in {**_COMMON, **own}.items():
@@ -238,7 +240,8 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
         resolved["num_return_sequences"] = resolved["num_beams"]
     if method == "diverse_beam" and resolved["num_beams"] % resolved["num_beam_groups"]:
         raise InputError(
-            f"Beams ({resolved['num_beams']}) must be a multiple of beam groups ({resolved['num_beam_groups']})."
+            f"Beams ({resolved['num_beams']}) must be a multiple of beam groups ({resolved['num_beam_groups']}).",
+            field="params",
         )
     return resolved
 
@@ -274,7 +277,7 @@ def generation_config(*, method: str, params: Mapping[str, Any] | None = None, m
         config = GenerationConfig(**fields)
         config.validate(strict=True)
     except ValueError as err:
-        raise InputError(f"These {spec.label} settings do not work together: {err}") from None
+        raise InputError(f"These {spec.label} settings do not work together: {err}", field="params") from None
     return config
 
 

@@ -40,7 +40,21 @@ __all__ = [
 
 
 class RsdemoError(Exception):
-    """Base class: ``str(err)`` is a complete sentence fit to show to a user."""
+    """Base class: ``str(err)`` is a complete sentence fit to show to a user.
+
+    ``field`` names the input the error is about, where one is (``prompt``, ``stop``, ``params``, ``method``,
+    ``model``, ``engine``, ``tokenizer``, ``text``, ``ids``), so a page can show the message beside it.
+
+    >>> InputError("Type a prompt.", field="prompt").field
+    'prompt'
+    """
+
+    field: str = ""
+
+    def __init__(self, *args: object, field: str = "") -> None:
+        super().__init__(*args)
+        if field:
+            self.field = field
 
 
 class InputError(RsdemoError, ValueError):
@@ -75,7 +89,8 @@ class UnknownKeyError(RsdemoError, KeyError):
         self.key = key
         self.known = tuple(known)
         shown = key if len(key) <= 60 else key[:60] + "…"
-        super().__init__(f"Unknown {kind} {shown!r}. Known: {', '.join(self.known)}.")
+        super().__init__(f"Unknown {kind} {shown!r}. Known: {', '.join(self.known)}.",
+                         field={"decoding method": "method"}.get(kind, kind))
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

@@ -27,7 +27,16 @@ import gradio as gr
 from .backend import Backend, CompareResult, TokenizeResult
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
-from .errors import EmptyInputError, InputError, InputTooLargeError, InvalidTextError, RsdemoError
+from .errors import (
+    AssetMissingError,
+    EmptyInputError,
+    HubError,
+    HubUnavailableError,
+    InputError,
+    InputTooLargeError,
+    InvalidTextError,
+    RsdemoError,
+)
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
 from .render import format_number, render_decode, render_generation, render_stats, render_token_view
@@ -540,6 +549,26 @@ def _engine_choices(backend: Backend) -> list[tuple[str, str]]:
     return choices
 
 
+_GEN_STALE = '<div class="rs-stale">No run for these settings: see the message beside the input it is about.</div>'
+
+
+def _generation_field(err: RsdemoError) -> str:
+    """Where the Generate tab shows an error: beside the ``prompt``, the ``model``, the method's ``settings``,
+    or over the output (``run``: the server is busy, the run was stopped before it started).
+
+    >>> _generation_field(InputError("x", field="stop")), _generation_field(HubUnavailableError("offline"))
+    ('settings', 'model')
+    """
+    field = err.field
+    if field in {"prompt", "model"}:
+        return field
+    if field in {"params", "stop", "method", "engine"}:
+        return "settings"
+    if isinstance(err, (HubError, AssetMissingError)):
+        return "model"
+    return "run"
+
+
 def _visitor(request: gr.Request | None) -> str:
     """Who asks: the browser session or API client (Gradio's session hash)."""
     return getattr(request, "session_hash", None) or "anonymous"
@@ -550,6 +579,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             prompt = gr.Textbox(value=DEFAULT_PROMPT, label="Prompt", lines=4, max_lines=12, elem_id="rs-prompt")
+            prompt_note = gr.HTML(elem_id="rs-prompt-note", elem_classes=["rs-note"])
             with gr.Row():
                 go = gr.Button("Generate", variant="primary", elem_id="rs-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="rs-stop")
@@ -569,6 +599,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
                                 info="Or type a Hub causal-LM repo id (needs the Hub)", allow_custom_value=True,
                                 elem_id="rs-model")
+            model_note = gr.HTML(elem_id="rs-model-note", elem_classes=["rs-note"])
             engine = gr.Dropdown(choices=_engine_choices(backend), value="", label="Engine",
                                  info="Automatic: the fastest engine that can run the method here",
                                  elem_id="rs-engine")
@@ -588,6 +619,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 groups.append(group)
             common_inputs = [_param_component(p, elem_id=f"rs-p-{p.name}") for p in COMMON_PARAMS]
             stop_strings = gr.Textbox(label="Stop strings (one per line)", lines=2, elem_id="rs-stop-strings")
+            settings_note = gr.HTML(elem_id="rs-settings-note", elem_classes=["rs-note"])
 
     def show_method(key: str) -> list[Any]:
         spec = METHODS.get(key)
@@ -627,13 +659,26 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             gr.Info(message)
 
         shown_at = 0.0
-        for result in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                                       chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request),
-                                       engine=engine_key or None):
+        run = backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
+                               chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request),
+                               engine=engine_key or None)
+        cleared = ("", "", "")
+        while True:
+            try:
+                result = next(run)
+            except StopIteration:
+                return
+            except RsdemoError as err:
+                # the error replaces the last run's result, and is shown once, beside the input it is about
+                where = _generation_field(err)
+                notes_out = tuple(_note(err) if where == f else "" for f in ("prompt", "model", "settings"))
+                stats_out = _note(err) if where == "run" else ""
+                yield (_GEN_STALE, stats_out, "", "", "", None, *notes_out)
+                return
             if result.waiting is not None:
                 ahead = f"{result.waiting} ahead of you" if result.waiting else "you are next"
                 yield (gr.update(), _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
-                       gr.update(), gr.update(), gr.update(), gr.update())
+                       gr.update(), gr.update(), gr.update(), gr.update(), *cleared)
                 continue
             now = time.monotonic()
             if not result.done and now - shown_at < _STREAM_EVERY_S and len(result.tokens) > 1:
@@ -648,10 +693,11 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 "\n".join([f"Engine: {result.engine_reason}", *(f"⚠️ {n}" for n in result.notes)]),
                 result.code,
                 result if result.done else None,
+                *cleared,
             )
 
     last = gr.State(None)
-    outputs = [gen_view, gen_stats, prompt_seen, notes, code, last]
+    outputs = [gen_view, gen_stats, prompt_seen, notes, code, last, prompt_note, model_note, settings_note]
     inputs = [model, prompt, method, engine, chat, stop_strings, distribution, *method_inputs, *common_inputs]
     go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool)
 

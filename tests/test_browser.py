@@ -179,6 +179,87 @@ def test_details_that_read_as_finished(page, server_url: str) -> None:
     page.get_by_text("adds <|begin_of_text|> with special tokens on").wait_for()
 
 
+def _toasts(page) -> str:
+    return " ".join(page.locator(".toast-body").all_inner_texts())
+
+
+def test_an_error_replaces_the_result_it_is_about(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    # a Hub name while the Hub is off: the note sits by the tokenizer and the old view goes
+    box = page.locator("#rs-tokenizer input")
+    box.fill("someone/some-tokenizer")
+    box.press("Enter")
+    note = page.locator("#rs-tokenizer-note .rs-field-error")
+    note.wait_for()
+    assert "Hub" in note.inner_text()
+    assert page.locator("#rs-view .rs-tok").count() == 0 and page.locator("#rs-view .rs-stale").count() == 1
+    assert page.locator("#rs-stats").inner_text().strip() == ""
+    assert page.locator(".rs-field-error").count() == 1 and _toasts(page) == ""  # shown once, by its field
+    # an empty text: the note moves to the text box
+    page.locator("#rs-text textarea").fill("")
+    page.locator("#rs-text-note .rs-field-error").wait_for()
+    assert page.locator("#rs-tokenizer-note .rs-field-error").count() == 0
+    # a failed decode clears the pieces it showed before
+    page.locator("#rs-text textarea").fill("Hello")
+    box.fill("gpt2")
+    box.press("Enter")
+    page.wait_for_selector("#rs-view .rs-tok")
+    page.locator("#rs-decode-in textarea").fill("[15496, 995]")
+    page.locator("#rs-decode-btn").click()
+    page.wait_for_selector("#rs-decoded-view .rs-tok")
+    page.locator("#rs-decode-in textarea").fill("[15496, 99999999]")
+    page.locator("#rs-decode-btn").click()
+    page.locator("#rs-decode-note .rs-field-error").wait_for()
+    assert page.locator("#rs-decoded-view .rs-tok").count() == 0
+    assert page.locator("#rs-decoded textarea").input_value() == ""
+
+
+def test_compare_with_one_tokenizer_clears_the_old_views(page, server_url: str) -> None:
+    page.goto(f"{server_url}/?compare=gpt2,char&text=hello%20world")
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_function("() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 2")
+    page.locator("#rs-cmp-keys").get_by_role("button", name="Remove Unicode characters").or_(
+        page.locator("#rs-cmp-keys .token-remove").nth(1)).first.click()
+    page.locator("#rs-cmp-keys-note .rs-field-error").wait_for()
+    assert "Pick 2 to" in page.locator("#rs-cmp-keys-note").inner_text()
+    assert page.locator("#rs-cmp-view .rs-compare-row").count() == 0
+    assert page.locator("#rs-cmp-view .rs-stale").count() == 1 and _toasts(page) == ""
+
+
+def test_generate_errors_sit_beside_their_input(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("3")
+    page.locator("#rs-generate").click()
+    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
+                           timeout=120_000)
+    # a Hub model while the Hub is off: no "converts the model once" notice first, the error by the model
+    model = page.locator("#rs-model input")
+    model.fill("someone/some-model")
+    model.press("Enter")
+    page.locator("#rs-generate").click()
+    page.locator("#rs-model-note .rs-field-error").wait_for()
+    assert "Hub" in page.locator("#rs-model-note").inner_text()
+    assert page.locator("#rs-gen-view .rs-gen").count() == 0 and page.locator("#rs-gen-view .rs-stale").count() == 1
+    assert page.locator("#rs-gen-stats").inner_text().strip() == ""
+    assert "convert" not in _toasts(page) and page.locator(".rs-field-error").count() == 1
+    # back to the embedded model, with an empty prompt: the note moves to the prompt
+    model.fill("smollm2-135m-instruct")
+    model.press("Enter")
+    page.locator("#rs-prompt textarea").fill("   ")
+    page.locator("#rs-generate").click()
+    page.locator("#rs-prompt-note .rs-field-error").wait_for()
+    assert page.locator("#rs-model-note .rs-field-error").count() == 0
+    # stop strings over the limit: the note sits by the method's settings
+    page.locator("#rs-prompt textarea").fill("Hi")
+    page.locator("#rs-stop-strings textarea").fill("\n".join(f"s{n}" for n in range(50)))
+    page.locator("#rs-generate").click()
+    page.locator("#rs-settings-note .rs-field-error").wait_for()
+    assert "stop strings" in page.locator("#rs-settings-note").inner_text()
+    assert page.locator("#rs-prompt-note .rs-field-error").count() == 0
+
+
 def test_bad_input_shows_an_error_and_the_page_keeps_working(page, server_url: str) -> None:
     page.goto(server_url)
     page.wait_for_selector("#rs-view .rs-tok")

@@ -257,7 +257,8 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
     max_new = int(values["max_new_tokens"])
     if len(info.ids) + max_new > loaded.n_ctx:
         raise InputError(f"The prompt is {len(info.ids):,} tokens; with {max_new} new tokens that passes the "
-                         f"{loaded.n_ctx:,} tokens llama.cpp holds here. Shorten it, or choose the transformers engine.")
+                         f"{loaded.n_ctx:,} tokens llama.cpp holds here. Shorten it, or choose the transformers engine.",
+                         field="prompt")
     seed = int(values["seed"])
     eos = _eos_ids(tokenizer)
     lib = _bindings()

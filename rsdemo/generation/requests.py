@@ -24,11 +24,11 @@ def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[
         return []
     items = raw.split("\n") if isinstance(raw, str) else list(raw)
     if not all(isinstance(x, str) for x in items):
-        raise InputError("Stop strings must be text, one per line.")
+        raise InputError("Stop strings must be text, one per line.", field="stop")
     items = [s for s in (x.replace("\\n", "\n") for x in items) if s]
     if len(items) > limits.max_stop_strings or any(len(s) > limits.max_stop_chars for s in items):
         raise InputError(f"Use at most {limits.max_stop_strings} stop strings of at most "
-                         f"{limits.max_stop_chars} characters each.")
+                         f"{limits.max_stop_chars} characters each.", field="stop")
     return items
 
 
@@ -42,13 +42,15 @@ def check_request(*, prompt: object, method: str, params: Any, stop: Any, limits
         UnknownKeyError: an unknown method.
     """
     if not isinstance(prompt, str) or not prompt.strip():
-        raise InputError("Type a prompt to generate from (it is empty or only whitespace).")
+        raise InputError("Type a prompt to generate from (it is empty or only whitespace).", field="prompt")
     if len(prompt) > limits.max_prompt_chars:
-        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.")
+        raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.",
+                         field="prompt")
     values = resolve_params(method=method, params=params)
     limit = min(model_cap or limits.max_new_tokens, limits.max_new_tokens)
     if values["max_new_tokens"] > limit:
-        raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).")
+        raise InputError(f"Max new tokens must be at most {limit} for this model (got {values['max_new_tokens']}).",
+                         field="params")
     if stop is not None and not isinstance(stop, (str, list, tuple)):
-        raise InputError("Stop strings must be text, one per line.")
+        raise InputError("Stop strings must be text, one per line.", field="stop")
     return values, _stop_strings(stop, limits=limits)
