@@ -39,6 +39,16 @@ from .errors import (
 )
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
+from .api_schema import (
+    EXAMPLE_IDS,
+    EXAMPLE_PARAMS,
+    EXAMPLE_TEXT,
+    EXAMPLE_TOKENIZERS,
+    CompareReply,
+    DecodeReply,
+    GenerateReply,
+    TokenizeReply,
+)
 from .render import format_number, render_decode, render_generation, render_stats, render_token_view
 
 __all__ = ["build_demo", "configure_queue", "launch_options"]
@@ -385,23 +395,56 @@ def _flag(value: object, name: str = "add_special_tokens") -> bool:
         raise InputError(f"{name} must be true or false, got {str(value)[:40]!r}.") from None
 
 
-def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
-    """The named API endpoints (``/tokenize``, ``/compare``, ``/decode``): plain data in, plain data out."""
+def _api_returns(reply: type, label: str) -> Callable[[F], F]:
+    """Declare an endpoint's reply type for Gradio's API page (it reads the signature; a generator's
+    ``Iterator[...]`` or a string annotation would show as "Any"), and the name its return value goes by."""
 
+    def mark(fn: F) -> F:
+        fn.__signature__ = inspect.signature(fn).replace(return_annotation=reply)  # type: ignore[attr-defined]
+        fn._api_return_label = label  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def _api(fn: Callable[..., Any], *, api_name: str, blocks: gr.Blocks | None = None, **pool: Any) -> None:
+    """``gr.api``, with the return value named (Gradio calls it "1st")."""
+    dependency = gr.api(fn, api_name=api_name, **pool)
+    label = getattr(fn, "_api_return_label", None)
+    root = blocks or gr.context.Context.root_block
+    if label and root is not None and isinstance(dependency, dict) and "id" in dependency:
+        for output in root.fns[dependency["id"]].outputs:
+            output.label = label
+
+
+def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
+    """The named API endpoints (``/tokenize``, ``/compare``, ``/decode``): plain data in, plain data out.
+
+    Every parameter has a default that works, so the calls the "Use via API" page shows run as shown.
+    """
+
+    @_api_returns(TokenizeReply, "tokenized")
     @_user_errors
-    def tokenize(text: str, tokenizer: str = DEFAULT_TOKENIZER, add_special_tokens: bool = False) -> dict:
+    def tokenize(text: str = EXAMPLE_TEXT, tokenizer: str = DEFAULT_TOKENIZER, add_special_tokens: bool = False):
         """Split text into tokens: every id, the segments of the first 2,000 tokens, stats over the whole text.
 
-        Returns {"tokenizer", "ids", "segments": [{"text", "ids", "start", "kind"}], "truncated", "stats"}.
+        Args:
+            text: the text to split (up to the server's text limit).
+            tokenizer: a built-in key (gpt2, cl100k_base, o200k_base, llama3, qwen2, ...) or a Hub repo id owner/name.
+            add_special_tokens: add what the tokenizer puts around a sequence (BOS, [CLS] ... [SEP]).
         """
         return backend.tokenize(text=text, tokenizer=tokenizer, add_special_tokens=_flag(add_special_tokens)).as_dict()
 
+    @_api_returns(CompareReply, "comparison")
     @_user_errors
-    def compare(text: str, tokenizers: list[str], add_special_tokens: bool = False) -> Iterator[dict]:
+    def compare(text: str = EXAMPLE_TEXT, tokenizers: list[str] = list(EXAMPLE_TOKENIZERS),  # noqa: B006
+                add_special_tokens: bool = False):
         """The same text through 2 to 6 tokenizers, streamed one tokenizer at a time; the last message has done=true.
 
-        Each message: {"done", "results": [{"tokenizer", "stats", "differing"}]}; "differing" (segments starting
-        or ending on a boundary not every tokenizer has) is null until done.
+        Args:
+            text: the text to split.
+            tokenizers: 2 to 6 built-in keys or Hub repo ids, e.g. ["gpt2", "llama3"].
+            add_special_tokens: add what each tokenizer puts around a sequence.
         """
         if not isinstance(tokenizers, (list, tuple)):
             raise InputError("Tokenizers must be a list of names, such as [\"gpt2\", \"llama3\"].")
@@ -412,18 +455,21 @@ def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
                                 "differing": result.differing[n] if result.done else None}
                                for n, r in enumerate(result.results)]}
 
+    @_api_returns(DecodeReply, "decoded")
     @_user_errors
-    def decode(ids: str, tokenizer: str = DEFAULT_TOKENIZER) -> dict:
-        """Token ids back to text; ids as text such as "[15496, 995]" or "15496 995".
+    def decode(ids: str = EXAMPLE_IDS, tokenizer: str = DEFAULT_TOKENIZER):
+        """Token ids back to text, with each id's vocabulary piece and bytes.
 
-        Returns {"text", "tokens": [{"id", "piece", "bytes", "special"}]}.
+        Args:
+            ids: the ids as text, such as "[15496, 995]" or "15496 995".
+            tokenizer: a built-in key or a Hub repo id owner/name.
         """
         result = backend.decode(ids=ids, tokenizer=tokenizer)
         return {"text": result.text, "tokens": [t.as_dict() for t in result.tokens]}
 
-    gr.api(tokenize, api_name="tokenize", **pool)
-    gr.api(compare, api_name="compare", **pool)
-    gr.api(decode, api_name="decode", **pool)
+    _api(tokenize, api_name="tokenize", **pool)
+    _api(compare, api_name="compare", **pool)
+    _api(decode, api_name="decode", **pool)
 
 
 SHARE_TEXT_CHARS = 4_000  # a share link keeps this many characters of the text (longer URLs break in many places)
@@ -701,30 +747,37 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     inputs = [model, prompt, method, engine, chat, stop_strings, distribution, *method_inputs, *common_inputs]
     go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool)
 
+    @_api_returns(GenerateReply, "generation")
     @_user_errors
     def generate_api(
         request: gr.Request,
-        prompt: str,
+        prompt: str = DEFAULT_PROMPT,
         model: str = DEFAULT_MODEL,
         method: str = "greedy",
-        params: dict | None = None,
+        params: dict | None = EXAMPLE_PARAMS,  # noqa: B006 (never mutated)
         chat: bool = True,
         stop: str = "",
         engine: str = "",
-    ) -> Iterator[dict]:
+    ):
         """Generate from a prompt, streaming: each message is the run so far; the last has done=true.
 
-        params holds the method's parameters and the common ones (max_new_tokens, seed, ...), e.g.
-        {"max_new_tokens": 32, "top_p": 0.9, "seed": 1}. engine is "llama.cpp", "transformers" or "" (the fastest
-        that can run the method here). Each message has text, tokens (id, text, prob, raw_prob), beams,
-        finish_reason, logprob, perplexity, engine and engine_reason.
+        Args:
+            prompt: the prompt (the chat template wraps it when chat is true).
+            model: a built-in model key or a Hub causal-LM repo id owner/name.
+            method: greedy, beam, diverse_beam, sample, top_k, top_p, min_p, typical, epsilon, eta, beam_sample,
+                contrastive, ...
+            params: the method's parameters and the common ones, e.g. {"max_new_tokens": 32, "top_p": 0.9, "seed": 1};
+                {} for the method's defaults.
+            chat: wrap the prompt in the model's chat template.
+            stop: stop strings, one per line.
+            engine: "llama.cpp", "transformers" or "" (the fastest that can run the method here).
         """
         for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
                                        chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request),
                                        engine=engine or None):
             yield _result_json(result)
 
-    gr.api(generate_api, api_name="generate", **pool)
+    _api(generate_api, api_name="generate", **pool)
     prompt.submit(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal",
                   trigger_mode="once", **pool)
 

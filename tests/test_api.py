@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
 import pytest
 from gradio_client import Client
 
@@ -16,6 +23,58 @@ def client(server_url: str) -> Client:
 def test_the_named_endpoints_are_the_api(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/tokenize", "/compare", "/decode", "/generate"}  # the page's own events are private
+
+
+EXPECTED_KEYS = {"/tokenize": "'segments'", "/compare": "'differing'", "/decode": "'Hello world'",
+                 "/generate": "'finish_reason'"}
+
+
+@pytest.fixture(scope="module")
+def api_info(server_url: str) -> dict:
+    return httpx.get(f"{server_url}/gradio_api/info", timeout=30).json()["named_endpoints"]
+
+
+def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict) -> None:
+    for name, endpoint in api_info.items():
+        # every parameter has a working example: the page never shows "..." (or None) as a value to send
+        assert all(p["parameter_has_default"] and p["example_input"] not in ("...", None)
+                   for p in endpoint["parameters"]), name
+        (reply,) = endpoint["returns"]
+        assert reply["python_type"]["type"].startswith("dict("), name  # a typed reply, not "Any"
+        assert reply["label"] in {"tokenized", "comparison", "decoded", "generation"}, name
+        assert endpoint["description"], name
+    tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]
+    assert "ids: list[int]" in tokens and "segments: list[dict(text: str" in tokens
+
+
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED_KEYS))
+def test_every_python_example_on_the_api_page_runs_as_shown(api_info: dict, endpoint: str) -> None:
+    snippet = api_info[endpoint]["code_snippets"]["python"]
+    ran = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert EXPECTED_KEYS[endpoint] in ran.stdout
+
+
+@pytest.mark.parametrize("endpoint", ["/tokenize", "/decode", "/compare"])
+def test_every_curl_example_on_the_api_page_runs(api_info: dict, endpoint: str) -> None:
+    """The curl example reads the event id with ``| read EVENT_ID``: it runs in zsh, or in bash with lastpipe."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    snippet = api_info[endpoint]["code_snippets"]["bash"]
+    ran = subprocess.run(["bash", "-O", "lastpipe", "-c", snippet], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "event: complete" in ran.stdout and EXPECTED_KEYS[endpoint].strip("'") in ran.stdout
+
+
+def test_the_readme_api_example_runs(server_url: str) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("**API**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    code = block.replace("http://127.0.0.1:7860/", server_url.rstrip("/") + "/")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "Hello world" in ran.stdout and "'raw_prob'" in ran.stdout
 
 
 def test_tokenize_endpoint(client: Client) -> None:

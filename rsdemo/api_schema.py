@@ -1,0 +1,135 @@
+"""Pure: the shapes the public API returns (``/tokenize``, ``/compare``, ``/decode``, ``/generate``).
+
+Typed dicts, so Gradio's "Use via API" page and ``/gradio_api/info`` name every field and its type instead of
+"Any"; the UI layer builds them from the backend's results. The examples are the API's defaults: the page
+shows them as the call to copy, and ``tests/test_api.py`` runs every snippet the page generates.
+
+>>> sorted(TokenizeReply.__annotations__)
+['ids', 'segments', 'stats', 'tokenizer', 'truncated']
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+__all__ = [
+    "CompareReply",
+    "CompareRow",
+    "DecodeReply",
+    "EXAMPLE_IDS",
+    "EXAMPLE_PARAMS",
+    "EXAMPLE_TEXT",
+    "EXAMPLE_TOKENIZERS",
+    "GenerateReply",
+    "GeneratedTokenReply",
+    "BeamReply",
+    "SegmentReply",
+    "StatsReply",
+    "TokenReply",
+    "TokenizeReply",
+]
+
+EXAMPLE_TEXT = "Hello world! Tokenizers split text differently: unbelievable, 東京, 🙂."
+EXAMPLE_TOKENIZERS = ("gpt2", "llama3")
+EXAMPLE_IDS = "[15496, 995]"
+EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
+
+
+class StatsReply(TypedDict):
+    """Counts over the whole text."""
+
+    tokens: int
+    chars: int
+    bytes: int
+    words: int
+    chars_per_token: float
+    bytes_per_token: float
+    tokens_per_word: float
+    vocab_size: int
+
+
+class SegmentReply(TypedDict):
+    """A run of text and the ids that cover it (several ids when tokens share a character)."""
+
+    text: str
+    ids: list[int]
+    start: int
+    kind: str  # token, special (inserted or [UNK]) or gap (text no token covers)
+
+
+class TokenizeReply(TypedDict):
+    """``/tokenize``: every id, the segments of the first tokens, stats over the whole text."""
+
+    tokenizer: str
+    ids: list[int]
+    segments: list[SegmentReply]
+    truncated: bool
+    stats: StatsReply
+
+
+class CompareRow(TypedDict):
+    """One tokenizer of a comparison."""
+
+    tokenizer: str
+    stats: StatsReply
+    differing: int | None  # segments on boundaries not every tokenizer has; None until done
+
+
+class CompareReply(TypedDict):
+    """``/compare``, streamed one tokenizer at a time; the last message has ``done`` true."""
+
+    done: bool
+    results: list[CompareRow]
+
+
+class TokenReply(TypedDict):
+    """A vocabulary entry."""
+
+    id: int
+    piece: str
+    bytes: str | None  # hex, e.g. "77 6f 72 6c 64"; None for a special token without bytes
+    special: bool
+
+
+class DecodeReply(TypedDict):
+    """``/decode``: the text the ids make, and each id's vocabulary entry."""
+
+    text: str
+    tokens: list[TokenReply]
+
+
+class GeneratedTokenReply(TypedDict):
+    """A generated token and how likely it was."""
+
+    id: int
+    text: str
+    piece: str
+    prob: float | None  # after the decoding filters (the raw probability where no filter applies)
+    raw_prob: float | None  # under the model's own distribution
+
+
+class BeamReply(TypedDict):
+    """A returned beam (beam search methods)."""
+
+    text: str
+    score: float | None
+
+
+class GenerateReply(TypedDict):
+    """``/generate``, streamed: each message is the run so far; the last has ``done`` true."""
+
+    model: str
+    method: str
+    seed: int | None
+    done: bool
+    text: str
+    tokens: list[GeneratedTokenReply]
+    beams: list[BeamReply]
+    finish_reason: str
+    logprob: float | None
+    perplexity: float | None
+    engine: str
+    engine_reason: str
+    waiting: int | None
+    load_s: float | None
+    ttft_s: float | None
