@@ -273,12 +273,15 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Tokenize", id="tokenize"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, elem_id="rs-text")
-                        text_note = gr.HTML(elem_id="rs-text-note", elem_classes=["rs-note"])
+                # layout: .rs-split puts the side column (controls) after the first inputs on a phone
+                with gr.Row(elem_classes=["rs-split"]):
+                    with gr.Column(scale=3, elem_classes=["rs-main"]):
+                        text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, elem_id="rs-text",
+                                          elem_classes=["rs-first"])
+                        text_note = gr.HTML(elem_id="rs-text-note", elem_classes=["rs-note", "rs-first"])
                         stats = gr.HTML(elem_id="rs-stats")
-                    with gr.Column(scale=1, min_width=260):
+                        view = gr.HTML(elem_id="rs-view", js_on_load=js_tokens)
+                    with gr.Column(scale=1, min_width=260, elem_classes=["rs-side"]):
                         tokenizer = gr.Dropdown(
                             choices=choices,
                             value=DEFAULT_TOKENIZER,
@@ -299,7 +302,6 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                         share_url = gr.Textbox(label="Share link", interactive=False, elem_id="rs-share-url",
                                                buttons=["copy"])
                         share_note = gr.HTML(elem_id="rs-share-note", elem_classes=["rs-note"])
-                view = gr.HTML(elem_id="rs-view", js_on_load=js_tokens)
                 with gr.Accordion("Token ids", open=False):
                     ids_box = gr.Textbox(label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"],
                                          elem_id="rs-ids")
@@ -312,12 +314,12 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                     decoded_view = gr.HTML(elem_id="rs-decoded-view")
 
             with gr.Tab("Compare", id="compare"):
-                with gr.Row():
-                    with gr.Column(scale=3):
+                with gr.Row(elem_classes=["rs-split"]):
+                    with gr.Column(scale=3, elem_classes=["rs-main"]):
                         cmp_text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=5, max_lines=12,
-                                              elem_id="rs-cmp-text")
-                        cmp_text_note = gr.HTML(elem_id="rs-cmp-text-note", elem_classes=["rs-note"])
-                    with gr.Column(scale=1, min_width=260):
+                                              elem_id="rs-cmp-text", elem_classes=["rs-first"])
+                        cmp_text_note = gr.HTML(elem_id="rs-cmp-text-note", elem_classes=["rs-note", "rs-first"])
+                    with gr.Column(scale=1, min_width=260, elem_classes=["rs-side"]):
                         cmp_keys = gr.Dropdown(
                             choices=choices,
                             value=list(DEFAULT_COMPARE),
@@ -622,11 +624,12 @@ def _visitor(request: gr.Request | None) -> str:
 
 def _generate_tab(backend: Backend, js_tokens: str) -> None:
     method_keys = list(METHODS)
-    with gr.Row():
-        with gr.Column(scale=3):
-            prompt = gr.Textbox(value=DEFAULT_PROMPT, label="Prompt", lines=4, max_lines=12, elem_id="rs-prompt")
-            prompt_note = gr.HTML(elem_id="rs-prompt-note", elem_classes=["rs-note"])
-            with gr.Row():
+    with gr.Row(elem_classes=["rs-split"]):
+        with gr.Column(scale=3, elem_classes=["rs-main"]):
+            prompt = gr.Textbox(value=DEFAULT_PROMPT, label="Prompt", lines=4, max_lines=12, elem_id="rs-prompt",
+                                elem_classes=["rs-first"])
+            prompt_note = gr.HTML(elem_id="rs-prompt-note", elem_classes=["rs-note", "rs-first"])
+            with gr.Row(elem_classes=["rs-after-side"]):
                 go = gr.Button("Generate", variant="primary", elem_id="rs-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="rs-stop")
             gen_stats = gr.HTML(elem_id="rs-gen-stats")
@@ -641,7 +644,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 notes = gr.Markdown(elem_id="rs-gen-notes")
             with gr.Accordion("Reproduce this run", open=False):
                 code = gr.Code(language="python", label="transformers code", elem_id="rs-code")
-        with gr.Column(scale=2, min_width=300):
+        with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
             model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
                                 info="Or type a Hub causal-LM repo id (needs the Hub)", allow_custom_value=True,
                                 elem_id="rs-model")

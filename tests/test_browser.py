@@ -179,6 +179,34 @@ def test_details_that_read_as_finished(page, server_url: str) -> None:
     page.get_by_text("adds <|begin_of_text|> with special tokens on").wait_for()
 
 
+def _top(page, selector: str) -> float:
+    return page.evaluate(f"() => document.querySelector('{selector}').getBoundingClientRect().top")
+
+
+def test_a_phone_reaches_every_tab_and_sees_the_controls_first(browser, server_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(server_url)
+        page.wait_for_selector("#rs-view .rs-tok")
+        for name in ("Tokenize", "Compare", "Generate", "About"):  # no "more tabs" menu
+            assert page.get_by_role("tab", name=name).is_visible(), name
+        assert not page.get_by_role("button", name="More tabs").is_visible()
+        assert _top(page, "#rs-text") < _top(page, "#rs-tokenizer") < _top(page, "#rs-stats") < _top(page, "#rs-view")
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390  # nothing sideways
+        page.get_by_role("tab", name="Generate").tap()
+        page.locator("#rs-model").wait_for(state="visible")
+        order = [_top(page, s) for s in ("#rs-prompt", "#rs-model", "#rs-method", "#rs-generate", "#rs-gen-view")]
+        assert order == sorted(order), order
+        page.get_by_role("tab", name="About").tap()
+        page.get_by_text("Built-in tokenizers").first.wait_for()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.get_by_role("tab", name="Tokenize").tap()
+        page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    finally:
+        context.close()
+
+
 def _toasts(page) -> str:
     return " ".join(page.locator(".toast-body").all_inner_texts())
 
