@@ -670,13 +670,16 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             stop_strings = gr.Textbox(label="Stop strings (one per line)", lines=2, elem_id="rs-stop-strings")
             settings_note = gr.HTML(elem_id="rs-settings-note", elem_classes=["rs-note"])
 
+    seed_input = common_inputs[[p.name for p in COMMON_PARAMS].index("seed")]
+    seed_input.visible = "greedy" in SEEDED  # shown only for methods that sample (the seed changes nothing else)
+
     def show_method(key: str) -> list[Any]:
         spec = METHODS.get(key)
-        return [gr.update(value=spec.description if spec else "")] + [
+        return [gr.update(value=spec.description if spec else ""), gr.update(visible=key in SEEDED)] + [
             gr.update(visible=k == key) for k in method_keys
         ]
 
-    method.change(show_method, [method], [description, *groups], api_visibility="private")
+    method.change(show_method, [method], [description, seed_input, *groups], api_visibility="private")
 
     def collect(method_key: str, values: Sequence[Any]) -> dict[str, Any]:
         own = values[: len(method_inputs)]

@@ -19,10 +19,10 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from rsdemo.backend import Backend
-    from rsdemo.ui import build_demo, launch_options
+    from rsdemo.ui import build_demo, configure_queue, launch_options
 
-    demo = build_demo(backend=Backend())
-    demo.queue()
+    backend = Backend()
+    demo = configure_queue(build_demo(backend=backend), backend.settings)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
                             **launch_options())
     try:
@@ -49,6 +49,12 @@ def main() -> None:
             )
             page.locator("#rs-gen-view .rs-gen").nth(3).click()
             page.screenshot(path=str(ROOT / "assets" / "screenshot-generate.png"), full_page=False)
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            phone.goto(url)
+            phone.wait_for_selector("#rs-view .rs-tok")
+            phone.get_by_role("tab", name="Generate").tap()
+            phone.locator("#rs-model").wait_for(state="visible")
+            phone.screenshot(path=str(ROOT / "assets" / "screenshot-phone.png"), full_page=False)
             browser.close()
     finally:
         demo.close()

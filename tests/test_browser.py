@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 import pytest
 
+from rsdemo.decoding import METHODS
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -340,8 +342,12 @@ def test_one_megabyte_of_text_stays_usable(page, server_url: str) -> None:
     )
 
 
+TOP_P_LABEL = METHODS["top_p"].label
+
+
 def test_generate_screen(page, server_url: str) -> None:
     page.goto(server_url)
+    assert not page.locator("#rs-p-seed").is_visible()  # greedy does not sample
     page.get_by_role("tab", name="Generate").click()
     page.locator("#rs-prompt textarea").fill("What is the capital of France? Answer in one sentence.")
     page.locator("#rs-p-max_new_tokens input[type=number]").fill("16")
@@ -371,6 +377,13 @@ def test_generate_screen(page, server_url: str) -> None:
     page.get_by_role("option", name="Beam search", exact=True).click()
     page.locator("#rs-p-beam-num_beams").wait_for(state="visible")
     assert not page.locator("#rs-p-top_p-top_p").is_visible()
+    assert not page.locator("#rs-p-seed").is_visible()  # beam search does not sample: no seed to set
+    page.locator("#rs-method input").click()
+    page.get_by_role("option", name=TOP_P_LABEL, exact=True).click()
+    page.locator("#rs-p-seed").wait_for(state="visible")  # sampling: the seed matters
+    page.locator("#rs-method input").click()
+    page.get_by_role("option", name="Beam search", exact=True).click()
+    page.locator("#rs-p-seed").wait_for(state="hidden")
     page.locator("#rs-generate").click()
     page.wait_for_function(
         "() => document.querySelectorAll('#rs-gen-view .rs-view').length === 4"
