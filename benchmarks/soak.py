@@ -760,6 +760,11 @@ def timeline(records: Sequence[dict[str, Any]], window_s: float, bucket_s: float
 
 def run(args: argparse.Namespace) -> Outcome:
     cases = gen_cases(args.gen_tokens)
+    if args.gen_methods:
+        wanted = {m.strip() for m in args.gen_methods.split(",") if m.strip()}
+        cases = tuple(c for c in cases if c.method in wanted)
+        if not cases:
+            raise SystemExit(f"--gen-methods {args.gen_methods!r} leaves no generation case")
     cfg_public = {k: v for k, v in vars(args).items() if k not in ("json",)}
     outcome = Outcome(config=cfg_public, machine=common.machine_info(
         dists=("gradio", "gradio_client", "httpx", "torch", "transformers", "tokenizers", "tiktoken")))
@@ -1067,6 +1072,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"the end, checked against the solo run), cancel (job.cancel() mid-stream), switch (ask for "
                         f"{MISSING_MODEL}: must fail fast); default switch,complete,cancel,complete")
     p.add_argument("--cancel-after", type=int, default=3, help="cancel after this many messages; default 3")
+    p.add_argument("--gen-methods", default="",
+                   help="only the generation cases of these methods, e.g. greedy,top_p (default: greedy, top_p, beam)")
     p.add_argument("--gen-tokens", type=int, default=24, help="max_new_tokens of the generation cases; default 24")
     p.add_argument("--client-procs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                    help="client processes (clients are spread over them); default: cores, at most 4")
