@@ -17,6 +17,7 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import math
 import os
 import threading
 import time
@@ -33,7 +34,14 @@ from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import METHODS
 from .disk import DiskBudget
-from .generation import GenerationResult, PromptInfo, check_request, default_engines
+from .generation import GenerationResult, PromptInfo, build_prompt, check_request, default_engines
+from .generation.results import Alternative, make_token
+from .decoding import get_method, resolve_params
+from .insight.results import NextTokenResult, SurprisalResult
+from .insight.scoring import Scored, score
+from .insight.stages import stage_view
+from .insight.surprisal import surprisal_from_logprobs
+from .tokenization.adapters import HFAdapter
 from .generation.engine import GenerationEngine
 from .tokenization.adapters import TokenizerAdapter
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
@@ -243,6 +251,8 @@ class Backend:
         )
         self.disk = DiskBudget(self.settings.cache_dir, max_bytes=self.settings.max_disk_bytes,
                                in_use=self._entries_in_use)
+        self._scores: collections.OrderedDict[tuple[str, str, bool], _ScoredPrompt] = collections.OrderedDict()
+        self._scores_lock = threading.Lock()
         self._slots = threading.Condition()  # guards the free-slot count and the waiting line
         self._free_slots = self.settings.generation_slots
         self._waiting: collections.deque[object] = collections.deque()
@@ -730,6 +740,117 @@ class Backend:
                         yield dataclasses.replace(result, **tag)
             finally:
                 self._release_slot()
+
+
+    # --- insight: the model's own numbers on a prompt ---------------------------------------------------
+
+    _SCORES_KEPT = 16  # prompts whose forward pass is kept: a slider move re-reads it, no model call
+
+    def _score(self, *, model: str, prompt: str, chat: bool, progress: Progress | None) -> _ScoredPrompt:
+        """One teacher-forced forward pass over the prompt (transformers, inside a generation slot), kept."""
+        name = self.resolve_model(model)
+        spec = MODELS.get(name)
+        check_request(prompt=prompt, method="greedy", params=None, stop=None, limits=self.settings,
+                      model_cap=spec.max_new_tokens if spec is not None else None)
+        key = (name, prompt, bool(chat))
+        with self._scores_lock:
+            if key in self._scores:
+                self._scores.move_to_end(key)
+                return self._scores[key]
+        if self._model_loader is None and not self.model_loaded(name):
+            self.engines["transformers"].precheck(name, settings=self.settings)
+        cancel = threading.Event()
+        for _ahead in self._wait_for_slot(cancel):
+            pass
+        try:
+            with self._model_in_use("transformers", name, progress) as bundle:
+                info = build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat))
+                if len(info.ids) > self.settings.max_scored_tokens:
+                    raise InputError(f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
+                                     f"{self.settings.max_scored_tokens:,}.", field="prompt")
+                adapter = getattr(bundle, "adapter", None) or HFAdapter(bundle.tokenizer.backend_tokenizer,
+                                                                        lossless=False)
+                scored = _ScoredPrompt(name, info, score(model=bundle.model, ids=info.ids), adapter, bundle.tokenizer)
+        finally:
+            self._release_slot()
+        with self._scores_lock:
+            self._scores[key] = scored
+            while len(self._scores) > self._SCORES_KEPT:
+                self._scores.popitem(last=False)
+        return scored
+
+    def surprisal(self, *, model: str, prompt: str, chat: bool = False,
+                  progress: Progress | None = None) -> SurprisalResult:
+        """How surprising each prompt token is to the model: its probability given what precedes it.
+
+        >>> # Backend().surprisal(model="smollm2-135m-instruct", prompt="The cat sat on the mat.").surprisal.perplexity
+
+        Raises:
+            InputError: an empty or too long prompt.
+            UnknownKeyError, HubError, AssetMissingError, CapacityError: as for generation.
+        """
+        scored = self._score(model=model, prompt=prompt, chat=chat, progress=progress)
+        run, adapter = scored.scored, scored.adapter
+        tokens = []
+        for k, token_id in enumerate(scored.prompt.ids):
+            if k == 0:
+                tokens.append(make_token(adapter, token_id, float("nan")))
+                continue
+            alternatives = tuple(
+                Alternative(int(i), adapter.piece(int(i)), float(p), make_token(adapter, int(i), float(p)).text)
+                for i, p in zip(run.top_ids[k - 1], run.top_probs[k - 1]))
+            tokens.append(make_token(adapter, token_id, math.exp(float(run.logprobs[k - 1])), raw_top=alternatives))
+        return SurprisalResult(scored.model, scored.prompt, tuple(tokens),
+                               surprisal_from_logprobs(ids=scored.prompt.ids, logprobs=run.logprobs))
+
+    def next_token(self, *, model: str, prompt: str, chat: bool = True, method: str = "greedy",
+                   params: dict | None = None, probes: str = "", progress: Progress | None = None) -> NextTokenResult:
+        """The model's next-token distribution after the prompt, through each stage of ``method``'s pipeline.
+
+        The forward pass is kept for the last prompts, so changing the method or its parameters re-runs only
+        the stages (no model call). ``probes``: words or tokens, one per line, whose probability and rank every
+        stage reports (each becomes its first token; a word without a leading space is also tried with one).
+
+        Raises:
+            InputError: an empty or too long prompt, parameters out of range.
+            UnknownKeyError, HubError, AssetMissingError, CapacityError: as for generation.
+        """
+        get_method(method)
+        resolve_params(method=method, params=params)  # bad parameters fail before the model is touched
+        scored = self._score(model=model, prompt=prompt, chat=chat, progress=progress)
+        typed = _probe_ids(scored.tokenizer, probes)
+        view = stage_view(logits=scored.scored.last_logits, context_ids=scored.prompt.ids, method=method,
+                          params=params, top=10, probes=[i for _, i in typed])
+        shown = {i for row in view.rows for i, _ in row.top} | {i for _, i in typed}
+        pieces = {i: make_token(scored.adapter, i, 0.0).text for i in shown}
+        return NextTokenResult(scored.model, method, scored.prompt, view, pieces, typed,
+                               tuple(row.name for row in view.rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _ScoredPrompt:
+    model: str
+    prompt: PromptInfo
+    scored: Scored
+    adapter: object
+    tokenizer: object
+
+
+def _probe_ids(tokenizer: object, probes: str | Sequence[str] | None) -> tuple[tuple[str, int], ...]:
+    """Words or tokens typed by a visitor -> (what was typed, its first token id); at most 8."""
+    if not probes:
+        return ()
+    items = probes.split("\n") if isinstance(probes, str) else list(probes)
+    out: list[tuple[str, int]] = []
+    for item in items[:8]:
+        if not isinstance(item, str) or not item.strip() or len(item) > 100:
+            continue
+        variants = [item] if item.startswith(" ") else [item, " " + item]
+        for text in variants:
+            ids = tokenizer(text, add_special_tokens=False).input_ids  # type: ignore[operator]
+            if ids and (text, ids[0]) not in out:
+                out.append((text, int(ids[0])))
+    return tuple(out)
 
 
 def _refusal(engine: GenerationEngine, model: str, method: str, device: str) -> str | None:

@@ -91,6 +91,8 @@ class Settings:
         max_model_mb: memory bound of the loaded models' parameters; a load that would pass it is refused or
             evicts idle models first (checked before loading).
         max_prompt_chars: the longest prompt.
+        max_scored_tokens: the longest prompt, in tokens, the Inside tab scores (one forward pass holds a row
+            of logits per token).
         max_new_tokens: the most new tokens one run may ask for (a catalog model may allow fewer).
         max_stop_strings, max_stop_chars: how many stop strings, and how long each.
         generation_slots: how many generations run at once in the whole process; the rest wait in the queue
@@ -126,6 +128,7 @@ class Settings:
     max_models: int = 2
     max_model_mb: int = 8 * 1024
     max_prompt_chars: int = 20_000
+    max_scored_tokens: int = 2048
     max_new_tokens: int = 512
     max_stop_strings: int = 8
     max_stop_chars: int = 64

@@ -1,0 +1,78 @@
+"""What the backend's insight calls return: plain data the views and the API read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..generation.results import GeneratedToken, PromptInfo
+from .stages import StageView
+from .surprisal import Surprisal
+
+__all__ = ["NextTokenResult", "SurprisalResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class SurprisalResult:
+    """A prompt scored by a model, token by token.
+
+    Attributes:
+        model: the model key.
+        prompt: the text and ids the model saw (chat template applied when asked).
+        tokens: every prompt token; ``raw_prob`` is its probability given what precedes it (NaN for the first),
+            ``raw_top`` what the model expected there instead.
+        surprisal: the log-probabilities, their mean, the perplexity and the most surprising positions.
+    """
+
+    model: str
+    prompt: PromptInfo
+    tokens: tuple[GeneratedToken, ...]
+    surprisal: Surprisal
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.surprisal
+        return {
+            "model": self.model,
+            "prompt": self.prompt.text,
+            "tokens": [{"id": t.id, "text": t.text, "logprob": lp} for t, lp in zip(self.tokens, s.logprobs)],
+            "mean_logprob": s.mean_logprob,
+            "perplexity": s.perplexity,
+            "most_surprising": [{"position": k, "text": self.tokens[k].text, "logprob": s.logprobs[k]}
+                                for k in s.most_surprising],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NextTokenResult:
+    """The next-token distribution after a prompt, through each stage of a method's pipeline.
+
+    Attributes:
+        model, method: what was asked.
+        prompt: the text and ids the model saw.
+        view: the rows, raw first (``rsdemo.insight.stages``).
+        pieces: the text of every token id the view mentions.
+        probes: ``(what was typed, token id)`` for each probe.
+        order: the stage names in the order they apply.
+    """
+
+    model: str
+    method: str
+    prompt: PromptInfo
+    view: StageView
+    pieces: dict[int, str]
+    probes: tuple[tuple[str, int], ...] = ()
+    order: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "method": self.method,
+            "samples": self.view.samples,
+            "stages": [
+                {"name": row.name, "survivors": row.survivors, "entropy_bits": row.entropy_bits,
+                 "top": [{"id": i, "text": self.pieces.get(i, ""), "prob": p} for i, p in row.top],
+                 "probes": [{"typed": typed, "id": i, "prob": row.probes.get(i, (0.0, None))[0],
+                             "rank": row.probes.get(i, (0.0, None))[1]} for typed, i in self.probes]}
+                for row in self.view.rows
+            ],
+        }

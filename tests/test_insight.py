@@ -1,0 +1,162 @@
+"""Decoding insight on the tiny model: each number checked against a direct computation.
+
+Surprisal equals the per-token negative log-likelihood from the model's own loss; every stage of the
+next-token view equals transformers' logits processor applied by hand; slider moves reuse the forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
+
+from rsdemo.backend import Backend
+from rsdemo.errors import InputError
+from rsdemo.insight import stage_view, surprisal_from_logits
+from rsdemo.runtime import detect_runtime
+from rsdemo.settings import Settings
+
+CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
+PROMPT = "The quick brown fox jumps over the lazy dog. Hello world!"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model(tokenizer):
+    return build_model(tokenizer)
+
+
+@pytest.fixture()
+def backend(settings: Settings, model, tokenizer):
+    loads: list[str] = []
+
+    def loader(key: str):
+        loads.append(key)
+        return tiny_bundle(model, tokenizer, key=key)
+
+    b = Backend(settings=settings, model_loader=loader, runtime=CPU)
+    b.loads = loads  # type: ignore[attr-defined]
+    return b
+
+
+def test_surprisal_equals_the_models_own_loss(backend: Backend, model, tokenizer) -> None:
+    result = backend.surprisal(model=TINY_KEY, prompt=PROMPT, chat=False)
+    ids = tokenizer(PROMPT, add_special_tokens=False).input_ids
+    assert list(result.prompt.ids) == ids
+    with torch.inference_mode():
+        out = model(input_ids=torch.tensor([ids]), labels=torch.tensor([ids]))
+    # the loss is the mean negative log-likelihood of ids[1:]
+    assert result.surprisal.mean_logprob == pytest.approx(-float(out.loss), abs=1e-5)
+    assert result.surprisal.perplexity == pytest.approx(math.exp(float(out.loss)), rel=1e-5)
+    logp = torch.log_softmax(out.logits[0].double(), dim=-1)
+    for k in range(1, len(ids)):
+        assert result.surprisal.logprobs[k] == pytest.approx(float(logp[k - 1, ids[k]]), abs=1e-5)
+        assert result.tokens[k].raw_prob == pytest.approx(math.exp(float(logp[k - 1, ids[k]])), rel=1e-4)
+        assert result.tokens[k].raw_top[0].id == int(logp[k - 1].argmax())  # what the model expected there
+    assert result.surprisal.logprobs[0] is None and math.isnan(result.tokens[0].raw_prob)
+    worst = result.surprisal.most_surprising[0]
+    assert result.surprisal.logprobs[worst] == min(v for v in result.surprisal.logprobs if v is not None)
+    assert result.as_dict()["perplexity"] == result.surprisal.perplexity
+
+
+def test_surprisal_from_full_logits_matches_the_backend(backend: Backend, model, tokenizer) -> None:
+    ids = tokenizer(PROMPT, add_special_tokens=False).input_ids
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].numpy()
+    direct = surprisal_from_logits(ids=ids, logits=logits)
+    via_backend = backend.surprisal(model=TINY_KEY, prompt=PROMPT, chat=False).surprisal
+    assert np.allclose([v for v in direct.logprobs[1:]], [v for v in via_backend.logprobs[1:]], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("greedy", {"repetition_penalty": 1.3}),
+        ("top_p", {"top_p": 0.8, "temperature": 0.7, "repetition_penalty": 1.2}),
+        ("top_k", {"top_k": 5, "temperature": 1.5}),
+        ("min_p", {"min_p": 0.1}),
+        ("typical", {"typical_p": 0.9}),
+        ("epsilon", {"epsilon_cutoff": 0.01}),
+        ("eta", {"eta_cutoff": 0.01}),
+    ],
+)
+def test_every_stage_equals_the_transformers_processor_by_hand(backend: Backend, model, tokenizer, method: str,
+                                                               params: dict) -> None:
+    from rsdemo.decoding import generation_config
+    from transformers.generation import logits_process as lp
+
+    result = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method=method, params=params)
+    ids = torch.tensor([list(result.prompt.ids)])
+    with torch.inference_mode():
+        scores = model(input_ids=ids).logits[:, -1, :].float()
+    config = generation_config(method=method, params=params)
+    by_hand = [("raw", scores)]
+    classes = {"repetition penalty": lambda: lp.RepetitionPenaltyLogitsProcessor(config.repetition_penalty),
+               "temperature": lambda: lp.TemperatureLogitsWarper(config.temperature),
+               "top-k": lambda: lp.TopKLogitsWarper(config.top_k),
+               "top-p": lambda: lp.TopPLogitsWarper(config.top_p),
+               "min-p": lambda: lp.MinPLogitsWarper(config.min_p),
+               "typical": lambda: lp.TypicalLogitsWarper(config.typical_p),
+               "epsilon": lambda: lp.EpsilonLogitsWarper(config.epsilon_cutoff),
+               "eta": lambda: lp.EtaLogitsWarper(config.eta_cutoff, device="cpu")}
+    for row in result.view.rows[1:]:
+        scores = classes[row.name]()(ids, scores.clone())
+        by_hand.append((row.name, scores))
+    assert [name for name, _ in by_hand] == [row.name for row in result.view.rows] == list(result.order)
+    for row, (_, expected) in zip(result.view.rows, by_hand):
+        probs = torch.softmax(expected[0], dim=-1)
+        assert row.survivors == int((probs > 0).sum())
+        top = torch.topk(probs, len(row.top))
+        assert [i for i, _ in row.top] == top.indices.tolist()
+        assert np.allclose([p for _, p in row.top], top.values.numpy(), atol=1e-6)
+    assert result.view.samples == (method != "greedy")
+
+
+def test_a_slider_move_reuses_the_forward_pass_and_probes_report_rank(backend: Backend, model, tokenizer) -> None:
+    first = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="top_p", params={"top_p": 0.9})
+    calls = []
+    import rsdemo.backend as backend_module
+
+    real = backend_module.score
+    backend_module.score = lambda **kw: calls.append(kw) or real(**kw)  # type: ignore[assignment]
+    try:
+        again = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="top_p",
+                                   params={"top_p": 0.5}, probes="fox\nzzzz")
+    finally:
+        backend_module.score = real  # type: ignore[assignment]
+    assert calls == []  # the same prompt: no model call
+    assert again.view.rows[0].top == first.view.rows[0].top  # the raw distribution is the same
+    assert again.view.rows[1].survivors <= first.view.rows[1].survivors  # a lower top-p keeps fewer
+    typed = dict(again.probes)
+    assert " fox" in typed and typed[" fox"] == tokenizer(" fox", add_special_tokens=False).input_ids[0]
+    with torch.inference_mode():
+        probs = torch.softmax(model(input_ids=torch.tensor([list(again.prompt.ids)])).logits[0, -1].float(), dim=-1)
+    for _, token in again.probes:  # probability and rank over the whole vocabulary, not only the top 10
+        prob, rank = again.view.rows[0].probes[token]
+        assert prob == pytest.approx(float(probs[token]), rel=1e-5)
+        assert rank == int((probs > probs[token]).sum()) + 1
+
+
+def test_stage_view_is_a_pure_function_of_the_logits() -> None:
+    logits = np.log(np.array([0.4, 0.3, 0.2, 0.1], dtype=np.float32))
+    view = stage_view(logits=logits, context_ids=[0, 1], method="top_k", params={"top_k": 2}, probes=[3])
+    assert [row.name for row in view.rows] == ["raw", "top-k", "min-p"]  # min-p 0 is a stage in transformers too
+    assert view.rows[0].probes[3] == (pytest.approx(0.1), 4)
+    assert view.rows[1].probes[3] == (0.0, None)  # removed by top-k
+    assert view.rows[1].top == ((0, pytest.approx(4 / 7)), (1, pytest.approx(3 / 7)))
+    assert view.rows[0].entropy_bits == pytest.approx(-sum(p * math.log2(p) for p in (0.4, 0.3, 0.2, 0.1)), rel=1e-5)
+
+
+def test_bad_input_is_refused_before_the_model_loads(backend: Backend) -> None:
+    with pytest.raises(InputError):
+        backend.surprisal(model=TINY_KEY, prompt="   ")
+    with pytest.raises(InputError):
+        backend.next_token(model=TINY_KEY, prompt="hi", method="top_p", params={"top_p": 7})
+    assert backend.loads == []  # type: ignore[attr-defined]
