@@ -18,6 +18,9 @@ __all__ = [
     "DecodeReply",
     "EXAMPLE_IDS",
     "EXAMPLE_PARAMS",
+    "EXAMPLE_STAGE_PARAMS",
+    "NextTokenReply",
+    "SurprisalReply",
     "EXAMPLE_TEXT",
     "EXAMPLE_TOKENIZERS",
     "GenerateReply",
@@ -33,6 +36,7 @@ EXAMPLE_TEXT = "Hello world! Tokenizers split text differently: unbelievable, Êù
 EXAMPLE_TOKENIZERS = ("gpt2", "llama3")
 EXAMPLE_IDS = "[15496, 995]"
 EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
+EXAMPLE_STAGE_PARAMS = {"top_p": 0.9, "temperature": 0.8}  # the /next_token example
 
 
 class StatsReply(TypedDict):
@@ -133,3 +137,66 @@ class GenerateReply(TypedDict):
     waiting: int | None
     load_s: float | None
     ttft_s: float | None
+
+
+class ScoredTokenReply(TypedDict):
+    """A prompt token and its log-probability given what precedes it (None for the first)."""
+
+    id: int
+    text: str
+    logprob: float | None
+
+
+class SurprisingReply(TypedDict):
+    """One of the most surprising prompt tokens."""
+
+    position: int
+    text: str
+    logprob: float | None
+
+
+class SurprisalReply(TypedDict):
+    """``/surprisal``: the prompt scored token by token."""
+
+    model: str
+    prompt: str
+    tokens: list[ScoredTokenReply]
+    mean_logprob: float | None
+    perplexity: float | None
+    most_surprising: list[SurprisingReply]
+
+
+class CandidateReply(TypedDict):
+    """A candidate next token and its probability at one stage."""
+
+    id: int
+    text: str
+    prob: float
+
+
+class ProbeReply(TypedDict):
+    """A probed token at one stage: its probability and rank (None: the stage removed it)."""
+
+    typed: str
+    id: int
+    prob: float
+    rank: int | None
+
+
+class StageReply(TypedDict):
+    """The distribution after one stage."""
+
+    name: str
+    survivors: int
+    entropy_bits: float
+    top: list[CandidateReply]
+    probes: list[ProbeReply]
+
+
+class NextTokenReply(TypedDict):
+    """``/next_token``: the next-token distribution through each stage, raw first."""
+
+    model: str
+    method: str
+    samples: bool
+    stages: list[StageReply]

@@ -39,12 +39,16 @@ from .errors import (
 )
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
+from .insight.render import render_stages, render_surprisal_stats
 from .api_schema import (
     EXAMPLE_IDS,
     EXAMPLE_PARAMS,
+    EXAMPLE_STAGE_PARAMS,
     EXAMPLE_TEXT,
     EXAMPLE_TOKENIZERS,
     CompareReply,
+    NextTokenReply,
+    SurprisalReply,
     DecodeReply,
     GenerateReply,
     TokenizeReply,
@@ -341,6 +345,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
 
             with gr.Tab("Generate", id="generate"):
                 _generate_tab(backend, js_tokens)
+
+            with gr.Tab("Inside", id="inside"):
+                _inside_tab(backend, js_tokens)
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(_about_markdown())
@@ -801,3 +808,132 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         return render(kept, dist)
 
     distribution.change(recolour, [last, distribution], [gen_view], api_visibility="private")
+
+
+# --- the Inside tab: the model's own numbers on a prompt ---------------------------------------------------
+
+INSIDE_PROMPT = "The capital of France is"
+
+
+def _inside_tab(backend: Backend, js_tokens: str) -> None:
+    """Prompt surprisal and the next-token distribution through each stage of a decoding method."""
+    method_keys = list(METHODS)
+    with gr.Row(elem_classes=["rs-split"]):
+        with gr.Column(scale=3, elem_classes=["rs-main"]):
+            prompt = gr.Textbox(value=INSIDE_PROMPT, label="Prompt", lines=3, max_lines=10, elem_id="rs-in-prompt",
+                                elem_classes=["rs-first"])
+            prompt_note = gr.HTML(elem_id="rs-in-prompt-note", elem_classes=["rs-note", "rs-first"])
+            go = gr.Button("Look inside", variant="primary", elem_id="rs-in-go", elem_classes=["rs-after-side"])
+            gr.Markdown("#### The next token, stage by stage")
+            stages_view = gr.HTML(elem_id="rs-in-stages")
+            gr.Markdown("#### The prompt, each token coloured by its probability given what precedes it")
+            stats = gr.HTML(elem_id="rs-in-stats")
+            view = gr.HTML(elem_id="rs-in-surprisal", js_on_load=js_tokens)
+        with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
+            model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
+                                info="Scored with transformers (the model's own logits)", allow_custom_value=True,
+                                elem_id="rs-in-model")
+            model_note = gr.HTML(elem_id="rs-in-model-note", elem_classes=["rs-note"])
+            chat = gr.Checkbox(value=False, label="Use the chat template (the next token starts the answer)",
+                               elem_id="rs-in-chat")
+            method = gr.Dropdown(choices=backend.method_choices(), value="top_p", label="Decoding method",
+                                 elem_id="rs-in-method")
+            groups, method_inputs, slots = [], [], []
+            for key in method_keys:
+                with gr.Group(visible=key == "top_p") as group:
+                    for param in METHODS[key].params:
+                        method_inputs.append(_param_component(param, elem_id=f"rs-in-p-{key}-{param.name}"))
+                        slots.append((key, param.name))
+                groups.append(group)
+            shared = [p for p in COMMON_PARAMS if p.name == "repetition_penalty"]
+            common_inputs = [_param_component(p, elem_id=f"rs-in-p-{p.name}") for p in shared]
+            probes = gr.Textbox(label="Probe words or tokens (one per line)", value="Paris\nLondon", lines=2,
+                                info="Their probability and rank at every stage, even outside the top 10",
+                                elem_id="rs-in-probes")
+            settings_note = gr.HTML(elem_id="rs-in-settings-note", elem_classes=["rs-note"])
+
+    def collect(method_key: str, values: Sequence[Any]) -> dict[str, Any]:
+        own = values[: len(method_inputs)]
+        params = {name: v for (m, name), v in zip(slots, own) if m == method_key}
+        params.update({p.name: v for p, v in zip(shared, values[len(method_inputs):])})
+        return params
+
+    def notes_for(err: RsdemoError) -> tuple[str, str, str]:
+        where = _generation_field(err)
+        return tuple(_note(err) if where == f or (f == "settings" and where == "run") else ""  # type: ignore[return-value]
+                     for f in ("prompt", "model", "settings"))
+
+    def stages_html(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str,
+                    values: Sequence[Any], progress: Callable[[str], None] | None = None) -> str:
+        result = backend.next_token(model=model_key, prompt=text, chat=bool(use_chat), method=method_key,
+                                    params=collect(method_key, values), probes=probe_text or "", progress=progress)
+        return render_stages(result.view, pieces=result.pieces, probes=result.probes)
+
+    @_user_errors
+    def look(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str, *values: Any) -> tuple:
+        """Score the prompt (one forward pass), then show the next-token stages and the prompt's surprisal."""
+        try:
+            staged = stages_html(model_key, text, use_chat, method_key, probe_text, values, progress=gr.Info)
+            scored = backend.surprisal(model=model_key, prompt=text, chat=bool(use_chat))
+        except RsdemoError as err:
+            return ("", "", _GEN_STALE, *notes_for(err))
+        tokens = scored.tokens
+        return (staged, render_surprisal_stats(scored.surprisal, texts=[t.text for t in tokens]),
+                render_generation(token_segments(tokens), tokens, distribution="raw"), "", "", "")
+
+    @_user_errors
+    def restage(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str, *values: Any) -> tuple:
+        """A method, parameter or probe changed: the stages again from the kept forward pass."""
+        try:
+            return (stages_html(model_key, text, use_chat, method_key, probe_text, values), "", "", "")
+        except RsdemoError as err:
+            return ("<div class=\"rs-stale\">No distribution for these settings: see the message beside the input "
+                    "it is about.</div>", *notes_for(err))
+
+    def show_method(key: str) -> list[Any]:
+        return [gr.update(visible=k == key) for k in method_keys]
+
+    limits = backend.settings
+    pool = {"concurrency_limit": limits.generation_slots + limits.generation_waiting, "concurrency_id": "generate"}
+    inputs = [model, prompt, chat, method, probes, *method_inputs, *common_inputs]
+    look_outputs = [stages_view, stats, view, prompt_note, model_note, settings_note]
+    page = {"api_visibility": "private", "show_progress": "minimal", **pool}
+    go.click(look, inputs, look_outputs, **page)
+    prompt.submit(look, inputs, look_outputs, trigger_mode="once", **page)
+    method.change(show_method, [method], groups, api_visibility="private", queue=False)
+    for control in (method, probes, *method_inputs, *common_inputs):
+        control.change(restage, inputs, [stages_view, prompt_note, model_note, settings_note],
+                       trigger_mode="always_last", **page)
+
+    @_api_returns(SurprisalReply, "surprisal")
+    @_user_errors
+    def surprisal_api(prompt: str = INSIDE_PROMPT, model: str = DEFAULT_MODEL, chat: bool = False):
+        """How surprising each prompt token is to the model: its log-probability given what precedes it.
+
+        Args:
+            prompt: the text to score.
+            model: a built-in model key or a Hub causal-LM repo id owner/name.
+            chat: score the prompt wrapped in the model's chat template.
+        """
+        return backend.surprisal(model=model, prompt=prompt, chat=_flag(chat, "chat")).as_dict()
+
+    @_api_returns(NextTokenReply, "next_token")
+    @_user_errors
+    def next_token_api(prompt: str = INSIDE_PROMPT, model: str = DEFAULT_MODEL, chat: bool = False,
+                       method: str = "top_p", params: dict | None = EXAMPLE_STAGE_PARAMS,  # noqa: B006
+                       probes: str = "Paris"):
+        """The next-token distribution after the prompt, through each stage of the method's pipeline.
+
+        Args:
+            prompt: the text so far.
+            model: a built-in model key or a Hub causal-LM repo id owner/name.
+            chat: wrap the prompt in the model's chat template first.
+            method: a decoding method key (its stages: repetition penalty, temperature, top-k, top-p, ...).
+            params: the method's parameters, e.g. {"top_p": 0.9, "temperature": 0.8}.
+            probes: words or tokens, one per line, whose probability and rank every stage reports.
+        """
+        return backend.next_token(model=model, prompt=prompt, chat=_flag(chat, "chat"), method=method,
+                                  params=params or {}, probes=probes or "").as_dict()
+
+    _api(surprisal_api, api_name="surprisal", **pool)
+    _api(next_token_api, api_name="next_token", **pool)

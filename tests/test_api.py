@@ -22,11 +22,11 @@ def client(server_url: str) -> Client:
 
 def test_the_named_endpoints_are_the_api(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/tokenize", "/compare", "/decode", "/generate"}  # the page's own events are private
+    assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token"}  # page events: private
 
 
 EXPECTED_KEYS = {"/tokenize": "'segments'", "/compare": "'differing'", "/decode": "'Hello world'",
-                 "/generate": "'finish_reason'"}
+                 "/generate": "'finish_reason'", "/surprisal": "'perplexity'", "/next_token": "'entropy_bits'"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict)
                    for p in endpoint["parameters"]), name
         (reply,) = endpoint["returns"]
         assert reply["python_type"]["type"].startswith("dict("), name  # a typed reply, not "Any"
-        assert reply["label"] in {"tokenized", "comparison", "decoded", "generation"}, name
+        assert reply["label"] in {"tokenized", "comparison", "decoded", "generation", "surprisal", "next_token"}, name
         assert endpoint["description"], name
     tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]
     assert "ids: list[int]" in tokens and "segments: list[dict(text: str" in tokens
@@ -75,6 +75,25 @@ def test_the_readme_api_example_runs(server_url: str) -> None:
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "Hello world" in ran.stdout and "'raw_prob'" in ran.stdout
+
+
+def test_insight_endpoints(client: Client) -> None:
+    scored = client.predict("The capital of France is", "smollm2-135m-instruct", False, api_name="/surprisal")
+    assert scored["tokens"][0]["logprob"] is None and all(t["logprob"] < 0 for t in scored["tokens"][1:])
+    assert scored["perplexity"] > 1 and scored["most_surprising"]
+    staged = client.predict("The capital of France is", "smollm2-135m-instruct", False, "top_p",
+                            {"top_p": 0.5}, "Paris", api_name="/next_token")
+    names = [stage["name"] for stage in staged["stages"]]
+    assert names[0] == "raw" and "top-p" in names and staged["samples"]
+    top_p = staged["stages"][names.index("top-p")]
+    assert top_p["survivors"] < staged["stages"][0]["survivors"]
+    if top_p["survivors"] <= 10:  # every survivor is listed: renormalised, they sum to 1
+        assert sum(c["prob"] for c in top_p["top"]) == pytest.approx(1.0, abs=1e-3)
+    assert staged["stages"][0]["top"][0]["text"] == " Paris"  # the embedded model knows
+    probes = {p["typed"]: p for p in staged["stages"][0]["probes"]}
+    assert set(probes) == {"Paris", " Paris"}  # a word is also tried with a leading space
+    assert probes[" Paris"]["rank"] == 1 and probes[" Paris"]["id"] == staged["stages"][0]["top"][0]["id"]
+    assert probes["Paris"]["rank"] > 1
 
 
 def test_tokenize_endpoint(client: Client) -> None:

@@ -1,0 +1,81 @@
+"""Pure HTML for the insight views (no gradio); every token text is escaped.
+
+``render_stages`` draws the next-token distribution through each stage as a table of bars: one row per
+candidate token (the raw top candidates, then any probed tokens), one column per stage in the order the
+stages apply, each cell a bar as wide as the probability. ``render_surprisal_stats`` lists the prompt's
+mean log-probability, perplexity and most surprising tokens.
+
+>>> from rsdemo.insight.stages import StageRow, StageView
+>>> view = StageView("top_k", True, (StageRow("raw", ((5, 0.6), (7, 0.4)), 2, 0.97), StageRow("top-k", ((5, 1.0),), 1, 0.0)))
+>>> html_out = render_stages(view, pieces={5: "<b>", 7: " a"})
+>>> "&lt;b&gt;" in html_out and "<b>" not in html_out.replace("<b>#", "")
+True
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+from ..render import prob_colour, visible_text
+from .stages import StageView
+from .surprisal import Surprisal
+
+__all__ = ["render_stages", "render_surprisal_stats"]
+
+
+def _token_label(text: str) -> str:
+    return visible_text(text, show_whitespace=True) or "∅"
+
+
+def render_stages(view: StageView, *, pieces: Mapping[int, str], probes: Sequence[tuple[str, int]] = ()) -> str:
+    """The stage table: candidates down, stages across, a probability bar in each cell."""
+    raw = view.rows[0]
+    candidates = [i for i, _ in raw.top]
+    probed = [i for _, i in probes if i not in candidates]
+    candidates += list(dict.fromkeys(probed))
+    head = "".join(
+        f'<th scope="col"><div>{html.escape(row.name)}</div><small>{row.survivors:,} left · '
+        f"{row.entropy_bits:.2f} bits</small></th>"
+        for row in view.rows
+    )
+    body = []
+    for token in candidates:
+        cells = []
+        for row in view.rows:
+            probability = dict(row.top).get(token)
+            if probability is None:
+                probability = row.probes.get(token, (None, None))[0]
+            if probability is None:
+                cells.append('<td class="rs-stage-cell rs-stage-unknown" title="not in this stage\'s top">·</td>')
+                continue
+            width = max(0.0, min(100.0, 100 * probability))
+            gone = " rs-stage-gone" if probability == 0 else ""
+            cells.append(
+                f'<td class="rs-stage-cell{gone}"><span class="rs-bar" style="width:{width:.1f}%;'
+                f'background:{prob_colour(probability)}"></span><span class="rs-bar-label">'
+                f"{100 * probability:.2f}%</span></td>")
+        mark = ' class="rs-probed"' if token in probed else ""
+        body.append(f'<tr{mark}><th scope="row"><span class="rs-tok rs-stage-tok">{_token_label(pieces.get(token, ""))}'
+                    f'</span> <small>#{token}</small></th>{"".join(cells)}</tr>')
+    order = " → ".join(html.escape(row.name) for row in view.rows)
+    how = ("sampling draws from the last column" if view.samples
+           else "greedy takes the most probable token of the last column")
+    return (f'<div class="rs-view rs-stages"><div class="rs-legend">Stages in the order transformers applies them: '
+            f"{order}; {how}. (llama.cpp's own sampler would apply temperature last; rsdemo applies this order "
+            f'to every engine.)</div><table class="rs-stage-table"><thead><tr><th scope="col">token</th>{head}</tr>'
+            f'</thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def render_surprisal_stats(surprisal: Surprisal, *, texts: Sequence[str]) -> str:
+    """Mean log-probability, perplexity and the most surprising tokens of a scored prompt."""
+    if surprisal.mean_logprob is None:
+        return '<div class="rs-stats"><div class="rs-stats-title">Too short to score: one token.</div></div>'
+    cards = [("tokens scored", f"{len(surprisal.ids) - 1:,}"), ("mean log-prob", f"{surprisal.mean_logprob:.3f}"),
+             ("perplexity", f"{surprisal.perplexity:,.2f}")]
+    card_html = "".join(f'<div class="rs-card"><b>{v}</b><span>{html.escape(k)}</span></div>' for k, v in cards)
+    worst = "".join(
+        f'<li><span class="rs-tok">{_token_label(texts[k])}</span> log-prob {surprisal.logprobs[k]:.2f}</li>'
+        for k in surprisal.most_surprising[:5])
+    return (f'<div class="rs-stats"><div class="rs-stats-title">How surprising the prompt is to the model</div>'
+            f'{card_html}</div><div class="rs-legend">Most surprising:</div><ol class="rs-surprising">{worst}</ol>')
