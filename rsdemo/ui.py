@@ -192,7 +192,7 @@ def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list
 
 
 def build_demo(*, backend: Backend) -> gr.Blocks:
-    """The whole app: Tokenize, Compare and About tabs, every event with an ``api_name``."""
+    """The whole app: Tokenize, Compare, Generate, Inside and About tabs; the API endpoints named and typed."""
     choices = backend.tokenizer_choices()
     js_tokens = (ASSETS / "tokens.js").read_text(encoding="utf-8")
 

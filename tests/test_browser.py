@@ -191,7 +191,7 @@ def test_a_phone_reaches_every_tab_and_sees_the_controls_first(browser, server_u
     try:
         page.goto(server_url)
         page.wait_for_selector("#rs-view .rs-tok")
-        for name in ("Tokenize", "Compare", "Generate", "About"):  # no "more tabs" menu
+        for name in ("Tokenize", "Compare", "Generate", "Inside", "About"):  # no "more tabs" menu
             assert page.get_by_role("tab", name=name).is_visible(), name
         assert not page.get_by_role("button", name="More tabs").is_visible()
         assert _top(page, "#rs-text") < _top(page, "#rs-tokenizer") < _top(page, "#rs-stats") < _top(page, "#rs-view")
@@ -391,6 +391,33 @@ def test_generate_screen(page, server_url: str) -> None:
         timeout=180_000,
     )
     assert "score" in page.locator("#rs-gen-view").inner_text()
+
+
+def test_inside_screen(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Inside").click()
+    page.locator("#rs-in-go").click()
+    page.wait_for_selector("#rs-in-stages .rs-stage-table", timeout=120_000)
+    page.wait_for_selector("#rs-in-surprisal .rs-gen", timeout=120_000)
+    heads = page.locator("#rs-in-stages thead th").all_inner_texts()
+    assert heads[1].startswith("raw") and any(h.startswith("top-p") for h in heads)
+    first = page.locator("#rs-in-stages tbody tr").first.inner_text()
+    assert "Paris" in first  # the embedded model's most probable next token
+    assert page.locator("#rs-in-stages tr.rs-probed").count() >= 1  # "Paris" without a space: outside the top 10
+    top_p_head = next(h for h in heads if h.startswith("top-p"))
+    # a slider move: the stages again, from the kept forward pass
+    box = page.locator("#rs-in-p-top_p-top_p input[type=number]")
+    box.fill("0.5")
+    box.press("Enter")
+    page.wait_for_function(
+        "(before) => [...document.querySelectorAll('#rs-in-stages thead th')].map(e => e.innerText)"
+        ".some(t => t.startsWith('top-p') && t !== before)", arg=top_p_head, timeout=60_000)
+    assert "perplexity" in page.locator("#rs-in-stats").inner_text()
+    page.locator("#rs-in-surprisal .rs-gen", has_text="France").first.click()
+    assert "alternative" in page.locator("#rs-in-surprisal .rs-details").inner_text()
+    assert page.evaluate(_INJECTED.replace("#rs-decoded-view", "#rs-in-stages, #rs-in-surprisal")) == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "inside.png"), full_page=True)
 
 
 def test_stop_button_stops_generation(page, server_url: str) -> None:

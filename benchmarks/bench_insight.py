@@ -1,0 +1,86 @@
+"""Benchmark: the Inside tab's stage view after a slider move (no model call) against the forward pass it reuses.
+
+    . .venv/bin/activate
+    HF_HUB_OFFLINE=1 python benchmarks/bench_insight.py              # ~30 s on 2 cores
+    python benchmarks/bench_insight.py --rounds 20 --method top_k
+
+One process, the embedded model on transformers (fp32, CPU). Timed, medians of ``--rounds``:
+
+* **forward**: ``rsdemo.insight.scoring.score`` on the prompt's ids, what the first "Look inside" runs
+  (the raw library call it wraps: ``model(input_ids).logits``, timed alongside as **raw forward**);
+* **slider move**: ``Backend.next_token`` on a prompt already scored, with new parameters: the stages
+  recomputed from the kept logits (no model call) and the result built (target: < 100 ms);
+* **render**: ``render_stages`` of that result (the HTML the page receives).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--method", default="top_p")
+    parser.add_argument("--prompt", default="The capital of France is a city where")
+    args = parser.parse_args()
+
+    import torch
+
+    from rsdemo.backend import Backend
+    from rsdemo.catalog import DEFAULT_MODEL
+    from rsdemo.generation import build_prompt
+    from rsdemo.insight.render import render_stages
+    from rsdemo.insight.scoring import score
+
+    backend = Backend()
+    bundle = backend.model(DEFAULT_MODEL)
+    ids = list(build_prompt(tokenizer=bundle.tokenizer, prompt=args.prompt, chat=False).ids)
+    backend.next_token(model=DEFAULT_MODEL, prompt=args.prompt, chat=False, method=args.method)  # scores once
+
+    def median(fn) -> float:
+        fn()
+        times = []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    def raw_forward() -> None:
+        with torch.inference_mode():
+            bundle.model(input_ids=torch.tensor([ids])).logits
+
+    values = iter(range(10**9))
+
+    def slider() -> object:
+        top_p = 0.5 + (next(values) % 40) / 100  # a different value each time, as a slider drag sends
+        return backend.next_token(model=DEFAULT_MODEL, prompt=args.prompt, chat=False, method=args.method,
+                                  params={"top_p": top_p} if args.method == "top_p" else None, probes="Paris")
+
+    result = slider()
+    rows = [
+        ("raw forward: model(input_ids).logits", median(raw_forward)),
+        ("forward: rsdemo.insight.scoring.score", median(lambda: score(model=bundle.model, ids=ids))),
+        ("slider move: Backend.next_token (kept forward pass)", median(slider)),
+        ("render: render_stages", median(lambda: render_stages(result.view, pieces=result.pieces,
+                                                                probes=result.probes))),
+    ]
+    print(f"{DEFAULT_MODEL}, {len(ids)} prompt tokens, method {args.method}, median of {args.rounds}, "
+          f"torch threads {torch.get_num_threads()}")
+    for name, seconds in rows:
+        print(f"{name:<55} {seconds * 1000:9.2f} ms")
+    move = rows[2][1] + rows[3][1]
+    print(f"slider move + render {move * 1000:.2f} ms (target < 100 ms: {'yes' if move < 0.1 else 'NO'}); "
+          f"score / raw forward {rows[1][1] / rows[0][1]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
