@@ -16,6 +16,8 @@ __all__ = [
     "CompareReply",
     "CompareRow",
     "DecodeReply",
+    "ArenaReply",
+    "EXAMPLE_ARENA_METHODS",
     "EXAMPLE_IDS",
     "EXAMPLE_PARAMS",
     "EXAMPLE_STAGE_PARAMS",
@@ -35,6 +37,7 @@ __all__ = [
 EXAMPLE_TEXT = "Hello world! Tokenizers split text differently: unbelievable, 東京, 🙂."
 EXAMPLE_TOKENIZERS = ("gpt2", "llama3")
 EXAMPLE_IDS = "[15496, 995]"
+EXAMPLE_ARENA_METHODS = ("greedy", "top_p")  # the /arena example
 EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
 EXAMPLE_STAGE_PARAMS = {"top_p": 0.9, "temperature": 0.8}  # the /next_token example
 
@@ -200,3 +203,28 @@ class NextTokenReply(TypedDict):
     method: str
     samples: bool
     stages: list[StageReply]
+
+
+class ArenaOutputReply(TypedDict):
+    """One method's output in the arena, with its figures."""
+
+    method: str
+    text: str
+    engine: str
+    tokens: list[int]
+    length: int
+    logprob: float | None
+    perplexity: float | None
+    distinct_1: float
+    distinct_2: float
+    distinct_3: float
+    repeated_3: float
+    diverges_at: int
+    seconds: float
+
+
+class ArenaReply(TypedDict):
+    """``/arena``, streamed as each method finishes; the last message has ``done`` true."""
+
+    done: bool
+    outputs: list[ArenaOutputReply]

@@ -26,18 +26,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .tokenization import compare as _compare
 from .cache import LoadCache
 from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
-from .decoding import METHODS
+from .decoding import COMMON_PARAMS, METHODS
 from .disk import DiskBudget
 from .generation import GenerationResult, PromptInfo, build_prompt, check_request, default_engines
 from .generation.results import Alternative, make_token
 from .decoding import get_method, resolve_params
-from .insight.results import NextTokenResult, SurprisalResult
+from .insight.arena import arena_rows
+from .insight.results import ArenaResult, NextTokenResult, SurprisalResult
 from .insight.scoring import Scored, score
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
@@ -764,7 +766,8 @@ class Backend:
             pass
         try:
             with self._model_in_use("transformers", name, progress) as bundle:
-                info = build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat))
+                info = _document(build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat)),
+                                 tokenizer=bundle.tokenizer, spec=spec)
                 if len(info.ids) > self.settings.max_scored_tokens:
                     raise InputError(f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
                                      f"{self.settings.max_scored_tokens:,}.", field="prompt")
@@ -827,6 +830,43 @@ class Backend:
                                tuple(row.name for row in view.rows))
 
 
+    def arena(self, *, model: str, prompt: str, methods: Sequence[str], params: dict | None = None,
+              chat: bool = True, visitor: str | None = None, engine: str | None = None) -> Iterator[ArenaResult]:
+        """2 to 4 decoding methods on one prompt, model and seed, one after another; a result after each.
+
+        ``params`` holds the common parameters (``max_new_tokens``, ``seed``, ``repetition_penalty`` ...), given
+        to every method; each method otherwise runs with its own defaults.
+
+        Raises:
+            InputError: fewer than 2 or more than 4 methods, or what a generation request raises.
+        """
+        names = list(dict.fromkeys(m for m in (methods or []) if m))
+        if not 2 <= len(names) <= 4:
+            raise InputError(f"Pick 2 to 4 different decoding methods (you picked {len(names)}).", field="method")
+        common = {k: v for k, v in (params or {}).items() if k in {p.name for p in COMMON_PARAMS}}
+        for name in names:
+            get_method(name)
+            check_request(prompt=prompt, method=name, params=common, stop=None, limits=self.settings)
+        runs: list[GenerationResult] = []
+        seconds: list[float] = []
+        for n, name in enumerate(names):
+            started = time.perf_counter()
+            final = None
+            for final in self.generate(model=model, prompt=prompt, method=name, params=common, chat=chat,
+                                       visitor=visitor, engine=engine if name in _FAST_METHODS else None):
+                pass
+            assert final is not None
+            runs.append(final)
+            seconds.append(time.perf_counter() - started)
+            rows = arena_rows(methods=names[: n + 1], outputs=[[t.id for t in r.tokens] for r in runs],
+                              logprobs=[r.logprob for r in runs], perplexities=[r.perplexity for r in runs],
+                              seconds=seconds)
+            yield ArenaResult(tuple(names), tuple(runs), tuple(rows), done=n + 1 == len(names))
+
+
+_FAST_METHODS = frozenset(METHODS) - {"beam", "beam_sample", "diverse_beam", "contrastive"}
+
+
 @dataclass(frozen=True, slots=True)
 class _ScoredPrompt:
     model: str
@@ -834,6 +874,19 @@ class _ScoredPrompt:
     scored: Scored
     adapter: object
     tokenizer: object
+
+
+def _document(info: PromptInfo, *, tokenizer: Any, spec: Any) -> PromptInfo:
+    """A plain text, as a document starts in the model's training data (the catalog's ``document_start``)."""
+    start = getattr(spec, "document_start", "") if spec is not None else ""
+    if info.chat or not start:
+        return info
+    start_id = tokenizer.convert_tokens_to_ids(start)
+    if not isinstance(start_id, int) or tokenizer.convert_ids_to_tokens(start_id) != start:
+        return info  # the tokenizer has no such token
+    if info.ids and info.ids[0] == start_id:
+        return info
+    return dataclasses.replace(info, text=start + info.text, ids=(start_id, *info.ids))
 
 
 def _probe_ids(tokenizer: object, probes: str | Sequence[str] | None) -> tuple[tuple[str, int], ...]:

@@ -316,6 +316,10 @@ class ModelSpec:
         max_new_tokens: the most new tokens one request may ask for (None: the server's ``max_new_tokens``).
         gpu_seconds_per_token: ZeroGPU duration estimate per new token (plus a fixed start-up allowance).
         licence: as upstream states it.
+        document_start: a special token that starts a document in the model's training data, put before a
+            plain (non-chat) text when the Inside tab scores it: the first word is then scored too, from the
+            context the model knows (SmolLM2 and GPT-2: ``<|endoftext|>``). Empty: the text as the tokenizer
+            encodes it (with its own BOS, if it adds one).
     """
 
     key: str
@@ -329,6 +333,7 @@ class ModelSpec:
     max_new_tokens: int | None = None
     gpu_seconds_per_token: float = 0.05
     licence: str = ""
+    document_start: str = ""
 
 
 _MODEL_SPECS = (
@@ -341,13 +346,15 @@ _MODEL_SPECS = (
         params_m=135,
         chat=True,
         licence="Apache-2.0",
+        document_start="<|endoftext|>",
     ),
     ModelSpec(key="gpt2", label="GPT-2 (Hub)", source="hub", repo_id="openai-community/gpt2", params_m=124,
-              chat=False, licence="MIT"),
+              chat=False, licence="MIT", document_start="<|endoftext|>"),
     ModelSpec(key="distilgpt2", label="DistilGPT-2 (Hub)", source="hub", repo_id="distilbert/distilgpt2",
-              params_m=82, chat=False, licence="Apache-2.0"),
+              params_m=82, chat=False, licence="Apache-2.0", document_start="<|endoftext|>"),
     ModelSpec(key="smollm2-360m-instruct", label="SmolLM2-360M-Instruct (Hub)", source="hub",
-              repo_id="HuggingFaceTB/SmolLM2-360M-Instruct", params_m=362, chat=True, licence="Apache-2.0"),
+              repo_id="HuggingFaceTB/SmolLM2-360M-Instruct", params_m=362, chat=True, licence="Apache-2.0",
+              document_start="<|endoftext|>"),
     ModelSpec(key="qwen2.5-0.5b-instruct", label="Qwen2.5-0.5B-Instruct (Hub)", source="hub",
               repo_id="Qwen/Qwen2.5-0.5B-Instruct", params_m=494, chat=True, licence="Apache-2.0"),
 )

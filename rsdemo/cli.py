@@ -6,6 +6,8 @@
     python -m rsdemo decode -t gpt2 "[15496, 995]"
     python -m rsdemo models
     python -m rsdemo generate -m smollm2-135m-instruct --method top_p --top-p 0.9 --seed 1 "Tell me a joke"
+    python -m rsdemo surprisal "The cat sat on the mat."
+    python -m rsdemo next-token --method top_p --top-p 0.9 --probe Paris "The capital of France is"
     python -m rsdemo settings
 
 Errors print one clear line on stderr and exit with status 2.
@@ -70,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
     for param in _all_params():
         _add_param_flag(gen, param)
     gen.add_argument("prompt", nargs="?", help="the prompt; read from standard input when omitted")
+    sur = sub.add_parser("surprisal", help="how surprising each token of TEXT is to a model (log-probabilities)")
+    sur.add_argument("-m", "--model", default=DEFAULT_MODEL)
+    sur.add_argument("--chat", action=argparse.BooleanOptionalAction, default=False,
+                     help="score the text wrapped in the chat template (default off)")
+    sur.add_argument("--json", action="store_true")
+    sur.add_argument("text", nargs="?", help="the text; read from standard input when omitted")
+    nxt = sub.add_parser("next-token", help="the next-token distribution after TEXT, through each decoding stage",
+                         description="The model's next-token distribution after the text, after each stage of the "
+                         "method's pipeline, in the order transformers applies them.")
+    nxt.add_argument("-m", "--model", default=DEFAULT_MODEL)
+    nxt.add_argument("--method", default="top_p", choices=list(METHODS), help="decoding method (default top_p)")
+    nxt.add_argument("--chat", action=argparse.BooleanOptionalAction, default=False)
+    nxt.add_argument("--probe", action="append", default=[], help="a word or token to follow through (repeatable)")
+    nxt.add_argument("--json", action="store_true")
+    for param in _all_params():
+        if param.name not in {"max_new_tokens", "seed"}:
+            _add_param_flag(nxt, param)
+    nxt.add_argument("text", nargs="?", help="the text; read from standard input when omitted")
     return parser
 
 
@@ -147,6 +167,10 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             return 0
         if args.command == "generate":
             return _generate(args, backend, stdin, out)
+        if args.command == "surprisal":
+            return _surprisal(args, backend, stdin, out)
+        if args.command == "next-token":
+            return _next_token(args, backend, stdin, out)
         if args.command == "settings":
             values = dataclasses.asdict(backend.settings)
             for (env, default, meaning), value in zip(settings_table(), values.values()):
@@ -165,18 +189,58 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
         return 2
 
 
-def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:
-    prompt = args.prompt if args.prompt is not None else stdin.read()
+def _method_params(args: argparse.Namespace) -> dict[str, object]:
     method = METHODS[args.method]
     allowed = {p.name for p in method.params} | {p.name for p in COMMON_PARAMS}
     params = {}
     for param in _all_params():
-        value = getattr(args, param.name)
+        value = getattr(args, param.name, None)
         if value is None:
             continue
         if param.name not in allowed:
             raise InputError(f"--{param.name.replace('_', '-')} does not apply to {method.label}.")
         params[param.name] = value
+    return params
+
+
+def _surprisal(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:
+    text = args.text if args.text is not None else stdin.read()
+    result = backend.surprisal(model=args.model, prompt=text, chat=args.chat)
+    if args.json:
+        out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+        return 0
+    s = result.surprisal
+    for token, logprob in zip(result.tokens, s.logprobs):
+        shown = "" if logprob is None else f"{logprob:8.3f}  {'#' * min(40, round(-logprob * 4))}"
+        out.write(f"{token.id:>7}  {json.dumps(token.text, ensure_ascii=False):<20} {shown}\n")
+    if s.mean_logprob is not None:
+        out.write(f"mean log-prob {s.mean_logprob:.3f}, perplexity {s.perplexity:.2f} over {len(s.ids) - 1} tokens\n")
+    return 0
+
+
+def _next_token(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:
+    text = args.text if args.text is not None else stdin.read()
+    result = backend.next_token(model=args.model, prompt=text, chat=args.chat, method=args.method,
+                                params=_method_params(args), probes="\n".join(args.probe))
+    if args.json:
+        out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+        return 0
+    out.write("stages: " + " -> ".join(result.order) + "\n")
+    for row in result.view.rows:
+        out.write(f"== {row.name}: {row.survivors:,} tokens left, entropy {row.entropy_bits:.2f} bits\n")
+        for token_id, prob in row.top:
+            text_shown = json.dumps(result.pieces.get(token_id, ""), ensure_ascii=False)
+            out.write(f"  {prob * 100:6.2f}%  {'#' * round(prob * 30):<30} {text_shown} ({token_id})\n")
+        for typed, token_id in result.probes:
+            prob, rank = row.probes.get(token_id, (0.0, None))
+            where = f"rank {rank:,}" if rank is not None else "removed"
+            out.write(f"  probe {json.dumps(typed, ensure_ascii=False)} ({token_id}): {prob * 100:.4f}%, {where}\n")
+    return 0
+
+
+def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:
+    prompt = args.prompt if args.prompt is not None else stdin.read()
+    params = _method_params(args)
     final = None
     streamed = 0
     for result in backend.generate(model=args.model, prompt=prompt, method=args.method, params=params,

@@ -215,6 +215,7 @@ def render_generation(
     distribution: str = "filtered",
     show_whitespace: bool = False,
     title: str = "",
+    mark_token: int | None = None,
 ) -> str:
     """Generated text in the model's token boundaries, each segment coloured by its token probability.
 
@@ -224,6 +225,7 @@ def render_generation(
         distribution: ``filtered`` (after the decoding filters) or ``raw`` (the model's own distribution).
         show_whitespace: draw whitespace glyphs.
         title: a caption above the text.
+        mark_token: the index of a token to mark (the arena's divergence point): its segment gets ``rs-diverge``.
     """
     parts: list[str] = []
     for seg in segments:
@@ -245,6 +247,9 @@ def render_generation(
         shown = f"{lowest:.1%}" if lowest is not None else "?"
         title_text = f"p = {shown} · id {', '.join(str(t.id) for t in members)}"
         cls = "rs-tok rs-gen rs-special" if getattr(seg, "special", False) else "rs-tok rs-gen"
+        if mark_token is not None and mark_token in getattr(seg, "tokens", ()):
+            cls += " rs-diverge"
+            title_text += " · where this output parts from the closest other one"
         style = "" if getattr(seg, "special", False) else f' style="background:{prob_colour(lowest)}"'
         body = visible_text(seg.text, show_whitespace=show_whitespace) or "∅"
         label = f"{_spoken(seg.text)}, p {shown}, id {', '.join(str(t.id) for t in members)}"

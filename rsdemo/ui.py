@@ -39,13 +39,15 @@ from .errors import (
 )
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
-from .insight.render import render_stages, render_surprisal_stats
+from .insight.render import render_arena_table, render_stages, render_surprisal_stats
 from .api_schema import (
+    EXAMPLE_ARENA_METHODS,
     EXAMPLE_IDS,
     EXAMPLE_PARAMS,
     EXAMPLE_STAGE_PARAMS,
     EXAMPLE_TEXT,
     EXAMPLE_TOKENIZERS,
+    ArenaReply,
     CompareReply,
     NextTokenReply,
     SurprisalReply,
@@ -651,6 +653,15 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 notes = gr.Markdown(elem_id="rs-gen-notes")
             with gr.Accordion("Reproduce this run", open=False):
                 code = gr.Code(language="python", label="transformers code", elem_id="rs-code")
+            with gr.Accordion("Method arena: 2 to 4 methods side by side", open=False, elem_id="rs-arena"):
+                arena_methods = gr.Dropdown(choices=backend.method_choices(), value=["greedy", "top_p", "beam"],
+                                            multiselect=True, max_choices=4, label="Methods (each with its defaults; "
+                                            "the prompt, model, max new tokens, seed and penalties above)",
+                                            elem_id="rs-arena-methods")
+                arena_go = gr.Button("Run side by side", elem_id="rs-arena-go")
+                arena_note = gr.HTML(elem_id="rs-arena-note", elem_classes=["rs-note"])
+                arena_table = gr.HTML(elem_id="rs-arena-table")
+                arena_view = gr.HTML(elem_id="rs-arena-view", js_on_load=js_tokens)
         with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
             model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
                                 info="Or type a Hub causal-LM repo id (needs the Hub)", allow_custom_value=True,
@@ -799,6 +810,51 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         backend.stop(visitor=_visitor(request))
 
     stop.click(stop_generation, None, None, api_visibility="private", queue=False)
+
+    labels = {key: spec.label for key, spec in METHODS.items()}
+
+    @_user_errors
+    def run_arena(request: gr.Request, model_key: str, prompt_text: str, use_chat: bool, chosen: list[str],
+                  *values: Any) -> Iterator[tuple[Any, ...]]:
+        """Each chosen method in turn on the same prompt, model and seed; the table and views grow as they finish."""
+        common = {p.name: v for p, v in zip(COMMON_PARAMS, values)}
+        try:
+            for step in backend.arena(model=model_key, prompt=prompt_text, methods=chosen or [], params=common,
+                                      chat=bool(use_chat), visitor=_visitor(request)):
+                views = []
+                for run, row in zip(step.runs, step.rows):
+                    title = f"{labels.get(row.method, row.method)} · {run.engine} · {run.finish_reason}"
+                    views.append(render_generation(token_segments(run.tokens), run.tokens, distribution="raw",
+                                                   title=title, mark_token=row.diverges_at))
+                busy = "" if step.done else '<div class="rs-legend">running the next method…</div>'
+                yield render_arena_table(step.rows, labels=labels) + busy, "".join(views), ""
+        except RsdemoError as err:
+            yield "", _GEN_STALE, _note(err)
+
+    arena_go.click(run_arena, [model, prompt, chat, arena_methods, *common_inputs],
+                   [arena_table, arena_view, arena_note], api_visibility="private", show_progress="minimal", **pool)
+
+    @_api_returns(ArenaReply, "arena")
+    @_user_errors
+    def arena_api(request: gr.Request, prompt: str = DEFAULT_PROMPT, model: str = DEFAULT_MODEL,
+                  methods: list[str] = list(EXAMPLE_ARENA_METHODS), params: dict | None = EXAMPLE_PARAMS,  # noqa: B006
+                  chat: bool = True):
+        """2 to 4 decoding methods on one prompt, model and seed, streamed as each finishes; the last has done=true.
+
+        Args:
+            prompt: the prompt.
+            model: a built-in model key or a Hub causal-LM repo id owner/name.
+            methods: 2 to 4 decoding method keys, e.g. ["greedy", "top_p", "beam"]; each runs with its defaults.
+            params: the common parameters for every method, e.g. {"max_new_tokens": 32, "seed": 1}.
+            chat: wrap the prompt in the model's chat template.
+        """
+        if not isinstance(methods, (list, tuple)):
+            raise InputError('Methods must be a list of names, such as ["greedy", "top_p"].', field="method")
+        for step in backend.arena(model=model, prompt=prompt, methods=list(methods), params=params or {},
+                                  chat=_flag(chat, "chat"), visitor=_visitor(request)):
+            yield step.as_dict()
+
+    _api(arena_api, api_name="arena", **pool)
 
     @_user_errors
     def recolour(kept: GenerationResult | None, dist: str) -> Any:

@@ -22,11 +22,12 @@ def client(server_url: str) -> Client:
 
 def test_the_named_endpoints_are_the_api(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token"}  # page events: private
+    assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token", "/arena"}  # page events private
 
 
 EXPECTED_KEYS = {"/tokenize": "'segments'", "/compare": "'differing'", "/decode": "'Hello world'",
-                 "/generate": "'finish_reason'", "/surprisal": "'perplexity'", "/next_token": "'entropy_bits'"}
+                 "/generate": "'finish_reason'", "/surprisal": "'perplexity'", "/next_token": "'entropy_bits'",
+                 "/arena": "'diverges_at'"}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,8 @@ def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict)
                    for p in endpoint["parameters"]), name
         (reply,) = endpoint["returns"]
         assert reply["python_type"]["type"].startswith("dict("), name  # a typed reply, not "Any"
-        assert reply["label"] in {"tokenized", "comparison", "decoded", "generation", "surprisal", "next_token"}, name
+        assert reply["label"] in {"tokenized", "comparison", "decoded", "generation", "surprisal", "next_token",
+                                  "arena"}, name
         assert endpoint["description"], name
     tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]
     assert "ids: list[int]" in tokens and "segments: list[dict(text: str" in tokens
@@ -79,7 +81,9 @@ def test_the_readme_api_example_runs(server_url: str) -> None:
 
 def test_insight_endpoints(client: Client) -> None:
     scored = client.predict("The capital of France is", "smollm2-135m-instruct", False, api_name="/surprisal")
+    assert scored["tokens"][0]["text"] == "<|endoftext|>"  # a plain text is scored as a document starts
     assert scored["tokens"][0]["logprob"] is None and all(t["logprob"] < 0 for t in scored["tokens"][1:])
+    assert scored["tokens"][1]["text"] == "The"  # so the first word is scored too
     assert scored["perplexity"] > 1 and scored["most_surprising"]
     staged = client.predict("The capital of France is", "smollm2-135m-instruct", False, "top_p",
                             {"top_p": 0.5}, "Paris", api_name="/next_token")
@@ -94,6 +98,17 @@ def test_insight_endpoints(client: Client) -> None:
     assert set(probes) == {"Paris", " Paris"}  # a word is also tried with a leading space
     assert probes[" Paris"]["rank"] == 1 and probes[" Paris"]["id"] == staged["stages"][0]["top"][0]["id"]
     assert probes["Paris"]["rank"] > 1
+
+
+def test_arena_endpoint(client: Client) -> None:
+    result = client.predict("Name a colour.", "smollm2-135m-instruct", ["greedy", "top_k"],
+                            {"max_new_tokens": 12, "seed": 5}, True, api_name="/arena")
+    assert result["done"] and [o["method"] for o in result["outputs"]] == ["greedy", "top_k"]
+    greedy = client.predict("Name a colour.", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 12, "seed": 5},
+                            True, "", "", api_name="/generate")
+    assert result["outputs"][0]["tokens"] == [t["id"] for t in greedy["tokens"]]  # as the method alone gives
+    for output in result["outputs"]:
+        assert 0 < output["distinct_1"] <= 1 and output["length"] == len(output["tokens"]) <= 12
 
 
 def test_tokenize_endpoint(client: Client) -> None:

@@ -393,6 +393,24 @@ def test_generate_screen(page, server_url: str) -> None:
     assert "score" in page.locator("#rs-gen-view").inner_text()
 
 
+def test_method_arena(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-prompt textarea").fill("Write a short poem about the sea.")
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("10")
+    page.locator("#rs-arena").get_by_text("Method arena").click()
+    page.locator("#rs-arena-go").click()
+    page.wait_for_function("() => document.querySelectorAll('#rs-arena-view .rs-view').length === 3"
+                           " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
+                           timeout=180_000)
+    table = page.locator("#rs-arena-table").inner_text()
+    for label in ("Greedy", "Top-p", "Beam search", "distinct-2", "perplexity"):
+        assert label in table
+    assert page.locator("#rs-arena-view .rs-diverge").count() >= 2  # where the outputs part
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#rs-arena").screenshot(path=str(ARTIFACTS / "arena.png"))
+
+
 def test_inside_screen(page, server_url: str) -> None:
     page.goto(server_url)
     page.get_by_role("tab", name="Inside").click()

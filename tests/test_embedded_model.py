@@ -7,6 +7,7 @@ Slow: the first run converts the GGUF once into the cache (about 30 s on 2 cores
 from __future__ import annotations
 
 import io
+import math
 import json
 
 import pytest
@@ -91,3 +92,29 @@ def test_the_converted_checkpoint_keeps_the_gguf_weights(reference_ids: list[int
     input_ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
     out = model.generate(input_ids, do_sample=False, max_new_tokens=NEW_TOKENS)
     assert out[0, input_ids.shape[1]:].tolist() == reference_ids
+
+
+def test_surprisal_and_next_token_through_the_cli(cache_dir, monkeypatch) -> None:
+    """The Inside tab's numbers in the terminal: the embedded model scores a sentence, and its next token after
+    "The capital of France is" is " Paris", kept by top-p 0.5 while the space-less "Paris" is removed."""
+    from rsdemo import settings as settings_module
+    from rsdemo.cli import main
+
+    monkeypatch.setenv("RSDEMO_CACHE_DIR", str(cache_dir))
+    monkeypatch.setattr(settings_module, "_settings", None)
+    out = io.StringIO()
+    assert main(["surprisal", "--json", "The cat sat on the mat."], stdout=out) == 0
+    scored = json.loads(out.getvalue())
+    assert [t["text"] for t in scored["tokens"]][:2] == ["<|endoftext|>", "The"]
+    logprobs = [t["logprob"] for t in scored["tokens"][1:]]
+    assert scored["perplexity"] == pytest.approx(math.exp(-sum(logprobs) / len(logprobs)), rel=1e-6)
+    out = io.StringIO()
+    assert main(["next-token", "--json", "--top-p", "0.5", "--probe", "Paris", "The capital of France is"],
+                stdout=out) == 0
+    staged = json.loads(out.getvalue())
+    raw, top_p = staged["stages"][0], next(s for s in staged["stages"] if s["name"] == "top-p")
+    assert raw["top"][0]["text"] == " Paris" and top_p["top"][0]["text"] == " Paris"
+    probes = {p["typed"]: p for p in top_p["probes"]}
+    assert probes[" Paris"]["rank"] == 1 and probes["Paris"]["rank"] is None  # top-p removed it
+    out = io.StringIO()
+    assert main(["next-token", "--top-k", "3", "The capital of France is"], stdout=out) == 2  # not a top_p flag

@@ -160,3 +160,46 @@ def test_bad_input_is_refused_before_the_model_loads(backend: Backend) -> None:
     with pytest.raises(InputError):
         backend.next_token(model=TINY_KEY, prompt="hi", method="top_p", params={"top_p": 7})
     assert backend.loads == []  # type: ignore[attr-defined]
+
+
+def test_a_plain_text_is_scored_as_a_document_starts(tokenizer) -> None:
+    """The catalog's document_start goes in front of a plain text (so its first word is scored too), never twice,
+    never in front of a chat prompt, and never when the tokenizer has no such token."""
+    from types import SimpleNamespace
+
+    from rsdemo.backend import _document
+    from rsdemo.generation import build_prompt
+
+    spec = SimpleNamespace(document_start="<|endoftext|>")
+    plain = build_prompt(tokenizer=tokenizer, prompt="Hello world", chat=False)
+    started = _document(plain, tokenizer=tokenizer, spec=spec)
+    assert started.ids == (0, *plain.ids) and started.text == "<|endoftext|>" + plain.text
+    assert _document(started, tokenizer=tokenizer, spec=spec) == started  # never twice
+    chat = build_prompt(tokenizer=tokenizer, prompt="Hello world", chat=True)
+    assert _document(chat, tokenizer=tokenizer, spec=spec) == chat
+    assert _document(plain, tokenizer=tokenizer, spec=SimpleNamespace(document_start="<no-such>")) == plain
+    assert _document(plain, tokenizer=tokenizer, spec=None) == plain
+
+
+def test_the_arena_runs_each_method_as_alone_and_compares_them(backend: Backend) -> None:
+    from rsdemo.insight.arena import distinct, first_divergence, repeated_ngrams
+
+    params = {"max_new_tokens": 12, "seed": 3}
+    steps = list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy", "top_p", "beam"], params=params,
+                               chat=False))
+    assert [s.done for s in steps] == [False, False, True] and [len(s.runs) for s in steps] == [1, 2, 3]
+    final = steps[-1]
+    for method, run in zip(final.methods, final.runs):  # each output is what the method gives alone
+        *_, alone = backend.generate(model=TINY_KEY, prompt=PROMPT, method=method, params=params, chat=False)
+        assert [t.id for t in run.tokens] == [t.id for t in alone.tokens], method
+    outputs = [[t.id for t in run.tokens] for run in final.runs]
+    points = first_divergence(outputs)
+    for row, ids, run, point in zip(final.rows, outputs, final.runs, points):
+        assert row.length == len(ids) and row.diverges_at == point
+        assert row.distinct_2 == distinct(ids, 2) and row.repeated_3 == repeated_ngrams(ids, 3)
+        assert row.logprob == run.logprob and row.seconds > 0
+    assert final.as_dict()["outputs"][0]["method"] == "greedy"
+    with pytest.raises(InputError, match="2 to 4"):
+        list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy"], chat=False))
+    with pytest.raises(InputError):
+        list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy", "top_p"], params={"max_new_tokens": 0}))

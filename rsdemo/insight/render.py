@@ -18,10 +18,11 @@ import html
 from collections.abc import Mapping, Sequence
 
 from ..render import prob_colour, visible_text
+from .arena import ArenaRow
 from .stages import StageView
 from .surprisal import Surprisal
 
-__all__ = ["render_stages", "render_surprisal_stats"]
+__all__ = ["render_arena_table", "render_stages", "render_surprisal_stats"]
 
 
 def _token_label(text: str) -> str:
@@ -79,3 +80,22 @@ def render_surprisal_stats(surprisal: Surprisal, *, texts: Sequence[str]) -> str
         for k in surprisal.most_surprising[:5])
     return (f'<div class="rs-stats"><div class="rs-stats-title">How surprising the prompt is to the model</div>'
             f'{card_html}</div><div class="rs-legend">Most surprising:</div><ol class="rs-surprising">{worst}</ol>')
+
+
+def render_arena_table(rows: Sequence[ArenaRow], *, labels: Mapping[str, str]) -> str:
+    """The arena's comparison table: one row per method."""
+    def num(value: float | None, digits: int = 3) -> str:
+        return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+    head = ("<tr><th>method</th><th>tokens</th><th>log-prob</th><th>perplexity</th><th>distinct-1</th>"
+            "<th>distinct-2</th><th>distinct-3</th><th>repeated 3-grams</th><th>diverges at</th><th>seconds</th></tr>")
+    body = "".join(
+        f"<tr><td>{html.escape(labels.get(r.method, r.method))}</td><td>{r.length:,}</td><td>{num(r.logprob)}</td>"
+        f"<td>{num(r.perplexity, 2)}</td><td>{r.distinct_1:.2f}</td><td>{r.distinct_2:.2f}</td>"
+        f"<td>{r.distinct_3:.2f}</td><td>{100 * r.repeated_3:.0f}%</td><td>token {r.diverges_at + 1:,}</td>"
+        f"<td>{r.seconds:.2f}</td></tr>"
+        for r in rows)
+    return (f'<table class="rs-arena-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
+            '<div class="rs-legend">Log-probability and perplexity under the raw model; distinct-n: unique n-grams '
+            "over all n-grams; repeated 3-grams: the share seen earlier in the same output; diverges at: the first "
+            "token where the output parts from the one closest to it (outlined below).</div>")

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..generation.results import GeneratedToken, PromptInfo
+from ..generation.results import GenerationResult
+from .arena import ArenaRow
 from .stages import StageView
 from .surprisal import Surprisal
 
-__all__ = ["NextTokenResult", "SurprisalResult"]
+__all__ = ["ArenaResult", "NextTokenResult", "SurprisalResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +76,32 @@ class NextTokenResult:
                  "probes": [{"typed": typed, "id": i, "prob": row.probes.get(i, (0.0, None))[0],
                              "rank": row.probes.get(i, (0.0, None))[1]} for typed, i in self.probes]}
                 for row in self.view.rows
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArenaResult:
+    """Several methods on one prompt, model and seed; ``done`` once every method has run.
+
+    Attributes:
+        runs: each method's final ``GenerationResult``, in the order asked.
+        rows: the comparison table (``rsdemo.insight.arena``), one row per finished run.
+    """
+
+    methods: tuple[str, ...]
+    runs: tuple[GenerationResult, ...]
+    rows: tuple[ArenaRow, ...]
+    done: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "done": self.done,
+            "outputs": [
+                {"method": row.method, "text": run.text, "engine": run.engine, "tokens": [t.id for t in run.tokens],
+                 "length": row.length, "logprob": row.logprob, "perplexity": row.perplexity,
+                 "distinct_1": row.distinct_1, "distinct_2": row.distinct_2, "distinct_3": row.distinct_3,
+                 "repeated_3": row.repeated_3, "diverges_at": row.diverges_at, "seconds": row.seconds}
+                for run, row in zip(self.runs, self.rows)
             ],
         }
