@@ -694,6 +694,7 @@ class Backend:
         details: bool = True,
         visitor: str | None = None,
         engine: str | None = None,
+        prefix: Sequence[int] = (),
     ) -> Iterator[GenerationResult]:
         """Generate from ``prompt``: streamed ``GenerationResult`` updates, the last with ``done=True``.
 
@@ -709,6 +710,8 @@ class Backend:
             visitor: who asks (a browser session, an API client); ``stop(visitor=...)`` stops their runs, and a
                 visitor's newest run stops their older ones beyond ``settings.runs_per_visitor``.
             engine: the generation engine (``Backend.engines``); None: the fastest that can run the request.
+            prefix: token ids forced after the prompt (a branch: the original run's tokens up to a position, then
+                another candidate); the results hold only the tokens generated after them.
 
         Raises:
             InputError: empty prompt, parameters out of range, unknown method.
@@ -717,6 +720,11 @@ class Backend:
         """
         name = self.resolve_model(model)
         spec = MODELS.get(name)
+        if not isinstance(prefix, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                            for i in prefix):
+            raise InputError("A branch's tokens must be a list of token ids (whole numbers).", field="params")
+        if len(prefix) > self.settings.max_new_tokens:
+            raise InputError(f"A branch may force at most {self.settings.max_new_tokens} tokens.", field="params")
         # every check that needs no model runs before a slot is taken or anything is loaded
         check_request(prompt=prompt, method=method, params=params, stop=stop, limits=self.settings,
                       model_cap=spec.max_new_tokens if spec is not None else None)
@@ -737,8 +745,9 @@ class Backend:
                 with self._model_in_use(chosen.capabilities.name, name, progress) as loaded:
                     if not was_loaded:  # the time to first token below starts after the load: shown apart
                         tag["load_s"] = time.perf_counter() - asked
+                    extra = {"prefix": list(prefix)} if prefix else {}
                     for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat,
-                                             stop=stop, cancel=cancel, details=details, limits=self.settings):
+                                             stop=stop, cancel=cancel, details=details, limits=self.settings, **extra):
                         yield dataclasses.replace(result, **tag)
             finally:
                 self._release_slot()

@@ -191,6 +191,21 @@ def test_a_seeded_run_repeats_itself(backend: Backend) -> None:
 
 @pytest.mark.slow
 @needs_llama
+def test_a_branch_on_llama_cpp_with_the_original_token_continues_as_the_original(backend: Backend) -> None:
+    def run(new: int, prefix: list[int]) -> list[int]:
+        *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method="greedy", engine="llama.cpp",
+                                     params={"max_new_tokens": new}, prefix=prefix)
+        return [t.id for t in final.tokens]
+
+    ids = run(16, [])
+    assert len(ids) == 16
+    assert run(16 - 6, ids[:6]) == ids[6:]
+    with pytest.raises(InputError):
+        run(2, [10**8])
+
+
+@pytest.mark.slow
+@needs_llama
 def test_llama_cpp_agrees_with_transformers_teacher_forced(backend: Backend, embedded) -> None:
     """On the transformers path's own greedy outputs (6 prompts, 48 tokens each), position by position.
 

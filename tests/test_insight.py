@@ -203,3 +203,32 @@ def test_the_arena_runs_each_method_as_alone_and_compares_them(backend: Backend)
         list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy"], chat=False))
     with pytest.raises(InputError):
         list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy", "top_p"], params={"max_new_tokens": 0}))
+
+
+def _ids(result) -> list[int]:
+    return [t.id for t in result.tokens]
+
+
+def test_a_branch_with_the_original_token_continues_as_the_original(backend: Backend) -> None:
+    params = {"max_new_tokens": 12}
+    *_, original = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", params=params, chat=False)
+    ids = _ids(original)
+    assert len(ids) == 12
+    for k in (0, 4, 9):  # keep the original token at position k: the rest is the original's rest
+        *_, branch = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
+                                      params={"max_new_tokens": 12 - (k + 1)}, prefix=ids[: k + 1])
+        assert _ids(branch) == ids[k + 1:], k
+    # another candidate at position 4 (the runner-up there), then a branch of that branch at position 7
+    alternative = next(a.id for a in original.tokens[4].raw_top if a.id != ids[4])
+    first = ids[:4] + [alternative]
+    *_, branch = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
+                                  params={"max_new_tokens": 7}, prefix=first)
+    assert len(_ids(branch)) == 7
+    whole = first + _ids(branch)
+    *_, again = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
+                                 params={"max_new_tokens": 12 - 8}, prefix=whole[:8])
+    assert _ids(again) == whole[8:]  # a branch is a run like any other: branching it with its own token agrees
+    for bad in ([-1], [10**9], "12"):
+        with pytest.raises(InputError):
+            list(backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
+                                  params={"max_new_tokens": 2}, prefix=bad))

@@ -14,7 +14,7 @@ view, colouring, alternatives) works unchanged. A remote serving engine is one m
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -93,6 +93,10 @@ class GenerationEngine(Protocol):
         ...
 
     def run(self, loaded: Loaded, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
-            stop: Any, cancel: threading.Event, details: bool, limits: Settings) -> Iterator[GenerationResult]:
-        """Generate: a ``GenerationResult`` per streamed token, the last with ``done=True``."""
+            stop: Any, cancel: threading.Event, details: bool, limits: Settings,
+            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
+        """Generate: a ``GenerationResult`` per streamed token, the last with ``done=True``.
+
+        ``prefix``: token ids forced after the prompt (a branch); the results hold only what follows them.
+        """
         ...

@@ -22,7 +22,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -222,9 +222,10 @@ class LlamaCppEngine:
                              contexts=settings.generation_slots)
 
     def run(self, loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
-            stop: Any, cancel: threading.Event, details: bool, limits: Settings) -> Iterator[GenerationResult]:
+            stop: Any, cancel: threading.Event, details: bool, limits: Settings,
+            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
         yield from _run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
-                        limits=limits)
+                        limits=limits, prefix=prefix)
 
 
 _NEEDS_IDS = frozenset({"repetition penalty", "no-repeat n-gram"})  # the stages that read the text so far
@@ -241,8 +242,17 @@ def _eos_ids(tokenizer: Any) -> set[int]:
     return ids
 
 
+def _check_prefix(prefix: Sequence[int], vocab_size: int) -> list[int]:
+    """A branch's forced tokens: ids of this vocabulary."""
+    forced = [int(i) for i in prefix]
+    if any(not 0 <= i < vocab_size for i in forced):
+        raise InputError(f"A branch's tokens must be ids of this model's vocabulary (0 to {vocab_size - 1:,}).",
+                         field="params")
+    return forced
+
+
 def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
-         cancel: threading.Event, limits: Settings) -> Iterator[GenerationResult]:
+         cancel: threading.Event, limits: Settings, prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
     """Decode step by step in a worker thread (at a lower CPU priority); stream each token with its distributions."""
     import numpy as np
     import torch
@@ -255,7 +265,8 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
     tokenizer, adapter = loaded.tokenizer, loaded.adapter
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     max_new = int(values["max_new_tokens"])
-    if len(info.ids) + max_new > loaded.n_ctx:
+    forced = _check_prefix(prefix, loaded.vocab_size)
+    if len(info.ids) + len(forced) + max_new > loaded.n_ctx:
         raise InputError(f"The prompt is {len(info.ids):,} tokens; with {max_new} new tokens that passes the "
                          f"{loaded.n_ctx:,} tokens llama.cpp holds here. Shorten it, or choose the transformers engine.",
                          field="prompt")
@@ -278,6 +289,13 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
                 raise RuntimeError("llama.cpp could not read the prompt")
             generator = torch.Generator().manual_seed(seed)
             one = (lib.llama_token * 1)()
+            # a branch continues after tokens the visitor chose: read them one at a time, as the original run
+            # did (a batch takes other kernels, and its last digits differ)
+            for token in forced:
+                one[0] = token
+                if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
+                    raise RuntimeError("llama.cpp failed to decode a token")
+                ids.append(token)
             tops = outcome.setdefault("tops", [])
             text = StreamText()
             needs_ids = any(name in _NEEDS_IDS for name, _ in pipeline)

@@ -67,6 +67,7 @@ def generate_stream(
     custom_methods: dict[str, Callable[..., Any]] | None = None,
     details: bool = True,
     limits: Settings | None = None,
+    prefix: Sequence[int] = (),
 ) -> Iterator[GenerationResult]:
     """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
 
@@ -86,6 +87,8 @@ def generate_stream(
         details: gather per-token probabilities and alternatives (off: plain ``generate``, tokens only).
         limits: the prompt, stop-string, token and time limits (default: ``get_settings()``); a run that
             passes ``run_time_limit_s`` stops at the next token, marked "time limit".
+        prefix: token ids forced after the prompt (a branch); generation continues after them and the
+            results hold only the new tokens.
 
     Raises:
         InputError: empty prompt, bad parameters, too many new tokens for the model.
@@ -105,7 +108,11 @@ def generate_stream(
     model, tokenizer = bundle.model, bundle.tokenizer
     adapter = getattr(bundle, "adapter", None) or HFAdapter(tokenizer.backend_tokenizer, lossless=False)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
-    input_ids = torch.tensor([list(info.ids)], device=bundle.device)
+    vocab = model.get_output_embeddings().weight.shape[0]
+    if any(not 0 <= int(i) < vocab for i in prefix):
+        raise InputError(f"A branch's tokens must be ids of this model's vocabulary (0 to {vocab - 1:,}).",
+                         field="params")
+    input_ids = torch.tensor([list(info.ids) + [int(i) for i in prefix]], device=bundle.device)
     seed = int(values["seed"])
     cancel = cancel or threading.Event()
     timed_out = threading.Event()
@@ -364,9 +371,10 @@ class TransformersEngine:
         return load_model_bundle(key=key, runtime=runtime, settings=settings, progress=progress, budget=budget)
 
     def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
-            cancel: threading.Event, details: bool, limits: Settings) -> Iterator[GenerationResult]:
+            cancel: threading.Event, details: bool, limits: Settings,
+            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
         from ..custom_decoding import CUSTOM_METHODS
 
         yield from generate_stream(bundle=loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
                                    cancel=cancel, custom_methods=dict(CUSTOM_METHODS), details=details,
-                                   limits=limits)
+                                   limits=limits, prefix=prefix)
