@@ -24,6 +24,23 @@ element.addEventListener("keydown", function (event) {
   next.focus();
 });
 
+function setInput(selector, value) {
+  const input = document.querySelector(selector);
+  if (!input) return;
+  input.value = String(value);
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+  input.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
+function branchFrom(run, index, tokenId) {
+  // fill the branch controls (which run, at which token, which token instead) and ask for the branch
+  setInput("#rs-branch-from input", run);
+  setInput("#rs-branch-at input", index + 1);
+  setInput("#rs-branch-token textarea, #rs-branch-token input", tokenId);
+  const go = document.querySelector("#rs-branch-go");
+  if (go) setTimeout(function () { go.click(); }, 150);
+}
+
 function select(tok) {
   const view = tok.closest(".rs-view");
   const panel = view && view.querySelector(".rs-details");
@@ -53,9 +70,25 @@ function select(tok) {
       line.textContent = "token " + t.id + " " + JSON.stringify(t.piece) + ": p = " + pct(t.prob) +
         (t.raw_prob !== null && t.raw_prob !== t.prob ? " (raw model " + pct(t.raw_prob) + ")" : "");
       panel.appendChild(line);
-      panel.appendChild(table(["alternative", "id", "p"], t.alternatives.map(function (a) {
+      const alts = table(["alternative", "id", "p"], t.alternatives.map(function (a) {
         return [JSON.stringify(a[0]), String(a[2]), pct(a[1])];
-      })));
+      }));
+      panel.appendChild(alts);
+      const branchable = view.dataset.run !== undefined && document.querySelector("#rs-branch-go");
+      if (branchable) {
+        const hint = document.createElement("div");
+        hint.className = "rs-legend";
+        hint.textContent = "Click an alternative to branch: continue from it instead of this token.";
+        panel.appendChild(hint);
+        Array.from(alts.rows).slice(1).forEach(function (row, n) {
+          row.classList.add("rs-branchable");
+          row.tabIndex = 0;
+          row.addEventListener("click", function () { branchFrom(view.dataset.run, t.index, t.alternatives[n][2]); });
+          row.addEventListener("keydown", function (e) {
+            if (e.key === "Enter" || e.key === " ") { e.preventDefault(); branchFrom(view.dataset.run, t.index, t.alternatives[n][2]); }
+          });
+        });
+      }
     });
     return;
   }

@@ -20,6 +20,7 @@ __all__ = [
     "EXAMPLE_ARENA_METHODS",
     "EXAMPLE_IDS",
     "EXAMPLE_PARAMS",
+    "EXAMPLE_PREFIX",
     "EXAMPLE_STAGE_PARAMS",
     "NextTokenReply",
     "SurprisalReply",
@@ -39,6 +40,7 @@ EXAMPLE_TOKENIZERS = ("gpt2", "llama3")
 EXAMPLE_IDS = "[15496, 995]"
 EXAMPLE_ARENA_METHODS = ("greedy", "top_p")  # the /arena example
 EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
+EXAMPLE_PREFIX = (504, 3575)  # the /branch example: the embedded model's "The capital" after the prompt
 EXAMPLE_STAGE_PARAMS = {"top_p": 0.9, "temperature": 0.8}  # the /next_token example
 
 

@@ -216,6 +216,7 @@ def render_generation(
     show_whitespace: bool = False,
     title: str = "",
     mark_token: int | None = None,
+    run: int | None = None,
 ) -> str:
     """Generated text in the model's token boundaries, each segment coloured by its token probability.
 
@@ -226,6 +227,8 @@ def render_generation(
         show_whitespace: draw whitespace glyphs.
         title: a caption above the text.
         mark_token: the index of a token to mark (the arena's divergence point): its segment gets ``rs-diverge``.
+        run: which run this is (0 the run, n a branch): the page's script fills the branch controls from a click
+            on an alternative of a token of this view.
     """
     parts: list[str] = []
     for seg in segments:
@@ -234,9 +237,10 @@ def render_generation(
         known = [p for p in probs if p is not None]
         lowest = min(known) if known else None
         rows = []
-        for t in members:
+        for index, t in zip(getattr(seg, "tokens", ()), members):
             alts = getattr(t, "top" if distribution == "filtered" and getattr(t, "top", ()) else "raw_top", ())
             rows.append({
+                "index": index,
                 "id": t.id,
                 "piece": t.piece,
                 "prob": _prob(t, distribution),
@@ -261,7 +265,8 @@ def render_generation(
     legend = prob_legend(distribution=distribution) if parts else ""
     panel = ('<div class="rs-details" aria-live="polite">Click a token (or Tab to the text, then arrow keys and '
              "Enter) to see its probability and the alternatives the model considered.</div>")
-    return (f'<div class="rs-view">{head}{legend}<div class="rs-tokens" role="group" aria-label="generated tokens">'
+    run_attr = f' data-run="{int(run)}"' if run is not None else ""
+    return (f'<div class="rs-view"{run_attr}>{head}{legend}<div class="rs-tokens" role="group" aria-label="generated tokens">'
             f'{"".join(parts)}</div>{panel}</div>')
 
 

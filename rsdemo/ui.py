@@ -39,11 +39,13 @@ from .errors import (
 )
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
+from .generation.results import GeneratedToken
 from .insight.render import render_arena_table, render_stages, render_surprisal_stats
 from .api_schema import (
     EXAMPLE_ARENA_METHODS,
     EXAMPLE_IDS,
     EXAMPLE_PARAMS,
+    EXAMPLE_PREFIX,
     EXAMPLE_STAGE_PARAMS,
     EXAMPLE_TEXT,
     EXAMPLE_TOKENIZERS,
@@ -626,6 +628,22 @@ def _generation_field(err: RsdemoError) -> str:
     return "run"
 
 
+def _pick_candidate(token: Any, instead: str) -> Any:
+    """The token a branch continues from: an alternative of ``token`` by id or by text (as listed)."""
+    if not instead:
+        raise InputError("Type the token to use instead (its id, or its text as listed), or click an alternative.",
+                         field="params")
+    alternatives = list(getattr(token, "top", ()) or ()) + list(getattr(token, "raw_top", ()) or ())
+    wanted = int(instead) if instead.lstrip("-").isdigit() else None
+    for alt in alternatives:
+        if (wanted is not None and alt.id == wanted) or (wanted is None and instead in (alt.text, alt.piece)):
+            return GeneratedToken(alt.id, alt.piece, alt.prob, None, (), (), alt.text, alt.text.encode("utf-8"))
+    if wanted is not None and wanted >= 0:
+        return GeneratedToken(wanted, f"#{wanted}", float("nan"), None, (), (), f"#{wanted}", None)
+    raise InputError(f"{instead[:40]!r} is not one of this token's alternatives; type its id to force any token.",
+                     field="params")
+
+
 def _visitor(request: gr.Request | None) -> str:
     """Who asks: the browser session or API client (Gradio's session hash)."""
     return getattr(request, "session_hash", None) or "anonymous"
@@ -653,6 +671,20 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 notes = gr.Markdown(elem_id="rs-gen-notes")
             with gr.Accordion("Reproduce this run", open=False):
                 code = gr.Code(language="python", label="transformers code", elem_id="rs-code")
+            with gr.Accordion("Branches: continue from another candidate", open=True, elem_id="rs-branch"):
+                gr.Markdown("Click a generated token, then one of its alternatives: the run continues from that "
+                            "candidate with the same method, seed and engine, shown below. Branches branch too.",
+                            elem_classes=["rs-legend"])
+                with gr.Row():
+                    branch_from = gr.Number(value=0, precision=0, minimum=0, label="from run (0: the run above)",
+                                            elem_id="rs-branch-from", min_width=120)
+                    branch_at = gr.Number(value=1, precision=0, minimum=1, label="at token #", elem_id="rs-branch-at",
+                                          min_width=120)
+                    branch_token = gr.Textbox(label="token instead (id or text)", elem_id="rs-branch-token",
+                                              min_width=160)
+                    branch_go = gr.Button("Branch", elem_id="rs-branch-go", min_width=100)
+                branch_note = gr.HTML(elem_id="rs-branch-note", elem_classes=["rs-note"])
+                branches_view = gr.HTML(elem_id="rs-branches", js_on_load=js_tokens)
             with gr.Accordion("Method arena: 2 to 4 methods side by side", open=False, elem_id="rs-arena"):
                 arena_methods = gr.Dropdown(choices=backend.method_choices(), value=["greedy", "top_p", "beam"],
                                             multiselect=True, max_choices=4, label="Methods (each with its defaults; "
@@ -714,7 +746,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 blocks.append(render_generation(token_segments(beam.tokens), beam.tokens, distribution=dist,
                                                 title=title))
             return "".join(blocks)
-        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist)
+        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist, run=0)
 
     limits = backend.settings
     # runs beyond the slots wait inside the app, told their place; beyond that, in Gradio's queue
@@ -802,6 +834,38 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             yield _result_json(result)
 
     _api(generate_api, api_name="generate", **pool)
+
+    @_api_returns(GenerateReply, "generation")
+    @_user_errors
+    def branch_api(
+        request: gr.Request,
+        prompt: str = DEFAULT_PROMPT,
+        model: str = DEFAULT_MODEL,
+        method: str = "greedy",
+        params: dict | None = EXAMPLE_PARAMS,  # noqa: B006 (never mutated)
+        chat: bool = True,
+        engine: str = "",
+        prefix: list[int] = list(EXAMPLE_PREFIX),  # noqa: B006
+    ):
+        """Continue a run after tokens you choose (a branch): the prompt, then prefix, then what the method generates.
+
+        Args:
+            prompt: the prompt (the chat template wraps it when chat is true).
+            model: a built-in model key or a Hub causal-LM repo id owner/name.
+            method: a decoding method key; params: its parameters and the common ones (max_new_tokens, seed ...).
+            chat: wrap the prompt in the model's chat template.
+            engine: the engine of the run you branch from ("llama.cpp", "transformers"), or "" for the fastest.
+            prefix: token ids after the prompt: the original run's tokens up to a position, then another candidate.
+                The reply's tokens are what follows them.
+        """
+        if not isinstance(prefix, (list, tuple)):
+            raise InputError("prefix must be a list of token ids.", field="params")
+        for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
+                                       chat=_flag(chat, "chat"), visitor=_visitor(request), engine=engine or None,
+                                       prefix=list(prefix)):
+            yield _result_json(result)
+
+    _api(branch_api, api_name="branch", **pool)
     prompt.submit(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal",
                   trigger_mode="once", **pool)
 
@@ -812,6 +876,58 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     stop.click(stop_generation, None, None, api_visibility="private", queue=False)
 
     labels = {key: spec.label for key, spec in METHODS.items()}
+    branches = gr.State([])
+
+    @_user_errors
+    def run_branch(request: gr.Request, kept: GenerationResult | None, done: list[dict[str, Any]], model_key: str,
+                   prompt_text: str, method_key: str, use_chat: bool, stops: str, source: Any, position: Any,
+                   instead: str, dist: str, *values: Any) -> tuple[Any, ...]:
+        """Continue from another candidate at one token of the run (or of a branch): same method, seed, engine."""
+        sig = (kept.model, kept.method, kept.seed, tuple(t.id for t in kept.tokens)) if kept is not None else None
+        done = [b for b in (done or []) if b.get("of") == sig]  # branches of an earlier run are left behind
+        try:
+            if kept is None or not kept.tokens or len(kept.beams) > 1:
+                raise InputError("Generate first (greedy or a sampling method); then branch from one of its tokens.",
+                                 field="params")
+            runs = [list(kept.tokens)] + [b["tokens"] for b in done]
+            n = int(source or 0)
+            if not 0 <= n < len(runs):
+                raise InputError(f"There is no run {n}: 0 is the run above, 1 to {len(runs) - 1} its branches.",
+                                 field="params")
+            base = runs[n]
+            k = int(position or 0)
+            if not 1 <= k <= len(base):
+                raise InputError(f"Pick a token from 1 to {len(base)}.", field="params")
+            chosen = _pick_candidate(base[k - 1], str(instead or "").strip())
+            params = collect(method_key, values)
+            params["seed"] = kept.seed
+            budget = int(kept.params.get("max_new_tokens", 64)) - k
+            if budget < 1:
+                raise InputError("That is the last token the run could have: there is nothing to continue.",
+                                 field="params")
+            params["max_new_tokens"] = budget
+            prefix = [t.id for t in base[: k - 1]] + [chosen.id]
+            final = None
+            for final in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
+                                          chat=bool(use_chat), stop=stops, visitor=_visitor(request),
+                                          engine=kept.engine or None, prefix=prefix):
+                pass
+            assert final is not None
+        except RsdemoError as err:
+            return gr.update(), done, _note(err)
+        tokens = base[: k - 1] + [chosen] + list(final.tokens)
+        was = base[k - 1]
+        done = done + [{"of": sig, "tokens": tokens, "from": n, "at": k,
+                        "title": f"Branch {len(done) + 1}: run {n} at token {k}, {chosen.text!r} instead of "
+                                 f"{was.text!r} · {final.finish_reason}"}]
+        views = [render_generation(token_segments(b["tokens"]), b["tokens"], distribution=dist, title=b["title"],
+                                   mark_token=b["at"] - 1, run=i + 1) for i, b in enumerate(done)]
+        return "".join(reversed(views)), done, ""
+
+    branch_inputs = [last, branches, model, prompt, method, chat, stop_strings, branch_from, branch_at, branch_token,
+                     distribution, *method_inputs, *common_inputs]
+    branch_go.click(run_branch, branch_inputs, [branches_view, branches, branch_note], api_visibility="private",
+                    show_progress="minimal", **pool)
 
     @_user_errors
     def run_arena(request: gr.Request, model_key: str, prompt_text: str, use_chat: bool, chosen: list[str],

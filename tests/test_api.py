@@ -22,12 +22,13 @@ def client(server_url: str) -> Client:
 
 def test_the_named_endpoints_are_the_api(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token", "/arena"}  # page events private
+    assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token", "/arena",
+                     "/branch"}  # the page's own events are private
 
 
 EXPECTED_KEYS = {"/tokenize": "'segments'", "/compare": "'differing'", "/decode": "'Hello world'",
                  "/generate": "'finish_reason'", "/surprisal": "'perplexity'", "/next_token": "'entropy_bits'",
-                 "/arena": "'diverges_at'"}
+                 "/arena": "'diverges_at'", "/branch": "'finish_reason'"}
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +110,18 @@ def test_arena_endpoint(client: Client) -> None:
     assert result["outputs"][0]["tokens"] == [t["id"] for t in greedy["tokens"]]  # as the method alone gives
     for output in result["outputs"]:
         assert 0 < output["distinct_1"] <= 1 and output["length"] == len(output["tokens"]) <= 12
+
+
+def test_branch_endpoint(client: Client) -> None:
+    prompt, params = "Name a colour.", {"max_new_tokens": 10}
+    original = client.predict(prompt, "smollm2-135m-instruct", "greedy", params, True, "", "", api_name="/generate")
+    ids = [t["id"] for t in original["tokens"]]
+    same = client.predict(prompt, "smollm2-135m-instruct", "greedy", {"max_new_tokens": 7}, True,
+                          original["engine"], ids[:3], api_name="/branch")
+    assert [t["id"] for t in same["tokens"]] == ids[3:]  # the original's own tokens: the original's rest
+    other = client.predict(prompt, "smollm2-135m-instruct", "greedy", {"max_new_tokens": 7}, True,
+                           original["engine"], ids[:2] + [504], api_name="/branch")
+    assert other["done"] and [t["id"] for t in other["tokens"]] != ids[3:]
 
 
 def test_tokenize_endpoint(client: Client) -> None:

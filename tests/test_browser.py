@@ -393,6 +393,29 @@ def test_generate_screen(page, server_url: str) -> None:
     assert "score" in page.locator("#rs-gen-view").inner_text()
 
 
+def test_branching_from_an_alternative(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("12")
+    page.locator("#rs-generate").click()
+    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
+                           timeout=120_000)
+    original = page.locator("#rs-gen-view .rs-tokens").inner_text()
+    page.locator("#rs-gen-view .rs-gen").nth(2).click()
+    page.locator("#rs-gen-view .rs-details .rs-branchable").nth(1).click()  # the runner-up at token 3
+    page.wait_for_selector("#rs-branches .rs-view[data-run='1']", timeout=120_000)
+    assert "Branch 1: run 0 at token 3" in page.locator("#rs-branches").inner_text()
+    branch = page.locator("#rs-branches .rs-view[data-run='1'] .rs-tokens").inner_text()
+    assert branch != original and page.locator("#rs-branches .rs-diverge").count() == 1
+    # a branch of the branch, from its token 5
+    page.locator("#rs-branches .rs-view[data-run='1'] .rs-gen").nth(4).click()
+    page.locator("#rs-branches .rs-view[data-run='1'] .rs-details .rs-branchable").nth(1).click()
+    page.wait_for_selector("#rs-branches .rs-view[data-run='2']", timeout=120_000)
+    assert "Branch 2: run 1 at token 5" in page.locator("#rs-branches").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#rs-branch").screenshot(path=str(ARTIFACTS / "branches.png"))
+
+
 def test_method_arena(page, server_url: str) -> None:
     page.goto(server_url)
     page.get_by_role("tab", name="Generate").click()
