@@ -11,6 +11,9 @@ One process, the embedded model on transformers (fp32, CPU). Timed, medians of `
 * **slider move**: ``Backend.next_token`` on a prompt already scored, with new parameters: the stages
   recomputed from the kept logits (no model call) and the result built (target: < 100 ms);
 * **render**: ``render_stages`` of that result (the HTML the page receives).
+* **arena** (``--arena-tokens``, 0 skips it): one whole 4-method arena run (greedy, top-p, beam search, contrastive
+  search; 32 new tokens, seed 1) through ``Backend.arena``, the seconds of each method and in all, next to
+  the same four ``Backend.generate`` calls one after another (the arena's own cost is the difference).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--method", default="top_p")
     parser.add_argument("--prompt", default="The capital of France is a city where")
+    parser.add_argument("--arena-tokens", type=int, default=32)
     args = parser.parse_args()
 
     import torch
@@ -79,6 +83,30 @@ def main() -> int:
     move = rows[2][1] + rows[3][1]
     print(f"slider move + render {move * 1000:.2f} ms (target < 100 ms: {'yes' if move < 0.1 else 'NO'}); "
           f"score / raw forward {rows[1][1] / rows[0][1]:.2f}x")
+    if args.arena_tokens:
+        methods = ["greedy", "top_p", "beam", "contrastive"]
+        params = {"max_new_tokens": args.arena_tokens, "seed": 1}
+        prompt = "Write a short poem about the sea."
+        for method in methods:  # warm-up: both engines' models loaded before anything is timed
+            for _ in backend.generate(model=DEFAULT_MODEL, prompt=prompt, method=method,
+                                      params={"max_new_tokens": 2}):
+                pass
+        t0 = time.perf_counter()
+        plain = []
+        for method in methods:
+            start = time.perf_counter()
+            for _ in backend.generate(model=DEFAULT_MODEL, prompt=prompt, method=method, params=params):
+                pass
+            plain.append(time.perf_counter() - start)
+        separate = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        *_, final = backend.arena(model=DEFAULT_MODEL, prompt=prompt, methods=methods, params=params)
+        whole = time.perf_counter() - t0
+        for row, alone in zip(final.rows, plain):
+            print(f"arena {row.method:<12} {row.seconds:7.2f} s ({row.length} tokens, engine "
+                  f"{final.runs[final.methods.index(row.method)].engine}); alone {alone:.2f} s")
+        print(f"4-method arena run {whole:.2f} s; the same four generate calls {separate:.2f} s "
+              f"(ratio {whole / separate:.2f})")
     return 0
 
 
