@@ -17,6 +17,8 @@ __all__ = [
     "CompareRow",
     "DecodeReply",
     "ArenaReply",
+    "BeamTreeReply",
+    "EXAMPLE_TREE_PARAMS",
     "EXAMPLE_ARENA_METHODS",
     "EXAMPLE_IDS",
     "EXAMPLE_PARAMS",
@@ -38,6 +40,7 @@ __all__ = [
 EXAMPLE_TEXT = "Hello world! Tokenizers split text differently: unbelievable, 東京, 🙂."
 EXAMPLE_TOKENIZERS = ("gpt2", "llama3")
 EXAMPLE_IDS = "[15496, 995]"
+EXAMPLE_TREE_PARAMS = {"num_beams": 4, "max_new_tokens": 16}  # the /beam_tree example
 EXAMPLE_ARENA_METHODS = ("greedy", "top_p")  # the /arena example
 EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
 EXAMPLE_PREFIX = (504, 3575)  # the /branch example: the embedded model's "The capital" after the prompt
@@ -230,3 +233,30 @@ class ArenaReply(TypedDict):
 
     done: bool
     outputs: list[ArenaOutputReply]
+
+
+class TreeBeamReply(TypedDict):
+    """A returned beam: its text, its score and its tokens."""
+
+    text: str
+    score: float
+    tokens: list[int]
+
+
+class TreeNodeReply(TypedDict):
+    """A hypothesis in the tree: its generated tokens (path), the last token and its log-probability."""
+
+    path: list[int]
+    token: int
+    text: str
+    logprob: float | None
+    cumulative: float
+    status: str  # best, returned, finished or pruned
+
+
+class BeamTreeReply(TypedDict):
+    """``/beam_tree``: the returned beams (best first) and every node of the search tree."""
+
+    model: str
+    beams: list[TreeBeamReply]
+    nodes: list[TreeNodeReply]

@@ -37,9 +37,9 @@ from .decoding import COMMON_PARAMS, METHODS
 from .disk import DiskBudget
 from .generation import GenerationResult, PromptInfo, build_prompt, check_request, default_engines
 from .generation.results import Alternative, make_token
-from .decoding import get_method, resolve_params
+from .decoding import generation_config, get_method, resolve_params
 from .insight.arena import arena_rows
-from .insight.results import ArenaResult, NextTokenResult, SurprisalResult
+from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, SurprisalResult
 from .insight.scoring import Scored, score
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
@@ -871,6 +871,55 @@ class Backend:
                               logprobs=[r.logprob for r in runs], perplexities=[r.perplexity for r in runs],
                               seconds=seconds)
             yield ArenaResult(tuple(names), tuple(runs), tuple(rows), done=n + 1 == len(names))
+
+
+    def beam_tree(self, *, model: str, prompt: str, chat: bool = True, params: dict | None = None,
+                  progress: Progress | None = None) -> BeamTreeResult:
+        """Beam search (transformers) with every kept hypothesis recorded at every step, as a tree.
+
+        At most 8 beams and 32 new tokens, so the picture stays readable.
+
+        Raises:
+            InputError: bad parameters, more than 8 beams or 32 new tokens, an empty prompt.
+        """
+        from transformers.generation import LogitsProcessorList
+
+        from .generation.transformers_engine import _eos_ids, _trim_after_eos
+        from .insight.beam_tree import BeamRecorder, build_tree
+
+        values = resolve_params(method="beam", params=params)
+        if values["num_beams"] > 8 or values["max_new_tokens"] > 32:
+            raise InputError("The beam tree draws at most 8 beams and 32 new tokens.", field="params")
+        name = self.resolve_model(model)
+        check_request(prompt=prompt, method="beam", params=params, stop=None, limits=self.settings)
+        if self._model_loader is None and not self.model_loaded(name):
+            self.engines["transformers"].precheck(name, settings=self.settings)
+        for _ahead in self._wait_for_slot(threading.Event()):
+            pass
+        try:
+            with self._model_in_use("transformers", name, progress) as bundle:
+                import torch
+
+                info = build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat))
+                config = generation_config(method="beam", params=params, return_dict_in_generate=True,
+                                           output_scores=True)
+                recorder = BeamRecorder(prompt_len=len(info.ids), keep=2 * int(values["num_beams"]))
+                input_ids = torch.tensor([list(info.ids)], device=bundle.device)
+                with torch.inference_mode():
+                    out = bundle.model.generate(input_ids, generation_config=config,
+                                                attention_mask=torch.ones_like(input_ids),
+                                                logits_processor=LogitsProcessorList([recorder]))
+                eos = _eos_ids(bundle.tokenizer, bundle.model)
+                returned = [_trim_after_eos(seq[len(info.ids):].tolist(), eos) for seq in out.sequences]
+                scores = [float(v) for v in out.sequences_scores]
+                adapter = getattr(bundle, "adapter", None) or HFAdapter(bundle.tokenizer.backend_tokenizer,
+                                                                        lossless=False)
+                tree = build_tree(steps=recorder.steps, returned=returned, eos=eos)
+                pieces = {n.token: make_token(adapter, n.token, 0.0).text for n in tree.nodes}
+                texts = tuple(bundle.tokenizer.decode(r, skip_special_tokens=True) for r in returned)
+        finally:
+            self._release_slot()
+        return BeamTreeResult(name, info, tree, pieces, tuple(scores), texts, float(values["length_penalty"]))
 
 
 _FAST_METHODS = frozenset(METHODS) - {"beam", "beam_sample", "diverse_beam", "contrastive"}

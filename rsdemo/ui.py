@@ -40,6 +40,7 @@ from .errors import (
 from .settings import Settings, parse_bool
 from .generation import GenerationResult, token_segments
 from .generation.results import GeneratedToken
+from .insight.beam_tree import render_beam_tree
 from .insight.render import render_arena_table, render_stages, render_surprisal_stats
 from .api_schema import (
     EXAMPLE_ARENA_METHODS,
@@ -48,8 +49,10 @@ from .api_schema import (
     EXAMPLE_PREFIX,
     EXAMPLE_STAGE_PARAMS,
     EXAMPLE_TEXT,
+    EXAMPLE_TREE_PARAMS,
     EXAMPLE_TOKENIZERS,
     ArenaReply,
+    BeamTreeReply,
     CompareReply,
     NextTokenReply,
     SurprisalReply,
@@ -685,6 +688,13 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                     branch_go = gr.Button("Branch", elem_id="rs-branch-go", min_width=100)
                 branch_note = gr.HTML(elem_id="rs-branch-note", elem_classes=["rs-note"])
                 branches_view = gr.HTML(elem_id="rs-branches", js_on_load=js_tokens)
+            with gr.Accordion("Beam search tree", open=False, elem_id="rs-tree"):
+                gr.Markdown("Beam search with the beam method's settings and the max new tokens above (at most 8 "
+                            "beams and 32 tokens), every hypothesis it kept at each step drawn as a tree.",
+                            elem_classes=["rs-legend"])
+                tree_go = gr.Button("Draw the beam tree", elem_id="rs-tree-go")
+                tree_note = gr.HTML(elem_id="rs-tree-note", elem_classes=["rs-note"])
+                tree_view = gr.HTML(elem_id="rs-tree-view")
             with gr.Accordion("Method arena: 2 to 4 methods side by side", open=False, elem_id="rs-arena"):
                 arena_methods = gr.Dropdown(choices=backend.method_choices(), value=["greedy", "top_p", "beam"],
                                             multiselect=True, max_choices=4, label="Methods (each with its defaults; "
@@ -923,6 +933,38 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         views = [render_generation(token_segments(b["tokens"]), b["tokens"], distribution=dist, title=b["title"],
                                    mark_token=b["at"] - 1, run=i + 1) for i, b in enumerate(done)]
         return "".join(reversed(views)), done, ""
+
+    @_user_errors
+    def draw_tree(model_key: str, prompt_text: str, use_chat: bool, *values: Any) -> tuple[str, str]:
+        """Beam search recorded step by step (the beam method's parameters), drawn as a tree."""
+        try:
+            result = backend.beam_tree(model=model_key, prompt=prompt_text, chat=bool(use_chat),
+                                       params=collect("beam", values), progress=gr.Info)
+        except RsdemoError as err:
+            return _GEN_STALE, _note(err)
+        beams = "".join(f"<li>{html.escape(text)} <small>score {score:.3f}</small></li>"
+                        for text, score in zip(result.texts, result.scores))
+        return (render_beam_tree(result.tree, pieces=result.pieces)
+                + f'<div class="rs-legend">Returned beams, best first:</div><ol class="rs-surprising">{beams}</ol>', "")
+
+    tree_go.click(draw_tree, [model, prompt, chat, *method_inputs, *common_inputs], [tree_view, tree_note],
+                  api_visibility="private", show_progress="minimal", **pool)
+
+    @_api_returns(BeamTreeReply, "beam_tree")
+    @_user_errors
+    def beam_tree_api(prompt: str = DEFAULT_PROMPT, model: str = DEFAULT_MODEL,
+                      params: dict | None = EXAMPLE_TREE_PARAMS, chat: bool = True):  # noqa: B006
+        """Beam search with every hypothesis it kept at each step: the tree's nodes and the returned beams.
+
+        Args:
+            prompt: the prompt.
+            model: a built-in model key or a Hub causal-LM repo id owner/name.
+            params: beam search's parameters, e.g. {"num_beams": 4, "max_new_tokens": 16} (at most 8 and 32).
+            chat: wrap the prompt in the model's chat template.
+        """
+        return backend.beam_tree(model=model, prompt=prompt, chat=_flag(chat, "chat"), params=params or {}).as_dict()
+
+    _api(beam_tree_api, api_name="beam_tree", **pool)
 
     branch_inputs = [last, branches, model, prompt, method, chat, stop_strings, branch_from, branch_at, branch_token,
                      distribution, *method_inputs, *common_inputs]

@@ -23,12 +23,12 @@ def client(server_url: str) -> Client:
 def test_the_named_endpoints_are_the_api(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token", "/arena",
-                     "/branch"}  # the page's own events are private
+                     "/branch", "/beam_tree"}  # the page's own events are private
 
 
 EXPECTED_KEYS = {"/tokenize": "'segments'", "/compare": "'differing'", "/decode": "'Hello world'",
                  "/generate": "'finish_reason'", "/surprisal": "'perplexity'", "/next_token": "'entropy_bits'",
-                 "/arena": "'diverges_at'", "/branch": "'finish_reason'"}
+                 "/arena": "'diverges_at'", "/branch": "'finish_reason'", "/beam_tree": "'status'"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict)
         (reply,) = endpoint["returns"]
         assert reply["python_type"]["type"].startswith("dict("), name  # a typed reply, not "Any"
         assert reply["label"] in {"tokenized", "comparison", "decoded", "generation", "surprisal", "next_token",
-                                  "arena"}, name
+                                  "arena", "beam_tree"}, name
         assert endpoint["description"], name
     tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]
     assert "ids: list[int]" in tokens and "segments: list[dict(text: str" in tokens

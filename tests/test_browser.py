@@ -416,6 +416,20 @@ def test_branching_from_an_alternative(page, server_url: str) -> None:
     page.locator("#rs-branch").screenshot(path=str(ARTIFACTS / "branches.png"))
 
 
+def test_beam_tree(page, server_url: str) -> None:
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("12")
+    page.locator("#rs-tree").get_by_text("Beam search tree").click()
+    page.locator("#rs-tree-go").click()
+    page.wait_for_selector("#rs-tree-view svg .rs-node-best", timeout=180_000)
+    assert page.locator("#rs-tree-view .rs-node-best").count() >= 2  # the chosen path, token by token
+    assert page.locator("#rs-tree-view .rs-node").count() > page.locator("#rs-tree-view .rs-node-best").count()
+    assert "Returned beams, best first" in page.locator("#rs-tree-view").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#rs-tree").screenshot(path=str(ARTIFACTS / "beam_tree.png"))
+
+
 def test_method_arena(page, server_url: str) -> None:
     page.goto(server_url)
     page.get_by_role("tab", name="Generate").click()

@@ -232,3 +232,25 @@ def test_a_branch_with_the_original_token_continues_as_the_original(backend: Bac
         with pytest.raises(InputError):
             list(backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
                                   params={"max_new_tokens": 2}, prefix=bad))
+
+
+@pytest.mark.parametrize("num_beams", [2, 4])
+def test_the_beam_tree_scores_equal_the_returned_beam_scores(backend: Backend, num_beams: int) -> None:
+    params = {"num_beams": num_beams, "max_new_tokens": 10}
+    result = backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params=params)
+    nodes = {n.path: n for n in result.tree.nodes}
+    assert len(result.tree.returned) == num_beams == len(result.scores)
+    for seq, score in zip(result.tree.returned, result.scores):
+        path = nodes[tuple(seq)]
+        assert path.status in {"best", "returned"}
+        assert all(nodes[tuple(seq[:k])].logprob is not None for k in range(1, len(seq) + 1))
+        # transformers' beam score: the summed log-probabilities over the length to the power of the penalty
+        assert path.cumulative / len(seq) ** result.length_penalty == pytest.approx(score, abs=1e-4)
+    assert nodes[tuple(result.tree.returned[0])].status == "best"
+    assert result.scores == tuple(sorted(result.scores, reverse=True))
+    if num_beams == 4:  # 4 beams over 10 steps keep and drop hypotheses
+        assert any(n.status == "pruned" for n in result.tree.nodes)
+    *_, plain = backend.generate(model=TINY_KEY, prompt=PROMPT, method="beam", params=params, chat=False)
+    assert [t.id for t in plain.beams[0].tokens] == list(result.tree.returned[0])  # the same search
+    with pytest.raises(InputError, match="32 new tokens"):
+        backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params={"num_beams": 2, "max_new_tokens": 40})

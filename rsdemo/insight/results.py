@@ -8,10 +8,11 @@ from typing import Any
 from ..generation.results import GeneratedToken, PromptInfo
 from ..generation.results import GenerationResult
 from .arena import ArenaRow
+from .beam_tree import BeamTree
 from .stages import StageView
 from .surprisal import Surprisal
 
-__all__ = ["ArenaResult", "NextTokenResult", "SurprisalResult"]
+__all__ = ["ArenaResult", "BeamTreeResult", "NextTokenResult", "SurprisalResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,4 +105,27 @@ class ArenaResult:
                  "repeated_3": row.repeated_3, "diverges_at": row.diverges_at, "seconds": row.seconds}
                 for run, row in zip(self.runs, self.rows)
             ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BeamTreeResult:
+    """A recorded beam search: the tree, the returned sequences' scores and texts (best first)."""
+
+    model: str
+    prompt: PromptInfo
+    tree: BeamTree
+    pieces: dict[int, str]
+    scores: tuple[float, ...]
+    texts: tuple[str, ...]
+    length_penalty: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "beams": [{"text": t, "score": s, "tokens": list(r)}
+                      for t, s, r in zip(self.texts, self.scores, self.tree.returned)],
+            "nodes": [{"path": list(n.path), "token": n.token, "text": self.pieces.get(n.token, ""),
+                       "logprob": n.logprob, "cumulative": n.cumulative, "status": n.status}
+                      for n in self.tree.nodes],
         }

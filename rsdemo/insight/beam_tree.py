@@ -1,0 +1,153 @@
+"""The beam search tree: every hypothesis transformers' beam search kept at each step, as a tree.
+
+``BeamRecorder`` is a logits processor placed last in ``generate``'s pipeline: at every step it sees the running
+beams' sequences and their log-probabilities after the other processors, and keeps the top candidates of
+each. ``build_tree`` (pure) turns those steps and the returned sequences into nodes: each with its token,
+its log-probability, the cumulative score of its path, and whether it lies on a returned sequence, on the
+chosen (best) one, ends a finished hypothesis (end of sequence), or was pruned.
+
+>>> steps = [[((), {5: -0.1, 6: -2.5})], [((5,), {7: -0.2, 2: -1.0}), ((6,), {8: -0.1})]]
+>>> tree = build_tree(steps=steps, returned=[(5, 7)], eos={2})
+>>> [(n.path, round(n.cumulative, 2), n.status) for n in tree.nodes]
+[((5,), -0.1, 'best'), ((6,), -2.5, 'pruned'), ((5, 7), -0.3, 'best')]
+>>> svg = render_beam_tree(tree, pieces={5: "<b>", 6: "'s", 7: " x"})
+>>> "&lt;b&gt;" in svg and "&#x27;s" in svg and "&amp;#x27;" not in svg and "<b>" not in svg
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["BeamRecorder", "BeamTree", "TreeNode", "build_tree", "render_beam_tree"]
+
+
+class BeamRecorder:
+    """A pass-through logits processor that records each step's running beams and their best candidates."""
+
+    def __init__(self, *, prompt_len: int, keep: int) -> None:
+        self.prompt_len = prompt_len
+        self.keep = keep
+        self.steps: list[list[tuple[tuple[int, ...], dict[int, float]]]] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        values, ids = torch.topk(scores.float(), min(self.keep, scores.shape[-1]), dim=-1)
+        rows: dict[tuple[int, ...], dict[int, float]] = {}
+        for seq, row_ids, row_values in zip(input_ids.tolist(), ids.tolist(), values.tolist()):
+            path = tuple(seq[self.prompt_len:])
+            if path not in rows:  # at the first step every beam is the prompt
+                rows[path] = {i: v for i, v in zip(row_ids, row_values) if v > -1e8}
+        self.steps.append(list(rows.items()))
+        return scores
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """A hypothesis: ``path`` is its generated tokens; ``token`` the last of them.
+
+    ``status``: ``best`` (on the chosen sequence), ``returned`` (on another returned sequence), ``finished``
+    (ended with end of sequence, not returned) or ``pruned``.
+    """
+
+    path: tuple[int, ...]
+    token: int
+    logprob: float | None
+    cumulative: float
+    status: str
+
+    @property
+    def step(self) -> int:
+        return len(self.path) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class BeamTree:
+    nodes: tuple[TreeNode, ...]
+    returned: tuple[tuple[int, ...], ...]
+
+
+def build_tree(*, steps: Sequence[Sequence[tuple[tuple[int, ...], Mapping[int, float]]]],
+               returned: Sequence[Sequence[int]], eos: set[int]) -> BeamTree:
+    """Nodes for every running hypothesis at every step, plus the returned sequences' last tokens."""
+    dist: dict[tuple[int, ...], Mapping[int, float]] = {}
+    paths: list[tuple[int, ...]] = []
+    for step in steps:
+        for path, candidates in step:
+            dist[path] = candidates
+            if path:
+                paths.append(path)
+    for seq in returned:
+        for k in range(1, len(seq) + 1):
+            paths.append(tuple(seq[:k]))
+    unique = sorted(set(paths), key=lambda p: (len(p), paths.index(p)))
+    on_returned = {tuple(seq[:k]) for seq in returned for k in range(1, len(seq) + 1)}
+    best = {tuple(returned[0][:k]) for k in range(1, len(returned[0]) + 1)} if returned else set()
+    cumulative: dict[tuple[int, ...], float] = {(): 0.0}
+    nodes = []
+    for path in unique:
+        parent = path[:-1]
+        logprob = dist.get(parent, {}).get(path[-1])
+        total = cumulative.get(parent, 0.0) + (logprob if logprob is not None else 0.0)
+        cumulative[path] = total
+        status = ("best" if path in best else "returned" if path in on_returned
+                  else "finished" if path[-1] in eos else "pruned")
+        nodes.append(TreeNode(path, path[-1], logprob, total, status))
+    return BeamTree(tuple(nodes), tuple(tuple(s) for s in returned))
+
+
+def render_beam_tree(tree: BeamTree, *, pieces: Mapping[int, str]) -> str:
+    """The tree as an SVG: steps left to right, one lane per hypothesis, the chosen sequence highlighted."""
+    import html
+
+    from ..render import visible_text
+
+    leaves: list[tuple[int, ...]] = []
+    children: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
+    for node in tree.nodes:
+        children.setdefault(node.path[:-1], []).append(node.path)
+    lane: dict[tuple[int, ...], float] = {}
+
+    def place(path: tuple[int, ...]) -> float:
+        kids = children.get(path, [])
+        if not kids:
+            leaves.append(path)
+            lane[path] = float(len(leaves) - 1)
+            return lane[path]
+        ys = [place(k) for k in kids]
+        lane[path] = sum(ys) / len(ys)
+        return lane[path]
+
+    for root in children.get((), []):
+        place(root)
+    width, height, pad = 112, 34, 8
+    depth = max((n.step for n in tree.nodes), default=0) + 1
+    svg_w, svg_h = depth * width + 2 * pad, max(1, len(leaves)) * height + 2 * pad
+    colours = {"best": "#7c3aed", "returned": "#2563eb", "finished": "#059669", "pruned": "#9ca3af"}
+    parts = []
+    for node in tree.nodes:
+        x, y = pad + node.step * width, pad + lane[node.path] * height
+        if len(node.path) > 1:
+            px, py = pad + (node.step - 1) * width, pad + lane[node.path[:-1]] * height
+            parts.append(f'<line x1="{px + width - 14}" y1="{py + 12}" x2="{x}" y2="{y + 12}" '
+                         f'stroke="{colours[node.status]}" stroke-width="{2.5 if node.status == "best" else 1}"/>')
+    for node in tree.nodes:
+        x, y = pad + node.step * width, pad + lane[node.path] * height
+        text = visible_text(pieces.get(node.token, f"#{node.token}")[:10], show_whitespace=False) or "∅"  # escaped
+        score = f"{node.logprob:.2f}" if node.logprob is not None else "?"
+        tip = html.escape(f"{pieces.get(node.token, '')!r} log-prob {score}, path score {node.cumulative:.2f}, "
+                          f"{node.status}")
+        parts.append(
+            f'<g class="rs-node rs-node-{node.status}"><title>{tip}</title>'
+            f'<rect x="{x}" y="{y}" width="{width - 16}" height="24" rx="4" fill="white" '
+            f'stroke="{colours[node.status]}" stroke-width="{2.5 if node.status == "best" else 1}"/>'
+            f'<text x="{x + 4}" y="{y + 11}" font-size="11">{text}</text>'
+            f'<text x="{x + 4}" y="{y + 21}" font-size="9" fill="#555">{score} · Σ {node.cumulative:.1f}</text></g>')
+    legend = ('<div class="rs-legend">Purple: the chosen sequence; blue: the other returned beams; green: finished '
+              "(end of sequence) and not returned; grey: pruned. Each box: the token, its log-probability, and its "
+              "path's summed log-probability (Σ; the returned score divides it by the length).</div>")
+    return (f'{legend}<div class="rs-beam-tree"><svg xmlns="http://www.w3.org/2000/svg" width="{svg_w}" '
+            f'height="{svg_h}" role="img" aria-label="beam search tree">{"".join(parts)}</svg></div>')
