@@ -67,7 +67,8 @@ function select(tok) {
     data.gen.forEach(function (t) {
       const line = document.createElement("div");
       line.className = "rs-gen-line";
-      line.textContent = "token " + t.id + " " + JSON.stringify(t.piece) + ": p = " + pct(t.prob) +
+      line.textContent = (t.index !== undefined ? "#" + (t.index + 1) + " · " : "") + "token " + t.id + " " +
+        JSON.stringify(t.piece) + ": p = " + pct(t.prob) +
         (t.raw_prob !== null && t.raw_prob !== t.prob ? " (raw model " + pct(t.raw_prob) + ")" : "");
       panel.appendChild(line);
       const alts = table(["alternative", "id", "p"], t.alternatives.map(function (a) {

@@ -253,7 +253,7 @@ class Backend:
         )
         self.disk = DiskBudget(self.settings.cache_dir, max_bytes=self.settings.max_disk_bytes,
                                in_use=self._entries_in_use)
-        self._scores: collections.OrderedDict[tuple[str, str, bool], _ScoredPrompt] = collections.OrderedDict()
+        self._scores: collections.OrderedDict[tuple[str, str, bool, int], _ScoredPrompt] = collections.OrderedDict()
         self._scores_lock = threading.Lock()
         self._slots = threading.Condition()  # guards the free-slot count and the waiting line
         self._free_slots = self.settings.generation_slots
@@ -757,13 +757,20 @@ class Backend:
 
     _SCORES_KEPT = 16  # prompts whose forward pass is kept: a slider move re-reads it, no model call
 
-    def _score(self, *, model: str, prompt: str, chat: bool, progress: Progress | None) -> _ScoredPrompt:
-        """One teacher-forced forward pass over the prompt (transformers, inside a generation slot), kept."""
+    def _score(self, *, model: str, prompt: str, chat: bool, progress: Progress | None,
+               upto: int = 0) -> _ScoredPrompt:
+        """One teacher-forced forward pass over the prompt (transformers, inside a generation slot), kept.
+
+        ``upto``: score only the first ``upto`` tokens (0: all), for the distribution after any token.
+        """
         name = self.resolve_model(model)
         spec = MODELS.get(name)
         check_request(prompt=prompt, method="greedy", params=None, stop=None, limits=self.settings,
                       model_cap=spec.max_new_tokens if spec is not None else None)
-        key = (name, prompt, bool(chat))
+        if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
+            raise InputError("The position must be a whole number of tokens (0: after the whole prompt).",
+                             field="params")
+        key = (name, prompt, bool(chat), upto)
         with self._scores_lock:
             if key in self._scores:
                 self._scores.move_to_end(key)
@@ -777,6 +784,12 @@ class Backend:
             with self._model_in_use("transformers", name, progress) as bundle:
                 info = _document(build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat)),
                                  tokenizer=bundle.tokenizer, spec=spec)
+                if upto:
+                    if upto > len(info.ids):
+                        raise InputError(f"The prompt has {len(info.ids):,} tokens; pick a position from 1 to "
+                                         f"{len(info.ids):,} (0: after the whole prompt).", field="params")
+                    info = dataclasses.replace(info, ids=info.ids[:upto],
+                                               text=bundle.tokenizer.decode(list(info.ids[:upto])))
                 if len(info.ids) > self.settings.max_scored_tokens:
                     raise InputError(f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
                                      f"{self.settings.max_scored_tokens:,}.", field="prompt")
@@ -816,8 +829,12 @@ class Backend:
                                surprisal_from_logprobs(ids=scored.prompt.ids, logprobs=run.logprobs))
 
     def next_token(self, *, model: str, prompt: str, chat: bool = True, method: str = "greedy",
-                   params: dict | None = None, probes: str = "", progress: Progress | None = None) -> NextTokenResult:
+                   params: dict | None = None, probes: str = "", position: int = 0,
+                   progress: Progress | None = None) -> NextTokenResult:
         """The model's next-token distribution after the prompt, through each stage of ``method``'s pipeline.
+
+        ``position``: the distribution after the prompt's first ``position`` tokens instead (0: the whole prompt),
+        to look at any point of a text (paste a generated answer after its prompt, and pick its tokens).
 
         The forward pass is kept for the last prompts, so changing the method or its parameters re-runs only
         the stages (no model call). ``probes``: words or tokens, one per line, whose probability and rank every
@@ -829,7 +846,7 @@ class Backend:
         """
         get_method(method)
         resolve_params(method=method, params=params)  # bad parameters fail before the model is touched
-        scored = self._score(model=model, prompt=prompt, chat=chat, progress=progress)
+        scored = self._score(model=model, prompt=prompt, chat=chat, progress=progress, upto=position)
         typed = _probe_ids(scored.tokenizer, probes)
         view = stage_view(logits=scored.scored.last_logits, context_ids=scored.prompt.ids, method=method,
                           params=params, top=10, probes=[i for _, i in typed])

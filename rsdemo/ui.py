@@ -1061,6 +1061,9 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
                 groups.append(group)
             shared = [p for p in COMMON_PARAMS if p.name == "repetition_penalty"]
             common_inputs = [_param_component(p, elem_id=f"rs-in-p-{p.name}") for p in shared]
+            position = gr.Number(value=0, precision=0, minimum=0, label="After token # (0: the whole prompt)",
+                                 info="The distribution at any point of the text: token numbers as in the view below",
+                                 elem_id="rs-in-position")
             probes = gr.Textbox(label="Probe words or tokens (one per line)", value="Paris\nLondon", lines=2,
                                 info="Their probability and rank at every stage, even outside the top 10",
                                 elem_id="rs-in-probes")
@@ -1079,8 +1082,10 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
 
     def stages_html(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str,
                     values: Sequence[Any], progress: Callable[[str], None] | None = None) -> str:
+        where, *values = values
         result = backend.next_token(model=model_key, prompt=text, chat=bool(use_chat), method=method_key,
-                                    params=collect(method_key, values), probes=probe_text or "", progress=progress)
+                                    params=collect(method_key, values), probes=probe_text or "",
+                                    position=int(where or 0), progress=progress)
         return render_stages(result.view, pieces=result.pieces, probes=result.probes)
 
     @_user_errors
@@ -1109,13 +1114,13 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
 
     limits = backend.settings
     pool = {"concurrency_limit": limits.generation_slots + limits.generation_waiting, "concurrency_id": "generate"}
-    inputs = [model, prompt, chat, method, probes, *method_inputs, *common_inputs]
+    inputs = [model, prompt, chat, method, probes, position, *method_inputs, *common_inputs]
     look_outputs = [stages_view, stats, view, prompt_note, model_note, settings_note]
     page = {"api_visibility": "private", "show_progress": "minimal", **pool}
     go.click(look, inputs, look_outputs, **page)
     prompt.submit(look, inputs, look_outputs, trigger_mode="once", **page)
     method.change(show_method, [method], groups, api_visibility="private", queue=False)
-    for control in (method, probes, *method_inputs, *common_inputs):
+    for control in (method, probes, position, *method_inputs, *common_inputs):
         control.change(restage, inputs, [stages_view, prompt_note, model_note, settings_note],
                        trigger_mode="always_last", **page)
 
@@ -1135,7 +1140,7 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
     @_user_errors
     def next_token_api(prompt: str = INSIDE_PROMPT, model: str = DEFAULT_MODEL, chat: bool = False,
                        method: str = "top_p", params: dict | None = EXAMPLE_STAGE_PARAMS,  # noqa: B006
-                       probes: str = "Paris"):
+                       probes: str = "Paris", position: int = 0):
         """The next-token distribution after the prompt, through each stage of the method's pipeline.
 
         Args:
@@ -1145,9 +1150,10 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
             method: a decoding method key (its stages: repetition penalty, temperature, top-k, top-p, ...).
             params: the method's parameters, e.g. {"top_p": 0.9, "temperature": 0.8}.
             probes: words or tokens, one per line, whose probability and rank every stage reports.
+            position: the distribution after the prompt's first N tokens (0: after the whole prompt).
         """
         return backend.next_token(model=model, prompt=prompt, chat=_flag(chat, "chat"), method=method,
-                                  params=params or {}, probes=probes or "").as_dict()
+                                  params=params or {}, probes=probes or "", position=position).as_dict()
 
     _api(surprisal_api, api_name="surprisal", **pool)
     _api(next_token_api, api_name="next_token", **pool)

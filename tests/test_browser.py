@@ -468,6 +468,12 @@ def test_inside_screen(page, server_url: str) -> None:
         "(before) => [...document.querySelectorAll('#rs-in-stages thead th')].map(e => e.innerText)"
         ".some(t => t.startsWith('top-p') && t !== before)", arg=top_p_head, timeout=60_000)
     assert "perplexity" in page.locator("#rs-in-stats").inner_text()
+    # the distribution at another point of the text: after "<|endoftext|>The capital of" (4 tokens)
+    page.locator("#rs-in-position input").fill("4")
+    page.locator("#rs-in-position input").press("Enter")
+    page.wait_for_function("() => { const row = document.querySelector('#rs-in-stages tbody tr');"
+                           " return row && row.innerText.includes('the') && !row.innerText.includes('Paris'); }",
+                           timeout=60_000)  # the embedded model's top next token there is " the"
     page.locator("#rs-in-surprisal .rs-gen", has_text="France").first.click()
     assert "alternative" in page.locator("#rs-in-surprisal .rs-details").inner_text()
     assert page.evaluate(_INJECTED.replace("#rs-decoded-view", "#rs-in-stages, #rs-in-surprisal")) == 0

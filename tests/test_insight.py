@@ -254,3 +254,19 @@ def test_the_beam_tree_scores_equal_the_returned_beam_scores(backend: Backend, n
     assert [t.id for t in plain.beams[0].tokens] == list(result.tree.returned[0])  # the same search
     with pytest.raises(InputError, match="32 new tokens"):
         backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params={"num_beams": 2, "max_new_tokens": 40})
+
+
+def test_the_distribution_at_any_position_of_the_text(backend: Backend, model, tokenizer) -> None:
+    ids = tokenizer(PROMPT, add_special_tokens=False).input_ids
+    for k in (1, 5, len(ids)):
+        result = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="greedy", position=k)
+        assert list(result.prompt.ids) == ids[:k]
+        with torch.inference_mode():
+            probs = torch.softmax(model(input_ids=torch.tensor([ids[:k]])).logits[0, -1].float(), dim=-1)
+        assert result.view.rows[0].top[0][0] == int(probs.argmax())
+        assert result.view.rows[0].top[0][1] == pytest.approx(float(probs.max()), rel=1e-5)
+    whole = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="greedy", position=0)
+    assert list(whole.prompt.ids) == ids
+    for bad in (len(ids) + 1, -1):
+        with pytest.raises(InputError):
+            backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="greedy", position=bad)
