@@ -126,6 +126,27 @@ CASES = [
     Case("HTML in a prompt", "/generate",
          ("<img src=x onerror=alert(1)>", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 2}, True, ""),
          check=lambda r: r["done"] and len(r["tokens"]) == 2),
+    # --- the insight views: /surprisal, /next_token, /arena, /branch, /beam_tree ---
+    Case("surprisal of an empty prompt", "/surprisal", ("  ", "smollm2-135m-instruct", False), "Type a prompt"),
+    Case("surprisal of a path as a model", "/surprisal", ("hi", "../../etc/passwd", False), "not a Hugging Face"),
+    Case("next token with an unknown method", "/next_token",
+         ("hi", "smollm2-135m-instruct", False, "telepathy", {}, "", 0), "Unknown decoding method"),
+    Case("next token with top-p 7", "/next_token",
+         ("hi", "smollm2-135m-instruct", False, "top_p", {"top_p": 7}, "", 0), "between"),
+    Case("next token past the prompt's end", "/next_token",
+         ("hi", "smollm2-135m-instruct", False, "greedy", {}, "", 10_000), "pick a position"),
+    Case("probes that are HTML", "/next_token",
+         ("The capital of France is", "smollm2-135m-instruct", False, "greedy", {}, "<img src=x onerror=alert(1)>", 0),
+         check=lambda r: r["stages"][0]["probes"][0]["typed"] == "<img src=x onerror=alert(1)>"),
+    Case("an arena of one method", "/arena", ("hi", "smollm2-135m-instruct", ["greedy"], {}, True), "2 to 4"),
+    Case("an arena of ten methods", "/arena", ("hi", "smollm2-135m-instruct", ["greedy", "top_p", "top_k", "beam",
+                                                "sample"] * 2, {}, True), "2 to 4"),
+    Case("a branch of words, not ids", "/branch",
+         ("hi", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 2}, True, "", ["one", "two"]), "token ids"),
+    Case("a branch outside the vocabulary", "/branch",
+         ("hi", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 2}, True, "", [10**9]), "vocabulary"),
+    Case("a beam tree of 40 tokens", "/beam_tree",
+         ("hi", "smollm2-135m-instruct", {"num_beams": 2, "max_new_tokens": 40}, True), "32 new tokens"),
 ]
 
 
@@ -150,8 +171,8 @@ def _raw_call(url: str, case: Case) -> Any:
 def _call(client: Client, case: Case) -> Any:
     if case.raw:
         return _raw_call(client.src.rstrip("/"), case)
-    if case.endpoint == "/generate":
-        return client.submit(*case.args, api_name="/generate").result()  # the last message, or the error
+    if case.endpoint in {"/generate", "/arena", "/branch"}:  # streamed
+        return client.submit(*case.args, api_name=case.endpoint).result()  # the last message, or the error
     return client.predict(*case.args, api_name=case.endpoint)
 
 
