@@ -263,6 +263,9 @@ class Backend:
         # ZeroGPU: only this entry point asks for a GPU, for a time that follows max_new_tokens
         zerogpu = runtime.on_zerogpu if runtime is not None else on_zerogpu(os.environ)
         self.generate = gpu_entry_point(self._generate, duration=self._gpu_seconds, zerogpu=zerogpu)
+        # the insight views' model work too (a forward pass, a recorded beam search); re-reading kept numbers does not
+        self._forward = gpu_entry_point(self._forward_pass, duration=self._gpu_seconds, zerogpu=zerogpu)
+        self.beam_tree = gpu_entry_point(self._beam_tree, duration=self._gpu_seconds, zerogpu=zerogpu)
 
     # --- tokenizers -------------------------------------------------------------------------------
 
@@ -777,6 +780,17 @@ class Backend:
                 return self._scores[key]
         if self._model_loader is None and not self.model_loaded(name):
             self.engines["transformers"].precheck(name, settings=self.settings)
+        scored = self._forward(model=name, prompt=prompt, chat=chat, upto=upto, progress=progress)
+        with self._scores_lock:
+            self._scores[key] = scored
+            while len(self._scores) > self._SCORES_KEPT:
+                self._scores.popitem(last=False)
+        return scored
+
+    def _forward_pass(self, *, model: str, prompt: str, chat: bool, upto: int,
+                      progress: Progress | None) -> _ScoredPrompt:
+        """The model part of ``_score``: a slot, the model, one forward pass (on ZeroGPU, inside ``spaces.GPU``)."""
+        name, spec = model, MODELS.get(model)
         cancel = threading.Event()
         for _ahead in self._wait_for_slot(cancel):
             pass
@@ -798,10 +812,6 @@ class Backend:
                 scored = _ScoredPrompt(name, info, score(model=bundle.model, ids=info.ids), adapter, bundle.tokenizer)
         finally:
             self._release_slot()
-        with self._scores_lock:
-            self._scores[key] = scored
-            while len(self._scores) > self._SCORES_KEPT:
-                self._scores.popitem(last=False)
         return scored
 
     def surprisal(self, *, model: str, prompt: str, chat: bool = False,
@@ -890,8 +900,8 @@ class Backend:
             yield ArenaResult(tuple(names), tuple(runs), tuple(rows), done=n + 1 == len(names))
 
 
-    def beam_tree(self, *, model: str, prompt: str, chat: bool = True, params: dict | None = None,
-                  progress: Progress | None = None) -> BeamTreeResult:
+    def _beam_tree(self, *, model: str, prompt: str, chat: bool = True, params: dict | None = None,
+                   progress: Progress | None = None) -> BeamTreeResult:
         """Beam search (transformers) with every kept hypothesis recorded at every step, as a tree.
 
         At most 8 beams and 32 new tokens, so the picture stays readable.

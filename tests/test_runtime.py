@@ -138,13 +138,14 @@ def test_gpu_entry_point_decorates_on_zerogpu(fake_spaces) -> None:
     assert record["fn"] is fn and record["duration"] is duration and record["calls"] == [{"x": 21}]
 
 
-def test_only_generate_asks_for_a_gpu(settings: Settings, fake_spaces, tiny) -> None:
+def test_only_model_work_asks_for_a_gpu(settings: Settings, fake_spaces, tiny) -> None:
     from tiny_models import TINY_KEY, tiny_bundle
 
     model, tokenizer = tiny
     backend = Backend(settings=settings, runtime=ZEROGPU, model_loader=lambda key: tiny_bundle(model, tokenizer))
-    [record] = fake_spaces.decorated
-    assert record["fn"] == backend._generate
+    record, forward, tree = fake_spaces.decorated
+    assert (record["fn"], forward["fn"], tree["fn"]) == (backend._generate, backend._forward_pass, backend._beam_tree)
+    assert backend._forward is forward["wrapper"] and backend.beam_tree is tree["wrapper"]
     assert backend.generate is record["wrapper"]
     for name in ("tokenize", "compare", "decode", "token_info", "model", "preload_models"):
         assert getattr(backend, name).__func__ is getattr(Backend, name), name
@@ -161,6 +162,13 @@ def test_only_generate_asks_for_a_gpu(settings: Settings, fake_spaces, tiny) -> 
     # the duration callable takes exactly what generate took
     seconds = record["duration"](**kwargs)
     assert isinstance(seconds, int) and 1 <= seconds <= ZEROGPU_MAX_S
+    # the insight views: a forward pass asks for the GPU once; re-reading the kept numbers does not
+    backend.next_token(model=TINY_KEY, prompt="Hello there", chat=False, method="top_p", params={"top_p": 0.9})
+    backend.next_token(model=TINY_KEY, prompt="Hello there", chat=False, method="top_p", params={"top_p": 0.5})
+    backend.surprisal(model=TINY_KEY, prompt="Hello there", chat=False)
+    assert len(forward["calls"]) == 1 and forward["duration"](**forward["calls"][0]) >= 1
+    tree_result = backend.beam_tree(model=TINY_KEY, prompt="Hello", chat=False, params={"max_new_tokens": 3})
+    assert tree_result.tree.returned and len(tree["calls"]) == 1
 
 
 def test_gpu_duration_follows_max_new_tokens(settings: Settings, fake_spaces) -> None:
