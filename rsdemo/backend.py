@@ -36,14 +36,14 @@ from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import COMMON_PARAMS, METHODS
 from .disk import DiskBudget
 from .generation import GenerationResult, PromptInfo, build_prompt, check_request, default_engines
-from .generation.results import Alternative, make_token
+from .generation.results import alternatives, make_token
+from .generation.transformers_engine import bundle_adapter
 from .decoding import generation_config, get_method, resolve_params
 from .insight.arena import arena_rows
 from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, SurprisalResult
 from .insight.scoring import Scored, score
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
-from .tokenization.adapters import HFAdapter
 from .generation.engine import GenerationEngine
 from .tokenization.adapters import TokenizerAdapter
 from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
@@ -678,6 +678,16 @@ class Backend:
                     self._waiting.remove(ticket)
                 self._slots.notify_all()
 
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        """Hold a generation slot for model work that does not stream its place in line (the insight views)."""
+        for _ahead in self._wait_for_slot(threading.Event()):
+            pass
+        try:
+            yield
+        finally:
+            self._release_slot()
+
     def _release_slot(self) -> None:
         with self._slots:
             self._free_slots += 1
@@ -791,28 +801,20 @@ class Backend:
                       progress: Progress | None) -> _ScoredPrompt:
         """The model part of ``_score``: a slot, the model, one forward pass (on ZeroGPU, inside ``spaces.GPU``)."""
         name, spec = model, MODELS.get(model)
-        cancel = threading.Event()
-        for _ahead in self._wait_for_slot(cancel):
-            pass
-        try:
-            with self._model_in_use("transformers", name, progress) as bundle:
-                info = _document(build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat)),
-                                 tokenizer=bundle.tokenizer, spec=spec)
-                if upto:
-                    if upto > len(info.ids):
-                        raise InputError(f"The prompt has {len(info.ids):,} tokens; pick a position from 1 to "
-                                         f"{len(info.ids):,} (0: after the whole prompt).", field="params")
-                    info = dataclasses.replace(info, ids=info.ids[:upto],
-                                               text=bundle.tokenizer.decode(list(info.ids[:upto])))
-                if len(info.ids) > self.settings.max_scored_tokens:
-                    raise InputError(f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
-                                     f"{self.settings.max_scored_tokens:,}.", field="prompt")
-                adapter = getattr(bundle, "adapter", None) or HFAdapter(bundle.tokenizer.backend_tokenizer,
-                                                                        lossless=False)
-                scored = _ScoredPrompt(name, info, score(model=bundle.model, ids=info.ids), adapter, bundle.tokenizer)
-        finally:
-            self._release_slot()
-        return scored
+        with self._slot(), self._model_in_use("transformers", name, progress) as bundle:
+            info = _document(build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat)),
+                             tokenizer=bundle.tokenizer, spec=spec)
+            if upto:
+                if upto > len(info.ids):
+                    raise InputError(f"The prompt has {len(info.ids):,} tokens; pick a position from 1 to "
+                                     f"{len(info.ids):,} (0: after the whole prompt).", field="params")
+                info = dataclasses.replace(info, ids=info.ids[:upto],
+                                           text=bundle.tokenizer.decode(list(info.ids[:upto])))
+            if len(info.ids) > self.settings.max_scored_tokens:
+                raise InputError(f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
+                                 f"{self.settings.max_scored_tokens:,}.", field="prompt")
+            return _ScoredPrompt(name, info, score(model=bundle.model, ids=info.ids), bundle_adapter(bundle),
+                                 bundle.tokenizer)
 
     def surprisal(self, *, model: str, prompt: str, chat: bool = False,
                   progress: Progress | None = None) -> SurprisalResult:
@@ -831,10 +833,8 @@ class Backend:
             if k == 0:
                 tokens.append(make_token(adapter, token_id, float("nan")))
                 continue
-            alternatives = tuple(
-                Alternative(int(i), adapter.piece(int(i)), float(p), make_token(adapter, int(i), float(p)).text)
-                for i, p in zip(run.top_ids[k - 1], run.top_probs[k - 1]))
-            tokens.append(make_token(adapter, token_id, math.exp(float(run.logprobs[k - 1])), raw_top=alternatives))
+            expected = alternatives(adapter, run.top_ids[k - 1].tolist(), run.top_probs[k - 1].tolist())
+            tokens.append(make_token(adapter, token_id, math.exp(float(run.logprobs[k - 1])), raw_top=expected))
         return SurprisalResult(scored.model, scored.prompt, tuple(tokens),
                                surprisal_from_logprobs(ids=scored.prompt.ids, logprobs=run.logprobs))
 
@@ -921,31 +921,25 @@ class Backend:
         check_request(prompt=prompt, method="beam", params=params, stop=None, limits=self.settings)
         if self._model_loader is None and not self.model_loaded(name):
             self.engines["transformers"].precheck(name, settings=self.settings)
-        for _ahead in self._wait_for_slot(threading.Event()):
-            pass
-        try:
-            with self._model_in_use("transformers", name, progress) as bundle:
-                import torch
+        with self._slot(), self._model_in_use("transformers", name, progress) as bundle:
+            import torch
 
-                info = build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat))
-                config = generation_config(method="beam", params=params, return_dict_in_generate=True,
-                                           output_scores=True)
-                recorder = BeamRecorder(prompt_len=len(info.ids), keep=2 * int(values["num_beams"]))
-                input_ids = torch.tensor([list(info.ids)], device=bundle.device)
-                with torch.inference_mode():
-                    out = bundle.model.generate(input_ids, generation_config=config,
-                                                attention_mask=torch.ones_like(input_ids),
-                                                logits_processor=LogitsProcessorList([recorder]))
-                eos = _eos_ids(bundle.tokenizer, bundle.model)
-                returned = [_trim_after_eos(seq[len(info.ids):].tolist(), eos) for seq in out.sequences]
-                scores = [float(v) for v in out.sequences_scores]
-                adapter = getattr(bundle, "adapter", None) or HFAdapter(bundle.tokenizer.backend_tokenizer,
-                                                                        lossless=False)
-                tree = build_tree(steps=recorder.steps, returned=returned, eos=eos)
-                pieces = {n.token: make_token(adapter, n.token, 0.0).text for n in tree.nodes}
-                texts = tuple(bundle.tokenizer.decode(r, skip_special_tokens=True) for r in returned)
-        finally:
-            self._release_slot()
+            info = build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat))
+            config = generation_config(method="beam", params=params, return_dict_in_generate=True,
+                                       output_scores=True)
+            recorder = BeamRecorder(prompt_len=len(info.ids), keep=2 * int(values["num_beams"]))
+            input_ids = torch.tensor([list(info.ids)], device=bundle.device)
+            with torch.inference_mode():
+                out = bundle.model.generate(input_ids, generation_config=config,
+                                            attention_mask=torch.ones_like(input_ids),
+                                            logits_processor=LogitsProcessorList([recorder]))
+            eos = _eos_ids(bundle.tokenizer, bundle.model)
+            returned = [_trim_after_eos(seq[len(info.ids):].tolist(), eos) for seq in out.sequences]
+            scores = [float(v) for v in out.sequences_scores]
+            adapter = bundle_adapter(bundle)
+            tree = build_tree(steps=recorder.steps, returned=returned, eos=eos)
+            pieces = {n.token: make_token(adapter, n.token, 0.0).text for n in tree.nodes}
+            texts = tuple(bundle.tokenizer.decode(r, skip_special_tokens=True) for r in returned)
         return BeamTreeResult(name, info, tree, pieces, tuple(scores), texts, float(values["length_penalty"]))
 
 

@@ -647,6 +647,17 @@ def _pick_candidate(token: Any, instead: str) -> Any:
                      field="params")
 
 
+def _generation_notes(err: RsdemoError, *, run_beside_settings: bool = False) -> tuple[str, str, str]:
+    """The prompt, model and settings notes for an error: the message beside its field, the others empty.
+
+    ``run_beside_settings``: a page without a run area shows "run" errors (busy server) beside the settings.
+    """
+    where = _generation_field(err)
+    if run_beside_settings and where == "run":
+        where = "settings"
+    return tuple(_note(err) if where == f else "" for f in ("prompt", "model", "settings"))  # type: ignore[return-value]
+
+
 def _visitor(request: gr.Request | None) -> str:
     """Who asks: the browser session or API client (Gradio's session hash)."""
     return getattr(request, "session_hash", None) or "anonymous"
@@ -782,10 +793,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 return
             except RsdemoError as err:
                 # the error replaces the last run's result, and is shown once, beside the input it is about
-                where = _generation_field(err)
-                notes_out = tuple(_note(err) if where == f else "" for f in ("prompt", "model", "settings"))
-                stats_out = _note(err) if where == "run" else ""
-                yield (_GEN_STALE, stats_out, "", "", "", None, *notes_out)
+                stats_out = _note(err) if _generation_field(err) == "run" else ""
+                yield (_GEN_STALE, stats_out, "", "", "", None, *_generation_notes(err))
                 return
             if result.waiting is not None:
                 ahead = f"{result.waiting} ahead of you" if result.waiting else "you are next"
@@ -1075,11 +1084,6 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
         params.update({p.name: v for p, v in zip(shared, values[len(method_inputs):])})
         return params
 
-    def notes_for(err: RsdemoError) -> tuple[str, str, str]:
-        where = _generation_field(err)
-        return tuple(_note(err) if where == f or (f == "settings" and where == "run") else ""  # type: ignore[return-value]
-                     for f in ("prompt", "model", "settings"))
-
     def stages_html(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str,
                     values: Sequence[Any], progress: Callable[[str], None] | None = None) -> str:
         where, *values = values
@@ -1095,7 +1099,7 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
             staged = stages_html(model_key, text, use_chat, method_key, probe_text, values, progress=gr.Info)
             scored = backend.surprisal(model=model_key, prompt=text, chat=bool(use_chat))
         except RsdemoError as err:
-            return ("", "", _GEN_STALE, *notes_for(err))
+            return ("", "", _GEN_STALE, *_generation_notes(err, run_beside_settings=True))
         tokens = scored.tokens
         return (staged, render_surprisal_stats(scored.surprisal, texts=[t.text for t in tokens]),
                 render_generation(token_segments(tokens), tokens, distribution="raw"), "", "", "")
@@ -1107,7 +1111,7 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
             return (stages_html(model_key, text, use_chat, method_key, probe_text, values), "", "", "")
         except RsdemoError as err:
             return ("<div class=\"rs-stale\">No distribution for these settings: see the message beside the input "
-                    "it is about.</div>", *notes_for(err))
+                    "it is about.</div>", *_generation_notes(err, run_beside_settings=True))
 
     def show_method(key: str) -> list[Any]:
         return [gr.update(visible=k == key) for k in method_keys]

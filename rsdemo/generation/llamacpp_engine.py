@@ -34,7 +34,7 @@ from .processors import apply, stages
 from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
-from .results import Alternative, Beam, GeneratedToken, GenerationResult, StreamText, make_token
+from .results import Beam, GeneratedToken, GenerationResult, StreamText, alternatives, make_token
 from .transformers_engine import TOP_K_ALTERNATIVES, lower_priority
 
 __all__ = ["LlamaCppEngine", "LlamaCppModel", "teacher_forced_logits"]
@@ -231,9 +231,6 @@ class LlamaCppEngine:
 _NEEDS_IDS = frozenset({"repetition penalty", "no-repeat n-gram"})  # the stages that read the text so far
 
 
-def _alternatives(adapter: Any, ids: list[int], probs: list[float]) -> tuple[Alternative, ...]:
-    """Alternatives from top-k ids and probabilities; candidates the filters removed (probability 0) are left out."""
-    return tuple(Alternative(i, adapter.piece(i), p, make_token(adapter, i, p).text) for i, p in zip(ids, probs) if p > 0)
 
 
 def _eos_ids(tokenizer: Any) -> set[int]:
@@ -375,8 +372,8 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
     ended = time.perf_counter()
     first_at = first_at or ended
     tokens = [
-        dataclasses.replace(token, raw_top=_alternatives(adapter, raw_ids, raw_values),
-                            top=_alternatives(adapter, top_ids, values))
+        dataclasses.replace(token, raw_top=alternatives(adapter, raw_ids, raw_values),
+                            top=alternatives(adapter, top_ids, values))
         for token, (raw_ids, raw_values, top_ids, values) in zip(tokens, outcome.get("tops", []))
     ]
     n_new = len(tokens)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "Alternative",
+    "alternatives",
     "Beam",
     "GeneratedToken",
     "GenerationResult",
@@ -153,11 +154,13 @@ def top_alternatives(probs: Any, adapter: _Pieces, k: int = 10) -> tuple[Alterna
     import torch
 
     values, indices = torch.topk(probs, min(k, probs.shape[-1]))
-    return tuple(
-        Alternative(int(i), adapter.piece(int(i)), float(v), make_token(adapter, int(i), float(v)).text)
-        for v, i in zip(values.tolist(), indices.tolist())
-        if v > 0.0
-    )
+    return alternatives(adapter, indices.tolist(), values.tolist())
+
+
+def alternatives(adapter: _Pieces, ids: Sequence[int], probs: Sequence[float]) -> tuple[Alternative, ...]:
+    """Alternatives from parallel token ids and probabilities; a candidate with probability 0 is left out."""
+    return tuple(Alternative(int(i), adapter.piece(int(i)), float(p), make_token(adapter, int(i), float(p)).text)
+                 for i, p in zip(ids, probs) if p > 0.0)
 
 
 def make_token(adapter: _Pieces, token_id: int, raw_prob: float, prob: float | None = None,

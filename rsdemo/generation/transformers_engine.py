@@ -51,6 +51,11 @@ def lower_priority(nice: int) -> None:
         pass
 
 
+def bundle_adapter(bundle: Any) -> HFAdapter:
+    """The loaded model's tokenizer as an adapter (pieces, bytes), for building ``GeneratedToken``s."""
+    return getattr(bundle, "adapter", None) or HFAdapter(bundle.tokenizer.backend_tokenizer, lossless=False)
+
+
 def _alternatives(probs: Any, adapter: HFAdapter, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
     return top_alternatives(probs, adapter, k)
 
@@ -106,7 +111,7 @@ def generate_stream(
     config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
                                return_dict_in_generate=True, output_scores=details, output_logits=details)
     model, tokenizer = bundle.model, bundle.tokenizer
-    adapter = getattr(bundle, "adapter", None) or HFAdapter(tokenizer.backend_tokenizer, lossless=False)
+    adapter = bundle_adapter(bundle)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     vocab = model.get_output_embeddings().weight.shape[0]
     if any(not 0 <= int(i) < vocab for i in prefix):
