@@ -241,8 +241,10 @@ class Backend:
             (lambda _key: 0) if model_loader is not None else None
         )
         self.engines: dict[str, GenerationEngine] = {
-            e.capabilities.name: e for e in sorted(engines or default_engines(), key=lambda e: e.capabilities.rank)
+            e.capabilities.name: e for e in sorted(engines or default_engines(self.settings),
+                                                   key=lambda e: e.capabilities.rank)
         }
+        self._remote_slots = threading.BoundedSemaphore(max(1, self.settings.remote_streams))
         self._models: LoadCache[tuple[str, str], ModelBundle] = LoadCache(
             loader=self._load_model,
             max_items=self.settings.max_models,
@@ -263,6 +265,8 @@ class Backend:
         # ZeroGPU: only this entry point asks for a GPU, for a time that follows max_new_tokens
         zerogpu = runtime.on_zerogpu if runtime is not None else on_zerogpu(os.environ)
         self.generate = gpu_entry_point(self._generate, duration=self._gpu_seconds, zerogpu=zerogpu)
+        if zerogpu and any(hasattr(e, "loaded") for e in self.engines.values()):
+            self.generate = functools.partial(self._served_or_gpu, self.generate)  # a served run asks for no GPU
         # the insight views' model work too (a forward pass, a recorded beam search); re-reading kept numbers does not
         self._forward = gpu_entry_point(self._forward_pass, duration=self._gpu_seconds, zerogpu=zerogpu)
         self.beam_tree = gpu_entry_point(self._beam_tree, duration=self._gpu_seconds, zerogpu=zerogpu)
@@ -503,10 +507,29 @@ class Backend:
             self._runtime = current_runtime()
         return self._runtime
 
-    @staticmethod
-    def model_choices() -> list[tuple[str, str]]:
-        """``(label, key)`` pairs for the model dropdown."""
-        return [(spec.label, spec.key) for spec in MODELS.values()]
+    def model_choices(self) -> list[tuple[str, str]]:
+        """``(label, key)`` pairs for the model dropdown (a model only the operator's server has comes last)."""
+        choices = [(spec.label, spec.key) for spec in MODELS.values()]
+        for engine in self.engines.values():
+            config = getattr(engine, "config", None)
+            if config is not None and config.model not in MODELS:
+                choices.append((f"{config.model} (served by {config.kind.label})", config.model))
+        return choices
+
+    def _served_only(self, name: str) -> GenerationEngine | None:
+        """The engine that alone has this model (a model only the operator's server serves), or None."""
+        for engine in self.engines.values():
+            exclusive = getattr(engine, "exclusive", None)
+            if exclusive is not None and exclusive(name):
+                return engine
+        return None
+
+    def _needs_weights(self, name: str, what: str) -> None:
+        """Refuse a view that needs the model's weights here for a model only a server has."""
+        engine = self._served_only(name)
+        if engine is not None:
+            raise InputError(f"{what} needs the model's weights on this machine; {name} is only served by "
+                             f"{engine.capabilities.label}.", field="model")
 
     @staticmethod
     def method_choices() -> list[tuple[str, str]]:
@@ -520,6 +543,8 @@ class Backend:
             UnknownKeyError: neither a catalog key nor shaped like a repo id.
             InvalidRepoIdError: shaped like a path or repo id but not a valid one.
         """
+        if isinstance(model, str) and self._served_only(model.strip()) is not None:
+            return model.strip()
         return _resolve(model, registry=MODELS, kind="model")
 
     def _load_model(self, key: tuple[str, str]) -> ModelBundle:
@@ -560,8 +585,12 @@ class Backend:
         finally:
             self._local.progress = None
 
-    def choose_engine(self, *, model: str, method: str, engine: str | None = None) -> tuple[GenerationEngine, str]:
+    def choose_engine(self, *, model: str, method: str, engine: str | None = None,
+                      params: dict | None = None) -> tuple[GenerationEngine, str]:
         """The engine that runs a request, and why: the one asked for, or the fastest that can.
+
+        A model only the operator's server has runs there or nowhere: a method the server cannot run is
+        refused with the server's reason.
 
         Raises:
             UnknownKeyError: an engine name that does not exist.
@@ -569,17 +598,26 @@ class Backend:
         """
         device = "cuda" if self.runtime.kind == "zerogpu" else self.runtime.device
         name = self.resolve_model(model)
+        values = resolve_params(method=method, params=params)
+        only = self._served_only(name)
+        if only is not None and engine and engine != only.capabilities.name:
+            raise InputError(f"{name} is only served by {only.capabilities.label}.", field="engine")
         if engine:
             chosen = self.engines.get(engine)
             if chosen is None:
                 raise UnknownKeyError(kind="engine", key=engine, known=self.engines)
-            reason = _refusal(chosen, name, method, device)
+            reason = _refusal(chosen, name, method, device, values)
             if reason:
                 raise InputError(reason, field="engine")
             return chosen, f"{chosen.capabilities.label}, as asked."
+        if only is not None:
+            reason = _refusal(only, name, method, device, values)
+            if reason:
+                raise InputError(f"{METHODS[method].label} is not available for {name}: {reason}", field="method")
+            return only, f"{only.capabilities.label}: the only engine that has {name}."
         passed_over: list[str] = []
         for candidate in self.engines.values():
-            reason = _refusal(candidate, name, method, device)
+            reason = _refusal(candidate, name, method, device, values)
             if reason is None:
                 why = f"{candidate.capabilities.label}: the fastest engine for {method} on {device} here"
                 return candidate, why + (f" ({' '.join(passed_over)})" if passed_over else ".")
@@ -741,7 +779,12 @@ class Backend:
         # every check that needs no model runs before a slot is taken or anything is loaded
         check_request(prompt=prompt, method=method, params=params, stop=stop, limits=self.settings,
                       model_cap=spec.max_new_tokens if spec is not None else None)
-        chosen, reason = self.choose_engine(model=name, method=method, engine=engine)
+        chosen, reason = self.choose_engine(model=name, method=method, engine=engine, params=params)
+        if hasattr(chosen, "loaded"):  # a serving engine: no weights here, no local slot
+            yield from self._generate_remote(chosen, name=name, prompt=prompt, method=method, params=params,
+                                             chat=chat, stop=stop, cancel=cancel, progress=progress,
+                                             details=details, visitor=visitor, prefix=prefix, reason=reason)
+            return
         injected = chosen.capabilities.name == "transformers" and self._model_loader is not None
         if not injected and not self.model_loaded(name, engine=chosen.capabilities.name):
             chosen.precheck(name, settings=self.settings)  # an unusable Hub fails now, not after waiting for a slot
@@ -765,6 +808,43 @@ class Backend:
             finally:
                 self._release_slot()
 
+    def _served_or_gpu(self, on_gpu: Callable[..., Iterator[GenerationResult]],
+                       **kwargs: Any) -> Iterator[GenerationResult]:
+        """ZeroGPU: a run the operator's server takes runs here, with no GPU asked for; the rest inside ``spaces.GPU``."""
+        try:
+            chosen, _ = self.choose_engine(model=kwargs["model"], method=kwargs.get("method", "greedy"),
+                                           engine=kwargs.get("engine"), params=kwargs.get("params"))
+        except Exception:  # noqa: BLE001 - the run itself raises the clear error
+            chosen = None
+        return (self._generate if chosen is not None and hasattr(chosen, "loaded") else on_gpu)(**kwargs)
+
+    def _generate_remote(self, chosen: Any, *, name: str, prompt: str, method: str, params: dict | None,
+                         chat: bool, stop: str | None, cancel: threading.Event | None, progress: Progress | None,
+                         details: bool, visitor: str | None, prefix: Sequence[int],
+                         reason: str) -> Iterator[GenerationResult]:
+        """A run on the operator's server: at most ``remote_streams`` at once; the server does the batching."""
+        tag = {"engine": chosen.capabilities.name, "engine_reason": reason}
+        cancel = cancel or threading.Event()
+        who = visitor or f"anonymous-{id(cancel)}"
+        with self._visitor_run(who, cancel):
+            deadline = time.monotonic() + self.settings.run_time_limit_s
+            while not self._remote_slots.acquire(timeout=0.25):
+                if cancel.is_set():
+                    raise InputError("The generation was stopped before it started.")
+                if time.monotonic() > deadline:
+                    raise CapacityError("Every stream to the serving engine has been busy for too long.")
+            try:
+                asked = time.perf_counter()
+                loaded = chosen.loaded(name, settings=self.settings, progress=progress)
+                load_s = time.perf_counter() - asked
+                if load_s > 0.05:
+                    tag["load_s"] = load_s
+                extra = {"prefix": list(prefix)} if prefix else {}
+                for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
+                                         cancel=cancel, details=details, limits=self.settings, **extra):
+                    yield dataclasses.replace(result, **tag)
+            finally:
+                self._remote_slots.release()
 
     # --- insight: the model's own numbers on a prompt ---------------------------------------------------
 
@@ -783,6 +863,7 @@ class Backend:
         if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
             raise InputError("The position must be a whole number of tokens (0: after the whole prompt).",
                              field="params")
+        self._needs_weights(name, "The Inside tab")
         key = (name, prompt, bool(chat), upto)
         with self._scores_lock:
             if key in self._scores:
@@ -918,6 +999,7 @@ class Backend:
         if values["num_beams"] > 8 or values["max_new_tokens"] > 32:
             raise InputError("The beam tree draws at most 8 beams and 32 new tokens.", field="params")
         name = self.resolve_model(model)
+        self._needs_weights(name, "The beam search tree")
         check_request(prompt=prompt, method="beam", params=params, stop=None, limits=self.settings)
         if self._model_loader is None and not self.model_loaded(name):
             self.engines["transformers"].precheck(name, settings=self.settings)
@@ -985,11 +1067,14 @@ def _probe_ids(tokenizer: object, probes: str | Sequence[str] | None) -> tuple[t
     return tuple(out)
 
 
-def _refusal(engine: GenerationEngine, model: str, method: str, device: str) -> str | None:
+def _refusal(engine: GenerationEngine, model: str, method: str, device: str,
+             values: dict | None = None) -> str | None:
     """Why ``engine`` cannot run this request here (None: it can)."""
     serves = getattr(engine, "serves", None)
+    refuses = getattr(engine, "refuses", None)
     return (engine.missing() or engine.capabilities.refuses(method=method, device=device)
-            or (serves(model) if serves is not None else None))
+            or (serves(model) if serves is not None else None)
+            or (refuses(method=method, values=values or {}) if refuses is not None else None))
 
 
 def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:

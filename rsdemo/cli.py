@@ -27,7 +27,9 @@ from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .decoding import COMMON_PARAMS, METHODS, Param
 from .errors import InputError, RsdemoError
 from .generation import default_engines
-from .settings import settings_table
+from .generation.servers import SERVER_KINDS
+from .loading import converted_checkpoint
+from .settings import Settings, get_settings, settings_table
 
 __all__ = ["main"]
 
@@ -51,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("ids", nargs="?", help='ids such as "[15496, 995]" or "15496 995"; standard input when omitted')
     sub.add_parser("models", help="list the decoder models")
     sub.add_parser("settings", help="the limits and defaults in force (set them with RSDEMO_* variables)")
+    ckpt = sub.add_parser("checkpoint", help="convert an embedded model once into a Hugging Face checkpoint folder "
+                          "(what vLLM serves) and print its path")
+    ckpt.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     gen = sub.add_parser(
         "generate",
         help="generate text with a decoder model",
@@ -61,9 +66,14 @@ def _parser() -> argparse.ArgumentParser:
                      f"(default {DEFAULT_MODEL})")
     gen.add_argument("--method", default="greedy", choices=list(METHODS), help="decoding method (default greedy)")
     engines = default_engines()
-    gen.add_argument("--engine", default=None, choices=[e.capabilities.name for e in engines],
+    gen.add_argument("--engine", default=None, choices=[*(e.capabilities.name for e in engines), "remote"],
                      help="generation engine (default: the fastest that can run the method here): "
-                     + "; ".join(f"{e.capabilities.name}: {e.capabilities.note}" for e in engines))
+                     + "; ".join(f"{e.capabilities.name}: {e.capabilities.note}" for e in engines)
+                     + "; remote: a serving engine at --base-url (or RSDEMO_REMOTE_URL)")
+    gen.add_argument("--base-url", default=None, metavar="URL",
+                     help="the serving engine's base URL, such as http://127.0.0.1:8000/v1 (implies --engine remote)")
+    gen.add_argument("--server", default=None, choices=list(SERVER_KINDS),
+                     help="what the server at --base-url is (default: RSDEMO_REMOTE_SERVER, vllm)")
     gen.add_argument("--chat", action=argparse.BooleanOptionalAction, default=True,
                      help="apply the model's chat template (default on)")
     gen.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
@@ -135,8 +145,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
     args = _parser().parse_args(argv)
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
-    backend = Backend()
     try:
+        backend = Backend(settings=_settings_for(args))
         if args.command == "tokenizers":
             width = max(map(len, TOKENIZERS))
             for key, spec in TOKENIZERS.items():
@@ -171,6 +181,9 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             return _surprisal(args, backend, stdin, out)
         if args.command == "next-token":
             return _next_token(args, backend, stdin, out)
+        if args.command == "checkpoint":
+            out.write(f"{converted_checkpoint(key=args.model, settings=backend.settings)}\n")
+            return 0
         if args.command == "settings":
             values = dataclasses.asdict(backend.settings)
             for (env, default, meaning), value in zip(settings_table(), values.values()):
@@ -236,6 +249,26 @@ def _next_token(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: 
             where = f"rank {rank:,}" if rank is not None else "removed"
             out.write(f"  probe {json.dumps(typed, ensure_ascii=False)} ({token_id}): {prob * 100:.4f}%, {where}\n")
     return 0
+
+
+def _settings_for(args: argparse.Namespace) -> Settings:
+    """The settings in force, with ``--base-url`` / ``--server`` / ``--model`` naming the serving engine.
+
+    On the command line the person typing is the operator, so a URL may come from a flag; in the app it comes
+    from the operator's settings only.
+    """
+    settings = get_settings()
+    if getattr(args, "base_url", None) or getattr(args, "engine", None) == "remote":
+        changes: dict[str, object] = {"remote_model": args.model}
+        if args.base_url:
+            changes["remote_url"] = args.base_url
+            args.engine = "remote"
+        if args.server:
+            changes["remote_server"] = args.server
+        settings = dataclasses.replace(settings, **changes)
+        if not settings.remote_url:
+            raise InputError("--engine remote needs --base-url URL (or RSDEMO_REMOTE_URL).", field="engine")
+    return settings
 
 
 def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:

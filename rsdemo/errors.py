@@ -12,6 +12,7 @@ Nothing below the UI imports gradio.
     ├── UnknownKeyError             a registry key that does not exist (lists the known keys)
     ├── AssetMissingError           a package that carries a tokenizer's files is not installed
     ├── CapacityError               a bound of this server: too large for its memory, or too busy right now
+    ├── ServerError                 a serving engine (vLLM, TGI, ...) failed, timed out or stopped answering
     └── HubError                    a Hugging Face Hub request that cannot be served
         ├── InvalidRepoIdError      not a valid ``owner/name`` repo id (local paths, traversal)
         ├── HubUnavailableError     the Hub is offline, unreachable, or switched off by the operator
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidRepoIdError",
     "InvalidTextError",
     "RsdemoError",
+    "ServerError",
     "UnknownKeyError",
 ]
 
@@ -102,6 +104,10 @@ class AssetMissingError(RsdemoError):
 
 class CapacityError(RsdemoError):
     """A bound of this server: a model too large for its memory, or every slot busy right now."""
+
+
+class ServerError(RsdemoError):
+    """A serving engine the operator configured failed, timed out or stopped answering (no secrets in the text)."""
 
 
 class HubError(RsdemoError):

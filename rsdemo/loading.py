@@ -41,7 +41,7 @@ from .tokenization.adapters import (
     TiktokenAdapter,
     TokenizerAdapter,
 )
-from .errors import AssetMissingError, HubError, HubLoadError, HubUnavailableError, InvalidRepoIdError
+from .errors import AssetMissingError, HubError, HubLoadError, HubUnavailableError, InputError, InvalidRepoIdError
 from .settings import Settings, get_settings
 
 __all__ = [
@@ -456,6 +456,30 @@ class ModelBundle:
 def converted_model_dir(*, key: str, settings: Settings | None = None) -> Path:
     """Where the converted (fp32 safetensors) checkpoint of a GGUF catalog model is cached."""
     return (settings or get_settings()).cache_dir / "models" / key
+
+
+def converted_checkpoint(*, key: str, settings: Settings | None = None, progress: Progress | None = None) -> Path:
+    """An embedded model as a plain Hugging Face checkpoint folder (converted once): what a serving engine loads.
+
+    ``bash scripts/serve.sh vllm`` serves this folder.
+
+    Raises:
+        UnknownKeyError: not a catalog key; InputError: not an embedded (GGUF) model.
+        AssetMissingError: its package is missing, or the cache directory cannot take the checkpoint.
+    """
+    from .catalog import get_model_spec
+
+    settings = settings or get_settings()
+    spec = get_model_spec(key)
+    if spec.source != "gguf" or spec.package is None or spec.path is None:
+        raise InputError(f"{key} is not an embedded model; a server loads it from the Hub itself.", field="model")
+    source = package_dir(spec.package) / spec.path
+    if not source.is_file():
+        raise AssetMissingError(f"The {key} model file is missing from its package; reinstall the asset packages.")
+    folder = converted_model_dir(key=key, settings=settings)
+    if not verify_entry(folder) and _convert_gguf(source, folder, progress, None, spec.params_m) is not None:
+        raise AssetMissingError(f"The cache directory cannot take the converted {key} checkpoint.")
+    return folder
 
 
 def _load_gguf(source: Path) -> tuple[object, object]:

@@ -110,6 +110,19 @@ class Settings:
         queue_status_s: how often waiting visitors are told their place in the queue.
         light_concurrency: tokenize / compare / decode requests that run at once (their own pool, so they
             never wait behind a generation).
+        remote_url: the base URL of a serving engine the operator runs (``http://127.0.0.1:8000/v1``; empty:
+            none). Only the operator sets it; visitors can never name a URL.
+        remote_server: what that server is: ``vllm``, ``llamacpp`` (llama.cpp's server), ``tgi`` (TGI or an
+            Inference Endpoint) or ``openai`` (any other OpenAI-compatible server: standard fields only).
+        remote_model: the rsdemo model it serves: a catalog key (then it also runs locally for the methods the
+            server cannot run) or a Hub repo id of a model only the server has.
+        remote_served_name: the name the server knows the model by (empty: the first of its ``/v1/models``).
+        remote_tokenizer: ``local`` (the model's own tokenizer here: catalog data or its Hub repository), a
+            tokenizer folder on this machine, or ``server`` (the server's ``/tokenize``; vLLM).
+        remote_timeout_s: the longest wait for the server (to connect, or between two streamed tokens).
+        remote_retries: times a request that failed before streaming (refused, 429, 5xx) is tried again.
+        remote_logprobs: alternatives asked for per token (at most what the server returns: vLLM 20).
+        remote_streams: remote runs at once (the server batches them; they take no local generation slot).
     """
 
     cache_dir: Path
@@ -142,6 +155,15 @@ class Settings:
     queue_max_size: int = 64
     queue_status_s: float = 5.0
     light_concurrency: int = 8
+    remote_url: str = ""
+    remote_server: str = "vllm"
+    remote_model: str = "smollm2-135m-instruct"
+    remote_served_name: str = ""
+    remote_tokenizer: str = "local"
+    remote_timeout_s: float = 30.0
+    remote_retries: int = 2
+    remote_logprobs: int = 10
+    remote_streams: int = 16
 
     @property
     def hub_usable(self) -> bool:
@@ -208,7 +230,7 @@ def settings_table() -> list[tuple[str, str, str]]:
     for f in dataclasses.fields(Settings):
         env = "RSDEMO_CACHE_DIR" if f.name == "cache_dir" else (
             "HF_HUB_OFFLINE" if f.name == "hub_offline" else ENV_PREFIX + f.name.upper())
-        default = "~/.cache/rsdemo" if f.name == "cache_dir" else str(f.default)
+        default = "~/.cache/rsdemo" if f.name == "cache_dir" else (str(f.default) if f.default != "" else "(none)")
         rows.append((env, default, _field_doc(doc, f.name)))
     return rows
 

@@ -3,6 +3,8 @@
     engine.py               the seam: an engine's capabilities and how a run is asked for and streamed
     transformers_engine.py  ``model.generate`` (every decoding method, on any device)
     llamacpp_engine.py      llama.cpp on the embedded GGUF files, CPU: greedy and sampling, five times as fast
+    remote_engine.py        a serving engine the operator runs (vLLM, llama.cpp's server, TGI, OpenAI-compatible)
+    servers.py              those servers as data: methods, request fields, what their log-probabilities mean
     processors.py           the decoding stages, transformers' own processors in transformers' order
     results.py              what a run yields: tokens with their distributions, beams, the prompt
     prompts.py              the chat template applied, the ids, the doubled-BOS warning
@@ -25,12 +27,19 @@ from .results import (
 )
 from .engine import Capabilities, GenerationEngine
 from .llamacpp_engine import LlamaCppEngine
+from .remote_engine import RemoteConfig, RemoteEngine
 from .transformers_engine import TOP_K_ALTERNATIVES, TransformersEngine, generate_stream
 
 
-def default_engines() -> list[GenerationEngine]:
-    """Every generation engine rsdemo has, fastest first where they can run a request."""
-    return [LlamaCppEngine(), TransformersEngine()]
+def default_engines(settings: object = None) -> list[GenerationEngine]:
+    """Every generation engine rsdemo has, fastest first where they can run a request.
+
+    The remote engine is there when the operator configured a server (``settings.remote_url``).
+    """
+    engines: list[GenerationEngine] = [LlamaCppEngine(), TransformersEngine()]
+    if settings is not None and getattr(settings, "remote_url", ""):
+        engines.insert(0, RemoteEngine(RemoteConfig.from_settings(settings)))  # type: ignore[arg-type]
+    return engines
 
 
 __all__ = [
@@ -40,6 +49,8 @@ __all__ = [
     "Capabilities",
     "GenerationEngine",
     "LlamaCppEngine",
+    "RemoteConfig",
+    "RemoteEngine",
     "TransformersEngine",
     "default_engines",
     "GeneratedToken",

@@ -215,6 +215,12 @@ class StreamText:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._text = ""
 
+    @property
+    def text(self) -> str:
+        """The text so far (an unfinished character as U+FFFD)."""
+        pending = self._decoder.getstate()[0]
+        return self._text + pending.decode("utf-8", errors="replace") if pending else self._text
+
     def add(self, token: GeneratedToken) -> str:
         if token.data is None:  # a special token shows as its piece
             self._text += self._decoder.decode(b"", final=True) + token.piece
