@@ -75,7 +75,8 @@ class ServingStandin:
 
             def _record(self, body: dict[str, Any]) -> bool:
                 with standin._lock:
-                    standin.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    standin.requests.append({"path": self.path, "body": body,
+                                             "headers": {k.lower(): v for k, v in self.headers.items()}})
                     failing = standin.fail_first > 0
                     if failing:
                         standin.fail_first -= 1

@@ -19,6 +19,7 @@ shows; or, with ``RSDEMO_REMOTE_TOKENIZER=server``, by the server's own ``/token
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -266,9 +267,7 @@ class RemoteEngine:
 
 def _client(config: RemoteConfig) -> Any:
     if config.kind.protocol == "tgi":
-        from huggingface_hub import InferenceClient
-
-        return InferenceClient(base_url=config.root, token=config.api_key or False, timeout=config.timeout_s)
+        return None  # each run makes its own httpx stream (see _tgi_steps)
     import httpx
     import openai
 
@@ -328,7 +327,7 @@ def _server_error(config: RemoteConfig, err: BaseException) -> ServerError:
                            "operator should check RSDEMO_REMOTE_API_KEY.")
     if status is not None:
         return ServerError(f"The {label} server at {where} answered with an error (HTTP {status}).")
-    if any(word in name for word in ("Connect", "Protocol", "Read", "Transport")):
+    if any(word in name for word in ("Connect", "Protocol", "Read", "Transport", "Incomplete")):
         return ServerError(f"The {label} server at {where} is not answering (is it running?).")
     return ServerError(f"The {label} server at {where} failed ({name}).")
 
@@ -436,22 +435,56 @@ def _split_delta(text: str, tokens: Sequence[str], by_id: bool) -> list[str]:
 
 def _tgi_steps(loaded: RemoteModel, *, text: str, fields: dict[str, Any], stops: list[str], logprobs: int,
                holder: dict[str, Any]) -> Iterator[_Step]:
-    """Stream TGI's ``/generate_stream`` (``details`` + ``top_n_tokens``) through ``InferenceClient``."""
+    """Stream TGI's ``generate`` (``details`` + ``top_n_tokens``), parsed by ``huggingface_hub``'s TGI types.
+
+    The request is the one ``InferenceClient.text_generation(stream=True, details=True)`` sends, made with httpx:
+    ``InferenceClient`` refuses every request while ``HF_HUB_OFFLINE=1`` (rsdemo's offline default), even to
+    the operator's own server.
+    """
+    import httpx
+    from huggingface_hub import TextGenerationStreamOutput
+
+    config = loaded.config
+    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+    body = {"inputs": text, "stream": True,
+            "parameters": {**fields, "details": True, "top_n_tokens": logprobs or None, "stop": stops or None}}
+    client = httpx.Client(timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0)))
     try:
-        stream = loaded.client.text_generation(text, stream=True, details=True, top_n_tokens=logprobs or None,
-                                               stop=stops or None, **fields)
-        for out in stream:
-            token = out.token
+        response = None
+        for attempt in range(config.retries + 1):
+            try:
+                response = client.send(client.build_request("POST", config.root, json=body, headers=headers),
+                                       stream=True)
+            except httpx.ConnectError as err:
+                if attempt == config.retries:
+                    raise _server_error(config, err) from None
+            else:
+                if response.status_code < 500 and response.status_code != 429 or attempt == config.retries:
+                    break
+                response.close()
+            time.sleep(min(2.0, 0.25 * 2**attempt))
+        assert response is not None
+        holder["close"] = response.close
+        if response.status_code >= 400:
+            raise _server_error(config, httpx.HTTPStatusError("error", request=response.request, response=response))
+        for line in response.iter_lines():
+            if not line.startswith("data:") or line.strip() == "data: [DONE]":
+                continue
+            payload = json.loads(line[5:])
+            if payload.get("error"):
+                log.warning("TGI server at %s: %s", config.where, str(payload.get("error_type") or "error"))
+                raise ServerError(f"The {config.kind.server} at {config.where} reported an error mid-stream.")
+            out = TextGenerationStreamOutput.parse_obj_as_instance(payload)
             if out.details is not None:
                 holder["finish"] = str(getattr(out.details, "finish_reason", "") or "")
             alts = [(int(t.id), t.text, float(t.logprob)) for t in (out.top_tokens or []) if t.logprob is not None]
-            yield _Step(int(token.id), token.text, token.logprob, alts, bool(token.special))
+            yield _Step(int(out.token.id), out.token.text, out.token.logprob, alts, bool(out.token.special))
     except RsdemoError:
         raise
-    except GeneratorExit:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise _server_error(loaded.config, err) from None
+    except Exception as err:  # noqa: BLE001 - a timeout, a broken stream
+        raise _server_error(config, err) from None
+    finally:
+        client.close()
 
 
 def _prompt(loaded: RemoteModel, *, prompt: str, chat: bool) -> PromptInfo:
@@ -544,12 +577,16 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
             if time.monotonic() > deadline:
                 timed_out = True
                 break
-    except ServerError as err:
-        raise ServerError(f"{err} ({len(tokens)} tokens had arrived.)" if tokens else str(err)) from None
-    except RsdemoError:
-        raise
+    except RsdemoError as err:
+        if not isinstance(err, ServerError) or not tokens:
+            raise
+        raise ServerError(f"{err} ({len(tokens)} tokens had arrived.)") from None
     except Exception as err:  # noqa: BLE001 - the stream broke mid-way (the server died, a socket closed)
-        raise _server_error(config, err) from None
+        error = _server_error(config, err)
+        if tokens and "not answering" in str(error):
+            raise ServerError(f"The {kind.server} at {config.where} stopped answering mid-stream ({len(tokens)} "
+                              "tokens had arrived).") from None
+        raise ServerError(f"{error} ({len(tokens)} tokens had arrived.)" if tokens else str(error)) from None
     finally:
         close = holder.get("close")
         if close is not None:
