@@ -1072,9 +1072,9 @@ def _refusal(engine: GenerationEngine, model: str, method: str, device: str,
     """Why ``engine`` cannot run this request here (None: it can)."""
     serves = getattr(engine, "serves", None)
     refuses = getattr(engine, "refuses", None)
-    return (engine.missing() or engine.capabilities.refuses(method=method, device=device)
-            or (serves(model) if serves is not None else None)
-            or (refuses(method=method, values=values or {}) if refuses is not None else None))
+    return (engine.missing() or (serves(model) if serves is not None else None)
+            or (refuses(method=method, values=values or {}) if refuses is not None else None)
+            or engine.capabilities.refuses(method=method, device=device))
 
 
 def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:

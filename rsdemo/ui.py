@@ -811,7 +811,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 render(result, shown_dist),
                 _render_stats_cards(_generation_stats(result), title=title),
                 result.prompt.text,
-                "\n".join([f"Engine: {result.engine_reason}", *(f"⚠️ {n}" for n in result.notes)]),
+                "\n".join([f"Engine: {result.engine_reason}",
+                           *(("ℹ️ " if n.startswith("Served by") else "⚠️ ") + n for n in result.notes)]),
                 result.code,
                 result if result.done else None,
                 *cleared,
@@ -845,7 +846,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 {} for the method's defaults.
             chat: wrap the prompt in the model's chat template.
             stop: stop strings, one per line.
-            engine: "llama.cpp", "transformers" or "" (the fastest that can run the method here).
+            engine: "llama.cpp", "transformers", "remote" (the operator's serving engine, where one is set up) or ""
+                (the fastest that can run the method here).
         """
         for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
                                        chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request),
@@ -873,7 +875,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             model: a built-in model key or a Hub causal-LM repo id owner/name.
             method: a decoding method key; params: its parameters and the common ones (max_new_tokens, seed ...).
             chat: wrap the prompt in the model's chat template.
-            engine: the engine of the run you branch from ("llama.cpp", "transformers"), or "" for the fastest.
+            engine: the engine of the run you branch from ("llama.cpp", "transformers", "remote"), or "" for the
+                fastest.
             prefix: token ids after the prompt: the original run's tokens up to a position, then another candidate.
                 The reply's tokens are what follows them.
         """

@@ -52,9 +52,13 @@ spec = get_model_spec('$model'); print(package_dir(spec.package) / spec.path)")
     echo "== installing llama-cpp-python[server] $version (the server's web packages; llama.cpp is built already)" >&2
     pip install -q "llama-cpp-python[server]==$version" 2> >(quiet)
   fi
-  # logits_all: log-probabilities need every position's logits
+  # logits_all: log-probabilities need every position's logits; every core (its default is half of them);
+  # interrupt_requests false: a new request waits for the running one instead of cutting it off mid-stream
+  # (this server runs one request at a time)
+  threads=$(nproc)
   # shellcheck disable=SC2086
   python -m llama_cpp.server --model "$gguf" --model_alias "$model" --n_ctx 2048 --logits_all true \
+    --n_threads "$threads" --n_threads_batch "$threads" --interrupt_requests false \
     --host 127.0.0.1 --port "$port" ${RSDEMO_SERVE_ARGS:-} >&2 &
   health="http://127.0.0.1:$port/v1/models"
 fi

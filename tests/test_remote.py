@@ -274,9 +274,10 @@ def test_an_unreachable_server_fails_fast_and_clearly(settings: Settings) -> Non
     s = dataclasses.replace(settings, remote_url=f"http://127.0.0.1:{port}/v1", remote_retries=0)
     engine = RemoteEngine(RemoteConfig.from_settings(s))
     started = time.monotonic()
-    with pytest.raises(ServerError, match=f"127.0.0.1:{port} is not answering"):
+    with pytest.raises(ServerError, match="The vLLM server is not answering") as err:
         engine.loaded(DEFAULT_MODEL, settings=s)
     assert time.monotonic() - started < 5
+    assert "127.0.0.1" not in str(err.value)  # the server's address is the operator's business, not a visitor's
 
 
 def test_stopping_closes_the_stream(server: ServingStandin, settings: Settings) -> None:
@@ -326,7 +327,7 @@ def test_a_model_only_the_server_has(server: ServingStandin, settings: Settings,
                                   params={"max_new_tokens": 4}))[-1]
     assert final.engine == "remote" and "only engine" in final.engine_reason
     assert any("operator's folder" in note for note in final.notes)
-    with pytest.raises(InputError, match="Beam search is not available for acme/giant-70b: vLLM server .* runs greedy"):
+    with pytest.raises(InputError, match="Beam search is not available for acme/giant-70b: The vLLM server runs greedy.*needs a local engine"):
         backend.choose_engine(model="acme/giant-70b", method="beam")
     with pytest.raises(InputError, match="only served by"):
         backend.choose_engine(model="acme/giant-70b", method="greedy", engine="transformers")
@@ -348,3 +349,32 @@ def test_the_cli_drives_a_served_engine(server: ServingStandin, settings: Settin
     monkeypatch.setattr("sys.stderr", err)
     assert cli_main(["generate", "--base-url", "file:///etc/passwd", "Hi"], stdout=io.StringIO()) == 2
     assert "base URL must look like" in err.getvalue()
+
+
+def test_the_app_offers_the_served_engine_and_keeps_its_address_and_key(server: ServingStandin, settings: Settings,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the real app and gradio_client: the Engine dropdown offers the operator's server, /generate
+    streams from it, and neither the page's config nor the reply holds the key or the server's address."""
+    import httpx
+    from gradio_client import Client
+
+    from rsdemo.ui import build_demo, configure_queue, launch_options
+
+    monkeypatch.setenv(API_KEY_ENV, SECRET)
+    backend = Backend(settings=dataclasses.replace(settings, remote_url=server.base_url))
+    demo = build_demo(backend=backend)
+    configure_queue(demo, backend.settings)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                            **launch_options())
+    try:
+        config = httpx.get(url.rstrip("/") + "/config", timeout=30).text
+        assert "vLLM server (the operator's)" in config
+        assert SECRET not in config and server.base_url not in config and server.root not in config
+        reply = Client(url, verbose=False).predict("Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 6}, True,
+                                                   "", "remote", api_name="/generate")
+        assert reply["engine"] == "remote" and reply["done"]
+        assert [t["id"] for t in reply["tokens"]] == [step.id for step in server.script[:6]]
+        dumped = json.dumps(reply)
+        assert SECRET not in dumped and server.root.split("//")[1] not in dumped
+    finally:
+        demo.close()

@@ -188,7 +188,7 @@ class RemoteEngine:
                    else "after its filters")
         self.capabilities = Capabilities(
             name="remote",
-            label=f"{kind.label} server ({config.where})",
+            label=f"{kind.label} server (the operator's)",
             methods=kind.methods,
             devices=frozenset({"cpu", "cuda", "mps"}),
             streams=True,
@@ -306,7 +306,7 @@ def _served_name(config: RemoteConfig, client: Any) -> str:
     except Exception as err:  # noqa: BLE001 - the client raises many types; one clear message
         raise _server_error(config, err) from None
     if not models:
-        raise ServerError(f"The {config.kind.label} server at {config.where} serves no model.")
+        raise ServerError(f"The {config.kind.server} serves no model.")
     return str(models[0].id)
 
 
@@ -316,20 +316,20 @@ def _detokenize(config: RemoteConfig, served: str, ids: list[int]) -> str:
 
 def _server_error(config: RemoteConfig, err: BaseException) -> ServerError:
     """One clear sentence for whatever the client raised; the details go to the log, never a secret."""
-    label, where = config.kind.label, config.where
+    label, where = config.kind.label, config.where  # the host goes to the log only, never to a visitor
     name = type(err).__name__
     status = getattr(err, "status_code", None) or getattr(getattr(err, "response", None), "status_code", None)
     log.warning("%s server at %s: %s (%s)", label, where, name, status)
     if "Timeout" in name:
-        return ServerError(f"The {label} server at {where} did not answer within {config.timeout_s:g} s.")
+        return ServerError(f"The {label} server did not answer within {config.timeout_s:g} s.")
     if status in (401, 403):
-        return ServerError(f"The {label} server at {where} refused rsdemo's credentials (HTTP {status}); the "
+        return ServerError(f"The {label} server refused rsdemo's credentials (HTTP {status}); the "
                            "operator should check RSDEMO_REMOTE_API_KEY.")
     if status is not None:
-        return ServerError(f"The {label} server at {where} answered with an error (HTTP {status}).")
+        return ServerError(f"The {label} server answered with an error (HTTP {status}).")
     if any(word in name for word in ("Connect", "Protocol", "Read", "Transport", "Incomplete")):
-        return ServerError(f"The {label} server at {where} is not answering (is it running?).")
-    return ServerError(f"The {label} server at {where} failed ({name}).")
+        return ServerError(f"The {label} server is not answering (is it running?).")
+    return ServerError(f"The {label} server failed ({name}).")
 
 
 def _local_tokenizer(key: str, *, config: RemoteConfig, settings: Settings,
@@ -473,7 +473,7 @@ def _tgi_steps(loaded: RemoteModel, *, text: str, fields: dict[str, Any], stops:
             payload = json.loads(line[5:])
             if payload.get("error"):
                 log.warning("TGI server at %s: %s", config.where, str(payload.get("error_type") or "error"))
-                raise ServerError(f"The {config.kind.server} at {config.where} reported an error mid-stream.")
+                raise ServerError(f"The {config.kind.server} reported an error mid-stream.")
             out = TextGenerationStreamOutput.parse_obj_as_instance(payload)
             if out.details is not None:
                 holder["finish"] = str(getattr(out.details, "finish_reason", "") or "")
@@ -584,7 +584,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     except Exception as err:  # noqa: BLE001 - the stream broke mid-way (the server died, a socket closed)
         error = _server_error(config, err)
         if tokens and "not answering" in str(error):
-            raise ServerError(f"The {kind.server} at {config.where} stopped answering mid-stream ({len(tokens)} "
+            raise ServerError(f"The {kind.server} stopped answering mid-stream ({len(tokens)} "
                               "tokens had arrived).") from None
         raise ServerError(f"{error} ({len(tokens)} tokens had arrived.)" if tokens else str(error)) from None
     finally:
@@ -595,7 +595,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     first_at = first_at or ended
     finish = holder.get("finish", "")
     if not (finish or stopped or timed_out):  # the stream ended without the server saying why: it broke
-        raise ServerError(f"The {kind.server} at {config.where} stopped answering mid-stream ({len(tokens)} tokens "
+        raise ServerError(f"The {kind.server} stopped answering mid-stream ({len(tokens)} tokens "
                           "had arrived).")
     if stopped:
         reason_text = "stopped by you"
@@ -609,7 +609,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
         reason_text = "end of sequence token"
     else:
         reason_text = finish or "stopped"
-    notes = [*info.warnings, f"Served by {kind.label} at {config.where} ({loaded.served_name}); tokenizer: "
+    notes = [*info.warnings, f"Served by the operator's {kind.server} ({loaded.served_name}); tokenizer: "
              f"{loaded.tokenizer_note}; probabilities {kind.probabilities} the server's filters."]
     if holder.get("text_only"):
         notes.append(f"The {kind.server} sent some tokens without log-probabilities.")
