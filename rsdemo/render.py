@@ -262,7 +262,10 @@ def render_generation(
             f'data-d="{html.escape(data, quote=True)}" title="{html.escape(title_text, quote=True)}">{body}</span>'
         )
     head = f'<div class="rs-stats-title">{html.escape(title)}</div>' if title else ""
-    legend = prob_legend(distribution=distribution) if parts else ""
+    # an engine with no numbers after the filters (a server whose log-probabilities are taken before them)
+    # is coloured by the raw distribution, and the legend says so
+    unfiltered = distribution == "filtered" and tokens and all(getattr(t, "prob", None) is None for t in tokens)
+    legend = prob_legend(distribution="raw" if unfiltered else distribution) if parts else ""
     panel = ('<div class="rs-details" aria-live="polite">Click a token (or Tab to the text, then arrow keys and '
              "Enter) to see its probability and the alternatives the model considered.</div>")
     run_attr = f' data-run="{int(run)}"' if run is not None else ""

@@ -29,6 +29,7 @@ from rsdemo.generation import build_prompt, token_segments
 from rsdemo.generation.remote_engine import API_KEY_ENV, RemoteConfig, RemoteEngine
 from rsdemo.generation.servers import SERVER_KINDS, get_server_kind
 from rsdemo.loading import gguf_tokenizer
+from rsdemo.render import render_generation
 from rsdemo.settings import Settings, settings_markdown
 from rsdemo.tokenization.adapters import HFAdapter
 
@@ -140,6 +141,9 @@ def test_a_vllm_stream_becomes_the_same_tokens_probabilities_and_alternatives(se
     emoji = [seg for seg in segments if "👋" in seg.text]
     assert len(emoji) == 1 and len(emoji[0].tokens) > 1
     assert any(step.text == "" for step in server.script)  # the stand-in held a split character back
+    # the page colours by the raw distribution and its legend says so (there are no after-filter numbers)
+    page = render_generation(segments, final.tokens, distribution="filtered")
+    assert "under the model&#x27;s own distribution" in page or "under the model's own distribution" in page
     # the request: the exact prompt ids the page shows, greedy as temperature 0, ids named, the key sent
     body = server.bodies("/v1/completions")[-1]
     info = build_prompt(tokenizer=tok, prompt="Say hi", chat=True)
