@@ -564,6 +564,8 @@ def _generation_stats(result: GenerationResult) -> dict[str, Any]:
         stats["seed"] = result.seed
     if result.engine:
         stats["engine"] = result.engine
+    if result.served:
+        stats["probabilities from"] = result.served
     return stats
 
 

@@ -1,6 +1,8 @@
 """Refresh the README screenshots in assets/ (needs `bash scripts/setup.sh --dev`).
 
     python scripts/screenshots.py
+    bash scripts/serve.sh vllm 8000 &   # then, with the server answering:
+    RSDEMO_REMOTE_URL=http://127.0.0.1:8000/v1 python scripts/screenshots.py --served
 """
 
 from __future__ import annotations
@@ -60,5 +62,41 @@ def main() -> None:
         demo.close()
 
 
+def served() -> None:
+    """The Generate tab with the operator's vLLM server as the engine (``RSDEMO_REMOTE_URL`` must be set)."""
+    from playwright.sync_api import sync_playwright
+
+    from rsdemo.backend import Backend
+    from rsdemo.ui import build_demo, configure_queue, launch_options
+
+    backend = Backend()
+    assert "remote" in backend.engines, "set RSDEMO_REMOTE_URL to a running server (bash scripts/serve.sh vllm)"
+    demo = configure_queue(build_demo(backend=backend), backend.settings)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                            **launch_options())
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url)
+            page.wait_for_selector("#rs-view .rs-tok")
+            page.get_by_role("tab", name="Generate").click()
+            page.locator("#rs-method input").click()
+            page.get_by_role("option", name="Top-p (nucleus) sampling", exact=True).click()
+            page.locator("#rs-prompt textarea").fill("Write a two-line poem about tokenizers.")
+            page.locator("#rs-generate").click()
+            page.wait_for_function(
+                "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=180_000
+            )
+            page.locator("#rs-gen-view .rs-gen").nth(3).click()
+            page.screenshot(path=str(ROOT / "assets" / "screenshot-served.png"), full_page=False)
+            browser.close()
+    finally:
+        demo.close()
+
+
 if __name__ == "__main__":
-    main()
+    served() if "--served" in sys.argv[1:] else main()

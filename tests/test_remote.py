@@ -154,6 +154,7 @@ def test_a_vllm_stream_becomes_the_same_tokens_probabilities_and_alternatives(se
     assert completions[-1]["headers"]["authorization"] == f"Bearer {SECRET}"
     assert final.finish_reason == "end of sequence token" and final.tokens_per_s is not None
     assert any("vLLM" in note and "before" in note for note in final.notes)
+    assert final.served == "vLLM server, before its filters" and results[0].served == final.served
     assert "client.completions.create" in final.code and SECRET not in final.code
 
 
@@ -206,6 +207,7 @@ def test_tgi_through_inference_client(server: ServingStandin, settings: Settings
     assert [t.id for t in final.tokens] == [step.id for step in server.script]
     first = final.tokens[0]
     assert first.prob == pytest.approx(math.exp(server.script[0].logprob))  # TGI's numbers are after its filters
+    assert final.served == "TGI server, after its filters"
     assert [a.id for a in first.top] == [i for i, _, _ in server.script[0].top]
     body = server.bodies("/")[-1]
     params = body["parameters"]

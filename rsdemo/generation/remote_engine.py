@@ -562,6 +562,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     first_at: float | None = None
     tokens: list[GeneratedToken] = []
     text = StreamText()
+    served = f"{kind.server}, {kind.probabilities} its filters"
     stopped = timed_out = False
     try:
         for step in steps:
@@ -570,7 +571,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
             tokens.append(token)
             shown = text.add(token)
             yield GenerationResult(**base, beams=(Beam(shown, tuple(tokens), None),), done=False,
-                                   ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+                                   ttft_s=first_at - started, elapsed_s=time.perf_counter() - started, served=served)
             if cancel.is_set():
                 stopped = True
                 break
@@ -626,6 +627,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
         finish_reason=reason_text,
         code=reproduce_request(loaded, ids=[*info.ids, *forced], fields=fields, stops=stops),
         notes=tuple(notes),
+        served=served,
     )
 
 

@@ -124,6 +124,7 @@ class GenerationResult:
     engine_reason: str = ""
     waiting: int | None = None
     load_s: float | None = None  # time spent loading the model for this run (None: it was loaded already)
+    served: str = ""  # a served run: whose numbers they are ("vLLM server, before its filters"); "" in process
 
     @property
     def text(self) -> str:
