@@ -384,3 +384,20 @@ def test_the_app_offers_the_served_engine_and_keeps_its_address_and_key(server: 
         assert SECRET not in dumped and server.root.split("//")[1] not in dumped
     finally:
         demo.close()
+
+
+def test_on_zerogpu_a_served_run_asks_for_no_gpu(server: ServingStandin, settings: Settings,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from test_runtime import ZEROGPU, _fake_spaces
+
+    spaces = _fake_spaces()
+    monkeypatch.setitem(sys.modules, "spaces", spaces)
+    backend = Backend(settings=dataclasses.replace(settings, remote_url=server.base_url), runtime=ZEROGPU)
+    record = spaces.decorated[0]
+    assert record["fn"] == backend._generate
+    final = list(backend.generate(model=DEFAULT_MODEL, prompt="Say hi", params={"max_new_tokens": 4}))[-1]
+    assert final.engine == "remote" and record["calls"] == []  # the server did the work: no GPU quota spent
+    backend.generate(model=DEFAULT_MODEL, prompt="Say hi", method="beam", params={"max_new_tokens": 4})
+    assert len(record["calls"]) == 1  # beam search runs here, inside spaces.GPU
