@@ -810,7 +810,7 @@ class Backend:
 
     def _served_or_gpu(self, on_gpu: Callable[..., Iterator[GenerationResult]],
                        **kwargs: Any) -> Iterator[GenerationResult]:
-        """ZeroGPU: a run the operator's server takes runs here, with no GPU asked for; the rest inside ``spaces.GPU``."""
+        """ZeroGPU: a run the operator's server takes runs here, asking for no GPU; the rest inside ``spaces.GPU``."""
         try:
             chosen, _ = self.choose_engine(model=kwargs["model"], method=kwargs.get("method", "greedy"),
                                            engine=kwargs.get("engine"), params=kwargs.get("params"))

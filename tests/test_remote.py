@@ -333,7 +333,8 @@ def test_a_model_only_the_server_has(server: ServingStandin, settings: Settings,
                                   params={"max_new_tokens": 4}))[-1]
     assert final.engine == "remote" and "only engine" in final.engine_reason
     assert any("operator's folder" in note for note in final.notes)
-    with pytest.raises(InputError, match="Beam search is not available for acme/giant-70b: The vLLM server runs greedy.*needs a local engine"):
+    with pytest.raises(InputError, match="Beam search is not available for acme/giant-70b: The vLLM server runs "
+                                         "greedy.*needs a local engine"):
         backend.choose_engine(model="acme/giant-70b", method="beam")
     with pytest.raises(InputError, match="only served by"):
         backend.choose_engine(model="acme/giant-70b", method="greedy", engine="transformers")

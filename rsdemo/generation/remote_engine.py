@@ -396,8 +396,8 @@ def _openai_steps(loaded: RemoteModel, *, ids: list[int], text: str, fields: dic
         extra["return_tokens_as_token_ids"] = True
     try:
         stream = loaded.client.completions.create(
-            model=loaded.served_name, prompt=ids if kind.token_prompt else text, stream=True, logprobs=logprobs or None, stop=stops or None,
-            extra_body=extra or None, **standard)
+            model=loaded.served_name, prompt=ids if kind.token_prompt else text, stream=True,
+            logprobs=logprobs or None, stop=stops or None, extra_body=extra or None, **standard)
     except Exception as err:  # noqa: BLE001
         raise _server_error(config, err) from None
     holder["close"] = stream.close
