@@ -321,6 +321,12 @@ def test_the_backend_runs_what_the_server_can_and_the_rest_locally(server: Servi
     assert backend.choose_engine(model=DEFAULT_MODEL, method="beam")[0].capabilities.name == "transformers"
     chosen, why = backend.choose_engine(model=DEFAULT_MODEL, method="top_p", params={"no_repeat_ngram_size": 2})
     assert chosen.capabilities.name != "remote" and "no-repeat n-gram size" in why
+    # the method arena runs on the server too, each output its own request
+    arena = list(backend.arena(model=DEFAULT_MODEL, prompt="Say hi", methods=["greedy", "top_p"],
+                               params={"max_new_tokens": 4, "seed": 3}))[-1]
+    assert arena.done and [run.engine for run in arena.runs] == ["remote", "remote"]
+    assert [row.method for row in arena.rows] == ["greedy", "top_p"]
+    assert server.bodies("/v1/completions")[-1]["seed"] == 3
 
 
 def test_a_model_only_the_server_has(server: ServingStandin, settings: Settings, tok: Any, tmp_path: Any) -> None:
@@ -377,12 +383,18 @@ def test_the_app_offers_the_served_engine_and_keeps_its_address_and_key(server: 
         config = httpx.get(url.rstrip("/") + "/config", timeout=30).text
         assert "vLLM server (the operator's)" in config
         assert SECRET not in config and server.base_url not in config and server.root not in config
-        reply = Client(url, verbose=False).predict("Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 6}, True,
-                                                   "", "remote", api_name="/generate")
+        client = Client(url, verbose=False)
+        reply = client.predict("Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 6}, True, "", "remote",
+                               api_name="/generate")
         assert reply["engine"] == "remote" and reply["done"]
         assert [t["id"] for t in reply["tokens"]] == [step.id for step in server.script[:6]]
         dumped = json.dumps(reply)
         assert SECRET not in dumped and server.root.split("//")[1] not in dumped
+        # a branch from the served run: the chosen token follows the prompt in the server's request
+        branch = client.predict("Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 3}, True, "remote", [504],
+                                api_name="/branch")
+        assert branch["engine"] == "remote" and len(branch["tokens"]) == 3
+        assert server.bodies("/v1/completions")[-1]["prompt"][-1] == 504
     finally:
         demo.close()
 
