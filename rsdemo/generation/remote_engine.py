@@ -158,7 +158,6 @@ class RemoteModel:
         self.client = client
         self.tokenizer_note = tokenizer_note
         self.nbytes = 0  # nothing of the model is held here
-        self.device = "server"
         self._by_text: dict[str, int] | None = None
 
     def id_of(self, text: str) -> int | None:
@@ -268,34 +267,55 @@ class RemoteEngine:
 def _client(config: RemoteConfig) -> Any:
     if config.kind.protocol == "tgi":
         return None  # each run makes its own httpx stream (see _tgi_steps)
-    import httpx
     import openai
 
     return openai.OpenAI(base_url=config.base_url, api_key=config.api_key or "none", max_retries=config.retries,
-                         timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0)))
+                         timeout=_timeout(config))
 
 
-def _http(config: RemoteConfig, method: str, path: str, payload: dict | None = None) -> Any:
-    """A plain JSON call to the server root (``/tokenize``, ``/detokenize``, ``/v1/models``), with the same retry."""
+def _send(config: RemoteConfig, client: Any, method: str, url: str, *, payload: Any, stream: bool) -> Any:
+    """One request with the bounded retry: a refused connection, 429 or 5xx is tried again, with back-off.
+
+    Returns the response (status below 400; streamed when ``stream``). Raises ``ServerError`` otherwise.
+    """
     import httpx
 
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    last: Exception | None = None
     for attempt in range(config.retries + 1):
+        last = attempt == config.retries
         try:
-            response = httpx.request(method, config.root + path, json=payload, headers=headers,
-                                     timeout=config.timeout_s)
-            if response.status_code < 500 and response.status_code != 429:
-                response.raise_for_status()
-                return response.json()
-            last = httpx.HTTPStatusError("server busy", request=response.request, response=response)
-        except httpx.HTTPStatusError as err:
-            raise _server_error(config, err) from None
-        except (httpx.TransportError, ValueError) as err:
-            last = err
+            response = client.send(client.build_request(method, url, json=payload, headers=headers), stream=stream)
+        except httpx.TransportError as err:
+            if last:
+                raise _server_error(config, err) from None
+        else:
+            if last or (response.status_code < 500 and response.status_code != 429):
+                if response.status_code >= 400:
+                    response.close()
+                    raise _server_error(config, httpx.HTTPStatusError("error", request=response.request,
+                                                                      response=response))
+                return response
+            response.close()
         time.sleep(min(2.0, 0.25 * 2**attempt))
-    assert last is not None
-    raise _server_error(config, last) from None
+    raise AssertionError("unreachable")
+
+
+def _timeout(config: RemoteConfig) -> Any:
+    import httpx
+
+    return httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0))
+
+
+def _http(config: RemoteConfig, method: str, path: str, payload: dict | None = None) -> Any:
+    """A plain JSON call to the server root (``/tokenize``, ``/detokenize``), with the same retry."""
+    import httpx
+
+    with httpx.Client(timeout=_timeout(config)) as client:
+        response = _send(config, client, method, config.root + path, payload=payload, stream=False)
+        try:
+            return response.json()
+        except ValueError as err:
+            raise _server_error(config, err) from None
 
 
 def _served_name(config: RemoteConfig, client: Any) -> str:
@@ -445,28 +465,12 @@ def _tgi_steps(loaded: RemoteModel, *, text: str, fields: dict[str, Any], stops:
     from huggingface_hub import TextGenerationStreamOutput
 
     config = loaded.config
-    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     body = {"inputs": text, "stream": True,
             "parameters": {**fields, "details": True, "top_n_tokens": logprobs or None, "stop": stops or None}}
-    client = httpx.Client(timeout=httpx.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0)))
+    client = httpx.Client(timeout=_timeout(config))
     try:
-        response = None
-        for attempt in range(config.retries + 1):
-            try:
-                response = client.send(client.build_request("POST", config.root, json=body, headers=headers),
-                                       stream=True)
-            except httpx.ConnectError as err:
-                if attempt == config.retries:
-                    raise _server_error(config, err) from None
-            else:
-                if response.status_code < 500 and response.status_code != 429 or attempt == config.retries:
-                    break
-                response.close()
-            time.sleep(min(2.0, 0.25 * 2**attempt))
-        assert response is not None
+        response = _send(config, client, "POST", config.root, payload=body, stream=True)
         holder["close"] = response.close
-        if response.status_code >= 400:
-            raise _server_error(config, httpx.HTTPStatusError("error", request=response.request, response=response))
         for line in response.iter_lines():
             if not line.startswith("data:") or line.strip() == "data: [DONE]":
                 continue
