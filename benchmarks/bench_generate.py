@@ -405,9 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     llama_missing = backend.engines["llama.cpp"].missing() if "llama.cpp" in backend.engines else "not registered"
     if llama_missing is None:
-        loaded = backend.model(MODEL_KEY, engine="llama.cpp")
+        backend.model(MODEL_KEY, engine="llama.cpp")  # as the app runs it (a worker process by default)
         calls["D"] = rsdemo_call(backend, args.prompt, args.max_new_tokens, details=True, engine="llama.cpp")
-        calls["E"] = llama_raw_call(loaded, list(info.ids), args.max_new_tokens)
+        # E drives llama.cpp's C API in this process: a model loaded here, not in the worker
+        raw = backend.engines["llama.cpp"].load(MODEL_KEY, runtime=runtime, progress=None, budget=None,
+                                                settings=dataclasses.replace(settings, generation_process=False))
+        calls["E"] = llama_raw_call(raw, list(info.ids), args.max_new_tokens)
     else:
         print(f"llama.cpp engine: {llama_missing} (D and E left out)")
     if args.main_thread:

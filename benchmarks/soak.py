@@ -215,6 +215,19 @@ def _proc_cpu_s(pid: int) -> float | None:
             return None
 
 
+def _children_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of each child process of ``pid`` (the app's generation worker), by child pid (Linux only)."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def _machine_jiffies() -> tuple[int, int] | None:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     try:
@@ -839,6 +852,7 @@ def run(args: argparse.Namespace) -> Outcome:
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         monitor.reset()
         cpu_app0 = _proc_cpu_s(app.pid) or 0.0
+        cpu_children0 = _children_cpu_s(app.pid)
         jiffies0 = _machine_jiffies()
         cpu_self0 = _self_cpu_s()
         start_at.value = time.time() + 0.5
@@ -867,6 +881,7 @@ def run(args: argparse.Namespace) -> Outcome:
                 reported.add(wid)
         ended = max([r["finished_at"] for r in results] + [start_at.value])
         cpu_app = (_proc_cpu_s(app.pid) or 0.0) - cpu_app0
+        cpu_children = sum(v - cpu_children0.get(k, 0.0) for k, v in _children_cpu_s(app.pid).items())
         jiffies1 = _machine_jiffies()
         cpu_self = _self_cpu_s() - cpu_self0
         final = _proc_status(app.pid)
@@ -923,7 +938,7 @@ def run(args: argparse.Namespace) -> Outcome:
         n_light = sum(1 for r in records if r["outcome"] in ("ok", "expected"))
         n_requests = n_light + len(runs)
         outcome.cpu = {
-            "app_cpu_s": cpu_app, "clients_cpu_s": sum(r["cpu_s"] for r in results), "harness_cpu_s": cpu_self,
+            "app_cpu_s": cpu_app, "app_workers_cpu_s": cpu_children, "clients_cpu_s": sum(r["cpu_s"] for r in results), "harness_cpu_s": cpu_self,
             "wall_s": wall, "app_cores_used": cpu_app / wall if wall else None,
             "app_cpu_ms_per_light_request": 1000 * cpu_app / n_light if n_light and not args.generators else None,
             "app_cpu_ms_per_request": 1000 * cpu_app / n_requests if n_requests else None,
@@ -931,7 +946,7 @@ def run(args: argparse.Namespace) -> Outcome:
             "machine_busy_fraction": ((jiffies1[0] - jiffies0[0]) / (jiffies1[1] - jiffies0[1])
                                       if jiffies0 and jiffies1 and jiffies1[1] > jiffies0[1] else None),
             # CPU the machine spent outside the app, the clients and this script (other users: noise)
-            "other_cpu_s": ((jiffies1[0] - jiffies0[0]) / os.sysconf("SC_CLK_TCK") - cpu_app
+            "other_cpu_s": ((jiffies1[0] - jiffies0[0]) / os.sysconf("SC_CLK_TCK") - cpu_app - cpu_children
                             - sum(r["cpu_s"] for r in results) - cpu_self if jiffies0 and jiffies1 else None),
             "client_processes": n_procs,
         }
@@ -1034,7 +1049,8 @@ def print_report(o: Outcome) -> None:
           f"{o.app['rss_after_warmup_mib']:,.0f}), peak threads {o.app['peak_threads']}, start-up {o.app['startup_s']} s")
     busy = cpu.get("machine_busy_fraction")
     print(f"CPU over {cpu['wall_s']:.1f} s: app {cpu['app_cpu_s']:.1f} s ({cpu['app_cores_used']:.2f} cores, "
-          f"{cpu['app_cpu_ms_per_request']:.1f} ms/request), clients {cpu['clients_cpu_s']:.1f} s "
+          f"{cpu['app_cpu_ms_per_request']:.1f} ms/request), app's worker processes {cpu['app_workers_cpu_s']:.1f} s, "
+          f"clients {cpu['clients_cpu_s']:.1f} s "
           f"({cpu['clients_cpu_ms_per_request']:.1f} ms/request), harness {cpu['harness_cpu_s']:.1f} s, other "
           f"processes {cpu['other_cpu_s'] or 0:.1f} s; machine busy {'-' if busy is None else f'{busy:.0%}'}")
     x = o.cross_talk

@@ -253,3 +253,158 @@ def test_stop_strings_cancel_and_the_cli_on_llama_cpp(backend: Backend) -> None:
     payload = json.loads(out.getvalue())
     assert payload["engine"] == "llama.cpp" and "Paris" in payload["text"]
     assert all(0 < t["prob"] <= 1 for t in payload["tokens"])
+
+
+# --- llama.cpp's decode loop in a worker process ----------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":  # exited, not yet reaped by its parent
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _run_threads_priority(backend: Backend, pid: int) -> set[tuple[int, int]]:
+    """(policy, nice) of the worker's threads other than the one reading the pipe, once a run's first tokens are out."""
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
+                              engine="llama.cpp", params={"max_new_tokens": 400})
+    try:
+        next(stream), next(stream)
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 0  # the pipe reader: Stop is read at once
+        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+    finally:
+        stream.close()
+
+
+def _priority_as_set(settings: Settings, got: set[tuple[int, int]]) -> bool:
+    if settings.generation_idle:  # SCHED_IDLE keeps the nice value it had; the policy is what counts
+        return {policy for policy, _ in got} == {os.SCHED_IDLE}
+    return got == {(os.SCHED_OTHER, settings.generation_nice)}
+
+
+def test_worker_errors_cross_the_pipe_as_rsdemos_own_classes() -> None:
+    from rsdemo.generation.decode_worker import _describe, _rebuild
+
+    err = _rebuild(_describe(InputError("A branch's tokens must be ids.", field="params")))
+    assert type(err) is InputError and str(err) == "A branch's tokens must be ids." and err.field == "params"
+    other = _rebuild(_describe(KeyError("x")))
+    assert type(other) is RuntimeError and "KeyError" in str(other)
+
+
+@pytest.mark.slow
+@needs_llama
+def test_llama_cpp_decodes_in_a_niced_worker_process_in_the_apps_session(backend: Backend, settings) -> None:
+    """The default: a child process at generation_nice, in the app's session (autogroup), same results as a thread."""
+    from rsdemo.generation.decode_worker import LlamaCppWorkerModel
+
+    assert settings.generation_process
+    loaded = backend.model(DEFAULT_MODEL, engine="llama.cpp")
+    assert isinstance(loaded, LlamaCppWorkerModel)
+    pid = loaded.worker.pid
+    assert pid != os.getpid()
+    assert os.getsid(pid) == os.getsid(0)  # another session would get its own share of the CPU whatever its nice
+    assert _priority_as_set(settings, _run_threads_priority(backend, pid))
+    in_thread = Backend(settings=dataclasses.replace(settings, generation_process=False))
+    assert not hasattr(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), "worker")
+    for method, params in [("greedy", {"max_new_tokens": 12}),
+                           ("top_p", {"max_new_tokens": 12, "seed": 9, "top_p": 0.8, "repetition_penalty": 1.2})]:
+        runs = [list(b.generate(model=DEFAULT_MODEL, prompt=PROMPTS[3], method=method, params=params,
+                                engine="llama.cpp")) for b in (backend, in_thread)]
+        (*ours_stream, ours), (*theirs_stream, theirs) = runs
+        assert len(ours_stream) == len(ours.tokens) == len(theirs_stream)  # one update per token
+        assert ours.text == theirs.text and [t.id for t in ours.tokens] == [t.id for t in theirs.tokens]
+        assert [t.raw_prob for t in ours.tokens] == [t.raw_prob for t in theirs.tokens]
+        assert [t.top for t in ours.tokens] == [t.top for t in theirs.tokens]
+        assert ours.finish_reason == theirs.finish_reason
+    ids = list(ours.prompt.ids) + [t.id for t in ours.tokens]
+    start = len(ours.prompt.ids)
+    np.testing.assert_array_equal(teacher_forced_logits(loaded, ids, start=start),
+                                  teacher_forced_logits(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), ids,
+                                                        start=start))
+    with pytest.raises(InputError, match="ids of this model's vocabulary"):
+        list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="llama.cpp",
+                              params={"max_new_tokens": 2}, prefix=[10**8]))
+
+
+@pytest.mark.slow
+@needs_llama
+def test_a_visitor_leaving_stops_the_workers_cpu_and_a_killed_worker_is_replaced(backend: Backend) -> None:
+    import signal
+    import time
+
+    loaded = backend.model(DEFAULT_MODEL, engine="llama.cpp")
+    pid = loaded.worker.pid
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
+                              engine="llama.cpp", params={"max_new_tokens": 400})
+    next(stream)
+    stream.close()  # the visitor closed the tab: Gradio closes the generator
+    time.sleep(0.5)
+    before = _cpu_seconds(pid)
+    time.sleep(1.0)
+    assert _cpu_seconds(pid) - before < 0.2  # idle: the run stopped at its next token
+    *_, after = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="llama.cpp",
+                                 params={"max_new_tokens": 8})
+    assert "Paris" in after.text and loaded.worker.pid == pid
+
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
+                              engine="llama.cpp", params={"max_new_tokens": 400})
+    next(stream)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(InputError, match=r"worker process stopped mid-run \(\d+ tokens had arrived\)"):
+        list(stream)
+    *_, again = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="llama.cpp",
+                                 params={"max_new_tokens": 8})
+    assert again.text == after.text and loaded.worker.pid != pid
+
+
+@pytest.mark.slow
+@needs_llama
+def test_the_worker_ends_with_the_app_and_with_its_model(settings) -> None:
+    """Killed app (SIGKILL, no clean-up): its worker sees the pipe close and exits. An evicted model stops its worker.
+
+    Its own backend also checks the other priority policy (``SCHED_IDLE`` or the nice value) once a first token is out.
+    """
+    import subprocess
+    import sys
+
+    script = ("import sys, time\nfrom rsdemo.backend import Backend\nfrom rsdemo.settings import Settings\n"
+              f"b = Backend(settings=Settings.from_env({{'RSDEMO_CACHE_DIR': {str(settings.cache_dir)!r}, "
+              "'HF_HUB_OFFLINE': '1'}))\n"
+              f"print(b.model({DEFAULT_MODEL!r}, engine='llama.cpp').worker.pid, flush=True)\ntime.sleep(600)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=root,
+                           env={**os.environ, "PYTHONPATH": root})
+    try:
+        worker_pid = int(app.stdout.readline())
+        assert not _gone(worker_pid, 0.5)
+        app.kill()
+        app.wait(timeout=10)
+        assert _gone(worker_pid, 10)
+    finally:
+        app.kill()
+
+    # the other policy, and a boosted first token (the drop comes after it, for the threads started before it too)
+    other = dataclasses.replace(settings, generation_idle=not settings.generation_idle, generation_boost=True)
+    own = Backend(settings=other)
+    loaded = own.model(DEFAULT_MODEL, engine="llama.cpp")
+    worker_pid = loaded.worker.pid
+    assert _priority_as_set(other, _run_threads_priority(own, worker_pid))
+    loaded.release()
+    assert _gone(worker_pid, 5)
+    with pytest.raises(Exception, match="released"):
+        list(loaded.decode(None, threading.Event()))

@@ -16,6 +16,7 @@ transformers.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import os
@@ -80,8 +81,10 @@ def _threads() -> int:
 class LlamaCppModel:
     """A GGUF model loaded by llama.cpp, its tokenizer, and a small pool of contexts (one per concurrent run)."""
 
-    def __init__(self, *, key: str, spec: Any, path: Path, tokenizer: Any, adapter: Any, contexts: int) -> None:
+    def __init__(self, *, key: str, spec: Any, path: Path, tokenizer: Any, adapter: Any, contexts: int,
+                 threads: int = 0) -> None:
         lib = _bindings()
+        self.threads = threads if threads > 0 else _threads()
         self.key = key
         self.spec = spec
         self.path = path
@@ -131,7 +134,7 @@ class LlamaCppModel:
         params = lib.llama_context_default_params()
         params.n_ctx = self.n_ctx
         params.n_batch = params.n_ubatch = 512
-        params.n_threads = params.n_threads_batch = _threads()
+        params.n_threads = params.n_threads_batch = self.threads
         # flash attention off: its f16 arithmetic moved the distributions further from transformers' (top-1
         # agreement 95.8 % on, 97.1 % off, over 383 teacher-forced positions; benchmarks/README.md)
         params.flash_attn_type = 0
@@ -157,6 +160,50 @@ class LlamaCppModel:
             lib.llama_free(context)
         if model:
             lib.llama_model_free(model)
+
+    def decode(self, job: DecodeJob, cancel: threading.Event) -> Iterator[tuple[str, Any]]:
+        """Run ``decode`` on a thread of this process; yield its events (``token``..., then ``end`` or ``error``)."""
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        thread = threading.Thread(target=decode, args=(self, job, cancel, lambda kind, payload: events.put((kind, payload))),
+                                  name="rsdemo-llamacpp", daemon=True)
+        thread.start()
+        ended = False
+        try:
+            while not ended:
+                try:
+                    kind, payload = events.get(timeout=_STALL_S)
+                except queue.Empty:
+                    raise InputError("Generation stalled and was stopped.") from None
+                ended = kind in ("end", "error")
+                yield kind, payload
+        finally:
+            if not ended:  # the visitor left, or the loop stalled: the thread stops at its next token
+                cancel.set()
+            thread.join(timeout=5)
+
+    def logits(self, ids: Sequence[int], *, start: int) -> Any:
+        """See ``teacher_forced_logits``."""
+        import numpy as np
+
+        lib = _bindings()
+        context = self.acquire(threading.Event())
+        try:
+            lib.llama_memory_clear(lib.llama_get_memory(context), True)
+            rows = []
+            prefix = (lib.llama_token * start)(*ids[:start])
+            if lib.llama_decode(context, lib.llama_batch_get_one(prefix, start)) != 0:
+                raise RuntimeError("llama.cpp could not read the prefix")
+            one = (lib.llama_token * 1)()
+            for k in range(start, len(ids) + 1):
+                logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(self.vocab_size,))
+                rows.append(logits.copy())
+                if k < len(ids):
+                    one[0] = ids[k]
+                    if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
+                        raise RuntimeError("llama.cpp failed to decode a token")
+            return np.stack(rows)
+        finally:
+            self.give_back(context)
 
 
 class LlamaCppEngine:
@@ -193,7 +240,10 @@ class LlamaCppEngine:
 
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
         path = self._path(key)
-        return path.stat().st_size + settings.generation_slots * 128 * 1024 * 1024
+        worker = 0
+        if settings.generation_process and os.name == "posix":
+            from .decode_worker import PROCESS_BYTES as worker
+        return path.stat().st_size + settings.generation_slots * 128 * 1024 * 1024 + worker
 
     @staticmethod
     def _path(key: str) -> Path:
@@ -218,10 +268,17 @@ class LlamaCppEngine:
         from ..tokenization.adapters import HFAdapter
 
         adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-        return LlamaCppModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
-                             contexts=settings.generation_slots)
+        if settings.generation_process and os.name == "posix":  # the worker's pipe is a passed file descriptor
+            from .decode_worker import LlamaCppWorkerModel
 
-    def run(self, loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
+            if progress is not None:
+                progress("Starting llama.cpp's worker process")
+            return LlamaCppWorkerModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
+                                       settings=settings)
+        return LlamaCppModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
+                             contexts=settings.generation_slots, threads=settings.llamacpp_threads)
+
+    def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
             stop: Any, cancel: threading.Event, details: bool, limits: Settings,
             prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
         yield from _run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
@@ -248,17 +305,128 @@ def _check_prefix(prefix: Sequence[int], vocab_size: int) -> list[int]:
     return forced
 
 
-def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
-         cancel: threading.Event, limits: Settings, prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
-    """Decode step by step in a worker thread (at a lower CPU priority); stream each token with its distributions."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class DecodeJob:
+    """One run's decode loop, as plain data (it crosses to the worker process): what to read, how to choose."""
+
+    ids: tuple[int, ...]  # the prompt's ids
+    forced: tuple[int, ...]  # a branch's tokens, read after the prompt
+    method: str
+    params: dict[str, Any] | None
+    max_new: int
+    seed: int
+    stops: tuple[str, ...]
+    eos: frozenset[int]
+    time_limit_s: float  # from the moment the decode starts
+    nice: int  # the priority of the prompt and the first token (and of the rest, without ``idle``)
+    idle: bool = False  # after the first token, SCHED_IDLE (in the worker process only)
+    boost: bool = False  # the prompt and the first token at the app's priority instead of ``nice``
+
+
+def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[str, Any], None],
+           background: Callable[[DecodeJob], None] | None = None) -> None:
+    """The decode loop: llama.cpp's logits, transformers' stages and draw, one ``emit("token", ...)`` per token.
+
+    Ends with ``emit("end", outcome)`` (``reason``, ``timed_out``) or ``emit("error", exception)``. Runs on a
+    thread of the app (``generation_process=false``) or in the worker process (``decode_worker``).
+    Priorities: the prompt and the first token run at ``job.nice`` (``job.boost``: at the app's); once the first
+    token is out, ``background(job)`` lowers the run's threads for the rest (in the worker process:
+    ``SCHED_IDLE`` with ``job.idle``; by default, this thread to its nice value).
+    """
     import numpy as np
     import torch
 
+    config = generation_config(method=job.method, params=job.params)
+    pipeline = stages(config)
+    lib = _bindings()
+    deadline = time.monotonic() + job.time_limit_s
+    outcome: dict[str, Any] = {}
+    failure: BaseException | None = None
+    context = None
+
+    if not job.boost:  # before the first decode: the threads llama.cpp and torch start from this one inherit it
+        lower_priority(job.nice)
+    try:
+        context = loaded.acquire(cancel)
+
+        def step(tokens: Any, n: int) -> bool:
+            return lib.llama_decode(context, lib.llama_batch_get_one(tokens, n)) == 0
+
+        lib.llama_memory_clear(lib.llama_get_memory(context), True)
+        ids = list(job.ids)
+        batch_ids = (lib.llama_token * len(ids))(*ids)
+        if not step(batch_ids, len(ids)):
+            raise RuntimeError("llama.cpp could not read the prompt")
+        generator = torch.Generator().manual_seed(job.seed)
+        one = (lib.llama_token * 1)()
+        # a branch continues after tokens the visitor chose: read them one at a time, as the original run
+        # did (a batch takes other kernels, and its last digits differ)
+        for token in job.forced:
+            one[0] = token
+            if not step(one, 1):
+                raise RuntimeError("llama.cpp failed to decode a token")
+            ids.append(token)
+        text = StreamText()
+        needs_ids = any(name in _NEEDS_IDS for name, _ in pipeline)
+        for _step in range(job.max_new):
+            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,))
+            scores = torch.from_numpy(logits.copy()).unsqueeze(0)
+            raw = torch.softmax(scores[0], dim=-1)
+            if pipeline:
+                so_far = torch.tensor([ids], dtype=torch.long) if needs_ids else None
+                filtered_scores = apply(pipeline, so_far, scores.clone())
+                filtered = torch.softmax(filtered_scores[0], dim=-1)
+            else:  # greedy with no penalty: the filters change nothing
+                filtered_scores, filtered = scores, raw
+            if config.do_sample:
+                token = int(torch.multinomial(filtered, 1, generator=generator))
+            else:
+                token = int(torch.argmax(filtered_scores[0]))
+            # the alternatives' ids and probabilities now (cheap); their pieces and texts once, at the end
+            raw_values, raw_ids = torch.topk(raw, TOP_K_ALTERNATIVES)
+            values, top_ids = (raw_values, raw_ids) if filtered is raw else torch.topk(filtered, TOP_K_ALTERNATIVES)
+            top = (raw_ids.tolist(), raw_values.tolist(), top_ids.tolist(), values.tolist())
+            generated = make_token(loaded.adapter, token, float(raw[token]), float(filtered[token]))
+            shown = text.add(generated)
+            emit("token", (generated, shown, top))
+            if _step == 0:  # the visitor has their first token: the rest takes the CPU light requests leave
+                if background is not None:
+                    background(job)
+                elif job.boost:  # a thread of the app: never SCHED_IDLE, it may hold the interpreter lock
+                    lower_priority(job.nice)
+            ids.append(token)
+            if token in job.eos:
+                outcome["reason"] = "end of sequence token"
+                break
+            if job.stops and any(s in shown[-(len(s) + len(generated.text) + 8):] for s in job.stops):
+                outcome["reason"] = "stop string"
+                break
+            if cancel.is_set():
+                break
+            if time.monotonic() > deadline:
+                outcome["timed_out"] = True
+                break
+            one[0] = token
+            if not step(one, 1):
+                raise RuntimeError("llama.cpp failed to decode a token")
+    except BaseException as err:  # handed to the consuming side
+        failure = err
+    finally:
+        if context is not None:
+            loaded.give_back(context)
+    if failure is not None:
+        emit("error", failure)
+    else:
+        emit("end", outcome)
+
+
+def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
+         cancel: threading.Event, limits: Settings, prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
+    """Check the request, decode (``loaded.decode``: a thread, or the worker process), stream each token."""
     spec = get_method(method)
     values, stops = check_request(prompt=prompt, method=method, params=params, stop=stop, limits=limits,
                                   model_cap=getattr(loaded.spec, "max_new_tokens", None))
     config = generation_config(method=method, params=params)
-    pipeline = stages(config)
     tokenizer, adapter = loaded.tokenizer, loaded.adapter
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     max_new = int(values["max_new_tokens"])
@@ -268,113 +436,42 @@ def _run(loaded: LlamaCppModel, *, prompt: str, method: str, params: dict[str, A
                          f"{loaded.n_ctx:,} tokens llama.cpp holds here. Shorten it, or choose the transformers engine.",
                          field="prompt")
     seed = int(values["seed"])
-    eos = _eos_ids(tokenizer)
-    lib = _bindings()
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    deadline = time.monotonic() + limits.run_time_limit_s
-    outcome: dict[str, Any] = {}
-
-    def worker() -> None:
-        lower_priority(limits.generation_nice)
-        context = None
-        try:
-            context = loaded.acquire(cancel)
-            lib.llama_memory_clear(lib.llama_get_memory(context), True)
-            ids = list(info.ids)
-            batch_ids = (lib.llama_token * len(ids))(*ids)
-            if lib.llama_decode(context, lib.llama_batch_get_one(batch_ids, len(ids))) != 0:
-                raise RuntimeError("llama.cpp could not read the prompt")
-            generator = torch.Generator().manual_seed(seed)
-            one = (lib.llama_token * 1)()
-            # a branch continues after tokens the visitor chose: read them one at a time, as the original run
-            # did (a batch takes other kernels, and its last digits differ)
-            for token in forced:
-                one[0] = token
-                if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
-                    raise RuntimeError("llama.cpp failed to decode a token")
-                ids.append(token)
-            tops = outcome.setdefault("tops", [])
-            text = StreamText()
-            needs_ids = any(name in _NEEDS_IDS for name, _ in pipeline)
-            for _step in range(max_new):
-                logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,))
-                scores = torch.from_numpy(logits.copy()).unsqueeze(0)
-                raw = torch.softmax(scores[0], dim=-1)
-                if pipeline:
-                    so_far = torch.tensor([ids], dtype=torch.long) if needs_ids else None
-                    filtered_scores = apply(pipeline, so_far, scores.clone())
-                    filtered = torch.softmax(filtered_scores[0], dim=-1)
-                else:  # greedy with no penalty: the filters change nothing
-                    filtered_scores, filtered = scores, raw
-                if config.do_sample:
-                    token = int(torch.multinomial(filtered, 1, generator=generator))
-                else:
-                    token = int(torch.argmax(filtered_scores[0]))
-                # the alternatives' ids and probabilities now (cheap); their pieces and texts once, at the end
-                raw_values, raw_ids = torch.topk(raw, TOP_K_ALTERNATIVES)
-                values, top_ids = (raw_values, raw_ids) if filtered is raw else torch.topk(filtered, TOP_K_ALTERNATIVES)
-                tops.append((raw_ids.tolist(), raw_values.tolist(), top_ids.tolist(), values.tolist()))
-                generated = make_token(adapter, token, float(raw[token]), float(filtered[token]))
-                shown = text.add(generated)
-                events.put(("token", (generated, shown)))
-                ids.append(token)
-                if token in eos:
-                    outcome["reason"] = "end of sequence token"
-                    break
-                if stops and any(s in shown[-(len(s) + len(generated.text) + 8):] for s in stops):
-                    outcome["reason"] = "stop string"
-                    break
-                if cancel.is_set():
-                    break
-                if time.monotonic() > deadline:
-                    outcome["timed_out"] = True
-                    break
-                one[0] = token
-                if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
-                    raise RuntimeError("llama.cpp failed to decode a token")
-        except BaseException as err:  # handed to the consuming thread
-            outcome["error"] = err
-        finally:
-            if context is not None:
-                loaded.give_back(context)
-            events.put(("done", None))
-
+    job = DecodeJob(ids=tuple(info.ids), forced=tuple(forced), method=method, params=dict(params or {}),
+                    max_new=max_new, seed=seed, stops=tuple(stops or ()), eos=frozenset(_eos_ids(tokenizer)),
+                    time_limit_s=limits.run_time_limit_s, nice=limits.generation_nice,
+                    idle=limits.generation_idle, boost=limits.generation_boost)
     started = time.perf_counter()
     first_at: float | None = None
     tokens: list[GeneratedToken] = []
+    tops: list[Any] = []
+    outcome: dict[str, Any] = {}
     base = dict(model=loaded.key, method=method, params=values, seed=seed, prompt=info)
-    thread = threading.Thread(target=worker, name="rsdemo-llamacpp", daemon=True)
     finished = False
     try:
-        thread.start()
-        while True:
-            try:
-                kind, payload = events.get(timeout=_STALL_S)
-            except queue.Empty:
-                cancel.set()
-                raise InputError("Generation stalled and was stopped.") from None
-            if kind == "done":
-                finished = True
-                break
-            generated, shown = payload
-            first_at = first_at or time.perf_counter()
-            tokens.append(generated)
-            yield GenerationResult(**base, beams=(Beam(shown, tuple(tokens), None),), done=False,
-                                   ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+        with contextlib.closing(loaded.decode(job, cancel)) as events:
+            for kind, payload in events:
+                if kind == "error":
+                    finished = True
+                    raise payload if isinstance(payload, (InputError, AssetMissingError)) else InputError(
+                        f"{spec.label} failed on llama.cpp; try the transformers engine.") from payload
+                if kind == "end":
+                    finished, outcome = True, payload
+                    break
+                generated, shown, top = payload
+                first_at = first_at or time.perf_counter()
+                tokens.append(generated)
+                tops.append(top)
+                yield GenerationResult(**base, beams=(Beam(shown, tuple(tokens), None),), done=False,
+                                       ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
     finally:
         if not finished:
             cancel.set()
-    thread.join(timeout=5)
-    if "error" in outcome:
-        err = outcome["error"]
-        raise err if isinstance(err, (InputError, AssetMissingError)) else InputError(
-            f"{spec.label} failed on llama.cpp; try the transformers engine.") from err
     ended = time.perf_counter()
     first_at = first_at or ended
     tokens = [
         dataclasses.replace(token, raw_top=alternatives(adapter, raw_ids, raw_values),
                             top=alternatives(adapter, top_ids, values))
-        for token, (raw_ids, raw_values, top_ids, values) in zip(tokens, outcome.get("tops", []))
+        for token, (raw_ids, raw_values, top_ids, values) in zip(tokens, tops)
     ]
     n_new = len(tokens)
     text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
@@ -409,24 +506,4 @@ def teacher_forced_logits(loaded: LlamaCppModel, ids: list[int], *, start: int) 
         A ``(len(ids) - start + 1, vocab)`` float32 array: row ``j`` predicts ``ids[start + j]`` (the last row
         predicts what would follow the whole sequence).
     """
-    import numpy as np
-
-    lib = _bindings()
-    context = loaded.acquire(threading.Event())
-    try:
-        lib.llama_memory_clear(lib.llama_get_memory(context), True)
-        rows = []
-        prefix = (lib.llama_token * start)(*ids[:start])
-        if lib.llama_decode(context, lib.llama_batch_get_one(prefix, start)) != 0:
-            raise RuntimeError("llama.cpp could not read the prefix")
-        one = (lib.llama_token * 1)()
-        for k in range(start, len(ids) + 1):
-            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,))
-            rows.append(logits.copy())
-            if k < len(ids):
-                one[0] = ids[k]
-                if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
-                    raise RuntimeError("llama.cpp failed to decode a token")
-        return np.stack(rows)
-    finally:
-        loaded.give_back(context)
+    return loaded.logits(list(ids), start=start)

@@ -37,17 +37,27 @@ TOP_K_ALTERNATIVES = 10
 _STREAM_TIMEOUT_S = 120.0  # a crashed generate thread cannot hang the UI longer than this
 
 
-def lower_priority(nice: int) -> None:
-    """Lower this thread's CPU priority (Linux: threads are tasks with their own nice value).
+def lower_priority(nice: int, *, idle: bool = False, tid: int | None = None) -> None:
+    """Lower this thread's CPU priority (Linux: threads are tasks with their own nice value and policy).
 
     Generation then takes the CPU that light requests leave idle instead of competing with them; the
-    threads torch starts for this thread's parallel work inherit the value. Elsewhere it does nothing.
+    threads torch or llama.cpp start for this thread's parallel work inherit it. ``idle``: Linux's
+    ``SCHED_IDLE`` policy (only CPU time no other task wants) instead of a nice value. Elsewhere it does
+    nothing. Only lowering is allowed without privileges: a thread cannot get its priority back. ``tid``:
+    another thread of this process instead.
     """
+    tid = tid or threading.get_native_id()
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:  # not permitted here (or the thread has ended): the nice value instead
+            pass
     if nice <= 0 or not hasattr(os, "setpriority"):
         return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except OSError:  # not permitted here: generation keeps the default priority
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except OSError:  # not permitted here, or the thread has ended: it keeps its priority
         pass
 
 
