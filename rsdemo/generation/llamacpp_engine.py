@@ -78,6 +78,27 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def prompt_batches(n: int) -> list[tuple[int, int]]:
+    """How a prompt of ``n`` tokens is read: batches ending at fixed edges (16, 32, 64, ... 512, then every 512).
+
+    The edges do not depend on the prompt, so a batch's keys and values are the same bits whichever prompt it
+    starts: a context that still holds a batch of the same tokens skips it (the chat template's system prompt,
+    a prompt asked again), and a run gives the same numbers whether it skipped or not. No batch passes
+    llama.cpp's 512.
+
+    >>> prompt_batches(40)
+    [(0, 16), (16, 32), (32, 40)]
+    >>> prompt_batches(16), prompt_batches(1100)[-3:]
+    ([(0, 16)], [(256, 512), (512, 1024), (1024, 1100)])
+    """
+    batches, start, edge = [], 0, 16
+    while edge < n:
+        batches.append((start, edge))
+        start, edge = edge, (edge * 2 if edge < 512 else edge + 512)
+    batches.append((start, n))
+    return batches
+
+
 class LlamaCppModel:
     """A GGUF model loaded by llama.cpp, its tokenizer, and a small pool of contexts (one per concurrent run)."""
 
@@ -101,6 +122,7 @@ class LlamaCppModel:
         self._max_contexts = max(1, contexts)
         self._free: list[Any] = []
         self._made = 0
+        self.held: dict[int, tuple[int, ...]] = {}  # per context: the prompt batches its memory holds
         self._available = threading.Condition()
         self.nbytes = path.stat().st_size + self._max_contexts * self._kv_bytes()
 
@@ -161,6 +183,32 @@ class LlamaCppModel:
         if model:
             lib.llama_model_free(model)
 
+    def read_prompt(self, context: Any, ids: Sequence[int]) -> int:
+        """Read ``ids`` into ``context`` in ``prompt_batches``, skipping the leading batches it still holds.
+
+        Returns how many tokens were skipped. The logits of the last token are ready afterwards.
+        """
+        lib = _bindings()
+        batches = prompt_batches(len(ids))
+        held = self.held.pop(context, ())
+        keep = 0
+        for start, end in batches[:-1]:
+            if held[start:end] != tuple(ids[start:end]):
+                break
+            keep = end
+        memory = lib.llama_get_memory(context)
+        if not keep or not lib.llama_memory_seq_rm(memory, 0, keep, -1):
+            lib.llama_memory_clear(memory, True)
+            keep = 0
+        for start, end in batches:
+            if end <= keep:
+                continue
+            chunk = (lib.llama_token * (end - start))(*ids[start:end])
+            if lib.llama_decode(context, lib.llama_batch_get_one(chunk, end - start)) != 0:
+                raise RuntimeError("llama.cpp could not read the prompt")
+        self.held[context] = tuple(ids[: batches[-2][1]]) if len(batches) > 1 else ()
+        return keep
+
     def decode(self, job: DecodeJob, cancel: threading.Event) -> Iterator[tuple[str, Any]]:
         """Run ``decode`` on a thread of this process; yield its events (``token``..., then ``end`` or ``error``)."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -188,11 +236,8 @@ class LlamaCppModel:
         lib = _bindings()
         context = self.acquire(threading.Event())
         try:
-            lib.llama_memory_clear(lib.llama_get_memory(context), True)
+            self.read_prompt(context, ids[:start])  # in the batches a run reads its prompt in: the same numbers
             rows = []
-            prefix = (lib.llama_token * start)(*ids[:start])
-            if lib.llama_decode(context, lib.llama_batch_get_one(prefix, start)) != 0:
-                raise RuntimeError("llama.cpp could not read the prefix")
             one = (lib.llama_token * 1)()
             for k in range(start, len(ids) + 1):
                 logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(self.vocab_size,))
@@ -352,11 +397,8 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
         def step(tokens: Any, n: int) -> bool:
             return lib.llama_decode(context, lib.llama_batch_get_one(tokens, n)) == 0
 
-        lib.llama_memory_clear(lib.llama_get_memory(context), True)
         ids = list(job.ids)
-        batch_ids = (lib.llama_token * len(ids))(*ids)
-        if not step(batch_ids, len(ids)):
-            raise RuntimeError("llama.cpp could not read the prompt")
+        loaded.read_prompt(context, ids)
         generator = torch.Generator().manual_seed(job.seed)
         one = (lib.llama_token * 1)()
         # a branch continues after tokens the visitor chose: read them one at a time, as the original run
