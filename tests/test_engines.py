@@ -414,9 +414,8 @@ def test_the_worker_ends_with_the_app_and_with_its_model(settings) -> None:
 @needs_llama
 def test_a_context_skips_the_prompt_batches_it_holds_with_the_same_numbers(settings) -> None:
     """Prompt batches end at fixed edges, so a held batch is reused bit for bit (the system prompt, a prompt again)."""
-    from rsdemo.generation.llamacpp_engine import _bindings, prompt_batches
+    from rsdemo.generation.llamacpp_engine import prompt_batches
 
-    lib = _bindings()
     loaded = Backend(settings=dataclasses.replace(settings, generation_process=False)).model(DEFAULT_MODEL,
                                                                                             engine="llama.cpp")
     tokenizer = loaded.tokenizer
@@ -426,21 +425,18 @@ def test_a_context_skips_the_prompt_batches_it_holds_with_the_same_numbers(setti
     shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)  # the system prompt and more
     assert shared >= 16 and len(prompt_batches(len(first))) >= 3
 
-    def last_logits(context: Any) -> np.ndarray:
-        return np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,)).copy()
-
     context = loaded.acquire(threading.Event())
     try:
         fresh = {}
         for name, ids in (("first", first), ("second", second)):
             loaded.held.pop(context, None)
             assert loaded.read_prompt(context, ids) == 0
-            fresh[name] = last_logits(context)
+            fresh[name] = loaded.last_logits(context)
         # the context now holds `second`'s batches: `first` shares the batches that end within the shared part
         expected = max(end for start, end in prompt_batches(len(first))[:-1] if end <= shared)
         assert loaded.read_prompt(context, first) == expected
-        np.testing.assert_array_equal(last_logits(context), fresh["first"])
+        np.testing.assert_array_equal(loaded.last_logits(context), fresh["first"])
         assert loaded.read_prompt(context, first) == prompt_batches(len(first))[-2][1]  # the same prompt again
-        np.testing.assert_array_equal(last_logits(context), fresh["first"])
+        np.testing.assert_array_equal(loaded.last_logits(context), fresh["first"])
     finally:
         loaded.give_back(context)

@@ -78,6 +78,11 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def uses_worker(settings: Settings) -> bool:
+    """Whether llama.cpp runs in a worker process (``generation_process``; its pipe is a passed file descriptor)."""
+    return settings.generation_process and os.name == "posix"
+
+
 def prompt_batches(n: int) -> list[tuple[int, int]]:
     """How a prompt of ``n`` tokens is read: batches ending at fixed edges (16, 32, 64, ... 512, then every 512).
 
@@ -178,10 +183,25 @@ class LlamaCppModel:
         with self._available:
             contexts, self._free = self._free, []
             model, self._model = self._model, None
+        self.held.clear()
         for context in contexts:
             lib.llama_free(context)
         if model:
             lib.llama_model_free(model)
+
+    def read_token(self, context: Any, token: int) -> None:
+        """Read one token after what ``context`` holds (one at a time, as a run reads its own tokens)."""
+        lib = _bindings()
+        one = (lib.llama_token * 1)(token)
+        if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
+            raise RuntimeError("llama.cpp failed to decode a token")
+
+    def last_logits(self, context: Any) -> Any:
+        """A copy of the next-token logits after the last token ``context`` read (a float32 array)."""
+        import numpy as np
+
+        lib = _bindings()
+        return np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(self.vocab_size,)).copy()
 
     def read_prompt(self, context: Any, ids: Sequence[int]) -> int:
         """Read ``ids`` into ``context`` in ``prompt_batches``, skipping the leading batches it still holds.
@@ -233,19 +253,14 @@ class LlamaCppModel:
         """See ``teacher_forced_logits``."""
         import numpy as np
 
-        lib = _bindings()
         context = self.acquire(threading.Event())
         try:
             self.read_prompt(context, ids[:start])  # in the batches a run reads its prompt in: the same numbers
             rows = []
-            one = (lib.llama_token * 1)()
             for k in range(start, len(ids) + 1):
-                logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(self.vocab_size,))
-                rows.append(logits.copy())
+                rows.append(self.last_logits(context))
                 if k < len(ids):
-                    one[0] = ids[k]
-                    if lib.llama_decode(context, lib.llama_batch_get_one(one, 1)) != 0:
-                        raise RuntimeError("llama.cpp failed to decode a token")
+                    self.read_token(context, ids[k])
             return np.stack(rows)
         finally:
             self.give_back(context)
@@ -286,7 +301,7 @@ class LlamaCppEngine:
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
         path = self._path(key)
         worker = 0
-        if settings.generation_process and os.name == "posix":
+        if uses_worker(settings):
             from .decode_worker import PROCESS_BYTES as worker
         return path.stat().st_size + settings.generation_slots * 128 * 1024 * 1024 + worker
 
@@ -313,7 +328,7 @@ class LlamaCppEngine:
         from ..tokenization.adapters import HFAdapter
 
         adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-        if settings.generation_process and os.name == "posix":  # the worker's pipe is a passed file descriptor
+        if uses_worker(settings):
             from .decode_worker import LlamaCppWorkerModel
 
             if progress is not None:
@@ -378,12 +393,10 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
     token is out, ``background(job)`` lowers the run's threads for the rest (in the worker process:
     ``SCHED_IDLE`` with ``job.idle``; by default, this thread to its nice value).
     """
-    import numpy as np
     import torch
 
     config = generation_config(method=job.method, params=job.params)
     pipeline = stages(config)
-    lib = _bindings()
     deadline = time.monotonic() + job.time_limit_s
     outcome: dict[str, Any] = {}
     failure: BaseException | None = None
@@ -393,26 +406,18 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
         lower_priority(job.nice)
     try:
         context = loaded.acquire(cancel)
-
-        def step(tokens: Any, n: int) -> bool:
-            return lib.llama_decode(context, lib.llama_batch_get_one(tokens, n)) == 0
-
         ids = list(job.ids)
         loaded.read_prompt(context, ids)
         generator = torch.Generator().manual_seed(job.seed)
-        one = (lib.llama_token * 1)()
         # a branch continues after tokens the visitor chose: read them one at a time, as the original run
         # did (a batch takes other kernels, and its last digits differ)
         for token in job.forced:
-            one[0] = token
-            if not step(one, 1):
-                raise RuntimeError("llama.cpp failed to decode a token")
+            loaded.read_token(context, token)
             ids.append(token)
         text = StreamText()
         needs_ids = any(name in _NEEDS_IDS for name, _ in pipeline)
         for _step in range(job.max_new):
-            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(context, -1), shape=(loaded.vocab_size,))
-            scores = torch.from_numpy(logits.copy()).unsqueeze(0)
+            scores = torch.from_numpy(loaded.last_logits(context)).unsqueeze(0)
             raw = torch.softmax(scores[0], dim=-1)
             if pipeline:
                 so_far = torch.tensor([ids], dtype=torch.long) if needs_ids else None
@@ -448,9 +453,7 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
             if time.monotonic() > deadline:
                 outcome["timed_out"] = True
                 break
-            one[0] = token
-            if not step(one, 1):
-                raise RuntimeError("llama.cpp failed to decode a token")
+            loaded.read_token(context, token)
     except BaseException as err:  # handed to the consuming side
         failure = err
     finally:
