@@ -885,6 +885,7 @@ def run(args: argparse.Namespace) -> Outcome:
         jiffies1 = _machine_jiffies()
         cpu_self = _self_cpu_s() - cpu_self0
         final = _proc_status(app.pid)
+        workers_final = {child: _proc_status(child) for child in _children_cpu_s(app.pid)}
         if profiler is not None:
             try:
                 profiler.wait(timeout=30)
@@ -955,6 +956,9 @@ def run(args: argparse.Namespace) -> Outcome:
             "peak_rss_sampled_during_load_mib": monitor.peak_rss_kib / 1024,
             "rss_end_mib": final.get("VmRSS", 0) / 1024, "peak_threads": monitor.peak_threads,
             "alive_at_end": app.proc.poll() is None,
+            # the generation worker processes (llama.cpp's, transformers'): each one's peak, and their sum
+            "workers_peak_rss_mib": {str(k): v.get("VmHWM", 0) / 1024 for k, v in workers_final.items()},
+            "workers_peak_rss_sum_mib": sum(v.get("VmHWM", 0) for v in workers_final.values()) / 1024,
         })
         unexpected_light = [r for r in records if r["outcome"] == "unexpected"]
         unexpected_gen = [r for r in runs if r["outcome"] == "unexpected"]
@@ -1047,6 +1051,9 @@ def print_report(o: Outcome) -> None:
     print()
     print(f"app: peak RSS (VmHWM) {o.app['peak_rss_mib']:,.0f} MiB (idle {o.app['rss_idle_mib']:,.0f}, after warm-up "
           f"{o.app['rss_after_warmup_mib']:,.0f}), peak threads {o.app['peak_threads']}, start-up {o.app['startup_s']} s")
+    if o.app.get("workers_peak_rss_mib"):
+        each = ", ".join(f"{v:,.0f}" for v in o.app["workers_peak_rss_mib"].values())
+        print(f"app's worker processes: peak RSS {each} MiB (sum {o.app['workers_peak_rss_sum_mib']:,.0f} MiB)")
     busy = cpu.get("machine_busy_fraction")
     print(f"CPU over {cpu['wall_s']:.1f} s: app {cpu['app_cpu_s']:.1f} s ({cpu['app_cores_used']:.2f} cores, "
           f"{cpu['app_cpu_ms_per_request']:.1f} ms/request), app's worker processes {cpu['app_workers_cpu_s']:.1f} s, "

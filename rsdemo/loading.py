@@ -442,6 +442,9 @@ class ModelBundle:
         """Free the model's memory (called when the cache evicts it)."""
         import gc
 
+        worker = self.__dict__.pop("worker", None)  # transformers' generation worker process, on a CPU
+        if worker is not None:
+            worker.release()
         self.model = None
         gc.collect()
         try:

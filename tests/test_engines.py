@@ -440,3 +440,107 @@ def test_a_context_skips_the_prompt_batches_it_holds_with_the_same_numbers(setti
         np.testing.assert_array_equal(loaded.last_logits(context), fresh["first"])
     finally:
         loaded.give_back(context)
+
+
+# --- transformers' generation runs in a worker process ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_transformers_generates_in_a_worker_process_with_the_same_results(backend: Backend, settings) -> None:
+    """On a CPU every transformers run goes to a worker process holding its own copy of the model (in the app's
+    session, lowered after its first step); its results equal the app's own, token by token, probabilities too."""
+    from rsdemo.generation.decode_worker import PROCESS_BYTES
+
+    bundle = backend.model(DEFAULT_MODEL)
+    worker = bundle.worker.current()
+    assert worker.pid != os.getpid() and os.getsid(worker.pid) == os.getsid(0)
+    params_bytes = sum(p.numel() * p.element_size() for p in bundle.model.parameters())
+    assert bundle.nbytes == 2 * params_bytes + PROCESS_BYTES  # the memory bound counts both copies
+    in_app = Backend(settings=dataclasses.replace(settings, generation_process=False))
+    assert not hasattr(in_app.model(DEFAULT_MODEL), "worker")
+    for method, params in [("greedy", {"max_new_tokens": 10}),
+                           ("top_p", {"max_new_tokens": 10, "seed": 5, "top_p": 0.8, "repetition_penalty": 1.2}),
+                           ("beam", {"max_new_tokens": 8, "num_beams": 3}),
+                           ("contrastive", {"max_new_tokens": 6})]:
+        ours, theirs = ([r for r in b.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method=method, params=params,
+                                               engine="transformers") if r.waiting is None] for b in (backend, in_app))
+        assert len(ours) == len(theirs) and ours[-1].done
+        for a, b in zip(ours, theirs):
+            # every streamed update: tokens, probabilities, text (repr: a streamed token without probabilities has NaN)
+            assert repr(a.beams) == repr(b.beams) and a.done == b.done
+        assert ours[-1].finish_reason == theirs[-1].finish_reason and ours[-1].code == theirs[-1].code
+    with pytest.raises(InputError, match="ids of this model's vocabulary"):
+        list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
+                              params={"max_new_tokens": 2}, prefix=[10**8]))
+
+    # after the first step the run's threads drop (SCHED_IDLE by default); the pipe reader keeps its priority
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
+                              engine="transformers", params={"max_new_tokens": 300})
+    try:
+        next(stream), next(stream)
+        tids = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task") if int(t) != worker.pid]
+        got = {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == 0 and _priority_as_set(settings, got)
+    finally:
+        stream.close()
+
+    # a beam search streams nothing until it ends: the worker says it is alive once a second meanwhile
+    request = dict(prompt=LONG_PROMPTS[0], method="beam", params={"max_new_tokens": 40, "num_beams": 4},
+                   chat=True, stop=None, details=True, limits=settings, prefix=[])
+    kinds = [kind for kind, _ in worker.generate(request, threading.Event())]
+    assert kinds[-2:] == ["result", "end"] and "tick" in kinds and set(kinds) == {"tick", "result", "end"}
+
+
+@pytest.mark.slow
+def test_a_transformers_worker_stops_with_its_visitor_is_replaced_when_killed_and_ends_with_its_model(
+        backend: Backend, settings) -> None:
+    import signal
+    import time
+
+    handle = backend.model(DEFAULT_MODEL).worker
+    pid = handle.current().pid
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
+                              engine="transformers", params={"max_new_tokens": 300})
+    next(stream)
+    stream.close()  # the visitor left
+    time.sleep(0.5)
+    before = _cpu_seconds(pid)
+    time.sleep(1.0)
+    assert _cpu_seconds(pid) - before < 0.2
+    *_, after = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
+                                 params={"max_new_tokens": 8})
+    assert "Paris" in after.text and handle.current().pid == pid
+
+    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
+                              engine="transformers", params={"max_new_tokens": 300})
+    next(stream)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(InputError, match=r"transformers' worker process stopped mid-run"):
+        list(stream)
+    *_, again = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
+                                 params={"max_new_tokens": 8})
+    assert repr(again.beams) == repr(after.beams) and handle.current().pid != pid
+
+    own = Backend(settings=settings)  # an evicted (released) model stops its worker
+    bundle = own.model(DEFAULT_MODEL)
+    own_pid = bundle.worker.current().pid
+    bundle.release()
+    assert _gone(own_pid, 5)
+
+
+def test_a_worker_that_cannot_start_leaves_generation_in_the_apps_process(settings, tiny, monkeypatch) -> None:
+    """A transformers worker that fails to start (here: a model it cannot load) is logged and runs stay in process."""
+    from rsdemo.generation.decode_worker import TransformersWorker
+
+    handle = TransformersWorker(key="no-such-model", settings=settings)
+    assert handle.current() is None
+    model, tokenizer = tiny
+    bundle = tiny_bundle(model, tokenizer, key=TINY_KEY)
+    bundle.worker = handle
+    *_, result = TransformersEngine().run(bundle, prompt="hello", method="greedy", params={"max_new_tokens": 3},
+                                          chat=False, stop=None, cancel=threading.Event(), details=True,
+                                          limits=settings)
+    assert result.done and len(result.beams[0].tokens) == 3
+    handle.release()
+    with pytest.raises(Exception, match="released"):
+        handle.current()

@@ -27,6 +27,7 @@ A worker that dies mid-run fails that run with a clear message, and the next run
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -45,7 +46,7 @@ from .. import errors
 from ..errors import InputError
 from ..settings import Settings
 
-__all__ = ["DecodeWorker", "PROCESS_BYTES"]
+__all__ = ["DecodeWorker", "PROCESS_BYTES", "TransformersWorker", "discard", "spawn"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ PROCESS_BYTES = 640 * 1024 * 1024  # a worker's own memory (Python, torch, trans
 _START_TIMEOUT_S = 120.0
 _STALL_S = 60.0
 _POLL_S = 0.1  # how often a waiting run looks at its Stop button
+_LABELS = {"llamacpp": "llama.cpp's worker process", "transformers": "transformers' worker process"}
 _ERRORS = {name: cls for name, cls in vars(errors).items()
            if isinstance(cls, type) and issubclass(cls, errors.RsdemoError)}
 
@@ -71,57 +73,81 @@ def _rebuild(described: tuple[str, str, str]) -> BaseException:
     return cls(message, field=field) if field else cls(message)
 
 
+def spawn(engine: str) -> tuple[subprocess.Popen, Connection]:
+    """Start a worker process (it imports its engine's libraries at once) and the app's end of its pipe.
+
+    ``DecodeWorker(spawned=...)`` then tells it what to load: a caller may start it first and load its own copy
+    of the model meanwhile. ``discard`` stops one that is not wanted after all.
+    """
+    ours, theirs = socket.socketpair()
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        # the same session as the app (no setsid): there the nice value counts against the app's threads
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rsdemo.generation.decode_worker", str(theirs.fileno()), engine],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+        )
+    finally:
+        theirs.close()
+    return process, Connection(ours.detach())
+
+
+def discard(spawned: tuple[subprocess.Popen, Connection]) -> None:
+    """Stop a spawned worker that was never given a model (closing its pipe ends it)."""
+    process, conn = spawned
+    conn.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 class DecodeWorker:
     """The app's side of one worker process: start it, send runs, read their events, stop it.
 
     Args:
-        key: the catalog key of the GGUF model.
-        path: the GGUF file.
+        key: the catalog key of the GGUF model (``engine="transformers"``: a catalog key or a Hub ref).
+        path: the GGUF file (llama.cpp only).
         settings: the app's settings (the cache directory, the nice value, the slots).
         contexts: runs at once (one llama.cpp context each).
+        engine: ``llamacpp`` (decode jobs) or ``transformers`` (whole ``generate_stream`` runs).
     """
 
-    def __init__(self, *, key: str, path: Path, settings: Settings, contexts: int) -> None:
+    def __init__(self, *, key: str, settings: Settings, path: Path | None = None, contexts: int = 1,
+                 engine: str = "llamacpp", spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
         self.key = key
-        ours, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        try:
-            # the same session as the app (no setsid): there the nice value counts against the app's threads
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "rsdemo.generation.decode_worker", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
-            )
-        finally:
-            theirs.close()
-        self._conn = Connection(ours.detach())
+        self.label = _LABELS[engine]
+        self._process, self._conn = spawned or spawn(engine)
         self._send_lock = threading.Lock()
         self._runs: dict[int, queue.Queue[tuple[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._dead = False
         try:
-            self._send({"key": key, "path": str(path), "settings": settings, "contexts": contexts})
+            self._send({"engine": engine, "key": key, "path": str(path or ""), "settings": settings,
+                        "contexts": contexts})
             if not self._conn.poll(_START_TIMEOUT_S):
-                raise errors.AssetMissingError("llama.cpp's worker process did not start in time.")
+                raise errors.AssetMissingError(f"{self.label} did not start in time.")
             kind, payload = self._conn.recv()
         except (EOFError, OSError):
             self.close()
-            log.error("llama.cpp's worker process for %s exited while starting (its error is above)", key)
-            raise errors.AssetMissingError("llama.cpp's worker process could not start; the server log says why.") from None
+            log.error("%s for %s exited while starting (its error is above)", self.label, key)
+            raise errors.AssetMissingError(f"{self.label} could not start; the server log says why.") from None
         except BaseException:
             self.close()
             raise
         if kind != "ready":
             self.close()
             raise _rebuild(payload)
-        self.vocab_size: int = payload["vocab_size"]
-        self.n_ctx: int = payload["n_ctx"]
-        self.nbytes: int = payload["nbytes"]  # the model file and its contexts' KV caches
+        self.vocab_size: int = payload.get("vocab_size", 0)
+        self.n_ctx: int = payload.get("n_ctx", 0)
+        self.nbytes: int = payload["nbytes"]  # llama.cpp: the model file and its contexts' KV caches
         self.pid: int = self._process.pid
         self._reader = threading.Thread(target=self._read, name=f"rsdemo-decode-worker-{self.pid}", daemon=True)
         self._reader.start()
-        log.info("llama.cpp worker process %d serves %s", self.pid, key)
+        log.info("%s %d serves %s", self.label, self.pid, key)
 
     @property
     def alive(self) -> bool:
@@ -156,7 +182,7 @@ class DecodeWorker:
                 self._send((message[0], run_id, *message[1:]))
             except OSError:
                 self._dead = True
-                raise InputError("llama.cpp's worker process has stopped; try again (the next run starts a new one).") from None
+                raise InputError(f"{self.label} has stopped; try again (the next run starts a new one).") from None
             last = time.monotonic()
             while not ended:
                 if cancel is not None and cancel.is_set() and not cancelled:
@@ -174,11 +200,11 @@ class DecodeWorker:
                         continue
                 last = time.monotonic()
                 if kind == "lost":
-                    raise InputError(f"llama.cpp's worker process stopped mid-run ({received} tokens had arrived); "
+                    raise InputError(f"{self.label} stopped mid-run ({received} tokens had arrived); "
                                      "try again (the next run starts a new one).")
                 if kind == "error":
                     payload = _rebuild(payload)
-                received += kind == "token"
+                received += kind in ("token", "tokens", "result")
                 ended = kind in ("end", "error", "logits")
                 yield kind, payload
         finally:
@@ -192,6 +218,11 @@ class DecodeWorker:
     def decode(self, job: Any, cancel: threading.Event) -> Iterator[tuple[str, Any]]:
         """Run a ``DecodeJob`` in the worker; yield its events as ``LlamaCppModel.decode`` does."""
         return self._request(("run", job), cancel)
+
+    def generate(self, request: dict[str, Any], cancel: threading.Event) -> Iterator[tuple[str, Any]]:
+        """Run ``generate_stream(**request)`` in a transformers worker; yield its events (``tokens``, ``result``,
+        ``tick``, then ``end`` or ``error``)."""
+        return self._request(("generate", request), cancel)
 
     def logits(self, ids: Sequence[int], *, start: int) -> Any:
         """The worker's ``LlamaCppModel.logits`` (teacher-forced next-token logits)."""
@@ -260,31 +291,127 @@ class LlamaCppWorkerModel:
             worker.close()
 
 
+class TransformersWorker:
+    """A transformers model's generation runs, in a ``DecodeWorker`` that loads its own copy of the model.
+
+    The app keeps its copy for what runs in its own process (the Inside tab, the beam tree); every ``generate``
+    run goes to the worker, where transformers' Python work per step never holds the app's interpreter lock and
+    the run can go under ``SCHED_IDLE`` after its first step. A worker that died is replaced on the next run; one
+    that cannot start leaves runs in the app's process (logged).
+    """
+
+    def __init__(self, *, key: str, settings: Settings,
+                 spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
+        self.key = key
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._released = False
+        self._worker: DecodeWorker | None = self._start(spawned)
+
+    def _start(self, spawned: tuple[subprocess.Popen, Connection] | None = None) -> DecodeWorker | None:
+        try:
+            return DecodeWorker(key=self.key, settings=self._settings, engine="transformers", spawned=spawned)
+        except Exception:  # noqa: BLE001 - runs go in the app's process instead; the details go to the log
+            log.warning("transformers' worker process for %s could not start; generating in the app's process",
+                        self.key, exc_info=True)
+            return None
+
+    def current(self) -> DecodeWorker | None:
+        """The running worker (a new one if it died), or None when none could start."""
+        with self._lock:
+            if self._released:
+                raise errors.AssetMissingError(f"The {self.key} model was released.")
+            if self._worker is not None and not self._worker.alive:
+                log.warning("transformers' worker process %d is gone; starting a new one", self._worker.pid)
+                self._worker.close()
+                self._worker = self._start()
+            return self._worker
+
+    @staticmethod
+    def generate(worker: DecodeWorker, *, request: dict[str, Any], cancel: threading.Event) -> Iterator[Any]:
+        """``generate_stream(**request)`` run by ``worker``: the same ``GenerationResult`` updates.
+
+        Streamed updates cross the pipe as the new tokens only (a run's updates would otherwise carry every
+        token so far, each time); the whole result is rebuilt here.
+        """
+        from .results import Beam
+
+        last = None
+        for kind, payload in worker.generate(request, cancel):
+            if kind == "result":
+                last = payload
+                yield payload
+            elif kind == "tokens" and last is not None:
+                new, text, ttft_s, elapsed_s = payload
+                last = dataclasses.replace(last, beams=(Beam(text, last.beams[0].tokens + tuple(new), None),),
+                                           ttft_s=ttft_s, elapsed_s=elapsed_s)
+                yield last
+            elif kind == "error":
+                raise payload
+
+    def release(self) -> None:
+        with self._lock:
+            self._released = True
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
+
+
 # --- the child --------------------------------------------------------------------------------------------------
+
+
+def _lower_all_but(main_thread: int, nice: int, idle: bool) -> None:
+    """Lower every thread of this process but the one reading the pipe: the runs' own, and the OpenMP teams
+    llama.cpp and torch started from them."""
+    from .transformers_engine import lower_priority
+
+    for task in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ():
+        if int(task) != main_thread:
+            lower_priority(nice, idle=idle, tid=int(task))
+
+
+def _load_llamacpp(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from ..catalog import get_model_spec
+    from ..loading import gguf_tokenizer
+    from ..tokenization.adapters import HFAdapter
+    from .llamacpp_engine import LlamaCppModel
+
+    settings: Settings = config["settings"]
+    tokenizer = gguf_tokenizer(key=config["key"], settings=settings)
+    adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
+    loaded = LlamaCppModel(key=config["key"], spec=get_model_spec(config["key"]), path=Path(config["path"]),
+                           tokenizer=tokenizer, adapter=adapter, contexts=int(config["contexts"]),
+                           threads=settings.llamacpp_threads)
+    return loaded, {"vocab_size": loaded.vocab_size, "n_ctx": loaded.n_ctx, "nbytes": loaded.nbytes}
+
+
+def _load_transformers(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from ..loading import load_model_bundle
+    from ..runtime import Runtime
+
+    bundle = load_model_bundle(key=config["key"], runtime=Runtime("cpu", "cpu", "float32", False),
+                               settings=config["settings"])
+    return bundle, {"nbytes": bundle.nbytes}
 
 
 def main(argv: Sequence[str]) -> int:
     """The worker process: load the model, then run what the app sends until it says close or goes away."""
     conn = Connection(int(argv[0]))
-    config = conn.recv()
-    from ..loading import gguf_tokenizer
-    from ..tokenization.adapters import HFAdapter
-    from .llamacpp_engine import LlamaCppModel, decode
-    from .transformers_engine import lower_priority
+    if argv[1:] == ["transformers"]:  # while the app loads its own copy of the model
+        import transformers  # noqa: F401
 
+        from .. import loading  # noqa: F401
     try:
-        settings: Settings = config["settings"]
-        tokenizer = gguf_tokenizer(key=config["key"], settings=settings)
-        adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-        from ..catalog import get_model_spec
-
-        loaded = LlamaCppModel(key=config["key"], spec=get_model_spec(config["key"]), path=Path(config["path"]),
-                               tokenizer=tokenizer, adapter=adapter, contexts=int(config["contexts"]),
-                               threads=settings.llamacpp_threads)
+        config = conn.recv()
+    except (EOFError, OSError):  # discarded before it was given a model
+        return 0
+    engine = config.get("engine", "llamacpp")
+    try:
+        loaded, ready = (_load_transformers if engine == "transformers" else _load_llamacpp)(config)
     except Exception as err:  # noqa: BLE001 - reported to the app, which raises it
         conn.send(("failed", _describe(err)))
         return 1
-    conn.send(("ready", {"vocab_size": loaded.vocab_size, "n_ctx": loaded.n_ctx, "nbytes": loaded.nbytes}))
+    conn.send(("ready", ready))
     send_lock = threading.Lock()
     cancels: dict[int, threading.Event] = {}
 
@@ -300,15 +427,50 @@ def main(argv: Sequence[str]) -> int:
     main_thread = threading.get_native_id()
 
     def background(job: Any) -> None:
-        """After a run's first token: lower every thread but the one reading the pipe (this run's, and the OpenMP
-        team llama.cpp and torch started from it, a team per run thread made on its first decode)."""
-        for task in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ():
-            if int(task) != main_thread:
-                lower_priority(job.nice, idle=job.idle, tid=int(task))
+        """After a run's first token: lower its threads (and every other run's: they share the OpenMP teams)."""
+        _lower_all_but(main_thread, job.nice, job.idle)
 
     def run(run_id: int, job: Any) -> None:
+        from .llamacpp_engine import decode
+
         try:
             decode(loaded, job, cancels[run_id], lambda kind, payload: send(run_id, kind, payload), background)
+        finally:
+            cancels.pop(run_id, None)
+
+    def generate(run_id: int, request: dict[str, Any]) -> None:
+        """A transformers run: the prompt and the first step at ``generation_nice`` (at the app's priority with
+        ``generation_boost``), the rest lowered; a tick a second while nothing streams (beam search)."""
+        from ..custom_decoding import CUSTOM_METHODS
+        from .transformers_engine import generate_stream
+
+        limits: Settings = request.pop("limits")
+        nice = limits.generation_nice
+        if limits.generation_boost:  # generate's thread starts at the app's priority
+            limits = dataclasses.replace(limits, generation_nice=0)
+        state = {"lowered": False, "tick": time.monotonic()}
+
+        def step() -> None:
+            if not state["lowered"]:
+                state["lowered"] = True
+                _lower_all_but(main_thread, nice, limits.generation_idle)
+            if time.monotonic() - state["tick"] >= 1.0:
+                state["tick"] = time.monotonic()
+                send(run_id, "tick", None)
+
+        sent = 0
+        try:
+            for result in generate_stream(bundle=loaded, cancel=cancels[run_id], custom_methods=dict(CUSTOM_METHODS),
+                                          limits=limits, on_step=step, **request):
+                if result.done or not sent:
+                    send(run_id, "result", result)
+                else:
+                    beam = result.beams[0]
+                    send(run_id, "tokens", (beam.tokens[sent:], beam.text, result.ttft_s, result.elapsed_s))
+                sent = len(result.beams[0].tokens) if result.beams else 0
+            send(run_id, "end", None)
+        except Exception as err:  # noqa: BLE001 - reported to the app, which raises it
+            send(run_id, "error", err)
         finally:
             cancels.pop(run_id, None)
 
@@ -318,24 +480,23 @@ def main(argv: Sequence[str]) -> int:
         except Exception as err:  # noqa: BLE001 - reported to the app
             send(run_id, "error", err)
 
+    handlers = {"run": run, "generate": generate, "logits": logits}
     try:
         while True:
             message = conn.recv()
-            if message[0] == "run":
-                _, run_id, job = message
-                cancels[run_id] = threading.Event()
-                threading.Thread(target=run, args=(run_id, job), daemon=True).start()
+            if message[0] in handlers:
+                if message[0] != "logits":
+                    cancels[message[1]] = threading.Event()
+                threading.Thread(target=handlers[message[0]], args=message[1:], daemon=True).start()
             elif message[0] == "cancel":
                 cancels.get(message[1], threading.Event()).set()
-            elif message[0] == "logits":
-                threading.Thread(target=logits, args=message[1:], daemon=True).start()
             elif message[0] == "close":
                 break
     except (EOFError, OSError):  # the app is gone
         pass
     for event in list(cancels.values()):
         event.set()
-    os._exit(0)  # llama.cpp's memory goes with the process; no interpreter teardown racing the run threads
+    os._exit(0)  # the model's memory goes with the process; no interpreter teardown racing the run threads
 
 
 if __name__ == "__main__":

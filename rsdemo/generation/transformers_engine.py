@@ -61,6 +61,29 @@ def lower_priority(nice: int, *, idle: bool = False, tid: int | None = None) -> 
         pass
 
 
+def with_worker(nbytes: int, *, runtime: Any, settings: Settings) -> int:
+    """The memory a transformers model of ``nbytes`` parameters takes with its generation worker process.
+
+    On a CPU with ``generation_process`` its generation runs go to a worker process that loads its own copy
+    (``decode_worker.TransformersWorker``): twice the parameters and the process. A model whose two copies
+    would not fit ``max_model_mb``, and any GPU, generate in the app's process (``nbytes`` unchanged).
+
+    >>> from rsdemo.runtime import Runtime
+    >>> from rsdemo.settings import Settings
+    >>> s, cpu = Settings(cache_dir="."), Runtime("cpu", "cpu", "float32", False)
+    >>> with_worker(100, runtime=cpu, settings=s) > 200, with_worker(s.max_model_mb * 2**20, runtime=cpu, settings=s)
+    (True, 8589934592)
+    """
+    from .decode_worker import PROCESS_BYTES
+    from .llamacpp_engine import uses_worker
+
+    total = 2 * nbytes + PROCESS_BYTES
+    if (not uses_worker(settings) or getattr(runtime, "kind", "cpu") != "cpu"
+            or total > settings.max_model_mb * 1024 * 1024):
+        return nbytes
+    return total
+
+
 def bundle_adapter(bundle: Any) -> HFAdapter:
     """The loaded model's tokenizer as an adapter (pieces, bytes), for building ``GeneratedToken``s."""
     return getattr(bundle, "adapter", None) or HFAdapter(bundle.tokenizer.backend_tokenizer, lossless=False)
@@ -83,6 +106,7 @@ def generate_stream(
     details: bool = True,
     limits: Settings | None = None,
     prefix: Sequence[int] = (),
+    on_step: Callable[[], None] | None = None,
 ) -> Iterator[GenerationResult]:
     """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
 
@@ -104,6 +128,8 @@ def generate_stream(
             passes ``run_time_limit_s`` stops at the next token, marked "time limit".
         prefix: token ids forced after the prompt (a branch); generation continues after them and the
             results hold only the new tokens.
+        on_step: called on generate's thread after each step (the worker process lowers the run's priority
+            after the first and tells the app the run is alive).
 
     Raises:
         InputError: empty prompt, bad parameters, too many new tokens for the model.
@@ -158,6 +184,8 @@ def generate_stream(
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             events.put(("tick", None))
+            if on_step is not None:
+                on_step()
             if not cancel.is_set() and time.monotonic() > deadline:
                 timed_out.set()
                 cancel.set()
@@ -377,19 +405,47 @@ class TransformersEngine:
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
         from ..loading import model_size_bytes
 
-        return model_size_bytes(key=key, runtime=runtime, settings=settings)
+        size = model_size_bytes(key=key, runtime=runtime, settings=settings)
+        return with_worker(size, runtime=runtime, settings=settings)
 
     def load(self, key: str, *, runtime: Any, settings: Settings, progress: Callable[[str], None] | None,
              budget: Any) -> Any:
         from ..loading import load_model_bundle
+        from .decode_worker import TransformersWorker, discard, spawn
 
-        return load_model_bundle(key=key, runtime=runtime, settings=settings, progress=progress, budget=budget)
+        spawned = None
+        if with_worker(1, runtime=runtime, settings=settings) != 1:  # the worker imports its libraries meanwhile
+            spawned = spawn("transformers")
+        try:
+            bundle = load_model_bundle(key=key, runtime=runtime, settings=settings, progress=progress, budget=budget)
+            size = with_worker(bundle.nbytes, runtime=runtime, settings=settings)
+            if spawned is not None and size != bundle.nbytes:
+                if progress is not None:
+                    progress("Starting transformers' worker process")
+                try:
+                    bundle.worker = TransformersWorker(key=key, settings=settings, spawned=spawned)  # type: ignore[attr-defined]
+                except BaseException:
+                    bundle.release()
+                    raise
+                spawned = None
+                bundle.nbytes = size
+        finally:
+            if spawned is not None:
+                discard(spawned)
+        return bundle
 
     def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
             cancel: threading.Event, details: bool, limits: Settings,
             prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
         from ..custom_decoding import CUSTOM_METHODS
 
+        handle = getattr(loaded, "worker", None)
+        worker = handle.current() if handle is not None else None
+        if worker is not None:
+            request = dict(prompt=prompt, method=method, params=params, chat=chat, stop=stop, details=details,
+                           limits=limits, prefix=list(prefix))
+            yield from handle.generate(worker, request=request, cancel=cancel)
+            return
         yield from generate_stream(bundle=loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
                                    cancel=cancel, custom_methods=dict(CUSTOM_METHODS), details=details,
                                    limits=limits, prefix=prefix)
