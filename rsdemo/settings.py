@@ -102,18 +102,21 @@ class Settings:
         runs_per_visitor: generations one visitor (browser session or API client) may have running at once;
             a new run from the same visitor stops the older one.
         run_time_limit_s: a generation is stopped after this many seconds (marked "time limit").
-        generation_nice: the CPU priority generation drops to (Linux nice, 0 to 19; transformers' generation
-            threads, and llama.cpp's runs up to their first token): it takes the CPU that tokenize / compare /
+        generation_nice: the CPU priority generation drops to (Linux nice, 0 to 19; a run on a thread of the
+            app, and a worker process's run up to its first token): it takes the CPU that tokenize / compare /
             decode leave idle instead of slowing them down.
-        generation_process: llama.cpp's decode loop runs in a worker process of its own, in the app's session, at
-            ``generation_nice`` (its Python work per token then never holds the app's interpreter lock); false:
-            on a thread of the app (as on Windows).
-        generation_idle: after its first token a run in the worker process goes under Linux's ``SCHED_IDLE``
-            policy: it runs only on CPU time no other task wants, and any task that wakes takes its core at once
-            (never for a thread of the app: it may hold the interpreter lock the app waits for).
-        generation_boost: a llama.cpp run reads its prompt and draws its first token at the app's priority
-            instead of ``generation_nice``: the first token comes sooner under load, and light requests lose
-            the CPU the prompt takes.
+        generation_process: on a CPU, generation runs in worker processes of their own, in the app's session, at
+            ``generation_nice``: llama.cpp's decode loop, and transformers' runs (a second copy of the model,
+            counted in ``max_model_mb``; a model whose two copies would not fit generates in the app's process).
+            Their Python work per token then never holds the app's interpreter lock. False: on threads of the
+            app (as on Windows).
+        generation_idle: after its first token (a beam search: its first step) a run in a worker process goes
+            under Linux's ``SCHED_IDLE`` policy: it runs only on CPU time no other task wants, and any task that
+            wakes takes its core at once (never for a thread of the app: it may hold the interpreter lock the app
+            waits for).
+        generation_boost: a run in a worker process reads its prompt and draws its first token at the app's
+            priority instead of ``generation_nice``: the first token comes sooner under load, and light
+            requests lose the CPU the prompt takes.
         llamacpp_threads: threads of one llama.cpp run (0: every core); with fewer, runs at once do not
             spin-wait for each other's cores.
         gpu_base_s, gpu_max_s: the ZeroGPU duration asked for: base seconds plus the model's seconds per new

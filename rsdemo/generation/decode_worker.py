@@ -1,24 +1,27 @@
-"""llama.cpp's decode loop in a worker process of its own, at a low CPU priority.
+"""Generation in worker processes of their own, at a low CPU priority: llama.cpp's decode loop, transformers' runs.
 
-Why: the decode loop does Python work for every token (the softmax, transformers' decoding stages, the draw,
-the alternatives). On a thread of the app that work takes the app's one interpreter lock, and a thread holding
-it at a low priority stalls every tokenize / compare / decode request behind it: on 2 cores two generations
-cut the light throughput to 55-70 % (``benchmarks/README.md``). In a child process the decode loop has an
-interpreter of its own, and the kernel's priorities work: each run reads its prompt and draws its first token
-at ``generation_nice`` (``generation_boost``: at the app's priority), then its threads (its own, and the
-OpenMP team llama.cpp and torch started from it) go under ``SCHED_IDLE`` (``generation_idle``, the default) or
-stay at the nice value, so the rest of the run takes only the CPU that light requests leave idle. The child stays in the app's session, where
-Linux's autogroup scheduler compares nice values; a process in a session of its own would get an equal share of
-the CPU whatever its nice value.
+Why: generation does Python work for every token (the softmax, transformers' decoding stages, the draw, the
+alternatives; transformers' whole ``generate`` loop). On a thread of the app that work takes the app's one
+interpreter lock, and a thread holding it at a low priority stalls every tokenize / compare / decode request
+behind it: on 2 cores two generations cut the light throughput to 55-70 % (``benchmarks/README.md``). In a child
+process generation has an interpreter of its own, and the kernel's priorities work: each run reads its prompt
+and draws its first token at ``generation_nice`` (``generation_boost``: at the app's priority), then its threads
+(its own, and the OpenMP teams llama.cpp and torch started from it) go under ``SCHED_IDLE``
+(``generation_idle``, the default) or stay at the nice value, so the rest of the run takes only the CPU that
+light requests leave idle. The child stays in the app's session, where Linux's autogroup scheduler compares
+nice values; a process in a session of its own would get an equal share of the CPU whatever its nice value.
 
-One worker per loaded model: it loads the same GGUF file (memory-mapped, so the page cache is shared) and the
-tokenizer, and runs one thread per run, as many at once as there are generation slots. The app keeps the
-tokenizer too (it builds the prompt and names the alternatives), sends each run as a ``DecodeJob`` and reads
-the same events the thread version yields: ``token`` per token, then ``end`` or ``error``. Stop, a visitor
-leaving and the time limit reach the child as a ``cancel`` message. The child ends with the app: when the app
-exits or is killed, the kernel closes the app's end of the pipe and the child's read ends (``PR_SET_PDEATHSIG``
-would not do: it fires when the *thread* that started the child ends, and Gradio's worker threads come and go).
-A worker that dies mid-run fails that run with a clear message, and the next run starts a new one.
+One worker per loaded model. llama.cpp's (``LlamaCppWorkerModel``) loads the same GGUF file (memory-mapped, so
+the page cache is shared) and the tokenizer, and runs one thread per run, as many at once as there are
+generation slots; the app keeps the tokenizer too (it builds the prompt and names the alternatives), sends each
+run as a ``DecodeJob`` and reads the same events the thread version yields: ``token`` per token, then ``end``
+or ``error``. transformers' (``TransformersWorker``) loads its own copy of the model and runs
+``generate_stream`` whole; streamed updates cross as their new tokens only, and a beam search, which streams
+nothing, sends a ``tick`` a second so the app knows it is alive. Stop, a visitor leaving and the time limit
+reach the child as a ``cancel`` message. The child ends with the app: when the app exits or is killed, the
+kernel closes the app's end of the pipe and the child's read ends (``PR_SET_PDEATHSIG`` would not do: it fires
+when the *thread* that started the child ends, and Gradio's worker threads come and go). A worker that dies
+mid-run fails that run with a clear message, and the next run starts a new one.
 
 >>> sorted(_ERRORS)[:2]
 ['AssetMissingError', 'CapacityError']
