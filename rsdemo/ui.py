@@ -600,7 +600,21 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
     }
 
 
-_STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page
+_STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page (and an API client)
+
+
+def _paced(results: Iterator[GenerationResult]) -> Iterator[GenerationResult]:
+    """A run's updates at most every ``_STREAM_EVERY_S``: the first token, then the newest one each time, and the
+    end. Each update carries the whole run so far, so a skipped one loses nothing; sending every token of a long
+    run would cost the server quadratic time in JSON."""
+    shown_at = 0.0
+    for result in results:
+        now = time.monotonic()
+        if (not result.done and result.waiting is None and len(result.tokens) > 1
+                and now - shown_at < _STREAM_EVERY_S):
+            continue
+        shown_at = now
+        yield result
 SEEDED = frozenset(k for k, m in METHODS.items() if m.samples)  # methods whose output depends on the seed
 
 
@@ -851,9 +865,9 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
             engine: "llama.cpp", "transformers", "remote" (the operator's serving engine, where one is set up) or ""
                 (the fastest that can run the method here).
         """
-        for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
-                                       chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request),
-                                       engine=engine or None):
+        for result in _paced(backend.generate(model=model, prompt=prompt, method=method, params=params or {},
+                                              chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request),
+                                              engine=engine or None)):
             yield _result_json(result)
 
     _api(generate_api, api_name="generate", **pool)
@@ -884,9 +898,9 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         """
         if not isinstance(prefix, (list, tuple)):
             raise InputError("prefix must be a list of token ids.", field="params")
-        for result in backend.generate(model=model, prompt=prompt, method=method, params=params or {},
-                                       chat=_flag(chat, "chat"), visitor=_visitor(request), engine=engine or None,
-                                       prefix=list(prefix)):
+        for result in _paced(backend.generate(model=model, prompt=prompt, method=method, params=params or {},
+                                              chat=_flag(chat, "chat"), visitor=_visitor(request),
+                                              engine=engine or None, prefix=list(prefix))):
             yield _result_json(result)
 
     _api(branch_api, api_name="branch", **pool)
