@@ -822,7 +822,12 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 continue  # stream at a steady pace: rendering every token of a long run costs quadratic time
             shown_at = now
             shown_dist = dist if result.done else "raw"
-            title = "done · " + result.finish_reason if result.done else "generating…"
+            if result.done:
+                title = "done · " + result.finish_reason
+            elif not METHODS[result.method].streams:  # a beam method: its leader so far, which may still change
+                title = "searching… · the leading beam so far"
+            else:
+                title = "generating…"
             yield (
                 render(result, shown_dist),
                 _render_stats_cards(_generation_stats(result), title=title),
@@ -851,7 +856,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         stop: str = "",
         engine: str = "",
     ):
-        """Generate from a prompt, streaming: each message is the run so far; the last has done=true.
+        """Generate from a prompt, streaming: each message is the run so far (at most every 0.08 s; a beam method's:
+        its leading candidate so far, without probabilities); the last has done=true.
 
         Args:
             prompt: the prompt (the chat template wraps it when chat is true).

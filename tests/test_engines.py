@@ -484,11 +484,13 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
     finally:
         stream.close()
 
-    # a beam search streams nothing until it ends: the worker says it is alive once a second meanwhile
+    # a beam search streams its leader step by step (a whole update when the leader changes, else the new
+    # tokens); the worker also says it is alive once a second
     request = dict(prompt=LONG_PROMPTS[0], method="beam", params={"max_new_tokens": 40, "num_beams": 4},
                    chat=True, stop=None, details=True, limits=settings, prefix=[])
     kinds = [kind for kind, _ in worker.generate(request, threading.Event())]
-    assert kinds[-2:] == ["result", "end"] and "tick" in kinds and set(kinds) == {"tick", "result", "end"}
+    assert kinds[-2:] == ["result", "end"] and "tick" in kinds and set(kinds) == {"tick", "result", "tokens", "end"}
+    assert kinds.count("result") + kinds.count("tokens") > 10
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import itertools
 import math
 import threading
 import time
@@ -272,8 +273,16 @@ def test_every_method_runs_end_to_end(gen: Backend, method: str) -> None:
     if spec.streams:  # one update per token, contrastive search included
         assert len(updates) == len(final.tokens)
         assert [ids_of(u) for u in updates] == [ids_of(final)[:n] for n in range(1, len(updates) + 1)]
-    if not spec.streams:
-        assert updates == []
+    if not spec.streams:  # a beam method streams its leading candidate each step, without probabilities
+        assert updates and all(len(u.beams) == 1 and 1 <= len(u.tokens) <= 6 for u in updates)
+        assert [len(u.tokens) for u in updates] == sorted(len(u.tokens) for u in updates)
+        assert all(math.isnan(t.raw_prob) for u in updates for t in u.tokens)
+        assert [k for k, _ in itertools.groupby(map(ids_of, updates))] == [ids_of(u) for u in updates]  # no repeats
+        assert all(u.ttft_s is not None for u in updates) and final.ttft_s is None
+        if method == "beam":  # the last step's leader is among the returned beams, or ended sooner
+            last = ids_of(updates[-1])
+            assert any(ids_of_beam(b)[:len(last)] == last or last[:len(ids_of_beam(b))] == ids_of_beam(b)
+                       for b in final.beams)
     assert final.logprob is not None and final.logprob < 0
     assert final.perplexity is not None and final.perplexity >= 1.0
     assert "generate(" in final.code

@@ -465,16 +465,17 @@ def main(argv: Sequence[str]) -> int:
                 state["tick"] = time.monotonic()
                 send(run_id, "tick", None)
 
-        sent = 0
+        sent: list[int] = []  # the ids the app has of the run so far
         try:
             for result in generate_stream(bundle=loaded, cancel=cancels[run_id], custom_methods=dict(CUSTOM_METHODS),
                                           limits=limits, on_step=step, **request):
-                if result.done or not sent:
+                ids = [t.id for t in result.beams[0].tokens] if result.beams else []
+                if result.done or not sent or ids[:len(sent)] != sent:  # a beam search's leader may change
                     send(run_id, "result", result)
                 else:
                     beam = result.beams[0]
-                    send(run_id, "tokens", (beam.tokens[sent:], beam.text, result.ttft_s, result.elapsed_s))
-                sent = len(result.beams[0].tokens) if result.beams else 0
+                    send(run_id, "tokens", (beam.tokens[len(sent):], beam.text, result.ttft_s, result.elapsed_s))
+                sent = ids
             send(run_id, "end", None)
         except Exception as err:  # noqa: BLE001 - reported to the app, which raises it
             send(run_id, "error", err)

@@ -110,6 +110,9 @@ def generate_stream(
 ) -> Iterator[GenerationResult]:
     """Generate, yielding a ``GenerationResult`` per streamed token and a final one with ``done=True``.
 
+    Beam methods stream too: each step's update holds the leading candidate so far (tokens without
+    probabilities; the leader may change), and the final result every returned beam with its scores.
+
     Runs may go on concurrently (in different threads): each draws its random numbers from its own
     generator seeded with its seed (``rsdemo.seeding``), so a seeded run gives the same text whoever else
     is generating.
@@ -178,12 +181,18 @@ def generate_stream(
         def end(self) -> None:
             events.put(("end", None))
 
+    prompt_len = input_ids.shape[1]
+    preview = not spec.streams  # beam methods stream their leading candidate, provisionally
+
     class Cancelled(StoppingCriteria):
         """Stops at the next step once ``cancel`` is set or the time limit passes; each call also tells the
-        consumer the run is alive."""
+        consumer the run is alive. A beam method's candidates come sorted best first: row 0 is the leader."""
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            events.put(("tick", None))
+            if preview and input_ids.shape[1] > prompt_len:
+                events.put(("preview", input_ids[0, prompt_len:].tolist()))
+            else:
+                events.put(("tick", None))
             if on_step is not None:
                 on_step()
             if not cancel.is_set() and time.monotonic() > deadline:
@@ -237,6 +246,10 @@ def generate_stream(
 
     started = time.perf_counter()
     first_at: float | None = None
+    preview_at: float | None = None
+    previewed: list[int] = []
+    made: dict[int, GeneratedToken] = {}  # a preview's tokens, by id (the leader changes; its tokens repeat)
+    eos = _eos_ids(tokenizer, model)
     streamed: list[GeneratedToken] = []
     shown = StreamText()
     base = dict(model=bundle.key, method=method, params=values, seed=seed, prompt=info)
@@ -261,6 +274,17 @@ def generate_stream(
                 streamed.append(gen)
                 yield GenerationResult(**base, beams=(Beam(shown.add(gen), tuple(streamed), None),), done=False,
                                        ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+            elif kind == "preview":
+                ids = _trim_after_eos(payload, eos)
+                if ids == previewed:  # a custom loop may ask its criteria more than once a step
+                    continue
+                previewed = ids
+                preview_at = preview_at or time.perf_counter()
+                tokens = tuple(made.get(i) or made.setdefault(i, make_token(adapter, i, float("nan"))) for i in ids)
+                yield GenerationResult(**base, beams=(Beam(tokenizer.decode(ids, skip_special_tokens=False), tokens,
+                                                           None),),
+                                       done=False, ttft_s=preview_at - started,
+                                       elapsed_s=time.perf_counter() - started)
             elif kind == "done":
                 finished = True
                 break
