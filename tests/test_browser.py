@@ -385,6 +385,11 @@ def test_generate_screen(page, server_url: str) -> None:
     page.get_by_role("option", name="Beam search", exact=True).click()
     page.locator("#rs-p-seed").wait_for(state="hidden")
     page.locator("#rs-generate").click()
+    # while it searches, the leading candidate streams, said to be provisional
+    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes("
+                           "'the leading beam so far') && document.querySelectorAll('#rs-gen-view .rs-gen').length > 0",
+                           timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "beam-searching.png"), full_page=False)
     page.wait_for_function(
         "() => document.querySelectorAll('#rs-gen-view .rs-view').length === 4"
         " && document.querySelector('#rs-gen-stats').innerText.includes('done')",

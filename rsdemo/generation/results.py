@@ -136,14 +136,17 @@ class GenerationResult:
 
     @property
     def logprob(self) -> float | None:
-        """Sum of the tokens' log-probabilities under the raw model (None if nothing was generated)."""
+        """Sum of the tokens' log-probabilities under the raw model (None if nothing was generated, or while a
+        run streams tokens without probabilities: a beam search's leader, contrastive search)."""
         toks = self.tokens
-        return sum(math.log(max(t.raw_prob, 1e-45)) for t in toks) if toks else None
+        if not toks or any(math.isnan(t.raw_prob) for t in toks):
+            return None
+        return sum(math.log(max(t.raw_prob, 1e-45)) for t in toks)
 
     @property
     def perplexity(self) -> float | None:
-        toks = self.tokens
-        return math.exp(-(self.logprob or 0.0) / len(toks)) if toks else None
+        logprob = self.logprob
+        return math.exp(-logprob / len(self.tokens)) if logprob is not None else None
 
 
 def top_alternatives(probs: Any, adapter: _Pieces, k: int = 10) -> tuple[Alternative, ...]:
