@@ -608,13 +608,20 @@ def _paced(results: Iterator[GenerationResult]) -> Iterator[GenerationResult]:
     end. Each update carries the whole run so far, so a skipped one loses nothing; sending every token of a long
     run would cost the server quadratic time in JSON."""
     shown_at = 0.0
-    for result in results:
-        now = time.monotonic()
-        if (not result.done and result.waiting is None and len(result.tokens) > 1
-                and now - shown_at < _STREAM_EVERY_S):
-            continue
-        shown_at = now
-        yield result
+    try:
+        for result in results:
+            now = time.monotonic()
+            if (not result.done and result.waiting is None and len(result.tokens) > 1
+                    and now - shown_at < _STREAM_EVERY_S):
+                continue
+            shown_at = now
+            yield result
+    finally:  # a visitor who leaves closes this generator: the run stops at once
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
 SEEDED = frozenset(k for k, m in METHODS.items() if m.samples)  # methods whose output depends on the seed
 
 

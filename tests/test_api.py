@@ -174,3 +174,37 @@ def test_bad_input_gets_a_message_and_the_app_keeps_serving(
     with pytest.raises(Exception, match=message):
         client.predict(*args, api_name=endpoint)
     assert client.predict("ok", "char", False, api_name="/tokenize")["ids"] == [111, 107]
+
+
+def test_paced_updates_keep_the_first_and_the_last_token_and_a_leaving_client_closes_the_run() -> None:
+    """/generate and /branch send at most one update every 0.08 s; each carries the run so far, so the last one
+    and the final result always go out, and closing the stream closes the run (its finally stops generation)."""
+    import time
+
+    from rsdemo.generation import GenerationResult, PromptInfo
+    from rsdemo.generation.results import Beam, GeneratedToken
+    from rsdemo.ui import _STREAM_EVERY_S, _paced
+
+    closed: list[bool] = []
+
+    def run(n: int, *, pause: float = 0.0):
+        try:
+            tokens: tuple[GeneratedToken, ...] = ()
+            for i in range(n):
+                tokens += (GeneratedToken(i, "a", 0.5, None, (), (), "a", b"a"),)
+                yield GenerationResult(model="m", method="greedy", params={}, seed=0, prompt=PromptInfo("p", (), True),
+                                       beams=(Beam("a" * len(tokens), tokens, None),), done=False)
+                time.sleep(pause)
+            yield GenerationResult(model="m", method="greedy", params={}, seed=0, prompt=PromptInfo("p", (), True),
+                                   beams=(Beam("a" * n, tokens, None),), done=True)
+        finally:
+            closed.append(True)
+
+    fast = list(_paced(run(200)))
+    assert len(fast[0].tokens) == 1 and fast[-1].done and len(fast[-1].tokens) == 200 and len(fast) < 10
+    slow = list(_paced(run(4, pause=_STREAM_EVERY_S * 1.5)))
+    assert [len(r.tokens) for r in slow] == [1, 2, 3, 4, 4]  # a slow run loses no update
+    stream = _paced(run(1000, pause=0.001))
+    next(stream)
+    stream.close()
+    assert closed == [True, True, True]
