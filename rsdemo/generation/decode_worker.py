@@ -121,6 +121,7 @@ class DecodeWorker:
         settings: the app's settings (the cache directory, the nice value, the slots).
         contexts: runs at once (one llama.cpp context each).
         engine: ``llamacpp`` (decode jobs) or ``transformers`` (whole ``generate_stream`` runs).
+        spawned: a process ``spawn(engine)`` started earlier (None: start one now).
     """
 
     def __init__(self, *, key: str, settings: Settings, path: Path | None = None, contexts: int = 1,
