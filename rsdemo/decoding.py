@@ -132,7 +132,8 @@ class DecodingMethod:
         params: the method's own parameters (shown only for this method).
         fixed: ``GenerationConfig`` fields the method pins (over ``STRATEGY_DEFAULTS``).
         expected_mode: what ``GenerationConfig.get_generation_mode()`` must say (``custom`` for ours).
-        streams: single-sequence: tokens stream as they are chosen; beam methods show all beams at the end.
+        streams: single-sequence: tokens stream as they are chosen; beam methods stream their leading candidate
+            (no probabilities yet) and show all beams at the end.
         custom: key of a project-implemented decoding loop (``rsdemo.custom_decoding``), or None.
         samples: the method draws random numbers (the seed matters).
     """

@@ -16,9 +16,9 @@ the page cache is shared) and the tokenizer, and runs one thread per run, as man
 generation slots; the app keeps the tokenizer too (it builds the prompt and names the alternatives), sends each
 run as a ``DecodeJob`` and reads the same events the thread version yields: ``token`` per token, then ``end``
 or ``error``. transformers' (``TransformersWorker``) loads its own copy of the model and runs
-``generate_stream`` whole; streamed updates cross as their new tokens only, and a beam search, which streams
-nothing, sends a ``tick`` a second so the app knows it is alive. Stop, a visitor leaving and the time limit
-reach the child as a ``cancel`` message. The child ends with the app: when the app exits or is killed, the
+``generate_stream`` whole; streamed updates cross as their new tokens only (a whole update when a beam search's
+leading candidate changes), and a ``tick`` a second tells the app the run is alive. Stop, a visitor leaving and
+the time limit reach the child as a ``cancel`` message. The child ends with the app: when the app exits or is killed, the
 kernel closes the app's end of the pipe and the child's read ends (``PR_SET_PDEATHSIG`` would not do: it fires
 when the *thread* that started the child ends, and Gradio's worker threads come and go). A worker that dies
 mid-run fails that run with a clear message, and the next run starts a new one.
@@ -448,7 +448,7 @@ def main(argv: Sequence[str]) -> int:
 
     def generate(run_id: int, request: dict[str, Any]) -> None:
         """A transformers run: the prompt and the first step at ``generation_nice`` (at the app's priority with
-        ``generation_boost``), the rest lowered; a tick a second while nothing streams (beam search)."""
+        ``generation_boost``), the rest lowered; a tick a second tells the app the run is alive."""
         from ..custom_decoding import CUSTOM_METHODS
         from .transformers_engine import generate_stream
 
