@@ -18,10 +18,10 @@ run as a ``DecodeJob`` and reads the same events the thread version yields: ``to
 or ``error``. transformers' (``TransformersWorker``) loads its own copy of the model and runs
 ``generate_stream`` whole; streamed updates cross as their new tokens only (a whole update when a beam search's
 leading candidate changes), and a ``tick`` a second tells the app the run is alive. Stop, a visitor leaving and
-the time limit reach the child as a ``cancel`` message. The child ends with the app: when the app exits or is killed, the
-kernel closes the app's end of the pipe and the child's read ends (``PR_SET_PDEATHSIG`` would not do: it fires
-when the *thread* that started the child ends, and Gradio's worker threads come and go). A worker that dies
-mid-run fails that run with a clear message, and the next run starts a new one.
+the time limit reach the child as a ``cancel`` message. The child ends with the app: when the app exits or is
+killed, the kernel closes the app's end of the pipe and the child's read ends (``PR_SET_PDEATHSIG`` would not
+do: it fires when the *thread* that started the child ends, and Gradio's worker threads come and go). A worker
+that dies mid-run fails that run with a clear message, and the next run starts a new one.
 
 >>> sorted(_ERRORS)[:2]
 ['AssetMissingError', 'CapacityError']
