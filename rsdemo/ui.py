@@ -604,9 +604,9 @@ _STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page (and a
 
 
 def _paced(results: Iterator[GenerationResult]) -> Iterator[GenerationResult]:
-    """A run's updates at most every ``_STREAM_EVERY_S``: the first token, then the newest one each time, and the
-    end. Each update carries the whole run so far, so a skipped one loses nothing; sending every token of a long
-    run would cost the server quadratic time in JSON."""
+    """A run's updates at most every ``_STREAM_EVERY_S`` (the page's and the API's): the first token, then the
+    newest one each time, and the end; places in line always. Each update carries the whole run so far, so a
+    skipped one loses nothing; rendering or sending every token of a long run would cost quadratic time."""
     shown_at = 0.0
     try:
         for result in results:
@@ -804,10 +804,10 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         def report(message: str) -> None:
             gr.Info(message)
 
-        shown_at = 0.0
-        run = backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                               chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request),
-                               engine=engine_key or None)
+        # paced: rendering every token of a long run would cost quadratic time
+        run = _paced(backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
+                                      chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request),
+                                      engine=engine_key or None))
         cleared = ("", "", "")
         while True:
             try:
@@ -824,10 +824,6 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
                 yield (gr.update(), _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
                        gr.update(), gr.update(), gr.update(), gr.update(), *cleared)
                 continue
-            now = time.monotonic()
-            if not result.done and now - shown_at < _STREAM_EVERY_S and len(result.tokens) > 1:
-                continue  # stream at a steady pace: rendering every token of a long run costs quadratic time
-            shown_at = now
             shown_dist = dist if result.done else "raw"
             if result.done:
                 title = "done · " + result.finish_reason

@@ -297,6 +297,37 @@ def _priority_as_set(settings: Settings, got: set[tuple[int, int]]) -> bool:
     return got == {(os.SCHED_OTHER, settings.generation_nice)}
 
 
+def _leave_then_kill(backend: Backend, *, engine: str, pid: int, label: str,
+                     worker_pid: Any) -> tuple[GenerationResult, GenerationResult]:
+    """A visitor leaving mid-run stops the worker's CPU and the next run works on the same worker; a SIGKILLed
+    worker fails its run with a clear message and the next run works on a new one. Returns those two short runs."""
+    import signal
+    import time
+
+    long_run = dict(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy", engine=engine,
+                    params={"max_new_tokens": 300})
+    short_run = dict(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine=engine,
+                     params={"max_new_tokens": 8})
+    stream = backend.generate(**long_run)
+    next(stream)
+    stream.close()  # the visitor closed the tab: Gradio closes the generator
+    time.sleep(0.5)
+    before = _cpu_seconds(pid)
+    time.sleep(1.0)
+    assert _cpu_seconds(pid) - before < 0.2  # idle: the run stopped at its next token
+    *_, after = backend.generate(**short_run)
+    assert "Paris" in after.text and worker_pid() == pid
+
+    stream = backend.generate(**long_run)
+    next(stream)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(InputError, match=rf"{label} stopped mid-run \(\d+ tokens had arrived\)"):
+        list(stream)
+    *_, again = backend.generate(**short_run)
+    assert worker_pid() != pid
+    return after, again
+
+
 def test_worker_errors_cross_the_pipe_as_rsdemos_own_classes() -> None:
     from rsdemo.generation.decode_worker import _describe, _rebuild
 
@@ -344,32 +375,11 @@ def test_llama_cpp_decodes_in_a_niced_worker_process_in_the_apps_session(backend
 @pytest.mark.slow
 @needs_llama
 def test_a_visitor_leaving_stops_the_workers_cpu_and_a_killed_worker_is_replaced(backend: Backend) -> None:
-    import signal
-    import time
-
     loaded = backend.model(DEFAULT_MODEL, engine="llama.cpp")
     pid = loaded.worker.pid
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
-                              engine="llama.cpp", params={"max_new_tokens": 400})
-    next(stream)
-    stream.close()  # the visitor closed the tab: Gradio closes the generator
-    time.sleep(0.5)
-    before = _cpu_seconds(pid)
-    time.sleep(1.0)
-    assert _cpu_seconds(pid) - before < 0.2  # idle: the run stopped at its next token
-    *_, after = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="llama.cpp",
-                                 params={"max_new_tokens": 8})
-    assert "Paris" in after.text and loaded.worker.pid == pid
-
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
-                              engine="llama.cpp", params={"max_new_tokens": 400})
-    next(stream)
-    os.kill(pid, signal.SIGKILL)
-    with pytest.raises(InputError, match=r"worker process stopped mid-run \(\d+ tokens had arrived\)"):
-        list(stream)
-    *_, again = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="llama.cpp",
-                                 params={"max_new_tokens": 8})
-    assert again.text == after.text and loaded.worker.pid != pid
+    after, again = _leave_then_kill(backend, engine="llama.cpp", pid=pid, label="llama.cpp's worker process",
+                                    worker_pid=lambda: loaded.worker.pid)
+    assert again.text == after.text
 
 
 @pytest.mark.slow
@@ -496,32 +506,10 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
 @pytest.mark.slow
 def test_a_transformers_worker_stops_with_its_visitor_is_replaced_when_killed_and_ends_with_its_model(
         backend: Backend, settings) -> None:
-    import signal
-    import time
-
     handle = backend.model(DEFAULT_MODEL).worker
-    pid = handle.current().pid
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
-                              engine="transformers", params={"max_new_tokens": 300})
-    next(stream)
-    stream.close()  # the visitor left
-    time.sleep(0.5)
-    before = _cpu_seconds(pid)
-    time.sleep(1.0)
-    assert _cpu_seconds(pid) - before < 0.2
-    *_, after = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
-                                 params={"max_new_tokens": 8})
-    assert "Paris" in after.text and handle.current().pid == pid
-
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
-                              engine="transformers", params={"max_new_tokens": 300})
-    next(stream)
-    os.kill(pid, signal.SIGKILL)
-    with pytest.raises(InputError, match=r"transformers' worker process stopped mid-run"):
-        list(stream)
-    *_, again = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
-                                 params={"max_new_tokens": 8})
-    assert repr(again.beams) == repr(after.beams) and handle.current().pid != pid
+    after, again = _leave_then_kill(backend, engine="transformers", pid=handle.current().pid,
+                                    label="transformers' worker process", worker_pid=lambda: handle.current().pid)
+    assert repr(again.beams) == repr(after.beams)
 
     own = Backend(settings=settings)  # an evicted (released) model stops its worker
     bundle = own.model(DEFAULT_MODEL)
