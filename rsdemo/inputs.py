@@ -14,7 +14,7 @@ import re
 
 from .errors import EmptyInputError, InputTooLargeError, InvalidIdsError, InvalidTextError
 
-__all__ = ["check_text", "parse_ids"]
+__all__ = ["check_text", "parse_ids", "utf8"]
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -35,13 +35,24 @@ def check_text(text: object, *, max_chars: int, allow_blank: bool = False) -> by
         )
     if not allow_blank and not text.strip():
         raise EmptyInputError("Type or paste some text to tokenize (it is empty or only whitespace).")
+    return utf8(text)
+
+
+def utf8(text: str, *, what: str = "text", field: str = "") -> bytes:
+    """``text`` as UTF-8, or a clear error naming the lone surrogate that makes it invalid Unicode.
+
+    >>> utf8("ok \\ud800", what="prompt")
+    Traceback (most recent call last):
+    ...
+    rsdemo.errors.InvalidTextError: The prompt is not valid Unicode: a lone surrogate U+D800 at character 3. Remove it or paste the prompt again.
+    """
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as err:
         bad = text[err.start]
         raise InvalidTextError(
-            f"The text is not valid Unicode: a lone surrogate U+{ord(bad):04X} at character {err.start}. "
-            "Remove it or paste the text again."
+            f"The {what} is not valid Unicode: a lone surrogate U+{ord(bad):04X} at character {err.start}. "
+            f"Remove it or paste the {what} again.", field=field
         ) from None
 
 

@@ -99,6 +99,11 @@ CASES = [
     Case("empty prompt", "/generate", ("", "smollm2-135m-instruct", "greedy", {}, True, ""), "Type a prompt"),
     Case("prompt over the limit", "/generate", ("x" * 20_001, "smollm2-135m-instruct", "greedy", {}, True, ""),
          "the limit is 20,000"),
+    Case("lone surrogate in a prompt", "/generate", ("hi \ud800", "smollm2-135m-instruct", "beam", {}, True, "", ""),
+         "prompt is not valid Unicode: a lone surrogate U\\+D800", raw=True),
+    Case("lone surrogate in a stop string", "/generate", ("hi", "smollm2-135m-instruct", "greedy", {}, True,
+                                                          "ok\n\udfff", ""), "stop string is not valid Unicode",
+         raw=True),
     Case("unknown method", "/generate", ("hi", "smollm2-135m-instruct", "telepathy", {}, True, ""),
          "Known: greedy"),
     Case("unknown parameter", "/generate", ("hi", "smollm2-135m-instruct", "greedy", {"top_q": 1}, True, ""),
@@ -206,6 +211,7 @@ CLI_CASES = [
     (["generate", "-m", "/etc/passwd", "hi"], 2, "not a Hugging Face"),
     (["generate", "--stop", "x" * 65, "hi"], 2, "at most 64 characters"),
     (["generate", ""], 2, "Type a prompt"),
+    (["generate", "--method", "beam", "hi \ud800"], 2, "prompt is not valid Unicode"),
 ]
 
 

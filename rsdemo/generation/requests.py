@@ -14,6 +14,7 @@ from typing import Any
 
 from ..decoding import resolve_params
 from ..errors import InputError
+from ..inputs import utf8
 from ..settings import Settings
 
 __all__ = ["check_request"]
@@ -26,6 +27,8 @@ def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[
     if not all(isinstance(x, str) for x in items):
         raise InputError("Stop strings must be text, one per line.", field="stop")
     items = [s for s in (x.replace("\\n", "\n") for x in items) if s]
+    for item in items:
+        utf8(item, what="stop string", field="stop")
     if len(items) > limits.max_stop_strings or any(len(s) > limits.max_stop_chars for s in items):
         raise InputError(f"Use at most {limits.max_stop_strings} stop strings of at most "
                          f"{limits.max_stop_chars} characters each.", field="stop")
@@ -37,8 +40,8 @@ def check_request(*, prompt: object, method: str, params: Any, stop: Any, limits
     """Validate a generation request before anything is loaded; returns the resolved parameters and stops.
 
     Raises:
-        InputError: empty or too long prompt, unknown or out-of-range parameters, too many new tokens,
-            too many or too long stop strings.
+        InputError: empty, too long or invalid (a lone surrogate) prompt, unknown or out-of-range parameters,
+            too many new tokens, too many, too long or invalid stop strings.
         UnknownKeyError: an unknown method.
     """
     if not isinstance(prompt, str) or not prompt.strip():
@@ -46,6 +49,7 @@ def check_request(*, prompt: object, method: str, params: Any, stop: Any, limits
     if len(prompt) > limits.max_prompt_chars:
         raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.",
                          field="prompt")
+    utf8(prompt, what="prompt", field="prompt")  # a lone surrogate would fail inside the tokenizer
     values = resolve_params(method=method, params=params)
     limit = min(model_cap or limits.max_new_tokens, limits.max_new_tokens)
     if values["max_new_tokens"] > limit:
