@@ -150,6 +150,7 @@ class Config:
     seed: int
     gen_cases: tuple[GenCase, ...]
     decode_inputs: tuple[tuple[str, str, str], ...]  # (ids text, tokenizer, decoded text) known from warm-up
+    gen_windows_s: float = 0.0  # > 0: generation clients start runs only in every other window of this length
 
 
 def gen_cases(max_new_tokens: int) -> tuple[GenCase, ...]:
@@ -471,6 +472,18 @@ def _run_light(client: Any, cfg: Config, seed: int, start_at: float, records: li
 _RUNNING = frozenset({"PROCESSING", "ITERATING", "PROGRESS", "FINISHED", "LOG"})
 
 
+class _Wake:
+    """Stands in for a gradio_client job's ``communicator.updates`` queue: each update it is given wakes the
+    reader. That queue only feeds ``async for`` over a job, which the harness does not use; the client's
+    thread puts every status change and every output there as it appends them to the job."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def put_nowait(self, _update: Any) -> None:
+        self.event.set()
+
+
 def iterate_job(job: Any, *, deadline: float, marks: dict[str, float] | None = None) -> Iterator[Any]:
     """The job's streamed outputs, like ``for message in job``, but bounded in time.
 
@@ -478,9 +491,19 @@ def iterate_job(job: Any, *, deadline: float, marks: dict[str, float] | None = N
     message never arrives (or one cancelled while still queued) keeps it spinning forever. This reads the same
     ``job.outputs()`` and also ends when the job's future is done; past ``deadline`` it raises TimeoutError.
     ``marks["started"]`` gets the time the app started processing the job (the end of its queue wait).
+
+    It sleeps until the client's thread reports an update (``_Wake``), at most 50 ms. ``Job.__next__`` polls
+    every 1 ms instead: on the harness's shared cores two streaming clients polling like that took CPU and
+    their process's interpreter lock from the light clients beside them.
     """
     seen = 0
+    communicator = getattr(job, "communicator", None)
+    wake = _Wake() if communicator is not None and hasattr(communicator, "updates") else None
+    if wake is not None:
+        communicator.updates = wake
     while True:
+        if wake is not None:
+            wake.event.clear()  # before looking: an update that lands after the look sets it again
         if marks is not None and "started" not in marks and job.status().code.name in _RUNNING:
             marks["started"] = time.time()
         outputs = job.outputs()
@@ -495,7 +518,10 @@ def iterate_job(job: Any, *, deadline: float, marks: dict[str, float] | None = N
             return
         if time.time() > deadline:
             raise TimeoutError(f"job still {job.status().code.name} after {seen} message(s)")
-        time.sleep(0.005)
+        if wake is not None:
+            wake.event.wait(0.05)
+        else:
+            time.sleep(0.005)
 
 
 def parse_cycle(text: str) -> list[str]:
@@ -514,6 +540,11 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
     deadline = start_at + cfg.duration_s
     k = 5 * seed  # generator j starts at its own point (j=0: the first case and action); every pair comes up
     while time.time() < deadline:
+        if cfg.gen_windows_s > 0:  # --gen-windows: wait out an off window (its light requests run alone)
+            window = int((time.time() - start_at) // cfg.gen_windows_s)
+            if window % 2:
+                time.sleep(max(0.0, min(deadline, start_at + (window + 1) * cfg.gen_windows_s) - time.time()))
+                continue
         case = cfg.gen_cases[k % len(cfg.gen_cases)]
         action = cfg.gen_cycle[(k + k // len(cfg.gen_cases)) % len(cfg.gen_cycle)]
         k += 1
@@ -771,6 +802,40 @@ def timeline(records: Sequence[dict[str, Any]], window_s: float, bucket_s: float
     return buckets
 
 
+def alternating(records: Sequence[dict[str, Any]], window_s: float, duration_s: float,
+                settle_s: float) -> dict[str, Any]:
+    """Light throughput in the windows with generation (even: 0, 2, ...) against those without (odd), one run.
+
+    ``--gen-windows``: both kinds of window share the app, its warm state and the machine's speed, which drifts
+    over minutes (separate runs moved by ±6 points). Each window with generation from the third on (the first is
+    the clients' ramp-up) is compared with the mean of the windows on either side of it, so a steady drift
+    cancels. The first ``settle_s`` of each window is left out: runs started before an off window end in it.
+
+    >>> def window(k, per_s):  # evenly spread answers in window k (10 s)
+    ...     return [{"kind": "tokenize", "end": 10 * k + i / per_s, "outcome": "ok"} for i in range(10 * per_s)]
+    >>> speed = [4 + k for k in range(6)]  # the machine speeds up by 1 req/s each window...
+    >>> recs = [r for k, v in enumerate(speed) for r in window(k, v - (k % 2 == 0))]  # ...generation costs 1
+    >>> a = alternating(recs, 10, 60, 0)
+    >>> a["with_per_s"], a["without_per_s"], a["ratio"], a["window_ratios"]
+    (6.0, 7.0, 0.8571, [0.8333, 0.875])
+    """
+    rates: list[float] = []
+    k = 0
+    while (k + 1) * window_s <= duration_s + 1e-9:
+        lo, hi = k * window_s + settle_s, (k + 1) * window_s
+        n = sum(1 for r in records if lo <= r["end"] < hi and r["outcome"] in ("ok", "expected")
+                and not r["kind"].startswith("bad-"))
+        rates.append(n / (hi - lo))
+        k += 1
+    compared = [(rates[k], (rates[k - 1] + rates[k + 1]) / 2) for k in range(2, len(rates) - 1, 2)]
+    with_s = statistics.fmean(a for a, _ in compared) if compared else None
+    without_s = statistics.fmean(b for _, b in compared) if compared else None
+    return {"window_s": window_s, "settle_s": settle_s, "windows": len(rates), "rates_per_s": rates,
+            "with_per_s": with_s, "without_per_s": without_s,
+            "ratio": round(with_s / without_s, 4) if with_s is not None and without_s else None,
+            "window_ratios": [round(a / b, 4) for a, b in compared if b]}
+
+
 def run(args: argparse.Namespace) -> Outcome:
     cases = gen_cases(args.gen_tokens)
     if args.gen_methods:
@@ -822,7 +887,7 @@ def run(args: argparse.Namespace) -> Outcome:
                      bad_fraction=args.bad_fraction, gen_cycle=tuple(args.gen_cycle), cancel_after=args.cancel_after,
                      request_timeout_s=args.request_timeout, fail_fast_s=args.fail_fast,
                      ssl_verify=args.ssl_verify, seed=args.seed, gen_cases=cases,
-                     decode_inputs=decode_inputs)
+                     decode_inputs=decode_inputs, gen_windows_s=args.gen_windows)
         specs = [("light", i) for i in range(args.clients)] + [("gen", i) for i in range(args.generators)]
         n_procs = max(1, min(args.client_procs, len(specs)))
         per_proc: list[list[tuple[str, int]]] = [specs[i::n_procs] for i in range(n_procs)]
@@ -906,6 +971,8 @@ def run(args: argparse.Namespace) -> Outcome:
         outcome.light["mean_text_chars"] = statistics.fmean(len(t) for t in TEXTS)
         outcome.light["timeline"] = timeline(records, window, args.bucket,
                                              [(at - start_at.value, kib) for at, kib in monitor.samples])
+        if args.gen_windows > 0 and args.generators:
+            outcome.light["alternating"] = alternating(records, args.gen_windows, window, args.gen_settle)
 
         # generation
         done_runs = [r for r in runs if r["outcome"] == "ok"]
@@ -1023,7 +1090,7 @@ def print_report(o: Outcome) -> None:
     print(head)
     print("-" * len(head))
     for kind, s in o.light.items():
-        if not isinstance(s, dict):
+        if not isinstance(s, dict) or kind == "alternating":
             continue
         served = s["served"] if not kind.startswith("bad-") else s["answered"]
         print(f"{kind:<14} {served:>7,} {s['per_s'] or 0:>6.1f} {s['expected_errors']:>7} {s['unexpected_errors']:>5} "
@@ -1034,6 +1101,12 @@ def print_report(o: Outcome) -> None:
         print("light/s   " + "".join(f"{b['per_s']:>10.1f}" for b in tl))
         print("p50 ms    " + "".join(f"{_ms(b['p50_s']):>10}" for b in tl))
         print("RSS MiB   " + "".join(f"{b['rss_mib'] or 0:>10,.0f}" for b in tl))
+    alt = o.light.get("alternating")
+    if alt and alt.get("ratio") is not None:
+        print(f"\nalternating {alt['window_s']:.0f} s windows ({alt['windows']}; the first {alt['settle_s']:.0f} s of each "
+              f"left out, the first window too): light {alt['with_per_s']:.1f} req/s with generation, {alt['without_per_s']:.1f} without: "
+              f"ratio {alt['ratio']:.1%} (each window with generation against the mean of its neighbours: "
+              f"{', '.join(f'{r:.0%}' for r in alt['window_ratios'])})")
     g = o.generation
     if g.get("runs"):
         print()
@@ -1087,6 +1160,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=32, help="light clients (/tokenize, /compare, /decode); default 32")
     p.add_argument("--generators", type=int, default=2, help="streaming /generate clients; default 2")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load; default 60")
+    p.add_argument("--gen-windows", type=float, default=0.0,
+                   help="generation clients start runs only in every other window of this many seconds (the first "
+                        "one on); the report compares light throughput in the windows with and without them, "
+                        "within one run. 0 (default): they run throughout")
+    p.add_argument("--gen-settle", type=float, default=4.0,
+                   help="with --gen-windows: seconds left out at the start of each window; default 4")
     p.add_argument("--quick", action="store_true",
                    help="smoke check: 4 light + 1 generation client, 10 s, 8 new tokens (overrides those flags)")
     p.add_argument("--mix", type=parse_mix, default=parse_mix("tokenize=6,compare=2,decode=2"),

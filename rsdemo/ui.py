@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import html
+import importlib.util
 import inspect
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -119,6 +121,26 @@ def launch_options() -> dict[str, Any]:
     return {"css": (ASSETS / "style.css").read_text(encoding="utf-8"), "theme": gr.themes.Soft()}
 
 
+def skip_absent_matplotlib() -> bool:
+    """When matplotlib is not installed, make ``import matplotlib`` fail at once instead of searching for it.
+
+    Gradio wraps every event call, and every step of a streaming one, in ``MatplotlibBackendMananger``, which
+    tries ``import matplotlib`` on the way in and on the way out. Without matplotlib each try searches every
+    ``sys.path`` entry again (about 55 µs); a py-spy profile of the app under load put 6 % of its CPU there.
+    ``None`` in ``sys.modules`` is Python's own way to say a module cannot be imported: the same
+    ``ImportError``, without the search. Returns whether it was set (False when matplotlib is there).
+
+    >>> skip_absent_matplotlib() in (True, False)
+    True
+    """
+    if "matplotlib" in sys.modules:
+        return sys.modules["matplotlib"] is None
+    if importlib.util.find_spec("matplotlib") is not None:
+        return False
+    sys.modules["matplotlib"] = None  # type: ignore[assignment]
+    return True
+
+
 def configure_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     """Set up the queue: every bound explicitly, from ``Settings`` (``app.py`` and the tests' server call this).
 
@@ -131,6 +153,7 @@ def configure_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     """
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "2000")
+    skip_absent_matplotlib()
     return demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.light_concurrency,
                       status_update_rate=settings.queue_status_s)
 
