@@ -11,7 +11,10 @@ and imports nothing from ``rsdemo``.
 Generation clients cycle through seeded cases (greedy, top-p with a seed, beam search with 2 beams) and
 actions (``--gen-cycle``): run to the end, ``job.cancel()`` after a few messages, or "switch" to a Hub
 model id that cannot load offline, which must be refused with a clear message within ``--fail-fast``
-seconds (queue wait included: that is what the user waits for).
+seconds (queue wait included: that is what the user waits for). With ``--gen-windows S`` they start runs
+only in every other window of S seconds, and the report compares the light throughput of each window with
+generation against the mean of the windows on either side of it, all in one run: the machine's speed drifts
+by more between separate runs than the cost being measured.
 
 It reports requests served per kind, errors (expected: deliberately bad inputs and refused model
 switches; unexpected: everything else, target 0), p50 / p95 / max latency per kind, a timeline of
@@ -27,6 +30,7 @@ Usage (from the repository root, in the project's virtualenv)::
     python benchmarks/soak.py --clients 32 --generators 2 --duration 60
     python benchmarks/soak.py --quick                               # smoke check: 4 + 1 clients, 10 s
     python benchmarks/soak.py --clients 8 --generators 2 --duration 45 --json /tmp/soak.json
+    python benchmarks/soak.py --clients 32 --generators 2 --duration 210 --gen-windows 15   # the 90 % question
     python benchmarks/soak.py --clients 32 --generators 0 --mix tokenize=1 --ssl-verify
     python benchmarks/soak.py --clients 32 --generators 0 --duration 40 --profile /tmp/app.txt --profile-gil \\
         --py-spy /tmp/pyspy/bin/py-spy          # then: python benchmarks/profile_summary.py /tmp/app.txt
@@ -150,6 +154,7 @@ class Config:
     seed: int
     gen_cases: tuple[GenCase, ...]
     decode_inputs: tuple[tuple[str, str, str], ...]  # (ids text, tokenizer, decoded text) known from warm-up
+    gen_engine: str = ""  # the /generate engine argument ("": the fastest that can run the method)
     gen_windows_s: float = 0.0  # > 0: generation clients start runs only in every other window of this length
 
 
@@ -561,7 +566,8 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
         cancelled_at: float | None = None
         timeout: str | None = None
         marks: dict[str, float] = {}
-        job = client.submit(case.prompt, model, case.method, dict(case.params), True, "", api_name="/generate")
+        job = client.submit(case.prompt, model, case.method, dict(case.params), True, "", cfg.gen_engine,
+                            api_name="/generate")
         try:
             for message in iterate_job(job, deadline=t0 + cfg.request_timeout_s, marks=marks):
                 now = time.time()
@@ -706,7 +712,8 @@ def warm_up(client: Any, tokenizers: Sequence[str]) -> tuple[tuple[tuple[str, st
     return tuple(decode_inputs), problems
 
 
-def generation_references(client: Any, cases: Sequence[GenCase], timeout_s: float) -> dict[str, dict[str, Any]]:
+def generation_references(client: Any, cases: Sequence[GenCase], timeout_s: float,
+                          engine: str = "") -> dict[str, dict[str, Any]]:
     """Each seeded case run alone (streaming, to the end): final text, tokens, ttft, tokens/s, duration."""
     refs: dict[str, dict[str, Any]] = {}
     for case in cases:
@@ -714,7 +721,7 @@ def generation_references(client: Any, cases: Sequence[GenCase], timeout_s: floa
         first: float | None = None
         first_tokens = 0
         last: Any = None
-        job = client.submit(case.prompt, EMBEDDED_MODEL, case.method, dict(case.params), True, "",
+        job = client.submit(case.prompt, EMBEDDED_MODEL, case.method, dict(case.params), True, "", engine,
                             api_name="/generate")
         for message in iterate_job(job, deadline=t0 + timeout_s):
             if first is None:
@@ -873,7 +880,7 @@ def run(args: argparse.Namespace) -> Outcome:
         references: dict[str, dict[str, Any]] = {}
         if args.generators:
             t = time.perf_counter()
-            references = generation_references(ref_client, cases, args.request_timeout)
+            references = generation_references(ref_client, cases, args.request_timeout, args.gen_engine)
             print(f"generation references (each run alone, the first loads the model): {time.perf_counter() - t:.1f} s; "
                   + "; ".join(f"{k}: {v['tokens']} tokens, ttft {_ms(v['ttft'])} ms, "
                               f"{v['tokens_per_s'] or 0:.1f} tok/s" for k, v in references.items()), flush=True)
@@ -887,7 +894,7 @@ def run(args: argparse.Namespace) -> Outcome:
                      bad_fraction=args.bad_fraction, gen_cycle=tuple(args.gen_cycle), cancel_after=args.cancel_after,
                      request_timeout_s=args.request_timeout, fail_fast_s=args.fail_fast,
                      ssl_verify=args.ssl_verify, seed=args.seed, gen_cases=cases,
-                     decode_inputs=decode_inputs, gen_windows_s=args.gen_windows)
+                     decode_inputs=decode_inputs, gen_windows_s=args.gen_windows, gen_engine=args.gen_engine)
         specs = [("light", i) for i in range(args.clients)] + [("gen", i) for i in range(args.generators)]
         n_procs = max(1, min(args.client_procs, len(specs)))
         per_proc: list[list[tuple[str, int]]] = [specs[i::n_procs] for i in range(n_procs)]
@@ -1164,6 +1171,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generation clients start runs only in every other window of this many seconds (the first "
                         "one on); the report compares light throughput in the windows with and without them, "
                         "within one run. 0 (default): they run throughout")
+    p.add_argument("--gen-engine", default="", help="the engine generation clients ask for (llama.cpp, transformers; "
+                   "default: the fastest that can run the method)")
     p.add_argument("--gen-settle", type=float, default=4.0,
                    help="with --gen-windows: seconds left out at the start of each window; default 4")
     p.add_argument("--quick", action="store_true",
