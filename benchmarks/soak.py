@@ -826,14 +826,9 @@ def alternating(records: Sequence[dict[str, Any]], window_s: float, duration_s: 
     >>> a["with_per_s"], a["without_per_s"], a["ratio"], a["window_ratios"]
     (6.0, 7.0, 0.8571, [0.8333, 0.875])
     """
-    rates: list[float] = []
-    k = 0
-    while (k + 1) * window_s <= duration_s + 1e-9:
-        lo, hi = k * window_s + settle_s, (k + 1) * window_s
-        n = sum(1 for r in records if lo <= r["end"] < hi and r["outcome"] in ("ok", "expected")
-                and not r["kind"].startswith("bad-"))
-        rates.append(n / (hi - lo))
-        k += 1
+    answered = [r["end"] for r in records if r["outcome"] in ("ok", "expected") and not r["kind"].startswith("bad-")]
+    rates = [sum(1 for end in answered if k * window_s + settle_s <= end < (k + 1) * window_s) / (window_s - settle_s)
+             for k in range(int(duration_s / window_s + 1e-9))]
     compared = [(rates[k], (rates[k - 1] + rates[k + 1]) / 2) for k in range(2, len(rates) - 1, 2)]
     with_s = statistics.fmean(a for a, _ in compared) if compared else None
     without_s = statistics.fmean(b for _, b in compared) if compared else None
@@ -1110,10 +1105,10 @@ def print_report(o: Outcome) -> None:
         print("RSS MiB   " + "".join(f"{b['rss_mib'] or 0:>10,.0f}" for b in tl))
     alt = o.light.get("alternating")
     if alt and alt.get("ratio") is not None:
-        print(f"\nalternating {alt['window_s']:.0f} s windows ({alt['windows']}; the first {alt['settle_s']:.0f} s of each "
-              f"left out, the first window too): light {alt['with_per_s']:.1f} req/s with generation, {alt['without_per_s']:.1f} without: "
-              f"ratio {alt['ratio']:.1%} (each window with generation against the mean of its neighbours: "
-              f"{', '.join(f'{r:.0%}' for r in alt['window_ratios'])})")
+        print(f"\nalternating {alt['window_s']:.0f} s windows ({alt['windows']}; the first {alt['settle_s']:.0f} s of "
+              f"each left out, the first window too): light {alt['with_per_s']:.1f} req/s with generation, "
+              f"{alt['without_per_s']:.1f} without: ratio {alt['ratio']:.1%} (each window with generation against "
+              f"the mean of its neighbours: {', '.join(f'{r:.0%}' for r in alt['window_ratios'])})")
     g = o.generation
     if g.get("runs"):
         print()
