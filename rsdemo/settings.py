@@ -105,15 +105,18 @@ class Settings:
         generation_nice: the CPU priority generation drops to (Linux nice, 0 to 19; a run on a thread of the
             app, and a worker process's run up to its first token): it takes the CPU that tokenize / compare /
             decode leave idle instead of slowing them down.
-        generation_process: on a CPU, generation runs in worker processes of their own, in the app's session, at
-            ``generation_nice``: llama.cpp's decode loop, and transformers' runs (a second copy of the model,
+        generation_process: on a CPU, generation runs in worker processes of their own, at ``generation_nice``:
+            llama.cpp's decode loop, and transformers' runs (a second copy of the model,
             counted in ``max_model_mb``; a model whose two copies would not fit generates in the app's process).
             Their Python work per token then never holds the app's interpreter lock. False: on threads of the
             app (as on Windows).
         generation_idle: after its first token (a beam search: its first step) a run in a worker process goes
             under Linux's ``SCHED_IDLE`` policy: it runs only on CPU time no other task wants, and any task that
             wakes takes its core at once (never for a thread of the app: it may hold the interpreter lock the app
-            waits for).
+            waits for). The worker also leaves the app's session for its own, whose autogroup drops to nice 19
+            once every run has its first token, and asks for the kernel's shortest time slice (0.1 ms), so
+            neither the app nor other sessions wait long behind it. False: the worker stays in the app's
+            session at ``generation_nice``.
         generation_boost: a run in a worker process reads its prompt and draws its first token at the app's
             priority instead of ``generation_nice``: the first token comes sooner under load, and light
             requests lose the CPU the prompt takes.

@@ -291,6 +291,62 @@ def _run_threads_priority(backend: Backend, pid: int) -> set[tuple[int, int]]:
         stream.close()
 
 
+def _slice_ns(sched_file: str) -> int | None:
+    """A task's time slice from its ``/proc/.../sched`` (EEVDF kernels; None elsewhere)."""
+    with open(sched_file) as f:
+        for line in f:
+            if line.startswith("se.slice"):
+                return int(line.split(":")[1])
+    return None
+
+
+def _kernel_takes_short_slices() -> bool:
+    """Whether this kernel grants a thread's own short slice (Linux 6.12+): tried on a throwaway thread."""
+    from rsdemo.generation.decode_worker import SHORT_SLICE_NS, _short_slice
+
+    got: list[int | None] = []
+
+    def probe() -> None:
+        if _short_slice() and os.path.exists("/proc/self/task"):
+            got.append(_slice_ns(f"/proc/self/task/{threading.get_native_id()}/sched"))
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return got == [SHORT_SLICE_NS]
+
+
+def _autogroup_nices(backend: Backend, pid: int, *, prompt: str) -> list[int]:
+    """The worker's autogroup nice as it changes (read every 0.5 ms) over a 3-token run of ``prompt``."""
+    import time
+
+    def nice() -> int:
+        with open(f"/proc/{pid}/autogroup") as f:
+            return int(f.read().split()[-1])
+
+    seen = [nice()]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if (now := nice()) != seen[-1]:
+                seen.append(now)
+            time.sleep(0.0005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        list(backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="llama.cpp",
+                              params={"max_new_tokens": 3}))
+        deadline = time.monotonic() + 2  # a change the kernel found too soon is made 0.11 s later
+        while seen[-1] != 19 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        done.set()
+        watcher.join()
+    return seen
+
+
 def _priority_as_set(settings: Settings, got: set[tuple[int, int]]) -> bool:
     if settings.generation_idle:  # SCHED_IDLE keeps the nice value it had; the policy is what counts
         return {policy for policy, _ in got} == {os.SCHED_IDLE}
@@ -337,19 +393,67 @@ def test_worker_errors_cross_the_pipe_as_rsdemos_own_classes() -> None:
     assert type(other) is RuntimeError and "KeyError" in str(other)
 
 
+def test_the_workers_autogroup_is_at_nice_0_only_while_a_run_reads_its_prompt(tmp_path) -> None:
+    """Runs and logits requests overlap; a change the kernel refuses as too soon (EAGAIN) is made 0.11 s later."""
+    import errno
+    import time
+
+    from rsdemo.generation.decode_worker import _Autogroup
+
+    path = tmp_path / "autogroup"
+    path.write_text("")
+    written: list[int] = []
+    refuse = [0]
+
+    class Recorded(_Autogroup):
+        def _write(self, nice: int) -> None:
+            if refuse[0]:
+                refuse[0] -= 1
+                raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+            super()._write(nice)
+            written.append(nice)
+
+    group = Recorded(path=str(path))
+    group.apply()
+    group.enter()  # a run reads its prompt
+    group.enter()  # a second one
+    group.leave()  # the first has its first token: the second still reads
+    assert written == [19, 0] and path.read_text() == "0"
+    group.leave()
+    assert written == [19, 0, 19] and path.read_text() == "19"
+    refuse[0] = 1
+    group.enter()  # too soon for the kernel: tried again
+    assert written == [19, 0, 19]
+    deadline = time.monotonic() + 5
+    while written == [19, 0, 19] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert written == [19, 0, 19, 0] and path.read_text() == "0"
+    group.leave()
+    group.leave()  # more leaves than enters (a run that failed early) stay at the idle nice
+    assert written[-1] == 19 and group.wanted == 19
+    assert _Autogroup(path=str(tmp_path / "absent")).wanted == 19  # no autogroup here: nothing is written
+
+
 @pytest.mark.slow
 @needs_llama
-def test_llama_cpp_decodes_in_a_niced_worker_process_in_the_apps_session(backend: Backend, settings) -> None:
-    """The default: a child process at generation_nice, in the app's session (autogroup), same results as a thread."""
-    from rsdemo.generation.decode_worker import LlamaCppWorkerModel
+def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(backend: Backend, settings) -> None:
+    """The default: a child process in a session (an autogroup) of its own, its run's threads SCHED_IDLE after the
+    first token; same results as a thread."""
+    from rsdemo.generation.decode_worker import SHORT_SLICE_NS, LlamaCppWorkerModel
 
-    assert settings.generation_process
+    assert settings.generation_process and settings.generation_idle
     loaded = backend.model(DEFAULT_MODEL, engine="llama.cpp")
     assert isinstance(loaded, LlamaCppWorkerModel)
     pid = loaded.worker.pid
     assert pid != os.getpid()
-    assert os.getsid(pid) == os.getsid(0)  # another session would get its own share of the CPU whatever its nice
+    assert os.getsid(pid) == pid != os.getsid(0)  # its own session: the autogroup nice below is its own
     assert _priority_as_set(settings, _run_threads_priority(backend, pid))
+    if _kernel_takes_short_slices():  # the worker's threads (and those they start) ask for a 0.1 ms slice
+        assert _slice_ns(f"/proc/{pid}/task/{pid}/sched") == SHORT_SLICE_NS
+    if os.path.exists(f"/proc/{pid}/autogroup"):
+        # the group: nice 19 while idle or decoding, 0 while a run reads its prompt (the visitor waits for it)
+        seen = _autogroup_nices(backend, pid, prompt=" ".join(LONG_PROMPTS) * 3)
+        assert seen[0] == seen[-1] == 19 and 0 in seen, seen
     in_thread = Backend(settings=dataclasses.replace(settings, generation_process=False))
     assert not hasattr(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), "worker")
     for method, params in [("greedy", {"max_new_tokens": 12}),
@@ -413,6 +517,7 @@ def test_the_worker_ends_with_the_app_and_with_its_model(settings) -> None:
     own = Backend(settings=other)
     loaded = own.model(DEFAULT_MODEL, engine="llama.cpp")
     worker_pid = loaded.worker.pid
+    assert os.getsid(worker_pid) == os.getsid(0)  # nice values only: they count within the app's session
     assert _priority_as_set(other, _run_threads_priority(own, worker_pid))
     loaded.release()
     assert _gone(worker_pid, 5)
@@ -458,12 +563,17 @@ def test_a_context_skips_the_prompt_batches_it_holds_with_the_same_numbers(setti
 @pytest.mark.slow
 def test_transformers_generates_in_a_worker_process_with_the_same_results(backend: Backend, settings) -> None:
     """On a CPU every transformers run goes to a worker process holding its own copy of the model (in the app's
-    session, lowered after its first step); its results equal the app's own, token by token, probabilities too."""
+    session of its own, lowered after its first step); its results equal the app's own, token by token, probabilities
+    too."""
     from rsdemo.generation.decode_worker import PROCESS_BYTES
 
     bundle = backend.model(DEFAULT_MODEL)
     worker = bundle.worker.current()
-    assert worker.pid != os.getpid() and os.getsid(worker.pid) == os.getsid(0)
+    assert worker.pid != os.getpid() and os.getsid(worker.pid) == worker.pid != os.getsid(0)
+    if _kernel_takes_short_slices():
+        from rsdemo.generation.decode_worker import SHORT_SLICE_NS
+
+        assert _slice_ns(f"/proc/{worker.pid}/task/{worker.pid}/sched") == SHORT_SLICE_NS
     params_bytes = sum(p.numel() * p.element_size() for p in bundle.model.parameters())
     assert bundle.nbytes == 2 * params_bytes + PROCESS_BYTES  # the memory bound counts both copies
     in_app = Backend(settings=dataclasses.replace(settings, generation_process=False))
