@@ -566,6 +566,7 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
         cancelled_at: float | None = None
         timeout: str | None = None
         marks: dict[str, float] = {}
+        stream_open = bool(getattr(client, "stream_open", False))  # the last run's event stream still open
         job = client.submit(case.prompt, model, case.method, dict(case.params), True, "", cfg.gen_engine,
                             api_name="/generate")
         try:
@@ -583,6 +584,8 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
             timeout = str(err)
             job.cancel()
         t1 = time.time()
+        if cancelled_at is not None or timeout is not None:
+            wait_stream_closed(client)
         error: BaseException | None = None
         code = job.status().code.name
         if cancelled_at is None and timeout is None and code != "CANCELLED":
@@ -602,6 +605,7 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
             "e2e_tokens_per_s": tokens / (t1 - t0) if tokens and t1 > t0 else None,
             "cancel_to_end_s": (t1 - cancelled_at) if cancelled_at else None,
         })
+        note = " (submitted while the client's last event stream was open)" if stream_open else ""
         if timeout is not None:
             run.update(outcome="unexpected", message=f"no end within {cfg.request_timeout_s:.0f} s: {timeout}")
         elif action == "switch":
@@ -609,11 +613,11 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
                 run.update(outcome="expected", message=_short(error))
             elif error is not None:
                 run.update(outcome="unexpected", message=f"refused only after {t1 - t0:.1f} s ({run['queued']:.1f} s "
-                                                          f"of it waiting in the queue): {_short(error)}")
+                                                          f"of it waiting in the queue): {_short(error)}{note}")
             else:
                 run.update(outcome="unexpected", message="a model that cannot load produced output")
         elif error is not None:
-            run.update(outcome="unexpected", message=_short(error))
+            run.update(outcome="unexpected", message=_short(error) + note)
         elif cancelled_at is not None:
             run.update(outcome="cancelled", message="")
         elif not run["done"]:
@@ -621,6 +625,30 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
         else:
             run.update(outcome="ok", message="")
         runs.append(run)
+
+
+def wait_stream_closed(client: Any, *, timeout_s: float = 2.0) -> bool:
+    """Wait (at most ``timeout_s``) until the client's event stream from a cancelled run has closed.
+
+    gradio_client 2.7.2 reads every event of a session from one stream, which the server closes once the
+    session has nothing pending (after a cancel: right after the cancelled run's last message). An event
+    submitted while that stream is closing is registered on it, and when it closes gradio_client fails every
+    event registered on it with a bare ``CancelledError`` (``close_stream`` in its ``Client.send_data``).
+    That is the likely cause of the 2 runs (of about 100 cancels in the soaks of 2026-11-30, night) that
+    failed so before they started running, each submitted right after a cancel; 120 cancel-then-submit
+    cycles alone did not reproduce it. A visitor pressing Stop and then Generate is not this fast; a script
+    should wait the same way. True when closed.
+
+    >>> class Fake: stream_open = False
+    >>> wait_stream_closed(Fake())
+    True
+    """
+    deadline = time.monotonic() + timeout_s
+    while getattr(client, "stream_open", False):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def _close_quietly(client: Any) -> None:

@@ -77,3 +77,15 @@ def test_a_streaming_client_wakes_on_each_update_instead_of_polling(soak) -> Non
     assert job.status_reads < 60, job.status_reads
     gaps = [b - a for (_, a), (_, b) in zip(seen, seen[1:])]
     assert all(0.1 < gap < 0.35 for gap in gaps), gaps  # each message as it came, not late by a poll
+
+
+def test_after_a_cancel_the_generation_client_waits_for_its_event_stream_to_close(soak) -> None:
+    """gradio_client ties an event submitted while its stream closes to that stream: the harness waits it out."""
+    client = SimpleNamespace(stream_open=True)
+    threading.Timer(0.1, lambda: setattr(client, "stream_open", False)).start()
+    t0 = time.monotonic()
+    assert soak.wait_stream_closed(client) and 0.09 <= time.monotonic() - t0 < 1.5
+    stuck = SimpleNamespace(stream_open=True)  # a stream that stays open (another event pending): bounded
+    t0 = time.monotonic()
+    assert not soak.wait_stream_closed(stuck, timeout_s=0.2) and time.monotonic() - t0 < 1.0
+    assert soak.wait_stream_closed(object())  # a client without the attribute (another gradio_client)
