@@ -13,11 +13,12 @@ cgroup), the CPU is first shared between sessions and only then between the task
 app's session gets its ``SCHED_IDLE`` time out of the app's share, so with other sessions busy (a browser, or
 load-test clients on the same machine) it still took CPU the app wanted. With ``generation_idle`` the worker
 therefore starts a session of its own and sets its group's nice (``/proc/self/autogroup``, which needs no
-privilege): 0 while a run reads its prompt (or a view asks for logits), 19 once every run has its first token
-(``_Autogroup``). Its threads also ask for the kernel's shortest time slice (``_short_slice``, 0.1 ms): a
-task that wakes on a core a decode holds waits at most about that long when the two are in different groups
-(instead of up to the default slice, 1.4 ms on the 2-core machine measured). Without ``generation_idle`` it
-stays in the app's session, where its nice values count against the app's threads.
+privilege): 0 while it loads its model, while a run reads its prompt (a long prompt is read at the group's
+full weight) or a view asks for logits, 19 once every run has its first token (``_Autogroup``). Its threads
+also ask for the kernel's shortest time slice (``_short_slice``, 0.1 ms): a task that wakes on a core a
+decode holds waits at most about that long when the two are in different groups (instead of up to the
+default slice, 1.4 ms on the 2-core machine measured). Without ``generation_idle`` it stays in the app's
+session, where its nice values count against the app's threads.
 
 One worker per loaded model. llama.cpp's (``LlamaCppWorkerModel``) loads the same GGUF file (memory-mapped, so
 the page cache is shared) and the tokenizer, and runs one thread per run, as many at once as there are
@@ -474,7 +475,7 @@ def _short_slice() -> bool:
 
 
 def _own_session() -> _Autogroup:
-    """Leave the app's session for one of its own (its own autogroup); the group starts idle (nice 19)."""
+    """Leave the app's session for one of its own (its own autogroup), its group at nice 19 until work comes."""
     try:
         os.setsid()
     except (AttributeError, OSError):  # not POSIX, or already a session leader
@@ -534,11 +535,14 @@ def main(argv: Sequence[str]) -> int:
     if idle:
         _short_slice()  # before the model's threads start: they inherit it
     group = _own_session() if idle else _Autogroup(path=None)
+    group.enter()  # a visitor waits for the load too
     try:
         loaded, ready = (_load_transformers if engine == "transformers" else _load_llamacpp)(config)
     except Exception as err:  # noqa: BLE001 - reported to the app, which raises it
         conn.send(("failed", _describe(err)))
         return 1
+    finally:
+        group.leave()
     conn.send(("ready", ready))
     send_lock = threading.Lock()
     cancels: dict[int, threading.Event] = {}
