@@ -431,6 +431,13 @@ def test_the_workers_autogroup_is_at_nice_0_only_while_a_run_reads_its_prompt(tm
     group.leave()
     group.leave()  # more leaves than enters (a run that failed early) stay at the idle nice
     assert written[-1] == 19 and group.wanted == 19
+    release = group.hold()  # a run's hold: released at its first token and again at its end, counted once
+    other = group.hold()
+    release()
+    release()
+    assert group.wanted == 0  # the other still reads
+    other()
+    assert group.wanted == 19 and written[-1] == 19
     assert _Autogroup(path=str(tmp_path / "absent")).wanted == 19  # no autogroup here: nothing is written
 
 

@@ -50,7 +50,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -383,7 +383,7 @@ class _Autogroup:
     """This worker's session's share of the CPU (Linux's autogroup): nice 0 while a run reads its prompt, else 19.
 
     ``enter()`` when a run starts (or a view asks for logits), ``leave()`` once it has its first token (or ends
-    without one). The kernel lets anyone set their own group's nice between 0 and 19, up and down, but only
+    without one); ``hold()`` is ``enter()`` and returns a ``leave`` that counts once, however often called. The kernel lets anyone set their own group's nice between 0 and 19, up and down, but only
     once per 100 ms machine-wide (``EAGAIN``): a change refused for that is tried again 0.11 s later, with
     whatever the runs want by then. Where there is no ``/proc/self/autogroup`` it does nothing.
 
@@ -417,6 +417,18 @@ class _Autogroup:
             self._reading = max(0, self._reading - 1)
         self.apply()
 
+    def hold(self) -> Callable[[], None]:
+        """``enter()`` now; the returned function ``leave()``s on its first call and does nothing after."""
+        self.enter()
+        left = threading.Event()
+
+        def release() -> None:
+            if not left.is_set():
+                left.set()
+                self.leave()
+
+        return release
+
     def apply(self, *, retried: bool = False) -> None:
         """Set the group's nice to what the runs want now (later, if the kernel says too soon)."""
         with self._lock:
@@ -447,7 +459,7 @@ SHORT_SLICE_NS = 100_000  # the shortest time slice the kernel allows (0.1 ms)
 
 
 def _short_slice() -> bool:
-    """Ask the kernel (Linux 6.6+, EEVDF) for the shortest time slice for this thread and every thread it starts.
+    """Ask the kernel (Linux 6.12+, EEVDF) for the shortest time slice for this thread and every thread it starts.
 
     A task that wakes on a core where a worker thread runs takes the core once the worker's slice is over: with
     0.1 ms instead of the default (0.7-3 ms) the app's and other sessions' threads wait less behind a decode.
@@ -475,14 +487,12 @@ def _short_slice() -> bool:
 
 
 def _own_session() -> _Autogroup:
-    """Leave the app's session for one of its own (its own autogroup), its group at nice 19 until work comes."""
+    """Leave the app's session for one of its own (its own autogroup); its nice is set as work comes and goes."""
     try:
         os.setsid()
     except (AttributeError, OSError):  # not POSIX, or already a session leader
         return _Autogroup(path=None)
-    group = _Autogroup()
-    group.apply()
-    return group
+    return _Autogroup()
 
 
 def _lower_all_but(main_thread: int, nice: int, idle: bool) -> None:
@@ -535,14 +545,14 @@ def main(argv: Sequence[str]) -> int:
     if idle:
         _short_slice()  # before the model's threads start: they inherit it
     group = _own_session() if idle else _Autogroup(path=None)
-    group.enter()  # a visitor waits for the load too
+    loading = group.hold()  # a visitor waits for the load too
     try:
         loaded, ready = (_load_transformers if engine == "transformers" else _load_llamacpp)(config)
     except Exception as err:  # noqa: BLE001 - reported to the app, which raises it
         conn.send(("failed", _describe(err)))
         return 1
     finally:
-        group.leave()
+        loading()
     conn.send(("ready", ready))
     send_lock = threading.Lock()
     cancels: dict[int, threading.Event] = {}
@@ -561,22 +571,19 @@ def main(argv: Sequence[str]) -> int:
     def run(run_id: int, job: Any) -> None:
         from .llamacpp_engine import decode
 
-        front = [True]  # before its first token
+        reading = group.hold()  # until its first token, or its end without one
 
         def background(job: Any) -> None:
             """After the first token: lower the run's threads (and every other run's: they share the OpenMP
             teams), and the group once no run reads its prompt."""
             _lower_all_but(main_thread, job.nice, job.idle)
-            front[0] = False
-            group.leave()
+            reading()
 
-        group.enter()
         try:
             decode(loaded, job, cancels[run_id], lambda kind, payload: send(run_id, kind, payload), background)
         finally:
             cancels.pop(run_id, None)
-            if front[0]:
-                group.leave()
+            reading()
 
     def generate(run_id: int, request: dict[str, Any]) -> None:
         """A transformers run: the prompt and the first step at ``generation_nice`` (at the app's priority with
@@ -594,13 +601,13 @@ def main(argv: Sequence[str]) -> int:
             if not state["lowered"]:
                 state["lowered"] = True
                 _lower_all_but(main_thread, nice, limits.generation_idle)
-                group.leave()
+                reading()
             if time.monotonic() - state["tick"] >= 1.0:
                 state["tick"] = time.monotonic()
                 send(run_id, "tick", None)
 
         sent: list[int] = []  # the ids the app has of the run so far
-        group.enter()
+        reading = group.hold()  # until its first step, or its end without one
         try:
             for result in generate_stream(bundle=loaded, cancel=cancels[run_id], custom_methods=dict(CUSTOM_METHODS),
                                           limits=limits, on_step=step, **request):
@@ -616,17 +623,16 @@ def main(argv: Sequence[str]) -> int:
             send(run_id, "error", err)
         finally:
             cancels.pop(run_id, None)
-            if not state["lowered"]:
-                group.leave()
+            reading()
 
     def logits(run_id: int, ids: list[int], start: int) -> None:
-        group.enter()  # a visitor waits for the whole answer
+        answering = group.hold()  # a visitor waits for the whole answer
         try:
             send(run_id, "logits", loaded.logits(ids, start=start))
         except Exception as err:  # noqa: BLE001 - reported to the app
             send(run_id, "error", err)
         finally:
-            group.leave()
+            answering()
 
     handlers = {"run": run, "generate": generate, "logits": logits}
     try:
