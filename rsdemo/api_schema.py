@@ -142,6 +142,7 @@ class GenerateReply(TypedDict):
     perplexity: float | None
     engine: str
     engine_reason: str
+    notes: list[str]  # what the run should tell its reader (a fallback to transformers, a doubled BOS, ...)
     waiting: int | None
     load_s: float | None
     ttft_s: float | None

@@ -44,9 +44,10 @@ from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, Surpr
 from .insight.scoring import Scored, score
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
+from .generation.cpu_share import LightSignal
 from .generation.engine import GenerationEngine
 from .tokenization.adapters import TokenizerAdapter
-from .errors import CapacityError, InputError, InvalidIdsError, UnknownKeyError
+from .errors import CapacityError, EngineFailedError, InputError, InvalidIdsError, UnknownKeyError
 from .inputs import check_text, parse_ids
 from .loading import (
     ModelBundle,
@@ -71,6 +72,37 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+
+
+def _light(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Count a light request (tokenize, compare, decode, the Inside tab) in flight while it runs: generation
+    workers give way to the app while there are some (``cpu_share.LightSignal``). A generator is counted while
+    it is iterated."""
+    import inspect
+
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def stepped(self: Backend, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            signal = LightSignal.shared()
+            steps = method(self, *args, **kwargs)
+            try:
+                while True:
+                    with signal.light() if signal is not None else contextlib.nullcontext():
+                        try:
+                            item = next(steps)
+                        except StopIteration:
+                            return
+                    yield item
+            finally:
+                steps.close()
+        return stepped
+
+    @functools.wraps(method)
+    def counted(self: Backend, *args: Any, **kwargs: Any) -> Any:
+        signal = LightSignal.shared()
+        with signal.light() if signal is not None else contextlib.nullcontext():
+            return method(self, *args, **kwargs)
+    return counted
 TokenizerLoader = Callable[[str], TokenizerAdapter]
 
 # token details remembered across requests (id -> piece, bytes); cleared when full
@@ -323,6 +355,7 @@ class Backend:
 
     # --- tokenize ---------------------------------------------------------------------------------
 
+    @_light
     def tokenize(
         self,
         *,
@@ -408,6 +441,7 @@ class Backend:
             self._details[key] = found
         return found
 
+    @_light
     def token_info(self, *, tokenizer: str, token_id: int) -> TokenInfo:
         """The vocabulary entry for one id.
 
@@ -420,6 +454,7 @@ class Backend:
 
     # --- compare ----------------------------------------------------------------------------------
 
+    @_light
     def compare(self, *, text: str, tokenizers: Sequence[str], add_special_tokens: bool = False) -> CompareResult:
         """The same text through 2 to ``settings.max_compare`` tokenizers.
 
@@ -432,6 +467,7 @@ class Backend:
         assert final is not None
         return final
 
+    @_light
     def compare_steps(
         self, *, text: str, tokenizers: Sequence[str], add_special_tokens: bool = False
     ) -> Iterator[CompareResult]:
@@ -474,6 +510,7 @@ class Backend:
                     f"(ids run from 0 to {adapter.vocab_size - 1:,})."
                 )
 
+    @_light
     def decode(self, *, ids: str | Sequence[int], tokenizer: str) -> DecodeResult:
         """Decode a list of ids (or its text form, ``"[1, 2, 3]"``) to text.
 
@@ -796,17 +833,46 @@ class Backend:
                 yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
                                        prompt=PromptInfo(prompt, (), chat), beams=(), done=False, waiting=ahead, **tag)
             try:
-                was_loaded = self.model_loaded(name, engine=chosen.capabilities.name)
-                asked = time.perf_counter()
-                with self._model_in_use(chosen.capabilities.name, name, progress) as loaded:
-                    if not was_loaded:  # the time to first token below starts after the load: shown apart
-                        tag["load_s"] = time.perf_counter() - asked
-                    extra = {"prefix": list(prefix)} if prefix else {}
-                    for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat,
-                                             stop=stop, cancel=cancel, details=details, limits=self.settings, **extra):
-                        yield dataclasses.replace(result, **tag)
+                run = dict(name=name, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
+                           cancel=cancel, details=details, progress=progress, prefix=prefix)
+                try:
+                    yield from self._run_local(chosen, tag=tag, **run)
+                except EngineFailedError as err:  # before the first token: the run goes on on transformers
+                    fallback = self.engines.get("transformers")
+                    if fallback is None or fallback is chosen:
+                        raise
+                    label = chosen.capabilities.label.split(" (")[0]
+                    self._set_aside(chosen, name, err)
+                    note = f"{label} {err}; this run used transformers."
+                    tag = {"engine": "transformers", "engine_reason": f"{fallback.capabilities.label}: {note}"}
+                    yield from self._run_local(fallback, tag=tag, note=note, **run)
             finally:
                 self._release_slot()
+
+    def _run_local(self, chosen: GenerationEngine, *, tag: dict[str, Any], name: str, prompt: str, method: str,
+                   params: dict | None, chat: bool, stop: str | None, cancel: threading.Event, details: bool,
+                   progress: Progress | None, prefix: Sequence[int], note: str = "") -> Iterator[GenerationResult]:
+        """One run on an engine of this machine, inside a slot the caller holds: load (once), run, tag each update."""
+        tag = dict(tag)
+        was_loaded = self.model_loaded(name, engine=chosen.capabilities.name)
+        asked = time.perf_counter()
+        with self._model_in_use(chosen.capabilities.name, name, progress) as loaded:
+            if not was_loaded:  # the time to first token below starts after the load: shown apart
+                tag["load_s"] = time.perf_counter() - asked
+            extra = {"prefix": list(prefix)} if prefix else {}
+            for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat,
+                                     stop=stop, cancel=cancel, details=details, limits=self.settings, **extra):
+                if note:
+                    tag["notes"] = (note, *result.notes)
+                yield dataclasses.replace(result, **tag)
+
+    def _set_aside(self, engine: GenerationEngine, name: str, err: EngineFailedError) -> None:
+        """A local engine failed on this machine before a run's first token: drop its model; a crash of the
+        machine's doing (a signal, wrong numbers) sets the engine aside for the process (``set_aside``)."""
+        self._models.discard((engine.capabilities.name, name))
+        set_aside = getattr(engine, "set_aside", None)
+        if err.machine and set_aside is not None:
+            set_aside(err)
 
     def _served_or_gpu(self, on_gpu: Callable[..., Iterator[GenerationResult]],
                        **kwargs: Any) -> Iterator[GenerationResult]:
@@ -897,6 +963,7 @@ class Backend:
             return _ScoredPrompt(name, info, score(model=bundle.model, ids=info.ids), bundle_adapter(bundle),
                                  bundle.tokenizer)
 
+    @_light
     def surprisal(self, *, model: str, prompt: str, chat: bool = False,
                   progress: Progress | None = None) -> SurprisalResult:
         """How surprising each prompt token is to the model: its probability given what precedes it.
@@ -919,6 +986,7 @@ class Backend:
         return SurprisalResult(scored.model, scored.prompt, tuple(tokens),
                                surprisal_from_logprobs(ids=scored.prompt.ids, logprobs=run.logprobs))
 
+    @_light
     def next_token(self, *, model: str, prompt: str, chat: bool = True, method: str = "greedy",
                    params: dict | None = None, probes: str = "", position: int = 0,
                    progress: Progress | None = None) -> NextTokenResult:

@@ -68,6 +68,7 @@ class LoadCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._released = threading.Condition(self._lock)
         self._key_locks: dict[K, tuple[threading.Lock, int]] = {}  # key -> (lock, how many threads want it)
+        self._doomed: set[K] = set()  # discarded while in use: evicted when the last use ends
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
@@ -138,11 +139,27 @@ class LoadCache(Generic[K, V]):
         try:
             yield value
         finally:
+            evicted: list[tuple[K, V]] = []
             with self._released:
                 count = self._in_use.pop(key) - 1
                 if count:
                     self._in_use[key] = count
+                elif key in self._doomed and key in self._items:
+                    self._doomed.discard(key)
+                    evicted.append(self._pop(key))
                 self._released.notify_all()
+            self._evict(evicted)
+
+    def discard(self, key: K) -> None:
+        """Evict ``key`` now, or when its last use ends (a value that must not be used again: a crashed engine's)."""
+        evicted: list[tuple[K, V]] = []
+        with self._lock:
+            if key in self._items:
+                if self._in_use.get(key):
+                    self._doomed.add(key)
+                else:
+                    evicted.append(self._pop(key))
+        self._evict(evicted)
 
     def _fits(self, hint: int) -> bool:
         count_ok = len(self._items) + 1 <= self._max

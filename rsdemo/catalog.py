@@ -22,6 +22,7 @@ from .errors import UnknownKeyError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "EngineCheck",
     "MODELS",
     "TOKENIZERS",
     "ModelSpec",
@@ -302,6 +303,33 @@ def get_tokenizer_spec(key: str) -> TokenizerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineCheck:
+    """A fixed prompt and what the model ranks highest after it, step by step along its own greedy answer.
+
+    A fast engine (llama.cpp) must rank the same way before it is trusted on a machine
+    (``rsdemo.generation.engine_check``); ``tests/test_engine_check.py`` recomputes these numbers with
+    transformers (fp32, on the de-quantised weights).
+
+    Attributes:
+        text: the prompt, no chat template (for people, and the test that checks ``ids``).
+        ids: its token ids.
+        steps: per step, the model's five most probable ids (the first is its greedy choice, which the next step
+            reads) and the first one's probability.
+
+    >>> EngineCheck(text="x", ids=(1,), steps=(((5, 6, 7, 8, 9), 0.9), ((2, 3, 4, 5, 6), 0.5))).forced()
+    [5]
+    """
+
+    text: str
+    ids: tuple[int, ...]
+    steps: tuple[tuple[tuple[int, ...], float], ...]
+
+    def forced(self) -> list[int]:
+        """The ids read after the prompt: the model's greedy answer, one per step but the last."""
+        return [top[0] for top, _p in self.steps[:-1]]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSpec:
     """A decoder model the Generate tab offers; its quirks are data here, never branches in callbacks.
 
@@ -320,6 +348,7 @@ class ModelSpec:
             plain (non-chat) text when the Inside tab scores it: the first word is then scored too, from the
             context the model knows (SmolLM2 and GPT-2: ``<|endoftext|>``). Empty: the text as the tokenizer
             encodes it (with its own BOS, if it adds one).
+        check: what a fast engine must agree with before it runs this model on a machine (None: no check).
     """
 
     key: str
@@ -334,6 +363,7 @@ class ModelSpec:
     gpu_seconds_per_token: float = 0.05
     licence: str = ""
     document_start: str = ""
+    check: EngineCheck | None = None
 
 
 _MODEL_SPECS = (
@@ -347,6 +377,18 @@ _MODEL_SPECS = (
         chat=True,
         licence="Apache-2.0",
         document_start="<|endoftext|>",
+        check=EngineCheck(
+            text="Question: What is the capital of France?\nAnswer: The capital of France is",
+            ids=(17872, 42, 1812, 314, 260, 3575, 282, 4649, 47, 198, 21350, 42, 378, 3575, 282, 4649, 314),
+            steps=(  # " Paris" ".", "\n", "\n", "Question", ":"
+                ((7042, 4649, 4528, 1315, 3575), 0.9732),
+                ((30, 28, 198, 365, 284), 0.9479),
+                ((198, 2, 378, 3717, 216), 0.6121),
+                ((198, 504, 35092, 65, 17872), 0.3063),
+                ((17872, 504, 1348, 57, 788), 0.0911),
+                ((42, 216, 330, 365, 2838), 0.9806),
+            ),
+        ),
     ),
     ModelSpec(key="gpt2", label="GPT-2 (Hub)", source="hub", repo_id="openai-community/gpt2", params_m=124,
               chat=False, licence="MIT", document_start="<|endoftext|>"),

@@ -308,6 +308,7 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
             "tokens_per_s": final.tokens_per_s,
             "engine": final.engine,
             "engine_reason": final.engine_reason,
+            "notes": list(final.notes),
         }
         out.write(json.dumps(payload, ensure_ascii=False) + "\n")
         return 0
@@ -323,6 +324,8 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
     if final.perplexity is not None and final.perplexity == final.perplexity:
         stats += f", perplexity {final.perplexity:.2f}"
     sys.stderr.write(stats + f", seed {final.seed}]\n")
+    for note in final.notes:
+        sys.stderr.write(f"note: {note}\n")
     return 0
 
 

@@ -13,6 +13,8 @@ Nothing below the UI imports gradio.
     ├── AssetMissingError           a package that carries a tokenizer's files is not installed
     ├── CapacityError               a bound of this server: too large for its memory, or too busy right now
     ├── ServerError                 a serving engine (vLLM, TGI, ...) failed, timed out or stopped answering
+    ├── EngineFailedError           a local engine crashed or failed its self-check on this machine (before a
+    │                               run's first token: the run goes on on transformers, and says so)
     └── HubError                    a Hugging Face Hub request that cannot be served
         ├── InvalidRepoIdError      not a valid ``owner/name`` repo id (local paths, traversal)
         ├── HubUnavailableError     the Hub is offline, unreachable, or switched off by the operator
@@ -27,6 +29,7 @@ __all__ = [
     "AssetMissingError",
     "CapacityError",
     "EmptyInputError",
+    "EngineFailedError",
     "HubError",
     "HubLoadError",
     "HubUnavailableError",
@@ -108,6 +111,24 @@ class CapacityError(RsdemoError):
 
 class ServerError(RsdemoError):
     """A serving engine the operator configured failed, timed out or stopped answering (no secrets in the text)."""
+
+
+class EngineFailedError(RsdemoError):
+    """A local engine crashed (a signal, a lost worker) or gave wrong numbers in its self-check on this machine.
+
+    ``str(err)`` says what happened in a clause fit to follow the engine's name ("crashed on this CPU (SIGSEGV)
+    in its self-check"); ``signal`` names the signal, if one killed it; ``machine`` is True when the cause is this
+    machine (a crash, wrong numbers), so the engine is set aside for the process and the verdict remembered.
+
+    >>> err = EngineFailedError("crashed on this CPU (SIGSEGV) at its first token", signal="SIGSEGV")
+    >>> str(err), err.machine
+    ('crashed on this CPU (SIGSEGV) at its first token', True)
+    """
+
+    def __init__(self, *args: object, signal: str = "", machine: bool = True, field: str = "") -> None:
+        super().__init__(*args, field=field)
+        self.signal = signal
+        self.machine = machine
 
 
 class HubError(RsdemoError):

@@ -598,8 +598,9 @@ def cache_entries(*, key: str, settings: Settings) -> list[Path]:
     if key in TOKENIZERS:
         entry = _entry(TOKENIZERS[key], settings)
         return [entry] if entry is not None else []
-    if key in MODELS and MODELS[key].source == "gguf":
-        return [converted_model_dir(key=key, settings=settings)]
+    if key in MODELS and MODELS[key].source == "gguf":  # the converted checkpoint, and llama.cpp's weights file
+        return [converted_model_dir(key=key, settings=settings),
+                Path(settings.cache_dir) / "models" / f"{key}.{settings.llamacpp_weights}.gguf"]
     repo = (MODELS[key].repo_id or key) if key in MODELS else key
     return [hub_cache_dir(settings) / ("models--" + repo.partition("@")[0].replace("/", "--"))]
 

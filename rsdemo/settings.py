@@ -122,6 +122,12 @@ class Settings:
             requests lose the CPU the prompt takes.
         llamacpp_threads: threads of one llama.cpp run (0: every core); with fewer, runs at once do not
             spin-wait for each other's cores.
+        llamacpp_extra_buffers: whether llama.cpp repacks the weights into its extra buffer types (``off``, the
+            default: no slower where measured, and on a CPU with AMX its AMX buffer segfaults at the first decode,
+            llama.cpp issue 20824; ``auto``: only on a CPU without AMX; ``on``).
+        llamacpp_weights: how llama.cpp holds the embedded model's weights: ``f16`` (built once from the shipped
+            Q4_1 file into ``cache_dir``: the same weights to f16 precision, no 8-bit activations; 99.7 % top-1
+            agreement with transformers), ``q4_1`` (the shipped file, a little faster, 97 %), ``q8_0`` or ``f32``.
         gpu_base_s, gpu_max_s: the ZeroGPU duration asked for: base seconds plus the model's seconds per new
             token, at most ``gpu_max_s``.
         queue_max_size: requests waiting in the Gradio queue before new ones are turned away.
@@ -172,6 +178,8 @@ class Settings:
     generation_idle: bool = True
     generation_boost: bool = False
     llamacpp_threads: int = 0
+    llamacpp_extra_buffers: str = "off"
+    llamacpp_weights: str = "f16"
     gpu_base_s: int = 15
     gpu_max_s: int = 120
     queue_max_size: int = 64
@@ -220,6 +228,11 @@ class Settings:
             if f.name in values:
                 continue
             values[f.name] = _read(environ, ENV_PREFIX + f.name.upper(), type(f.default), f.default)
+        choices = {"llamacpp_extra_buffers": ("off", "auto", "on"), "llamacpp_weights": ("f16", "q4_1", "q8_0", "f32")}
+        for name, allowed in choices.items():
+            if values[name] not in allowed:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
+                                 f"got {values[name]!r}.")
         return cls(**values)
 
 

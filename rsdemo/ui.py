@@ -376,7 +376,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 cmp_view = gr.HTML(elem_id="rs-cmp-view", js_on_load=js_tokens)
 
             with gr.Tab("Generate", id="generate"):
-                _generate_tab(backend, js_tokens)
+                engine_choice = _generate_tab(backend, js_tokens)
 
             with gr.Tab("Inside", id="inside"):
                 _inside_tab(backend, js_tokens)
@@ -425,6 +425,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         demo.load(from_url, None, [text, tokenizer, special, cmp_text, cmp_keys], api_visibility="private").then(
             **tok_event
         ).then(**cmp_args)
+        # an engine set aside since the page was built (a crash on this CPU) says so in the dropdown
+        demo.load(lambda: gr.update(choices=_engine_choices(backend)), None, [engine_choice],
+                  api_visibility="private", queue=False)
     return demo
 
 
@@ -619,6 +622,7 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
         "perplexity": result.perplexity,
         "engine": result.engine,
         "engine_reason": result.engine_reason,
+        "notes": list(result.notes),
         "waiting": result.waiting,
         "load_s": result.load_s,
         "ttft_s": result.ttft_s,
@@ -651,11 +655,13 @@ SEEDED = frozenset(k for k, m in METHODS.items() if m.samples)  # methods whose 
 
 
 def _engine_choices(backend: Backend) -> list[tuple[str, str]]:
-    """The engine dropdown, from the backend's engines (fastest first); absent ones say so."""
+    """The engine dropdown, from the backend's engines (fastest first); absent or set-aside ones say so."""
     choices = [("automatic (the fastest that can run the method)", "")]
     for name, engine in backend.engines.items():
-        missing = engine.missing()
-        choices.append((engine.capabilities.label + (" — not installed" if missing else ""), name))
+        missing = engine.missing() or ""
+        why = missing.split(": ", 1)[1].split(";")[0] if "unavailable on this machine: " in missing else ""
+        suffix = f" — unavailable on this machine: {why}" if why else " — not installed" if missing else ""
+        choices.append((engine.capabilities.label + suffix, name))
     return choices
 
 
@@ -711,7 +717,7 @@ def _visitor(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
 
-def _generate_tab(backend: Backend, js_tokens: str) -> None:
+def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
     method_keys = list(METHODS)
     with gr.Row(elem_classes=["rs-split"]):
         with gr.Column(scale=3, elem_classes=["rs-main"]):
@@ -870,7 +876,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
     last = gr.State(None)
     outputs = [gen_view, gen_stats, prompt_seen, notes, code, last, prompt_note, model_note, settings_note]
     inputs = [model, prompt, method, engine, chat, stop_strings, distribution, *method_inputs, *common_inputs]
-    go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool)
+    go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool).then(
+        lambda: gr.update(choices=_engine_choices(backend)), None, [engine], api_visibility="private", queue=False)
 
     @_api_returns(GenerateReply, "generation")
     @_user_errors
@@ -1084,6 +1091,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> None:
         return render(kept, dist)
 
     distribution.change(recolour, [last, distribution], [gen_view], api_visibility="private")
+    return engine
 
 
 # --- the Inside tab: the model's own numbers on a prompt ---------------------------------------------------

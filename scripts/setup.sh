@@ -32,13 +32,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# The fast CPU engine (llama.cpp), compiled once. The tests need it now; the demo starts without it and
-# builds it in the background (the app uses transformers meanwhile, and says so).
+# The fast CPU engine (llama.cpp), compiled once (a portable build, kept in ~/.cache/rsdemo/wheels). The tests
+# need it now; the demo starts without it and builds it in the background at the lowest priority (the app uses
+# transformers meanwhile, and says so; the build takes only CPU time the demo leaves).
 if [ "$dev" = 1 ]; then
   bash scripts/build_fast_engine.sh
-elif ! python -c "import llama_cpp.llama_cpp" 2>/dev/null; then
+elif ! bash scripts/build_fast_engine.sh --check 2>/dev/null; then
   echo "== building llama.cpp in the background (log: .venv/fast-engine-build.log); transformers runs meanwhile"
-  nohup bash scripts/build_fast_engine.sh > .venv/fast-engine-build.log 2>&1 &
+  nohup bash scripts/low_priority.sh bash scripts/build_fast_engine.sh > .venv/fast-engine-build.log 2>&1 &
 fi
 
 if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; }; then

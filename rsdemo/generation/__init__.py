@@ -36,7 +36,7 @@ def default_engines(settings: object = None) -> list[GenerationEngine]:
 
     The remote engine is there when the operator configured a server (``settings.remote_url``).
     """
-    engines: list[GenerationEngine] = [LlamaCppEngine(), TransformersEngine()]
+    engines: list[GenerationEngine] = [LlamaCppEngine(settings=settings), TransformersEngine()]
     if settings is not None and getattr(settings, "remote_url", ""):
         engines.insert(0, RemoteEngine(RemoteConfig.from_settings(settings)))  # type: ignore[arg-type]
     return engines

@@ -58,12 +58,16 @@ from typing import Any
 from .. import errors
 from ..errors import InputError
 from ..settings import Settings
+from .cpu_share import LightSignal
+from .engine_check import crash, signal_name
 
 __all__ = ["DecodeWorker", "PROCESS_BYTES", "TransformersWorker", "discard", "spawn"]
 
 log = logging.getLogger(__name__)
 
+SPIN_COUNT = 20_000  # GOMP_SPINCOUNT for the workers: see ``spawn``
 PROCESS_BYTES = 640 * 1024 * 1024  # a worker's own memory (Python, torch, transformers, the tokenizer), measured ~0.5 GiB
+LIGHT_HOLD_S = 0.5  # a worker keeps giving way this long after the app's last light request (requests come in bursts)
 _START_TIMEOUT_S = 120.0
 _STALL_S = 60.0
 _POLL_S = 0.1  # how often a waiting run looks at its Stop button
@@ -72,17 +76,20 @@ _ERRORS = {name: cls for name, cls in vars(errors).items()
            if isinstance(cls, type) and issubclass(cls, errors.RsdemoError)}
 
 
-def _describe(err: BaseException) -> tuple[str, str, str]:
-    """An exception as plain data for the pipe: class name, message, field."""
-    return type(err).__name__, str(err), getattr(err, "field", "")
+def _describe(err: BaseException) -> tuple[str, str, str, bool]:
+    """An exception as plain data for the pipe: class name, message, field, and whether the machine is the cause
+    (``EngineFailedError.machine``)."""
+    return type(err).__name__, str(err), getattr(err, "field", ""), getattr(err, "machine", False)
 
 
-def _rebuild(described: tuple[str, str, str]) -> BaseException:
+def _rebuild(described: tuple[Any, ...]) -> BaseException:
     """The app-side exception for a described one: rsdemo's own errors keep their class, others become RuntimeError."""
-    name, message, field = described
+    name, message, field, machine = (*described, False)[:4]
     cls = _ERRORS.get(name)
     if cls is None:
         return RuntimeError(f"{name}: {message}")
+    if cls is errors.EngineFailedError:
+        return cls(message, field=field, machine=machine)
     return cls(message, field=field) if field else cls(message)
 
 
@@ -96,16 +103,21 @@ def spawn(engine: str) -> tuple[subprocess.Popen, Connection]:
     root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    # OpenMP threads that wait for their team sleep instead of spinning: under SCHED_IDLE a team member is
-    # often off its core, and spinning teammates burned the little CPU a run gets (a beam search beside 32
-    # busy clients: 56 s for 12 tokens spinning, 10 s sleeping)
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenMP threads that wait at a barrier spin a little (about 0.1-0.5 ms), then sleep: a sleeping thread costs a
+    # wake-up at each of a token's hundreds of barriers (OMP_WAIT_POLICY=PASSIVE made runs 3x slower on the VMs
+    # measured), an unbounded spin burns the CPU of a team whose teammate is off its core. Under contention a run
+    # uses fewer threads instead (``cpu_share.CpuShare``).
+    env.setdefault("GOMP_SPINCOUNT", str(SPIN_COUNT))
+    env.setdefault("KMP_BLOCKTIME", "1")  # the same for LLVM's OpenMP (milliseconds)
+    signal = LightSignal.shared()
+    fds = (theirs.fileno(), *((signal.fd,) if signal is not None else ()))
     try:
         # started in the app's session; with generation_idle it moves to one of its own once told its model
         # (``_own_session``), without it it stays: there its nice values count against the app's threads
         process = subprocess.Popen(
-            [sys.executable, "-m", "rsdemo.generation.decode_worker", str(theirs.fileno()), engine],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+            [sys.executable, "-m", "rsdemo.generation.decode_worker", str(theirs.fileno()), engine,
+             str(signal.fd if signal is not None else -1)],
+            pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
         )
     finally:
         theirs.close()
@@ -139,6 +151,7 @@ class DecodeWorker:
                  engine: str = "llamacpp", spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
         self.key = key
         self.label = _LABELS[engine]
+        self._engine = engine
         self._process, self._conn = spawned or spawn(engine)
         self._send_lock = threading.Lock()
         self._runs: dict[int, queue.Queue[tuple[str, Any]]] = {}
@@ -151,7 +164,10 @@ class DecodeWorker:
                 raise errors.AssetMissingError(f"{self.label} did not start in time.")
             kind, payload = self._conn.recv()
         except (EOFError, OSError):
+            code = self._exit_code()
             self.close()
+            if engine == "llamacpp" and code is not None and code < 0:  # llama.cpp died loading or checking
+                raise crash(returncode=code, when="in its self-check") from None
             log.error("%s for %s exited while starting (its error is above)", self.label, key)
             raise errors.AssetMissingError(f"{self.label} could not start; the server log says why.") from None
         except BaseException:
@@ -163,6 +179,7 @@ class DecodeWorker:
         self.vocab_size: int = payload.get("vocab_size", 0)
         self.n_ctx: int = payload.get("n_ctx", 0)
         self.nbytes: int = payload["nbytes"]  # llama.cpp: the model file and its contexts' KV caches
+        self.variant: str = payload.get("variant", "")  # llama.cpp: the CPU code it loaded (``cpu_variant``)
         self.pid: int = self._process.pid
         self._reader = threading.Thread(target=self._read, name=f"rsdemo-decode-worker-{self.pid}", daemon=True)
         self._reader.start()
@@ -171,6 +188,13 @@ class DecodeWorker:
     @property
     def alive(self) -> bool:
         return not self._dead and self._process.poll() is None
+
+    def _exit_code(self) -> int | None:
+        """The worker's exit status once it has gone (negative: the signal that killed it); None if it lingers."""
+        try:
+            return self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _send(self, message: Any) -> None:
         with self._send_lock:
@@ -219,7 +243,12 @@ class DecodeWorker:
                         continue
                 last = time.monotonic()
                 if kind == "lost":
-                    raise InputError(f"{self.label} stopped mid-run ({received} tokens had arrived); "
+                    ended = True  # nothing left to cancel; the caller's run may go on elsewhere
+                    code = self._exit_code()
+                    if not received and self._engine == "llamacpp":  # the run can still go on elsewhere
+                        raise crash(returncode=code, when="before its first token")
+                    signal = f"; {signal_name(code)}" if signal_name(code) else ""
+                    raise InputError(f"{self.label} stopped mid-run ({received} tokens had arrived{signal}); "
                                      "try again (the next run starts a new one).")
                 if kind == "error":
                     payload = _rebuild(payload)
@@ -380,23 +409,30 @@ class TransformersWorker:
 
 
 class _Autogroup:
-    """This worker's session's share of the CPU (Linux's autogroup): nice 0 while a run reads its prompt, else 19.
+    """This worker's session's share of the CPU (Linux's autogroup): nice 19 while the app has light requests in
+    flight (``busy``) and no run reads its prompt; else 0, a fair share of the machine.
 
     ``enter()`` when a run starts (or a view asks for logits), ``leave()`` once it has its first token (or ends
-    without one); ``hold()`` is ``enter()`` and returns a ``leave`` that counts once, however often called. The kernel lets anyone set their own group's nice between 0 and 19, up and down, but only
-    once per 100 ms machine-wide (``EAGAIN``): a change refused for that is tried again 0.11 s later, with
-    whatever the runs want by then. Where there is no ``/proc/self/autogroup`` it does nothing.
+    without one); ``hold()`` is ``enter()`` and returns a ``leave`` that counts once, however often called.
+    ``govern()`` starts a thread that follows ``busy`` (every 20 ms). The kernel lets anyone set their own
+    group's nice between 0 and 19, up and down, but only once per 100 ms machine-wide (``EAGAIN``): a change
+    refused for that is tried again 0.11 s later, with whatever is wanted by then. Where there is no
+    ``/proc/self/autogroup`` it does nothing.
 
-    >>> group = _Autogroup(path=None)
+    >>> app = {"busy": True}
+    >>> group = _Autogroup(path=None, busy=lambda: app["busy"])
     >>> group.enter(); group.wanted
     0
     >>> group.leave(); group.wanted
     19
+    >>> app["busy"] = False; group.wanted
+    0
     """
 
     IDLE_NICE = 19
 
-    def __init__(self, *, path: str | None = "/proc/self/autogroup") -> None:
+    def __init__(self, *, path: str | None = "/proc/self/autogroup", busy: Callable[[], bool] = lambda: True) -> None:
+        self._busy = busy
         self._path = path if path and os.path.exists(path) else None
         self._lock = threading.Lock()
         self._reading = 0
@@ -405,7 +441,19 @@ class _Autogroup:
 
     @property
     def wanted(self) -> int:
-        return 0 if self._reading else self.IDLE_NICE
+        return self.IDLE_NICE if not self._reading and self._busy() else 0
+
+    def govern(self, every_s: float = 0.02) -> None:
+        """Follow the app's light requests from a daemon thread (nothing to do without an autogroup)."""
+        if self._path is None:
+            return
+
+        def follow() -> None:
+            while True:
+                time.sleep(every_s)
+                self.apply()
+
+        threading.Thread(target=follow, name="rsdemo-autogroup", daemon=True).start()
 
     def enter(self) -> None:
         with self._lock:
@@ -486,13 +534,13 @@ def _short_slice() -> bool:
         return False
 
 
-def _own_session() -> _Autogroup:
+def _own_session(busy: Callable[[], bool]) -> _Autogroup:
     """Leave the app's session for one of its own (its own autogroup); its nice is set as work comes and goes."""
     try:
         os.setsid()
     except (AttributeError, OSError):  # not POSIX, or already a session leader
         return _Autogroup(path=None)
-    return _Autogroup()
+    return _Autogroup(busy=busy)
 
 
 def _lower_all_but(main_thread: int, nice: int, idle: bool) -> None:
@@ -505,19 +553,33 @@ def _lower_all_but(main_thread: int, nice: int, idle: bool) -> None:
             lower_priority(nice, idle=idle, tid=int(task))
 
 
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
 def _load_llamacpp(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from ..catalog import get_model_spec
     from ..loading import gguf_tokenizer
     from ..tokenization.adapters import HFAdapter
     from .llamacpp_engine import LlamaCppModel
 
+    from .engine_check import run_check
+    from .llamacpp_native import cpu_variant, extra_buffers
+
     settings: Settings = config["settings"]
+    spec = get_model_spec(config["key"])
     tokenizer = gguf_tokenizer(key=config["key"], settings=settings)
     adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-    loaded = LlamaCppModel(key=config["key"], spec=get_model_spec(config["key"]), path=Path(config["path"]),
-                           tokenizer=tokenizer, adapter=adapter, contexts=int(config["contexts"]),
-                           threads=settings.llamacpp_threads)
-    return loaded, {"vocab_size": loaded.vocab_size, "n_ctx": loaded.n_ctx, "nbytes": loaded.nbytes}
+    loaded = LlamaCppModel(key=config["key"], spec=spec, path=Path(config["path"]), tokenizer=tokenizer,
+                           adapter=adapter, contexts=int(config["contexts"]), threads=settings.llamacpp_threads,
+                           extra=extra_buffers(settings.llamacpp_extra_buffers))
+    if spec.check is not None:  # before the first run: a crash here or wrong numbers set llama.cpp aside
+        run_check(loaded, spec.check)
+    return loaded, {"vocab_size": loaded.vocab_size, "n_ctx": loaded.n_ctx, "nbytes": loaded.nbytes,
+                    "variant": cpu_variant()}
 
 
 def _load_transformers(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -531,11 +593,20 @@ def _load_transformers(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 def main(argv: Sequence[str]) -> int:
     """The worker process: load the model, then run what the app sends until it says close or goes away."""
+    from . import llamacpp_engine
+
+    llamacpp_engine.IN_CHILD = True  # the fault seam (RSDEMO_FAULT) is honoured here only
     conn = Connection(int(argv[0]))
-    if argv[1:] == ["transformers"]:  # while the app loads its own copy of the model
+    engine_arg = argv[1] if len(argv) > 1 else "llamacpp"
+    light = LightSignal(int(argv[2]), owner=False) if len(argv) > 2 and int(argv[2]) >= 0 else None
+    if engine_arg == "transformers":  # while the app loads its own copy of the model
         import transformers  # noqa: F401
 
         from .. import loading  # noqa: F401
+    else:  # the per-token softmax and filters are small: a torch thread team would only wait beside llama.cpp's
+        import torch
+
+        torch.set_num_threads(1)
     try:
         config = conn.recv()
     except (EOFError, OSError):  # discarded before it was given a model
@@ -544,7 +615,9 @@ def main(argv: Sequence[str]) -> int:
     idle = config["settings"].generation_idle
     if idle:
         _short_slice()  # before the model's threads start: they inherit it
-    group = _own_session() if idle else _Autogroup(path=None)
+    busy = (lambda: light.busy(hold_s=LIGHT_HOLD_S)) if light is not None else (lambda: True)
+    group = _own_session(busy) if idle else _Autogroup(path=None)
+    group.govern()
     loading = group.hold()  # a visitor waits for the load too
     try:
         loaded, ready = (_load_transformers if engine == "transformers" else _load_llamacpp)(config)
@@ -567,20 +640,33 @@ def main(argv: Sequence[str]) -> int:
             cancels.get(run_id, threading.Event()).set()
 
     main_thread = threading.get_native_id()
+    cores = _usable_cores()
+
+    def lowering(nice: int, idle: bool, reading: Callable[[], None]) -> Callable[[int], None]:
+        """A run's priority, step by step: after its first token (or step) every thread but the pipe's goes to
+        ``nice`` and the group may give way; with ``idle``, under ``SCHED_IDLE`` once the app has light requests
+        in flight (one way: an unprivileged thread cannot come back, so not before they are there: on a quiet
+        machine, or beside a build, a run keeps its share)."""
+        state = {"idle": False}
+
+        def after(step: int) -> None:
+            if step == 0:
+                _lower_all_but(main_thread, nice, False)
+                reading()
+            if idle and not state["idle"] and busy():
+                state["idle"] = True
+                _lower_all_but(main_thread, nice, True)
+
+        return after
 
     def run(run_id: int, job: Any) -> None:
         from .llamacpp_engine import decode
 
         reading = group.hold()  # until its first token, or its end without one
-
-        def background(job: Any) -> None:
-            """After the first token: lower the run's threads (and every other run's: they share the OpenMP
-            teams), and the group once no run reads its prompt."""
-            _lower_all_but(main_thread, job.nice, job.idle)
-            reading()
-
+        after = lowering(job.nice, job.idle, reading)
         try:
-            decode(loaded, job, cancels[run_id], lambda kind, payload: send(run_id, kind, payload), background)
+            decode(loaded, job, cancels[run_id], lambda kind, payload: send(run_id, kind, payload),
+                   lambda _job, step: after(step))
         finally:
             cancels.pop(run_id, None)
             reading()
@@ -591,23 +677,36 @@ def main(argv: Sequence[str]) -> int:
         from ..custom_decoding import CUSTOM_METHODS
         from .transformers_engine import generate_stream
 
+        import torch
+
+        from .cpu_share import ThreadTuner
+
         limits: Settings = request.pop("limits")
         nice = limits.generation_nice
         if limits.generation_boost:  # generate's thread starts at the app's priority
             limits = dataclasses.replace(limits, generation_nice=0)
-        state = {"lowered": False, "tick": time.monotonic()}
+        state = {"step": 0, "tick": time.monotonic(), "threads": 0}
+        tuner = ThreadTuner(most=cores)
+
+        def adapt() -> None:
+            """torch's threads for this run's next step: every core or one, whichever its steps show faster."""
+            threads = tuner.threads()
+            if threads != state["threads"]:
+                state["threads"] = threads
+                torch.set_num_threads(threads)
 
         def step() -> None:
-            if not state["lowered"]:
-                state["lowered"] = True
-                _lower_all_but(main_thread, nice, limits.generation_idle)
-                reading()
+            after(state["step"])
+            state["step"] += 1
+            adapt()
             if time.monotonic() - state["tick"] >= 1.0:
                 state["tick"] = time.monotonic()
                 send(run_id, "tick", None)
 
         sent: list[int] = []  # the ids the app has of the run so far
         reading = group.hold()  # until its first step, or its end without one
+        after = lowering(nice, limits.generation_idle, reading)
+        adapt()
         try:
             for result in generate_stream(bundle=loaded, cancel=cancels[run_id], custom_methods=dict(CUSTOM_METHODS),
                                           limits=limits, on_step=step, **request):

@@ -17,8 +17,8 @@ transformers.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
+import logging
 import os
 import queue
 import threading
@@ -28,9 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ..decoding import METHODS, generation_config, get_method
-from ..errors import AssetMissingError, InputError
+from ..errors import AssetMissingError, EngineFailedError, InputError
 from ..settings import Settings
+from . import engine_check
 from .engine import Capabilities
+from .llamacpp_native import bindings as _bindings
+from .llamacpp_native import extra_buffers, installed, model_params
+from .llamacpp_native import threads as cpu_threads
+from .llamacpp_weights import BYTES_PER_PARAM, shipped_kind, weights_built, weights_file
 from .processors import apply, stages
 from .prompts import build_prompt
 from .reproduce import reproduce_code
@@ -40,42 +45,21 @@ from .transformers_engine import TOP_K_ALTERNATIVES, lower_priority
 
 __all__ = ["LlamaCppEngine", "LlamaCppModel", "teacher_forced_logits"]
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str], None]
 MAX_CONTEXT = 4096  # tokens a run may hold (prompt and output); each context's KV cache is sized for it
 _STALL_S = 60.0
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
+IN_CHILD = False  # set in the worker and probe processes: only there is the fault seam honoured
 
 
-def _bindings() -> Any:
-    """``llama_cpp.llama_cpp`` (the ctypes bindings), with llama.cpp's own logging silenced; None if absent.
+def fault(point: str) -> None:
+    """The test seam for a native crash: ``RSDEMO_FAULT=self-check`` or ``first-decode`` makes a worker or probe
+    process segfault there (a real SIGSEGV, as llama.cpp's own crash; never in the app's own process)."""
+    if IN_CHILD and os.environ.get("RSDEMO_FAULT") == point:
+        import ctypes
 
-    A failed import is tried again after a minute: the demo builds llama.cpp in the background at first start.
-    """
-    with _lock:
-        if _state.get("lib") is None and time.monotonic() >= _state.get("retry_at", 0.0):
-            try:
-                import importlib
-
-                importlib.invalidate_caches()
-                import llama_cpp.llama_cpp as lib  # noqa: PLC0415 - optional, heavy
-            except Exception as err:  # noqa: BLE001 - not installed, or built for another machine
-                _state["lib"], _state["error"] = None, f"{type(err).__name__}: {err}"
-                _state["retry_at"] = time.monotonic() + 60.0
-                return None
-            quiet = lib.llama_log_callback(lambda level, text, data: None)
-            _state["quiet"] = quiet  # kept alive: llama.cpp calls it from C
-            lib.llama_log_set(quiet, ctypes.c_void_p(0))
-            lib.llama_backend_init()
-            _state["lib"] = lib
-        return _state["lib"]
-
-
-def _threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        ctypes.string_at(0)
 
 
 def uses_worker(settings: Settings) -> bool:
@@ -108,9 +92,13 @@ class LlamaCppModel:
     """A GGUF model loaded by llama.cpp, its tokenizer, and a small pool of contexts (one per concurrent run)."""
 
     def __init__(self, *, key: str, spec: Any, path: Path, tokenizer: Any, adapter: Any, contexts: int,
-                 threads: int = 0) -> None:
+                 threads: int = 0, extra: bool = True) -> None:
         lib = _bindings()
-        self.threads = threads if threads > 0 else _threads()
+        if lib is None:
+            from .llamacpp_native import load_error
+
+            raise EngineFailedError(f"could not be loaded here ({load_error()})", machine=False)
+        self.threads = threads if threads > 0 else cpu_threads()
         self.key = key
         self.spec = spec
         self.path = path
@@ -118,10 +106,9 @@ class LlamaCppModel:
         self.adapter = adapter
         self.device = "cpu"
         self.dtype = "torch.float32"  # what the reproduce code loads the GGUF as in transformers
-        params = lib.llama_model_default_params()
-        self._model = lib.llama_model_load_from_file(str(path).encode(), params)
+        self._model = lib.llama_model_load_from_file(str(path).encode(), model_params(lib, extra=extra))
         if not self._model:
-            raise AssetMissingError(f"llama.cpp could not read the {key} model file.")
+            raise EngineFailedError(f"could not load the {key} model file here")
         self.vocab_size = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self._model))
         self.n_ctx = min(MAX_CONTEXT, lib.llama_model_n_ctx_train(self._model) or MAX_CONTEXT)
         self._max_contexts = max(1, contexts)
@@ -281,11 +268,50 @@ class LlamaCppEngine:
         "probabilities are shown before and after the filters.",
     )
 
+    def __init__(self, *, settings: Settings | None = None) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._why: str | None = None  # set aside for this process: what happened
+        self._asked = False  # the remembered verdict was read
+
     def missing(self) -> str | None:
-        if _bindings() is None:
+        if not installed():
             return ("llama.cpp is not installed here (bash scripts/setup.sh builds it, a few minutes once); "
                     "transformers runs instead.")
+        why = self.unusable()
+        if why:
+            return f"llama.cpp is unavailable on this machine: it {why}. Automatic runs use transformers."
         return None
+
+    def unusable(self) -> str | None:
+        """Why llama.cpp is set aside on this machine (a crash or a failed self-check, here or remembered), or None."""
+        with self._lock:
+            if self._why is None and not self._asked and self._settings is not None:
+                self._asked = True
+                verdict = engine_check.remembered(self._settings.cache_dir, engine="llama.cpp",
+                                                  key=self._verdict_key(self._settings))
+                if verdict is not None and not verdict["ok"]:
+                    self._why = (f"{verdict['why']} (remembered from {verdict['when']}; a rebuilt llama.cpp or "
+                                 f"deleting {verdict['path']} tries again)")
+            return self._why
+
+    def set_aside(self, err: EngineFailedError) -> bool:
+        """Stop using llama.cpp in this process after ``err`` (logged once; a crash of the machine's doing is also
+        remembered for this build and CPU). Returns False when it was set aside already."""
+        with self._lock:
+            if self._why is not None:
+                return False
+            self._why = str(err)
+        log.warning("llama.cpp set aside for this process: it %s; transformers runs instead", err)
+        if err.machine and self._settings is not None:
+            engine_check.remember(self._settings.cache_dir, engine="llama.cpp",
+                                  key=self._verdict_key(self._settings), ok=False, why=str(err))
+        return True
+
+    @staticmethod
+    def _verdict_key(settings: Settings) -> str:
+        return engine_check.verdict_key(engine="llama.cpp", options={
+            "extra": extra_buffers(settings.llamacpp_extra_buffers), "weights": settings.llamacpp_weights})
 
     def serves(self, key: str) -> str | None:
         from ..catalog import MODELS
@@ -299,14 +325,21 @@ class LlamaCppEngine:
         return None
 
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
-        path = self._path(key)
+        from ..catalog import get_model_spec
+
+        source = self._path(key)
+        kind = settings.llamacpp_weights
+        spec = get_model_spec(key)
+        size = source.stat().st_size if kind == shipped_kind(spec.path or "") else int(
+            spec.params_m * 1e6 * BYTES_PER_PARAM[kind])
         worker = 0
         if uses_worker(settings):
             from .decode_worker import PROCESS_BYTES as worker
-        return path.stat().st_size + settings.generation_slots * 128 * 1024 * 1024 + worker
+        return size + settings.generation_slots * 128 * 1024 * 1024 + worker
 
     @staticmethod
     def _path(key: str) -> Path:
+        """The GGUF file the package ships (``llamacpp_weights`` may run another built from it)."""
         from ..catalog import get_model_spec
         from ..loading import package_dir
 
@@ -323,20 +356,48 @@ class LlamaCppEngine:
         from ..loading import gguf_tokenizer
 
         spec = get_model_spec(key)
-        path = self._path(key)
+        self._path(key)
+        if progress is not None and not weights_built(key=key, kind=settings.llamacpp_weights, settings=settings):
+            progress(f"Building the {settings.llamacpp_weights.upper()} weights for llama.cpp (first time only, "
+                     "a few seconds)…")
+        path = weights_file(key=key, kind=settings.llamacpp_weights, settings=settings, budget=budget)
         tokenizer = gguf_tokenizer(key=key, settings=settings, progress=progress)
         from ..tokenization.adapters import HFAdapter
 
         adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-        if uses_worker(settings):
+        if uses_worker(settings):  # the worker checks the engine before it says ready; a crash costs only it
             from .decode_worker import LlamaCppWorkerModel
 
             if progress is not None:
                 progress("Starting llama.cpp's worker process")
             return LlamaCppWorkerModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
                                        settings=settings)
-        return LlamaCppModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
-                             contexts=settings.generation_slots, threads=settings.llamacpp_threads)
+        extra = extra_buffers(settings.llamacpp_extra_buffers)
+        if spec.check is not None:
+            self._probe(settings, path=path, check=spec.check, extra=extra, progress=progress)
+        loaded = LlamaCppModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
+                               contexts=settings.generation_slots, threads=settings.llamacpp_threads, extra=extra)
+        if spec.check is not None:
+            try:
+                engine_check.run_check(loaded, spec.check)
+            except EngineFailedError:
+                loaded.release()
+                raise
+        return loaded
+
+    def _probe(self, settings: Settings, *, path: Path, check: Any, extra: bool, progress: Progress | None) -> None:
+        """Before llama.cpp first runs in the app's own process on this machine: the self-check in a child process.
+
+        A crash there would take the app down; a passed check is remembered for this build and CPU.
+        """
+        key = self._verdict_key(settings)
+        verdict = engine_check.remembered(settings.cache_dir, engine="llama.cpp", key=key)
+        if verdict is not None and verdict["ok"]:
+            return
+        if progress is not None:
+            progress("Checking llama.cpp on this CPU (once)")
+        engine_check.probe(path=path, check=check, extra=extra)
+        engine_check.remember(settings.cache_dir, engine="llama.cpp", key=key, ok=True)
 
     def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
             stop: Any, cancel: threading.Event, details: bool, limits: Settings,
@@ -384,14 +445,15 @@ class DecodeJob:
 
 
 def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[str, Any], None],
-           background: Callable[[DecodeJob], None] | None = None) -> None:
+           background: Callable[[DecodeJob, int], None] | None = None) -> None:
     """The decode loop: llama.cpp's logits, transformers' stages and draw, one ``emit("token", ...)`` per token.
 
     Ends with ``emit("end", outcome)`` (``reason``, ``timed_out``) or ``emit("error", exception)``. Runs on a
     thread of the app (``generation_process=false``) or in the worker process (``decode_worker``).
-    Priorities: the prompt and the first token run at ``job.nice`` (``job.boost``: at the app's); once the first
-    token is out, ``background(job)`` lowers the run's threads for the rest (in the worker process:
-    ``SCHED_IDLE`` with ``job.idle``; by default, this thread to its nice value).
+    Priorities: the prompt and the first token run at ``job.nice`` (``job.boost``: at the app's); after each token
+    ``background(job, step)`` may lower the run's threads for the rest (in the worker process: to the nice value
+    after the first, under ``SCHED_IDLE`` once the app has light requests in flight, with ``job.idle``); on a
+    thread of the app, this thread goes to its nice value after the first token.
     """
     import torch
 
@@ -407,6 +469,7 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
     try:
         context = loaded.acquire(cancel)
         ids = list(job.ids)
+        fault("first-decode")
         loaded.read_prompt(context, ids)
         generator = torch.Generator().manual_seed(job.seed)
         # a branch continues after tokens the visitor chose: read them one at a time, as the original run
@@ -436,11 +499,10 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
             generated = make_token(loaded.adapter, token, float(raw[token]), float(filtered[token]))
             shown = text.add(generated)
             emit("token", (generated, shown, top))
-            if _step == 0:  # the visitor has their first token: the rest takes the CPU light requests leave
-                if background is not None:
-                    background(job)
-                elif job.boost:  # a thread of the app: never SCHED_IDLE, it may hold the interpreter lock
-                    lower_priority(job.nice)
+            if background is not None:  # the worker process: its priority policy, token by token
+                background(job, _step)
+            elif _step == 0 and job.boost:  # a thread of the app: never SCHED_IDLE, it may hold the interpreter lock
+                lower_priority(job.nice)
             ids.append(token)
             if token in job.eos:
                 outcome["reason"] = "end of sequence token"
@@ -508,6 +570,9 @@ def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None
                 tops.append(top)
                 yield GenerationResult(**base, beams=(Beam(shown, tuple(tokens), None),), done=False,
                                        ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+    except EngineFailedError:  # before the first token: the run goes on on another engine, with this cancel flag
+        finished = True
+        raise
     finally:
         if not finished:
             cancel.set()
