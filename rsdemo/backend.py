@@ -44,7 +44,7 @@ from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, Surpr
 from .insight.scoring import Scored, score
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
-from .generation.cpu_share import LightSignal
+from .generation.light_signal import LightSignal
 from .generation.engine import GenerationEngine
 from .tokenization.adapters import TokenizerAdapter
 from .errors import CapacityError, EngineFailedError, InputError, InvalidIdsError, UnknownKeyError
@@ -76,7 +76,7 @@ Progress = Callable[[str], None]
 
 def _light(method: Callable[..., Any]) -> Callable[..., Any]:
     """Count a light request (tokenize, compare, decode, the Inside tab) in flight while it runs: generation
-    workers give way to the app while there are some (``cpu_share.LightSignal``). A generator is counted while
+    workers give way to the app while there are some (``light_signal.LightSignal``). A generator is counted while
     it is iterated."""
     import inspect
 

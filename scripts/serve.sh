@@ -42,10 +42,11 @@ if [ "$engine" = vllm ]; then
     ${RSDEMO_SERVE_ARGS:-} >&2 &
   health="http://127.0.0.1:$port/health"
 else
+  # the GGUF file rsdemo's own llama.cpp engine runs (llamacpp_weights: F16 built from the shipped Q4_1 once)
   gguf=$(python -c "
-from rsdemo.catalog import get_model_spec
-from rsdemo.loading import package_dir
-spec = get_model_spec('$model'); print(package_dir(spec.package) / spec.path)")
+from rsdemo.generation.llamacpp_weights import weights_file
+from rsdemo.settings import get_settings
+s = get_settings(); print(weights_file(key='$model', kind=s.llamacpp_weights, settings=s))")
   if ! python -c "import llama_cpp.server.app" 2>/dev/null; then
     bash scripts/build_fast_engine.sh >&2
     version=$(python -c "import importlib.metadata as m; print(m.version('llama-cpp-python'))")
@@ -57,7 +58,8 @@ spec = get_model_spec('$model'); print(package_dir(spec.package) / spec.path)")
   # (this server runs one request at a time)
   threads=$(nproc)
   # shellcheck disable=SC2086
-  python -m llama_cpp.server --model "$gguf" --model_alias "$model" --n_ctx 2048 --logits_all true \
+  # through rsdemo's entry point: the CPU variant for this CPU loaded, and no extra buffer types (AMX crashes)
+  python -m rsdemo.generation.llamacpp_server --model "$gguf" --model_alias "$model" --n_ctx 2048 --logits_all true \
     --n_threads "$threads" --n_threads_batch "$threads" --interrupt_requests false \
     --host 127.0.0.1 --port "$port" ${RSDEMO_SERVE_ARGS:-} >&2 &
   health="http://127.0.0.1:$port/v1/models"

@@ -6,6 +6,7 @@ The llama.cpp tests need the engine built (``scripts/setup.sh --dev`` builds it)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -278,15 +279,25 @@ def _gone(pid: int, within_s: float) -> bool:
     return False
 
 
-def _run_threads_priority(backend: Backend, pid: int) -> set[tuple[int, int]]:
-    """(policy, nice) of the worker's threads other than the one reading the pipe, once a run's first tokens are out."""
+def _run_threads_priority(backend: Backend, pid: int) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """(policy, nice) of the worker's threads other than the one reading the pipe, once a run's first tokens are
+    out: with the app quiet, then with a light request of the app's in flight."""
+    from rsdemo.generation.light_signal import LightSignal
+
+    def threads() -> set[tuple[int, int]]:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 0  # the pipe reader: Stop is read at once
+        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+
     stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
                               engine="llama.cpp", params={"max_new_tokens": 400})
     try:
         next(stream), next(stream)
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
-        assert os.getpriority(os.PRIO_PROCESS, pid) == 0  # the pipe reader: Stop is read at once
-        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+        quiet = threads()
+        with LightSignal.shared().light():  # a visitor tokenizes meanwhile
+            next(stream), next(stream), next(stream)
+            light = threads()
+        return quiet, light
     finally:
         stream.close()
 
@@ -316,41 +327,53 @@ def _kernel_takes_short_slices() -> bool:
     return got == [SHORT_SLICE_NS]
 
 
-def _autogroup_nices(backend: Backend, pid: int, *, prompt: str) -> list[int]:
-    """The worker's autogroup nice as it changes (read every 0.5 ms) over a 3-token run of ``prompt``."""
+def _autogroup_nices(backend: Backend, pid: int, *, prompt: str, light: bool) -> list[int]:
+    """The worker's autogroup nice as it changes (read every 0.5 ms) over a 3-token run of ``prompt``, with a light
+    request of the app's in flight all along (``light``) or none."""
     import time
+
+    from rsdemo.generation.light_signal import LightSignal
 
     def nice() -> int:
         with open(f"/proc/{pid}/autogroup") as f:
             return int(f.read().split()[-1])
 
-    seen = [nice()]
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            if (now := nice()) != seen[-1]:
-                seen.append(now)
-            time.sleep(0.0005)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        list(backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="llama.cpp",
-                              params={"max_new_tokens": 3}))
-        deadline = time.monotonic() + 2  # a change the kernel found too soon is made 0.11 s later
-        while seen[-1] != 19 and time.monotonic() < deadline:
+    def settle(want: int) -> None:  # a change the kernel found too soon is made 0.11 s later
+        deadline = time.monotonic() + 2
+        while nice() != want and time.monotonic() < deadline:
             time.sleep(0.01)
-    finally:
-        done.set()
-        watcher.join()
+
+    with LightSignal.shared().light() if light else contextlib.nullcontext():
+        settle(19 if light else 0)
+        seen = [nice()]
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                if (now := nice()) != seen[-1]:
+                    seen.append(now)
+                time.sleep(0.0005)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            list(backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="llama.cpp",
+                                  params={"max_new_tokens": 3}))
+            settle(19 if light else 0)
+        finally:
+            done.set()
+            watcher.join()
     return seen
 
 
-def _priority_as_set(settings: Settings, got: set[tuple[int, int]]) -> bool:
-    if settings.generation_idle:  # SCHED_IDLE keeps the nice value it had; the policy is what counts
-        return {policy for policy, _ in got} == {os.SCHED_IDLE}
-    return got == {(os.SCHED_OTHER, settings.generation_nice)}
+def _priority_as_set(settings: Settings, got: tuple[set[tuple[int, int]], set[tuple[int, int]]]) -> bool:
+    """After the first token the run's threads are at ``generation_nice``; with ``generation_idle`` they go under
+    ``SCHED_IDLE`` once the app has light requests in flight (SCHED_IDLE keeps the nice value it had)."""
+    quiet, light = got
+    lowered = {(os.SCHED_OTHER, settings.generation_nice)}
+    if settings.generation_idle:
+        return quiet == lowered and {policy for policy, _ in light} == {os.SCHED_IDLE}
+    return quiet == light == lowered
 
 
 def _leave_then_kill(backend: Backend, *, engine: str, pid: int, label: str,
@@ -377,7 +400,7 @@ def _leave_then_kill(backend: Backend, *, engine: str, pid: int, label: str,
     stream = backend.generate(**long_run)
     next(stream)
     os.kill(pid, signal.SIGKILL)
-    with pytest.raises(InputError, match=rf"{label} stopped mid-run \(\d+ tokens had arrived\)"):
+    with pytest.raises(InputError, match=rf"{label} stopped mid-run \(\d+ tokens had arrived; SIGKILL\)"):
         list(stream)
     *_, again = backend.generate(**short_run)
     assert worker_pid() != pid
@@ -444,8 +467,9 @@ def test_the_workers_autogroup_is_at_nice_0_only_while_a_run_reads_its_prompt(tm
 @pytest.mark.slow
 @needs_llama
 def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(backend: Backend, settings) -> None:
-    """The default: a child process in a session (an autogroup) of its own, its run's threads SCHED_IDLE after the
-    first token; same results as a thread."""
+    """The default: a child process in a session (an autogroup) of its own, its run's threads at the nice value
+    after the first token and under SCHED_IDLE once the app has light requests in flight; same results as a
+    thread."""
     from rsdemo.generation.decode_worker import SHORT_SLICE_NS, LlamaCppWorkerModel
 
     assert settings.generation_process and settings.generation_idle
@@ -458,8 +482,10 @@ def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(backen
     if _kernel_takes_short_slices():  # the worker's threads (and those they start) ask for a 0.1 ms slice
         assert _slice_ns(f"/proc/{pid}/task/{pid}/sched") == SHORT_SLICE_NS
     if os.path.exists(f"/proc/{pid}/autogroup"):
-        # the group: nice 19 while idle or decoding, 0 while a run reads its prompt (the visitor waits for it)
-        seen = _autogroup_nices(backend, pid, prompt=" ".join(LONG_PROMPTS) * 3)
+        # the group: nice 0 (a fair share) while the app is quiet; with light requests in flight, 19 while idle or
+        # decoding and 0 while a run reads its prompt (the visitor waits for it)
+        assert _autogroup_nices(backend, pid, prompt=" ".join(LONG_PROMPTS) * 3, light=False) == [0]
+        seen = _autogroup_nices(backend, pid, prompt=" ".join(LONG_PROMPTS) * 3, light=True)
         assert seen[0] == seen[-1] == 19 and 0 in seen, seen
     in_thread = Backend(settings=dataclasses.replace(settings, generation_process=False))
     assert not hasattr(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), "worker")
@@ -600,14 +626,24 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
         list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
                               params={"max_new_tokens": 2}, prefix=[10**8]))
 
-    # after the first step the run's threads drop (SCHED_IDLE by default); the pipe reader keeps its priority
+    # after the first step the run's threads drop to the nice value, and under SCHED_IDLE once the app has light
+    # requests in flight; the pipe reader keeps its priority
+    from rsdemo.generation.light_signal import LightSignal
+
+    def threads() -> set[tuple[int, int]]:
+        tids = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task") if int(t) != worker.pid]
+        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == 0
+        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+
     stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
                               engine="transformers", params={"max_new_tokens": 300})
     try:
         next(stream), next(stream)
-        tids = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task") if int(t) != worker.pid]
-        got = {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
-        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == 0 and _priority_as_set(settings, got)
+        quiet = threads()
+        with LightSignal.shared().light():
+            next(stream), next(stream), next(stream)
+            light = threads()
+        assert _priority_as_set(settings, (quiet, light))
     finally:
         stream.close()
 

@@ -58,7 +58,7 @@ from typing import Any
 from .. import errors
 from ..errors import InputError
 from ..settings import Settings
-from .cpu_share import LightSignal
+from .light_signal import LightSignal
 from .engine_check import crash, signal_name
 
 __all__ = ["DecodeWorker", "PROCESS_BYTES", "TransformersWorker", "discard", "spawn"]
@@ -105,8 +105,8 @@ def spawn(engine: str) -> tuple[subprocess.Popen, Connection]:
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     # OpenMP threads that wait at a barrier spin a little (about 0.1-0.5 ms), then sleep: a sleeping thread costs a
     # wake-up at each of a token's hundreds of barriers (OMP_WAIT_POLICY=PASSIVE made runs 3x slower on the VMs
-    # measured), an unbounded spin burns the CPU of a team whose teammate is off its core. Under contention a run
-    # uses fewer threads instead (``cpu_share.CpuShare``).
+    # measured), an unbounded spin burns the CPU of a team whose teammate is off its core. (A thread count that
+    # follows the load was tried and left out: torch's results then change in their last bits with the load.)
     env.setdefault("GOMP_SPINCOUNT", str(SPIN_COUNT))
     env.setdefault("KMP_BLOCKTIME", "1")  # the same for LLVM's OpenMP (milliseconds)
     signal = LightSignal.shared()
@@ -553,13 +553,6 @@ def _lower_all_but(main_thread: int, nice: int, idle: bool) -> None:
             lower_priority(nice, idle=idle, tid=int(task))
 
 
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
 def _load_llamacpp(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from ..catalog import get_model_spec
     from ..loading import gguf_tokenizer
@@ -640,7 +633,6 @@ def main(argv: Sequence[str]) -> int:
             cancels.get(run_id, threading.Event()).set()
 
     main_thread = threading.get_native_id()
-    cores = _usable_cores()
 
     def lowering(nice: int, idle: bool, reading: Callable[[], None]) -> Callable[[int], None]:
         """A run's priority, step by step: after its first token (or step) every thread but the pipe's goes to
@@ -677,28 +669,15 @@ def main(argv: Sequence[str]) -> int:
         from ..custom_decoding import CUSTOM_METHODS
         from .transformers_engine import generate_stream
 
-        import torch
-
-        from .cpu_share import ThreadTuner
-
         limits: Settings = request.pop("limits")
         nice = limits.generation_nice
         if limits.generation_boost:  # generate's thread starts at the app's priority
             limits = dataclasses.replace(limits, generation_nice=0)
-        state = {"step": 0, "tick": time.monotonic(), "threads": 0}
-        tuner = ThreadTuner(most=cores)
-
-        def adapt() -> None:
-            """torch's threads for this run's next step: every core or one, whichever its steps show faster."""
-            threads = tuner.threads()
-            if threads != state["threads"]:
-                state["threads"] = threads
-                torch.set_num_threads(threads)
+        state = {"step": 0, "tick": time.monotonic()}
 
         def step() -> None:
             after(state["step"])
             state["step"] += 1
-            adapt()
             if time.monotonic() - state["tick"] >= 1.0:
                 state["tick"] = time.monotonic()
                 send(run_id, "tick", None)
@@ -706,7 +685,6 @@ def main(argv: Sequence[str]) -> int:
         sent: list[int] = []  # the ids the app has of the run so far
         reading = group.hold()  # until its first step, or its end without one
         after = lowering(nice, limits.generation_idle, reading)
-        adapt()
         try:
             for result in generate_stream(bundle=loaded, cancel=cancels[run_id], custom_methods=dict(CUSTOM_METHODS),
                                           limits=limits, on_step=step, **request):
