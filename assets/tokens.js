@@ -71,6 +71,14 @@ function select(tok) {
         JSON.stringify(t.piece) + ": p = " + pct(t.prob) +
         (t.raw_prob !== null && t.raw_prob !== t.prob ? " (raw model " + pct(t.raw_prob) + ")" : "");
       panel.appendChild(line);
+      if (t.second) {  // transformers' own numbers at this token (a run another engine made)
+        const other = document.createElement("div");
+        other.className = "rs-gen-line" + (t.second.differs ? " rs-disagree-line" : "");
+        other.textContent = "transformers: p = " + pct(t.second.prob) + (t.second.differs
+          ? "; it ranks " + JSON.stringify(t.second.top) + " first (" + pct(t.second.top_prob) + ")"
+          : "; it ranks the same token first");
+        panel.appendChild(other);
+      }
       const alts = table(["alternative", "id", "p"], t.alternatives.map(function (a) {
         return [JSON.stringify(a[0]), String(a[2]), pct(a[1])];
       }));

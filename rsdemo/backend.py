@@ -42,6 +42,7 @@ from .decoding import generation_config, get_method, resolve_params
 from .insight.arena import arena_rows
 from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, SurprisalResult
 from .insight.scoring import Scored, score
+from .insight.second_opinion import SecondOpinion, opinions
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
 from .generation.light_signal import LightSignal
@@ -1016,38 +1017,78 @@ class Backend:
 
 
     def arena(self, *, model: str, prompt: str, methods: Sequence[str], params: dict | None = None,
-              chat: bool = True, visitor: str | None = None, engine: str | None = None) -> Iterator[ArenaResult]:
-        """2 to 4 decoding methods on one prompt, model and seed, one after another; a result after each.
+              chat: bool = True, visitor: str | None = None, engine: str | None = None,
+              engines: Sequence[str] | None = None) -> Iterator[ArenaResult]:
+        """2 to 4 runs on one prompt, model and seed, one after another; a result after each.
 
-        ``params`` holds the common parameters (``max_new_tokens``, ``seed``, ``repetition_penalty`` ...), given
-        to every method; each method otherwise runs with its own defaults.
+        Each run is a decoding method, or with ``engines`` (two or more) a method on an engine: every method on
+        every engine, so two engines stand side by side on the same method and seed. ``params`` holds the common
+        parameters (``max_new_tokens``, ``seed``, ``repetition_penalty`` ...), given to every run; each method
+        otherwise runs with its own defaults. A row of ``ArenaResult.methods`` is ``method`` or ``method@engine``.
+
+        >>> # Backend().arena(model="smollm2-135m-instruct", prompt="Hi", methods=["greedy"],
+        >>> #                 engines=["llama.cpp", "transformers"])
 
         Raises:
-            InputError: fewer than 2 or more than 4 methods, or what a generation request raises.
+            InputError: fewer than 2 or more than 4 runs, an engine that cannot run a method, or what a
+                generation request raises.
         """
         names = list(dict.fromkeys(m for m in (methods or []) if m))
-        if not 2 <= len(names) <= 4:
-            raise InputError(f"Pick 2 to 4 different decoding methods (you picked {len(names)}).", field="method")
+        chosen_engines = list(dict.fromkeys(e for e in (engines or []) if e))
+        entries = [(m, e) for m in names for e in chosen_engines] if len(chosen_engines) > 1 else [
+            (m, chosen_engines[0] if chosen_engines else None) for m in names]
+        if not 2 <= len(entries) <= 4:
+            what = "method-and-engine pairs" if len(chosen_engines) > 1 else "different decoding methods"
+            raise InputError(f"Pick 2 to 4 {what} (you picked {len(entries)}).", field="method")
         common = {k: v for k, v in (params or {}).items() if k in {p.name for p in COMMON_PARAMS}}
-        for name in names:
+        for name, on in entries:
             get_method(name)
             check_request(prompt=prompt, method=name, params=common, stop=None, limits=self.settings)
+            if on is not None and len(chosen_engines) > 1:
+                self.choose_engine(model=model, method=name, engine=on, params=common)  # refused before any run
+        keys = [f"{m}@{e}" if e is not None and len(chosen_engines) > 1 else m for m, e in entries]
         runs: list[GenerationResult] = []
         seconds: list[float] = []
-        for n, name in enumerate(names):
+        for n, (name, on) in enumerate(entries):
             started = time.perf_counter()
             final = None
+            fast = on if len(chosen_engines) > 1 else (on or engine) if name in _FAST_METHODS else None
             for final in self.generate(model=model, prompt=prompt, method=name, params=common, chat=chat,
-                                       visitor=visitor, engine=engine if name in _FAST_METHODS else None):
+                                       visitor=visitor, engine=fast):
                 pass
             assert final is not None
             runs.append(final)
             seconds.append(time.perf_counter() - started)
-            rows = arena_rows(methods=names[: n + 1], outputs=[[t.id for t in r.tokens] for r in runs],
+            rows = arena_rows(methods=keys[: n + 1], outputs=[[t.id for t in r.tokens] for r in runs],
                               logprobs=[r.logprob for r in runs], perplexities=[r.perplexity for r in runs],
                               seconds=seconds)
-            yield ArenaResult(tuple(names), tuple(runs), tuple(rows), done=n + 1 == len(names))
+            yield ArenaResult(tuple(keys), tuple(runs), tuple(rows), done=n + 1 == len(entries))
 
+    def second_opinion(self, *, run: GenerationResult, progress: Progress | None = None) -> SecondOpinion:
+        """transformers' own numbers at each token of a run another engine made: one teacher-forced forward pass.
+
+        Where nearly tied candidates are ranked the other way round by the two engines, ``SecondOpinion.differing``
+        says so, with both probabilities; the token view marks those tokens.
+
+        Raises:
+            InputError: a run with no tokens, made by transformers itself, or longer than ``max_scored_tokens``.
+        """
+        if not run.tokens or not run.done:
+            raise InputError("Run a generation first: there are no tokens to check yet.", field="engine")
+        if run.engine == "transformers":
+            raise InputError("This run is transformers' own: choose another engine to compare it with.",
+                             field="engine")
+        ids = [*run.prompt.ids, *(t.id for t in run.tokens)]
+        if len(ids) > self.settings.max_scored_tokens:
+            raise InputError(f"The prompt and the run are {len(ids):,} tokens; the most this page scores is "
+                             f"{self.settings.max_scored_tokens:,}.", field="engine")
+        self._needs_weights(run.model, "Comparing with transformers")
+        with self._slot(), self._model_in_use("transformers", self.resolve_model(run.model), progress) as bundle:
+            scored = score(model=bundle.model, ids=ids, top=1)
+            adapter = bundle_adapter(bundle)
+        return SecondOpinion(run.engine, opinions(
+            tokens=run.tokens, logprobs=scored.logprobs, top_ids=scored.top_ids, top_probs=scored.top_probs,
+            start=len(run.prompt.ids), text=lambda i: make_token(adapter, i, 0.0).text))
 
     def _beam_tree(self, *, model: str, prompt: str, chat: bool = True, params: dict | None = None,
                    progress: Progress | None = None) -> BeamTreeResult:

@@ -217,6 +217,7 @@ def render_generation(
     title: str = "",
     mark_token: int | None = None,
     run: int | None = None,
+    second: object | None = None,
 ) -> str:
     """Generated text in the model's token boundaries, each segment coloured by its token probability.
 
@@ -229,8 +230,11 @@ def render_generation(
         mark_token: the index of a token to mark (the arena's divergence point): its segment gets ``rs-diverge``.
         run: which run this is (0 the run, n a branch): the page's script fills the branch controls from a click
             on an alternative of a token of this view.
+        second: a ``SecondOpinion`` (transformers' numbers at each token of a run another engine made): the tokens
+            where transformers ranks another token first get ``rs-disagree``, and both probabilities.
     """
     parts: list[str] = []
+    said = {o.index: o for o in getattr(second, "opinions", ())}
     for seg in segments:
         members = [tokens[i] for i in getattr(seg, "tokens", ())]
         probs = [_prob(t, distribution) for t in members]
@@ -247,6 +251,10 @@ def render_generation(
                 "raw_prob": t.raw_prob if t.raw_prob == t.raw_prob else None,
                 "alternatives": [[a.text or a.piece, round(a.prob, 6), a.id] for a in alts],
             })
+            if index in said:
+                o = said[index]
+                rows[-1]["second"] = {"prob": round(o.prob, 6), "top": o.top_text, "top_id": o.top_id,
+                                      "top_prob": round(o.top_prob, 6), "differs": o.differs}
         data = json.dumps({"text": seg.text, "gen": rows}, ensure_ascii=False)
         shown = f"{lowest:.1%}" if lowest is not None else "?"
         title_text = f"p = {shown} · id {', '.join(str(t.id) for t in members)}"
@@ -254,6 +262,12 @@ def render_generation(
         if mark_token is not None and mark_token in getattr(seg, "tokens", ()):
             cls += " rs-diverge"
             title_text += " · where this output parts from the closest other one"
+        differing = [said[i] for i in getattr(seg, "tokens", ()) if i in said and said[i].differs]
+        if differing:
+            o = differing[0]
+            cls += " rs-disagree"
+            title_text += (f" · transformers ranks {o.top_text!r} first ({o.top_prob:.1%}); this token has "
+                           f"{o.prob:.1%} there")
         style = "" if getattr(seg, "special", False) else f' style="background:{prob_colour(lowest)}"'
         body = visible_text(seg.text, show_whitespace=show_whitespace) or "∅"
         label = f"{_spoken(seg.text)}, p {shown}, id {', '.join(str(t.id) for t in members)}"

@@ -102,21 +102,21 @@ class Settings:
         runs_per_visitor: generations one visitor (browser session or API client) may have running at once;
             a new run from the same visitor stops the older one.
         run_time_limit_s: a generation is stopped after this many seconds (marked "time limit").
-        generation_nice: the CPU priority generation drops to (Linux nice, 0 to 19; a run on a thread of the
-            app, and a worker process's run up to its first token): it takes the CPU that tokenize / compare /
-            decode leave idle instead of slowing them down.
+        generation_nice: the CPU priority generation runs at (Linux nice, 0 to 19; a run on a thread of the app,
+            and a worker process's run): where the CPU is shared by nice values (inside a container), it takes the
+            CPU that tokenize / compare / decode leave idle instead of slowing them down.
         generation_process: on a CPU, generation runs in worker processes of their own, at ``generation_nice``:
             llama.cpp's decode loop, and transformers' runs (a second copy of the model,
             counted in ``max_model_mb``; a model whose two copies would not fit generates in the app's process).
             Their Python work per token then never holds the app's interpreter lock. False: on threads of the
             app (as on Windows).
-        generation_idle: after its first token (a beam search: its first step) a run in a worker process goes
-            under Linux's ``SCHED_IDLE`` policy: it runs only on CPU time no other task wants, and any task that
-            wakes takes its core at once (never for a thread of the app: it may hold the interpreter lock the app
-            waits for). The worker also leaves the app's session for its own, whose autogroup drops to nice 19
-            once every run has its first token, and asks for the kernel's shortest time slice (0.1 ms), so
-            neither the app nor other sessions wait long behind it. False: the worker stays in the app's
-            session at ``generation_nice``.
+        generation_idle: a run in a worker process gives way to the app's light requests (tokenize, compare,
+            decode, the Inside tab): once there are some in flight, its threads go under Linux's ``SCHED_IDLE``
+            policy for the rest of the run (only CPU time no other task wants; any task that wakes takes its core
+            at once; one way: an unprivileged thread cannot come back), and the worker's own session (autogroup)
+            drops to nice 19 while they last. With the app quiet it keeps a fair share of the machine, beside a
+            build or another tenant too. Its threads ask for the kernel's shortest time slice (0.1 ms). False: the
+            worker stays in the app's session at ``generation_nice``.
         generation_boost: a run in a worker process reads its prompt and draws its first token at the app's
             priority instead of ``generation_nice``: the first token comes sooner under load, and light
             requests lose the CPU the prompt takes.

@@ -44,6 +44,7 @@ from .generation import GenerationResult, token_segments
 from .generation.results import GeneratedToken
 from .insight.beam_tree import render_beam_tree
 from .insight.render import render_arena_table, render_stages, render_surprisal_stats
+from .insight.second_opinion import SecondOpinion
 from .api_schema import (
     EXAMPLE_ARENA_METHODS,
     EXAMPLE_IDS,
@@ -732,6 +733,11 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 [("after the decoding filters", "filtered"), ("raw model", "raw")], value="filtered",
                 label="Colour tokens by their probability", elem_id="rs-distribution",
             )
+            second_box = gr.Checkbox(
+                value=False, label="Mark the tokens where transformers ranks another token first",
+                info="For a run on llama.cpp or a server: one forward pass of transformers over the run; near-ties "
+                     "can fall the other way in other arithmetic", elem_id="rs-second")
+            second_note = gr.HTML(elem_id="rs-second-note", elem_classes=["rs-note"])
             gen_view = gr.HTML(elem_id="rs-gen-view", js_on_load=js_tokens)
             with gr.Accordion("Prompt as the model sees it", open=False):
                 prompt_seen = gr.Textbox(label="Templated prompt (special tokens included)", lines=6,
@@ -765,6 +771,11 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                                             multiselect=True, max_choices=4, label="Methods (each with its defaults; "
                                             "the prompt, model, max new tokens, seed and penalties above)",
                                             elem_id="rs-arena-methods")
+                arena_engines = gr.Dropdown(
+                    choices=[(e.capabilities.label, name) for name, e in backend.engines.items()], value=[],
+                    multiselect=True, label="Engines (optional)",
+                    info="Two or more: every method runs on every engine, with the same seed: where a fast engine's "
+                         "numbers part from transformers', the outputs part too", elem_id="rs-arena-engines")
                 arena_go = gr.Button("Run side by side", elem_id="rs-arena-go")
                 arena_note = gr.HTML(elem_id="rs-arena-note", elem_classes=["rs-note"])
                 arena_table = gr.HTML(elem_id="rs-arena-table")
@@ -813,7 +824,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
         params.update({p.name: v for p, v in zip(COMMON_PARAMS, common)})
         return params
 
-    def render(result: GenerationResult, dist: str) -> str:
+    def render(result: GenerationResult, dist: str, second: SecondOpinion | None = None) -> str:
         if len(result.beams) > 1:
             blocks = []
             for n, beam in enumerate(result.beams):
@@ -821,7 +832,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 blocks.append(render_generation(token_segments(beam.tokens), beam.tokens, distribution=dist,
                                                 title=title))
             return "".join(blocks)
-        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist, run=0)
+        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist, run=0,
+                                 second=second)
 
     limits = backend.settings
     # runs beyond the slots wait inside the app, told their place; beyond that, in Gradio's queue
@@ -876,8 +888,31 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
     last = gr.State(None)
     outputs = [gen_view, gen_stats, prompt_seen, notes, code, last, prompt_note, model_note, settings_note]
     inputs = [model, prompt, method, engine, chat, stop_strings, distribution, *method_inputs, *common_inputs]
+    opinion = gr.State(None)
+
+    def mark(kept: GenerationResult | None, dist: str, on: bool) -> tuple[Any, str, SecondOpinion | None]:
+        """The last run with transformers' view of each token, marked where it ranks another token first."""
+        if kept is None:
+            return gr.update(), "", None
+        if not on:
+            return render(kept, dist), "", None
+        try:
+            second = backend.second_opinion(run=kept)
+        except RsdemoError as err:
+            return render(kept, dist), _note(err), None
+        differing = len(second.differing)
+        summary = (f"transformers ranks the same token first as {html.escape(kept.engine)} at "
+                   f"{len(second.opinions) - differing} of {len(second.opinions)} tokens"
+                   + (f"; the {differing} where it does not are underlined (click one for both probabilities)."
+                      if differing else "."))
+        return render(kept, dist, second), f'<div class="rs-legend" role="status">{summary}</div>', second
+
     go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool).then(
-        lambda: gr.update(choices=_engine_choices(backend)), None, [engine], api_visibility="private", queue=False)
+        lambda: gr.update(choices=_engine_choices(backend)), None, [engine], api_visibility="private", queue=False
+    ).then(mark, [last, distribution, second_box], [gen_view, second_note, opinion], api_visibility="private",
+           **pool)
+    second_box.change(mark, [last, distribution, second_box], [gen_view, second_note, opinion],
+                      api_visibility="private", **pool)
 
     @_api_returns(GenerateReply, "generation")
     @_user_errors
@@ -1042,55 +1077,64 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
 
     @_user_errors
     def run_arena(request: gr.Request, model_key: str, prompt_text: str, use_chat: bool, chosen: list[str],
-                  *values: Any) -> Iterator[tuple[Any, ...]]:
-        """Each chosen method in turn on the same prompt, model and seed; the table and views grow as they finish."""
+                  on: list[str], *values: Any) -> Iterator[tuple[Any, ...]]:
+        """Each chosen method (on each chosen engine) in turn on the same prompt, model and seed; the table and views
+        grow as they finish."""
         common = {p.name: v for p, v in zip(COMMON_PARAMS, values)}
         try:
             for step in backend.arena(model=model_key, prompt=prompt_text, methods=chosen or [], params=common,
-                                      chat=bool(use_chat), visitor=_visitor(request)):
+                                      chat=bool(use_chat), visitor=_visitor(request), engines=on or None):
+                shown = {key: labels.get(key.split("@")[0], key) + (f" · {key.split('@')[1]}" if "@" in key else "")
+                         for key in step.methods}
                 views = []
                 for run, row in zip(step.runs, step.rows):
-                    title = f"{labels.get(row.method, row.method)} · {run.engine} · {run.finish_reason}"
+                    title = f"{labels.get(run.method, run.method)} · {run.engine} · {run.finish_reason}"
                     views.append(render_generation(token_segments(run.tokens), run.tokens, distribution="raw",
                                                    title=title, mark_token=row.diverges_at))
-                busy = "" if step.done else '<div class="rs-legend">running the next method…</div>'
-                yield render_arena_table(step.rows, labels=labels) + busy, "".join(views), ""
+                busy = "" if step.done else '<div class="rs-legend">running the next one…</div>'
+                yield render_arena_table(step.rows, labels=shown) + busy, "".join(views), ""
         except RsdemoError as err:
             yield "", _GEN_STALE, _note(err)
 
-    arena_go.click(run_arena, [model, prompt, chat, arena_methods, *common_inputs],
+    arena_go.click(run_arena, [model, prompt, chat, arena_methods, arena_engines, *common_inputs],
                    [arena_table, arena_view, arena_note], api_visibility="private", show_progress="minimal", **pool)
 
     @_api_returns(ArenaReply, "arena")
     @_user_errors
     def arena_api(request: gr.Request, prompt: str = DEFAULT_PROMPT, model: str = DEFAULT_MODEL,
                   methods: list[str] = list(EXAMPLE_ARENA_METHODS), params: dict | None = EXAMPLE_PARAMS,  # noqa: B006
-                  chat: bool = True):
-        """2 to 4 decoding methods on one prompt, model and seed, streamed as each finishes; the last has done=true.
+                  chat: bool = True, engines: list[str] | None = None):
+        """2 to 4 runs on one prompt, model and seed, streamed as each finishes; the last has done=true.
 
         Args:
             prompt: the prompt.
             model: a built-in model key or a Hub causal-LM repo id owner/name.
-            methods: 2 to 4 decoding method keys, e.g. ["greedy", "top_p", "beam"]; each runs with its defaults.
-            params: the common parameters for every method, e.g. {"max_new_tokens": 32, "seed": 1}.
+            methods: decoding method keys, e.g. ["greedy", "top_p", "beam"]; each runs with its defaults.
+            params: the common parameters for every run, e.g. {"max_new_tokens": 32, "seed": 1}.
             chat: wrap the prompt in the model's chat template.
+            engines: two or more engines, e.g. ["llama.cpp", "transformers"]: every method runs on every engine
+                (2 to 4 runs in all); none: each method on the fastest engine that can run it.
         """
         if not isinstance(methods, (list, tuple)):
             raise InputError('Methods must be a list of names, such as ["greedy", "top_p"].', field="method")
+        if engines is not None and not isinstance(engines, (list, tuple)):
+            raise InputError('Engines must be a list of names, such as ["llama.cpp", "transformers"].',
+                             field="engine")
         for step in backend.arena(model=model, prompt=prompt, methods=list(methods), params=params or {},
-                                  chat=_flag(chat, "chat"), visitor=_visitor(request)):
+                                  chat=_flag(chat, "chat"), visitor=_visitor(request),
+                                  engines=[str(e) for e in engines] if engines else None):
             yield step.as_dict()
 
     _api(arena_api, api_name="arena", **pool)
 
     @_user_errors
-    def recolour(kept: GenerationResult | None, dist: str) -> Any:
+    def recolour(kept: GenerationResult | None, dist: str, second: SecondOpinion | None) -> Any:
         """Re-colour the last finished run by the other distribution: no model, no new generation."""
         if kept is None:
             return gr.update()
-        return render(kept, dist)
+        return render(kept, dist, second)
 
-    distribution.change(recolour, [last, distribution], [gen_view], api_visibility="private")
+    distribution.change(recolour, [last, distribution, opinion], [gen_view], api_visibility="private")
     return engine
 
 

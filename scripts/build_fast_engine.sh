@@ -12,7 +12,15 @@
 # CMAKE_ARGS replaces the options (another build id).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. .venv/bin/activate
+if [ -f .venv/bin/activate ]; then
+  . .venv/bin/activate
+  state=.venv
+else  # a Space (app.py starts this build there): the environment's own Python, state in the cache
+  state="${XDG_CACHE_HOME:-$HOME/.cache}/rsdemo"
+  mkdir -p "$state"
+  python() { "${PYTHON:-python3}" "$@"; }
+  pip() { "${PYTHON:-python3}" -m pip "$@"; }
+fi
 quiet() { grep -v "^WARNING: Location" >&2 || true; }
 
 version=$(sed -n 's/^llama-cpp-python[^=]*==\([0-9.]*\).*/\1/p' requirements-fast.txt)
@@ -23,11 +31,11 @@ case "$(uname -s)-$(uname -m)" in
 esac
 args="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF $variants}"
 id=$(printf '%s\n%s\n' "$version" "$args" | sha1sum | cut -c1-12)
-stamp=.venv/.fast-engine
+stamp="$state/.fast-engine"
 installed() { [ "$(cat "$stamp" 2>/dev/null)" = "$id" ] && python -c "import llama_cpp.llama_cpp" 2>/dev/null; }
 installed && exit 0
 [ "${1:-}" = --check ] && exit 1
-exec 9>.venv/.fast-engine.lock
+exec 9>"$state/.fast-engine.lock"
 flock 9  # one build at a time (the demo's background build and a test run may both ask)
 installed && exit 0  # built while this one waited
 

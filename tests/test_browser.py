@@ -453,6 +453,42 @@ def test_method_arena(page, server_url: str) -> None:
     page.locator("#rs-arena").screenshot(path=str(ARTIFACTS / "arena.png"))
 
 
+def test_engines_that_disagree_are_shown(page, server_url: str) -> None:
+    """transformers' view of a llama.cpp run, token by token; two engines side by side in the arena."""
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("12")
+    page.locator("#rs-generate").click()
+    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
+                           timeout=120_000)
+    assert "llama.cpp" in page.locator("#rs-gen-stats").inner_text()
+    page.locator("#rs-second input").check()
+    page.wait_for_function("() => (document.querySelector('#rs-second-note') || {}).innerText?.includes("
+                           "'transformers ranks the same token first as llama.cpp at')", timeout=120_000)
+    assert page.locator("#rs-gen-view .rs-gen").count() >= 5
+    page.locator("#rs-gen-view .rs-gen").nth(1).click()
+    assert "transformers: p = " in page.locator("#rs-gen-view .rs-details").inner_text()
+
+    page.locator("#rs-arena").get_by_text("Method arena").click()
+    page.locator("#rs-arena-methods input").click()
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")  # greedy alone left
+    page.keyboard.press("Escape")
+    page.locator("#rs-arena-engines input").click()
+    page.get_by_role("option", name="llama.cpp (GGUF, CPU)").click()
+    page.locator("#rs-arena-engines input").click()
+    page.get_by_role("option", name="transformers (PyTorch)").click()
+    page.keyboard.press("Escape")
+    page.locator("#rs-arena-go").click()
+    page.wait_for_function("() => document.querySelectorAll('#rs-arena-view .rs-view').length === 2"
+                           " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
+                           timeout=180_000)
+    table = page.locator("#rs-arena-table").inner_text()
+    assert "Greedy · llama.cpp" in table and "Greedy · transformers" in table
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "engines.png"), full_page=True)
+
+
 def test_inside_screen(page, server_url: str) -> None:
     page.goto(server_url)
     page.get_by_role("tab", name="Inside").click()

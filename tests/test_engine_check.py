@@ -217,3 +217,82 @@ def test_wrong_numbers_fail_the_check(settings: Settings) -> None:
             run_check(loaded, wrong)
     finally:
         loaded.release()
+
+
+# --- engines that disagree, shown --------------------------------------------------------------------------------
+
+
+def test_the_token_view_marks_where_transformers_ranks_another_token_first() -> None:
+    from rsdemo.generation import token_segments
+    from rsdemo.generation.results import Alternative, GeneratedToken
+    from rsdemo.insight.second_opinion import Opinion, SecondOpinion
+    from rsdemo.render import render_generation
+
+    def token(tid: int, text: str, p: float) -> GeneratedToken:
+        return GeneratedToken(tid, text, p, p, (Alternative(tid, text, p, text),), (), text, text.encode())
+
+    tokens = [token(43, "L", 0.152), token(11, "'", 0.9)]
+    second = SecondOpinion("llama.cpp", (Opinion(0, 0.139, 504, "The", 0.152, 43), Opinion(1, 0.91, 11, "'", 0.91, 11)))
+    view = render_generation(token_segments(tokens), tokens, second=second)
+    assert view.count("rs-disagree") == 1 and "transformers ranks &#x27;The&#x27; first (15.2%)" in view
+    assert "this token has 13.9% there" in view and '&quot;differs&quot;: false' in view
+    assert second.as_dict()["agree"] == 1 and second.differing == (second.opinions[0],)
+
+
+@pytest.mark.slow
+@needs_llama
+def test_a_llama_cpp_run_gets_transformers_view_of_each_token(backend: Backend) -> None:
+    run = _run(backend, engine="llama.cpp")
+    second = backend.second_opinion(run=run)
+    assert second.engine == "llama.cpp" and len(second.opinions) == len(run.tokens)
+    bundle = backend.model(DEFAULT_MODEL)
+    ids = [*run.prompt.ids, *(t.id for t in run.tokens)]
+    with torch.inference_mode():
+        probs = torch.softmax(bundle.model(torch.tensor([ids])).logits[0].float(), -1)
+    start = len(run.prompt.ids)
+    for k, opinion in enumerate(second.opinions):  # the model's own numbers, position by position
+        row = probs[start + k - 1]
+        assert abs(opinion.prob - float(row[ids[start + k]])) < 1e-4 and opinion.top_id == int(row.argmax())
+        assert opinion.engine_top_id == run.tokens[k].raw_top[0].id
+    assert len(second.differing) <= 1  # F16 weights: near-ties only, if any
+    transformers_run = _run(backend, engine="transformers")
+    with pytest.raises(InputError, match="This run is transformers' own"):
+        backend.second_opinion(run=transformers_run)
+
+
+@pytest.mark.slow
+@needs_llama
+def test_the_arena_puts_two_engines_side_by_side_on_one_method_and_seed(backend: Backend) -> None:
+    *_, final = backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["top_p"], engines=["llama.cpp",
+                              "transformers"], params={"max_new_tokens": 8, "seed": 3})
+    assert final.done and final.methods == ("top_p@llama.cpp", "top_p@transformers")
+    assert [r.engine for r in final.runs] == ["llama.cpp", "transformers"]
+    assert {r.seed for r in final.runs} == {3}
+    outputs = final.as_dict()["outputs"]
+    assert [(o["method"], o["engine"]) for o in outputs] == [("top_p", "llama.cpp"), ("top_p", "transformers")]
+    with pytest.raises(InputError, match="llama.cpp .*runs greedy"):  # refused before anything runs
+        list(backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["beam"],
+                           engines=["llama.cpp", "transformers"]))
+    with pytest.raises(InputError, match="Pick 2 to 4 method-and-engine pairs"):
+        list(backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["greedy", "top_p", "top_k"],
+                           engines=["llama.cpp", "transformers"]))
+
+
+def test_a_cpu_space_builds_llama_cpp_in_the_background_at_the_lowest_priority(monkeypatch, tmp_path) -> None:
+    import importlib.util
+    import subprocess
+
+    from rsdemo import bootstrap
+
+    started: list[tuple[list[str], dict]] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda cmd, **kw: started.append((cmd, kw)))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # llama_cpp not installed yet
+    monkeypatch.setattr("shutil.which", lambda name: None)  # no nvidia-smi: a CPU Space
+    env = {"SPACE_ID": "someone/rsdemo", "XDG_CACHE_HOME": str(tmp_path)}
+    assert bootstrap.start_fast_engine_build(environ=env)
+    (command, options), = started
+    assert command[1].endswith("scripts/low_priority.sh") and command[-1].endswith("scripts/build_fast_engine.sh")
+    assert options["start_new_session"] and (tmp_path / "rsdemo" / "fast-engine-build.log").exists()
+    assert not bootstrap.start_fast_engine_build(environ={**env, "RSDEMO_FAST_ENGINE_BUILD": "0"})
+    assert not bootstrap.start_fast_engine_build(environ={**env, "SPACES_ZERO_GPU": "true"})
+    assert len(started) == 1

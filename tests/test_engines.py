@@ -279,15 +279,27 @@ def _gone(pid: int, within_s: float) -> bool:
     return False
 
 
+def _run_tids(pid: int) -> list[int]:
+    """A worker's threads but the pipe reader and the autogroup's governor (whose priorities never drop)."""
+    tids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/comm") as f:
+                if int(task) != pid and f.read().strip() != "rsdemo-govern":
+                    tids.append(int(task))
+        except FileNotFoundError:  # the thread has ended
+            continue
+    return tids
+
+
 def _run_threads_priority(backend: Backend, pid: int) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
     """(policy, nice) of the worker's threads other than the one reading the pipe, once a run's first tokens are
     out: with the app quiet, then with a light request of the app's in flight."""
     from rsdemo.generation.light_signal import LightSignal
 
     def threads() -> set[tuple[int, int]]:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
         assert os.getpriority(os.PRIO_PROCESS, pid) == 0  # the pipe reader: Stop is read at once
-        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in _run_tids(pid)}
 
     stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
                               engine="llama.cpp", params={"max_new_tokens": 400})
@@ -631,9 +643,8 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
     from rsdemo.generation.light_signal import LightSignal
 
     def threads() -> set[tuple[int, int]]:
-        tids = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task") if int(t) != worker.pid]
         assert os.getpriority(os.PRIO_PROCESS, worker.pid) == 0
-        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in tids}
+        return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in _run_tids(worker.pid)}
 
     stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
                               engine="transformers", params={"max_new_tokens": 300})

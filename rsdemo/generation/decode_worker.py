@@ -50,7 +50,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -443,17 +443,25 @@ class _Autogroup:
     def wanted(self) -> int:
         return self.IDLE_NICE if not self._reading and self._busy() else 0
 
+    governor = 0  # the native id of the thread ``govern`` started (0: none); runs never lower it
+
     def govern(self, every_s: float = 0.02) -> None:
-        """Follow the app's light requests from a daemon thread (nothing to do without an autogroup)."""
+        """Follow the app's light requests from a daemon thread (nothing to do without an autogroup), named
+        ``rsdemo-govern`` for ``ps``."""
         if self._path is None:
             return
+        started = threading.Event()
 
         def follow() -> None:
+            self.governor = threading.get_native_id()
+            _name_thread(b"rsdemo-govern")
+            started.set()
             while True:
                 time.sleep(every_s)
                 self.apply()
 
-        threading.Thread(target=follow, name="rsdemo-autogroup", daemon=True).start()
+        threading.Thread(target=follow, name="rsdemo-govern", daemon=True).start()
+        started.wait(5)
 
     def enter(self) -> None:
         with self._lock:
@@ -502,6 +510,16 @@ class _Autogroup:
             f.write(str(nice))
 
 
+def _name_thread(name: bytes) -> None:
+    """The calling thread's name as the kernel shows it (``/proc/.../comm``; Linux ``prctl(PR_SET_NAME)``)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(15, name[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 _SCHED_SETATTR = {"x86_64": 314, "aarch64": 274}  # the syscall's number; Python has no binding for it
 SHORT_SLICE_NS = 100_000  # the shortest time slice the kernel allows (0.1 ms)
 
@@ -543,13 +561,13 @@ def _own_session(busy: Callable[[], bool]) -> _Autogroup:
     return _Autogroup(busy=busy)
 
 
-def _lower_all_but(main_thread: int, nice: int, idle: bool) -> None:
-    """Lower every thread of this process but the one reading the pipe: the runs' own, and the OpenMP teams
-    llama.cpp and torch started from them."""
+def _lower_all_but(keep: Collection[int], nice: int, idle: bool) -> None:
+    """Lower every thread of this process but ``keep`` (the one reading the pipe, the autogroup's governor): the
+    runs' own, and the OpenMP teams llama.cpp and torch started from them."""
     from .transformers_engine import lower_priority
 
     for task in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ():
-        if int(task) != main_thread:
+        if int(task) not in keep:
             lower_priority(nice, idle=idle, tid=int(task))
 
 
@@ -643,11 +661,11 @@ def main(argv: Sequence[str]) -> int:
 
         def after(step: int) -> None:
             if step == 0:
-                _lower_all_but(main_thread, nice, False)
+                _lower_all_but((main_thread, group.governor), nice, False)
                 reading()
             if idle and not state["idle"] and busy():
                 state["idle"] = True
-                _lower_all_but(main_thread, nice, True)
+                _lower_all_but((main_thread, group.governor), nice, True)
 
         return after
 

@@ -99,7 +99,7 @@ class ArenaResult:
         return {
             "done": self.done,
             "outputs": [
-                {"method": row.method, "text": run.text, "engine": run.engine, "tokens": [t.id for t in run.tokens],
+                {"method": run.method, "text": run.text, "engine": run.engine, "tokens": [t.id for t in run.tokens],
                  "length": row.length, "logprob": row.logprob, "perplexity": row.perplexity,
                  "distinct_1": row.distinct_1, "distinct_2": row.distinct_2, "distinct_3": row.distinct_3,
                  "repeated_3": row.repeated_3, "diverges_at": row.diverges_at, "seconds": row.seconds}
