@@ -698,3 +698,37 @@ def test_a_worker_that_cannot_start_leaves_generation_in_the_apps_process(settin
     handle.release()
     with pytest.raises(Exception, match="released"):
         handle.current()
+
+
+@pytest.mark.slow
+@needs_llama
+def test_llama_cpps_numbers_do_not_depend_on_its_thread_count(settings) -> None:
+    """Why a run may change its thread count between tokens (``ThreadCount``): every count gives the same bits,
+    also when the count changes mid-sequence."""
+    from rsdemo.catalog import get_model_spec
+    from rsdemo.generation.llamacpp_engine import LlamaCppModel
+    from rsdemo.generation.llamacpp_weights import weights_file
+
+    path = weights_file(key=DEFAULT_MODEL, kind=settings.llamacpp_weights, settings=settings)
+    ids = list(range(300, 372))
+    rows = {}
+    for threads in (1, 2, 3):
+        loaded = LlamaCppModel(key=DEFAULT_MODEL, spec=get_model_spec(DEFAULT_MODEL), path=path, tokenizer=None,
+                               adapter=None, contexts=1, threads=threads, extra=False)
+        try:
+            rows[threads] = teacher_forced_logits(loaded, ids, start=20)
+            context = loaded.acquire(threading.Event())
+            try:  # one token at a time with the count changing each time, as a run may
+                loaded.read_prompt(context, ids[:20])
+                mixed = [loaded.last_logits(context)]
+                for k, token in enumerate(ids[20:]):
+                    loaded.set_threads(context, 1 + k % 2)
+                    loaded.read_token(context, token)
+                    mixed.append(loaded.last_logits(context))
+            finally:
+                loaded.give_back(context)
+            np.testing.assert_array_equal(np.stack(mixed), rows[threads])
+        finally:
+            loaded.release()
+    np.testing.assert_array_equal(rows[1], rows[2])
+    np.testing.assert_array_equal(rows[1], rows[3])

@@ -32,6 +32,7 @@ from ..errors import AssetMissingError, EngineFailedError, InputError
 from ..settings import Settings
 from . import engine_check
 from .engine import Capabilities
+from .thread_count import ThreadCount
 from .llamacpp_native import bindings as _bindings
 from .llamacpp_native import extra_buffers, installed, model_params
 from .llamacpp_native import threads as cpu_threads
@@ -99,6 +100,9 @@ class LlamaCppModel:
 
             raise EngineFailedError(f"could not be loaded here ({load_error()})", machine=False)
         self.threads = threads if threads > 0 else cpu_threads()
+        self._adapt = threads <= 0  # llamacpp_threads 0: every core while free, one while contended
+        self.last_threads = self.threads  # where the next run's ``ThreadCount`` starts
+        self._context_threads: dict[int, int] = {}
         self.key = key
         self.spec = spec
         self.path = path
@@ -158,6 +162,17 @@ class LlamaCppModel:
                 self._made -= 1
             raise AssetMissingError("llama.cpp could not make a context for this model.")
         return context
+
+    def thread_count(self) -> ThreadCount | None:
+        """A run's thread count, measured as it goes (None: ``llamacpp_threads`` fixes it)."""
+        return ThreadCount(most=self.threads, start=self.last_threads) if self._adapt else None
+
+    def set_threads(self, context: Any, threads: int) -> None:
+        """The threads ``context`` decodes with from now on (llama.cpp reads it at each decode; the numbers are the
+        same whatever the count)."""
+        if self._context_threads.get(id(context)) != threads:
+            self._context_threads[id(context)] = threads
+            _bindings().llama_set_n_threads(context, threads, threads)
 
     def give_back(self, context: Any) -> None:
         with self._available:
@@ -463,11 +478,15 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
     outcome: dict[str, Any] = {}
     failure: BaseException | None = None
     context = None
+    count = None
 
     if not job.boost:  # before the first decode: the threads llama.cpp and torch start from this one inherit it
         lower_priority(job.nice)
     try:
         context = loaded.acquire(cancel)
+        count = loaded.thread_count()
+        if count is not None:
+            loaded.set_threads(context, count.current)
         ids = list(job.ids)
         fault("first-decode")
         loaded.read_prompt(context, ids)
@@ -515,10 +534,14 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
             if time.monotonic() > deadline:
                 outcome["timed_out"] = True
                 break
+            if count is not None:
+                loaded.set_threads(context, count.threads())
             loaded.read_token(context, token)
     except BaseException as err:  # handed to the consuming side
         failure = err
     finally:
+        if count is not None:
+            loaded.last_threads = count.current
         if context is not None:
             loaded.give_back(context)
     if failure is not None:
