@@ -12,13 +12,14 @@ rate once its first token is out). Conditions, one after the other:
 
 Variants: ``worker`` (the default: generation in a worker process) and ``in-process``
 (``RSDEMO_GENERATION_PROCESS=0``: llama.cpp or transformers in the app's own process, the reference the worker
-must keep up with). Each (condition, engine, variant) runs ``--runs`` times, interleaved; the table gives
+must keep up with); more as ``NAME:VAR=VALUE+VAR=VALUE`` (``passive:OMP_WAIT_POLICY=PASSIVE+GOMP_SPINCOUNT=0``). Each (condition, engine, variant) runs ``--runs`` times, interleaved; the table gives
 medians and each condition's ratio to the idle worker's median. The CPU model is printed with the figures.
 
 Usage::
 
     HF_HUB_OFFLINE=1 RSDEMO_CACHE_DIR=/tmp/rscache python benchmarks/bench_policy.py
     python benchmarks/bench_policy.py --conditions idle --runs 5 --json /tmp/policy.json
+    python benchmarks/bench_policy.py --engines llama.cpp --variants worker,2-threads:RSDEMO_LLAMACPP_THREADS=2
 """
 
 from __future__ import annotations
@@ -43,11 +44,19 @@ ENGINES = {"llama.cpp": ("Write a long story about a lighthouse keeper.", 129),
 VARIANTS = {"worker": {}, "in-process": {"RSDEMO_GENERATION_PROCESS": "0"}}
 
 
+def variant_env(variant: str) -> dict[str, str]:
+    """A variant's environment: a known name, or ``NAME:VAR=VALUE+VAR=VALUE``."""
+    if variant in VARIANTS:
+        return VARIANTS[variant]
+    _, _, pairs = variant.partition(":")
+    return dict(pair.split("=", 1) for pair in pairs.split("+") if pair)
+
+
 def one_run(engine: str, variant: str, env: dict[str, str]) -> float | None:
     prompt, tokens = ENGINES[engine]
     done = subprocess.run([sys.executable, "-m", "rsdemo", "generate", "--engine", engine, "--json",
                            "--max-new-tokens", str(tokens), prompt], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env={**env, **VARIANTS[variant]}, timeout=900, check=False)
+                          env={**env, **variant_env(variant)}, timeout=900, check=False)
     try:
         return float(json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"])
     except (ValueError, KeyError, IndexError, TypeError):
@@ -73,12 +82,22 @@ def start_build(condition: str, scratch: Path) -> subprocess.Popen | None:
 
 
 def stop(process: subprocess.Popen | None) -> None:
+    """Kill the compile: its process group, and the session ``low_priority.sh`` started for it."""
     if process is None:
         return
-    try:
-        os.killpg(os.getpgid(process.pid), signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    sessions = {process.pid}
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == process.pid:
+                sessions.add(int(pid))  # a child of the compile's leader: low_priority.sh's own session leader
+        except (OSError, ValueError, IndexError):
+            continue
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.getsid(int(pid)) in sessions:
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
     process.wait()
 
 
@@ -122,8 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                             if build is not None and build.poll() is not None:
                                 print("    the compile ended early: figures after this are not beside it")
                             if rate is not None:
-                                results.setdefault(condition, {}).setdefault(f"{engine} {variant}", []).append(rate)
-                                print(f"  {condition} round {r + 1}: {engine} {variant} {rate:.1f} tok/s", flush=True)
+                                name = f"{engine} {variant.split(':')[0]}"
+                                results.setdefault(condition, {}).setdefault(name, []).append(rate)
+                                print(f"  {condition} round {r + 1}: {name} {rate:.1f} tok/s", flush=True)
             finally:
                 stop(build)
     print()

@@ -7,7 +7,8 @@
 #   bash scripts/low_priority.sh COMMAND [ARGS...]
 set -euo pipefail
 if [ "${RSDEMO_LOW_PRIORITY_SESSION:-}" != 1 ] && command -v setsid >/dev/null 2>&1; then
-  RSDEMO_LOW_PRIORITY_SESSION=1 exec setsid bash "$0" "$@"
+  # --wait: this process stays until the command ends (setsid forks when its caller leads a process group)
+  RSDEMO_LOW_PRIORITY_SESSION=1 exec setsid --wait bash "$0" "$@"
 fi
 echo 19 > /proc/self/autogroup 2>/dev/null || true
 if command -v chrt >/dev/null 2>&1 && chrt --idle 0 true 2>/dev/null; then
