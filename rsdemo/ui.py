@@ -1103,7 +1103,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
     @_user_errors
     def arena_api(request: gr.Request, prompt: str = DEFAULT_PROMPT, model: str = DEFAULT_MODEL,
                   methods: list[str] = list(EXAMPLE_ARENA_METHODS), params: dict | None = EXAMPLE_PARAMS,  # noqa: B006
-                  chat: bool = True, engines: list[str] | None = None):
+                  chat: bool = True, engines: list[str] = []):  # noqa: B006
         """2 to 4 runs on one prompt, model and seed, streamed as each finishes; the last has done=true.
 
         Args:
@@ -1113,7 +1113,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
             params: the common parameters for every run, e.g. {"max_new_tokens": 32, "seed": 1}.
             chat: wrap the prompt in the model's chat template.
             engines: two or more engines, e.g. ["llama.cpp", "transformers"]: every method runs on every engine
-                (2 to 4 runs in all); none: each method on the fastest engine that can run it.
+                (2 to 4 runs in all); [] (none): each method on the fastest engine that can run it.
         """
         if not isinstance(methods, (list, tuple)):
             raise InputError('Methods must be a list of names, such as ["greedy", "top_p"].', field="method")

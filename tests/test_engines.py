@@ -295,12 +295,20 @@ def _run_tids(pid: int) -> list[int]:
 def _run_threads_priority(backend: Backend, pid: int) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
     """(policy, nice) of the worker's threads other than the one reading the pipe, once a run's first tokens are
     out: with the app quiet, then with a light request of the app's in flight."""
+    import time
+
+    from rsdemo.generation.decode_worker import LIGHT_HOLD_S
     from rsdemo.generation.light_signal import LightSignal
 
     def threads() -> set[tuple[int, int]]:
         assert os.getpriority(os.PRIO_PROCESS, pid) == 0  # the pipe reader: Stop is read at once
         return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in _run_tids(pid)}
 
+    signal = LightSignal.shared()
+    deadline = time.monotonic() + 30
+    while signal is not None and signal.busy(hold_s=LIGHT_HOLD_S) and time.monotonic() < deadline:
+        time.sleep(0.05)  # an earlier test's light request still counts: the run would give way from its start
+    assert signal is None or not signal.busy(hold_s=LIGHT_HOLD_S)
     stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
                               engine="llama.cpp", params={"max_new_tokens": 400})
     try:
@@ -640,6 +648,9 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
 
     # after the first step the run's threads drop to the nice value, and under SCHED_IDLE once the app has light
     # requests in flight; the pipe reader keeps its priority
+    import time
+
+    from rsdemo.generation.decode_worker import LIGHT_HOLD_S
     from rsdemo.generation.light_signal import LightSignal
 
     def threads() -> set[tuple[int, int]]:

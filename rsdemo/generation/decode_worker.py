@@ -183,7 +183,8 @@ class DecodeWorker:
         self.pid: int = self._process.pid
         self._reader = threading.Thread(target=self._read, name=f"rsdemo-decode-worker-{self.pid}", daemon=True)
         self._reader.start()
-        log.info("%s %d serves %s", self.label, self.pid, key)
+        log.info("%s %d serves %s%s", self.label, self.pid, key,
+                 f" (llama.cpp's {self.variant} CPU code)" if self.variant else "")
 
     @property
     def alive(self) -> bool:
