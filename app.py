@@ -23,4 +23,8 @@ configure_queue(demo, backend.settings)  # every bound from rsdemo.settings
 if __name__ == "__main__":
     on_space = bool(os.environ.get("SPACE_ID"))
     host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1")
-    demo.launch(server_name=host, **launch_options())
+    demo.launch(server_name=host, prevent_thread_lock=True, **launch_options())
+    # once the app serves (started before, it delayed the page by 0.6-3 s here): the default model made ready in the
+    # background, so the first visitor's first run does not wait for it (RSDEMO_WARM_UP=0: off)
+    backend.warm_up()
+    demo.block_thread()

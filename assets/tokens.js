@@ -41,6 +41,14 @@ function branchFrom(run, index, tokenId) {
   if (go) setTimeout(function () { go.click(); }, 150);
 }
 
+function quoted(s) {
+  // a string as JSON, with bidi controls and invisible characters written as \uXXXX: a U+202E in a token must not
+  // reorder the details panel, and a U+200D must be seen
+  return JSON.stringify(s).replace(/[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, function (c) {
+    return "\\u" + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+  });
+}
+
 function select(tok) {
   const view = tok.closest(".rs-view");
   const panel = view && view.querySelector(".rs-details");
@@ -62,25 +70,25 @@ function select(tok) {
   function pct(p) { return p === null || p === undefined ? "?" : (100 * p).toFixed(2) + "%"; }
   const caption = document.createElement("div");
   if (data.gen) {  // a generated token: its probability and the alternatives
-    caption.textContent = "Segment " + JSON.stringify(data.text);
+    caption.textContent = "Segment " + quoted(data.text);
     panel.appendChild(caption);
     data.gen.forEach(function (t) {
       const line = document.createElement("div");
       line.className = "rs-gen-line";
       line.textContent = (t.index !== undefined ? "#" + (t.index + 1) + " · " : "") + "token " + t.id + " " +
-        JSON.stringify(t.piece) + ": p = " + pct(t.prob) +
+        quoted(t.piece) + ": p = " + pct(t.prob) +
         (t.raw_prob !== null && t.raw_prob !== t.prob ? " (raw model " + pct(t.raw_prob) + ")" : "");
       panel.appendChild(line);
       if (t.second) {  // transformers' own numbers at this token (a run another engine made)
         const other = document.createElement("div");
         other.className = "rs-gen-line" + (t.second.differs ? " rs-disagree-line" : "");
         other.textContent = "transformers: p = " + pct(t.second.prob) + (t.second.differs
-          ? "; it ranks " + JSON.stringify(t.second.top) + " first (" + pct(t.second.top_prob) + ")"
+          ? "; it ranks " + quoted(t.second.top) + " first (" + pct(t.second.top_prob) + ")"
           : "; it ranks the same token first");
         panel.appendChild(other);
       }
       const alts = table(["alternative", "id", "p"], t.alternatives.map(function (a) {
-        return [JSON.stringify(a[0]), String(a[2]), pct(a[1])];
+        return [quoted(a[0]), String(a[2]), pct(a[1])];
       }));
       panel.appendChild(alts);
       const branchable = view.dataset.run !== undefined && document.querySelector("#rs-branch-go");
@@ -90,6 +98,11 @@ function select(tok) {
         hint.textContent = "Click an alternative to branch: continue from it instead of this token.";
         panel.appendChild(hint);
         Array.from(alts.rows).slice(1).forEach(function (row, n) {
+          if (t.alternatives[n][2] === t.id) {  // the token the run took: nothing to branch to
+            row.classList.add("rs-taken");
+            row.title = "the token this run took";
+            return;
+          }
           row.classList.add("rs-branchable");
           row.tabIndex = 0;
           row.addEventListener("click", function () { branchFrom(view.dataset.run, t.index, t.alternatives[n][2]); });
@@ -101,9 +114,9 @@ function select(tok) {
     });
     return;
   }
-  caption.textContent = "Segment " + JSON.stringify(data.text) + " (token #" + data.first + ")";
+  caption.textContent = "Segment " + quoted(data.text) + " (token #" + data.first + ")";
   panel.appendChild(caption);
   panel.appendChild(table(["id", "piece", "bytes"], data.tokens.map(function (t) {
-    return [String(t.id), JSON.stringify(t.piece), t.bytes];
+    return [String(t.id), quoted(t.piece), t.bytes];
   })));
 }

@@ -144,6 +144,7 @@ class GenerateReply(TypedDict):
     engine_reason: str
     notes: list[str]  # what the run should tell its reader (a fallback to transformers, a doubled BOS, ...)
     waiting: int | None
+    preparing: str  # while the app's start-up warm-up gets the model ready: what it is doing; "" otherwise
     load_s: float | None
     ttft_s: float | None
 
@@ -226,6 +227,8 @@ class ArenaOutputReply(TypedDict):
     distinct_3: float
     repeated_3: float
     diverges_at: int
+    same_as: str | None
+    start_of: str | None
     seconds: float
 
 
@@ -233,6 +236,7 @@ class ArenaReply(TypedDict):
     """``/arena``, streamed as each method finishes; the last message has ``done`` true."""
 
     done: bool
+    scored_by: str
     outputs: list[ArenaOutputReply]
 
 
@@ -259,5 +263,6 @@ class BeamTreeReply(TypedDict):
     """``/beam_tree``: the returned beams (best first) and every node of the search tree."""
 
     model: str
+    notes: list[str]
     beams: list[TreeBeamReply]
     nodes: list[TreeNodeReply]

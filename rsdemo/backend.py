@@ -32,13 +32,14 @@ import numpy as np
 
 from .tokenization import compare as _compare
 from .cache import LoadCache
-from .catalog import MODELS, TOKENIZERS, get_tokenizer_spec
+from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS, get_tokenizer_spec
 from .decoding import COMMON_PARAMS, METHODS
 from .disk import DiskBudget
 from .generation import GenerationResult, PromptInfo, build_prompt, check_request, default_engines
 from .generation.results import alternatives, make_token
 from .generation.transformers_engine import bundle_adapter
-from .decoding import generation_config, get_method, resolve_params
+from .decoding import draw_seed, generation_config, get_method, resolve_params
+from .arguments import keys as key_list, token_ids, whole
 from .insight.arena import arena_rows
 from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, SurprisalResult
 from .insight.scoring import Scored, score
@@ -52,6 +53,7 @@ from .errors import CapacityError, EngineFailedError, InputError, InvalidIdsErro
 from .inputs import check_text, parse_ids
 from .loading import (
     ModelBundle,
+    hub_problem,
     load_hub_tokenizer,
     cache_entries,
     load_tokenizer,
@@ -62,6 +64,7 @@ from .runtime import Runtime, current_runtime, gpu_entry_point, on_zerogpu
 from .tokenization.segments import Segment, SegmentTable, segment_table
 from .settings import Settings, get_settings
 from .tokenization.stats import Stats, text_stats
+from .warmup import Step, WarmUp
 
 __all__ = [
     "Backend",
@@ -295,14 +298,19 @@ class Backend:
         self._waiting: collections.deque[object] = collections.deque()
         self._runs: dict[str, list[threading.Event]] = {}  # visitor -> cancel flags of their runs, oldest first
         self._runs_lock = threading.Lock()
+        self.warming: WarmUp | None = None  # the start-up warm-up (``warm_up``), once started
+        self._hub_seen: tuple[float, str] | None = None  # (when, hub_problem) of the last reachability probe
+        self._hub_lock = threading.Lock()
         # ZeroGPU: only this entry point asks for a GPU, for a time that follows max_new_tokens
         zerogpu = runtime.on_zerogpu if runtime is not None else on_zerogpu(os.environ)
+        self._zerogpu = zerogpu
         self.generate = gpu_entry_point(self._generate, duration=self._gpu_seconds, zerogpu=zerogpu)
         if zerogpu and any(hasattr(e, "loaded") for e in self.engines.values()):
             self.generate = functools.partial(self._served_or_gpu, self.generate)  # a served run asks for no GPU
         # the insight views' model work too (a forward pass, a recorded beam search); re-reading kept numbers does not
         self._forward = gpu_entry_point(self._forward_pass, duration=self._gpu_seconds, zerogpu=zerogpu)
         self.beam_tree = gpu_entry_point(self._beam_tree, duration=self._gpu_seconds, zerogpu=zerogpu)
+        self._raw_logprob = gpu_entry_point(self._raw_logprob_pass, duration=self._gpu_seconds, zerogpu=zerogpu)
 
     # --- tokenizers -------------------------------------------------------------------------------
 
@@ -554,6 +562,32 @@ class Backend:
                 choices.append((f"{config.model} (served by {config.kind.label})", config.model))
         return choices
 
+    HUB_RECHECK_S = 300.0  # how long a Hub reachability probe's answer stands
+
+    def hub_problem(self, *, probe: bool = True) -> str:
+        """Why Hub tokenizers and models cannot load here, or "" when they can (``loading.hub_problem``).
+
+        ``probe``: also try to reach the Hub; the answer stands for ``HUB_RECHECK_S`` (one probe of at most
+        ``hub_timeout_s`` then serves every page load). Without it only the configuration counts (no network).
+
+        >>> Backend(settings=Settings.from_env({"RSDEMO_HUB": "0"})).hub_problem().startswith("Loading from the Hugging Face Hub")
+        True
+        """
+        if not probe:
+            return hub_problem(settings=self.settings, probe=False)
+        with self._hub_lock:
+            now = time.monotonic()
+            if self._hub_seen is None or now - self._hub_seen[0] > self.HUB_RECHECK_S:
+                self._hub_seen = (now, hub_problem(settings=self.settings))
+            return self._hub_seen[1]
+
+    def model_choices_here(self, *, hub_problem: str = "") -> list[tuple[str, str]]:
+        """``model_choices`` less the Hub's models when ``hub_problem`` says the Hub cannot be used."""
+        if not hub_problem:
+            return self.model_choices()
+        hub_models = {spec.key for spec in MODELS.values() if spec.source == "hub"}
+        return [(label, key) for label, key in self.model_choices() if key not in hub_models]
+
     def _served_only(self, name: str) -> GenerationEngine | None:
         """The engine that alone has this model (a model only the operator's server serves), or None."""
         for engine in self.engines.values():
@@ -671,6 +705,53 @@ class Backend:
         for key in keys:
             self.model(key)
         return keys
+
+    def warm_up(self, *, start: bool = True) -> WarmUp | None:
+        """Get what a first visitor uses ready in the background (``settings.warm_up``; ``app.py`` calls it once the
+        app serves): the Tokenize tab's tokenizer, then the Generate tab's default run's model on the engine that
+        run takes, through ``model``, the path a run takes (llama.cpp: the weights converted, the tokenizer read,
+        the worker process started and checked; see ``rsdemo.warmup`` for the priorities).
+
+        A run for that model and engine asked for meanwhile waits for it and shows its stage (``_generate``).
+
+        >>> # Backend().warm_up().wait(); Backend().model_loaded("smollm2-135m-instruct", engine="llama.cpp") -> True
+
+        Returns:
+            The ``WarmUp`` (started unless ``start`` is False), or None: turned off, or ZeroGPU (which loads its
+            models at start-up, ``preload_models``).
+        """
+        if not self.settings.warm_up or self._zerogpu:
+            return None
+        chosen: dict[str, Any] = {}
+
+        def choose(_report: Progress) -> None:
+            engine, _why = self.choose_engine(model=DEFAULT_MODEL, method="greedy")  # the Generate tab's default
+            chosen["engine"] = engine
+            warm.target = (engine.capabilities.name, DEFAULT_MODEL)
+
+        def load(report: Progress) -> None:
+            if not hasattr(chosen["engine"], "loaded"):  # a serving engine: nothing to load here
+                self.model(DEFAULT_MODEL, engine=chosen["engine"].capabilities.name, progress=report)
+
+        warm = WarmUp(steps=[Step("choosing the engine…", choose),
+                             Step("loading the tokenizer…", lambda _report: self.adapter(DEFAULT_TOKENIZER)),
+                             Step("loading the model…", load)])
+        self.warming = warm
+        return warm.start() if start else warm
+
+    def _warm_up_wait(self, engine: str, name: str, cancel: threading.Event) -> Iterator[str]:
+        """While the warm-up gets this run's model ready (or has not said which yet), its stage, each time it
+        changes; returns once it is done (its load is then cached, or failed and the run loads it itself)."""
+        warm = self.warming
+        shown = None
+        while warm is not None and warm.running and warm.target in (None, (engine, name)):
+            stage = warm.stage
+            if stage and stage != shown:
+                shown = stage
+                yield stage
+            if cancel.is_set():
+                raise InputError("The generation was stopped before it started.")
+            warm.wait(0.1)
 
     def _gpu_seconds(self, *, model: str, params: dict | None = None, **_: object) -> int:
         """The ZeroGPU time to ask for: ``gpu_base_s`` plus the catalog's seconds per token, at most ``gpu_max_s``."""
@@ -809,9 +890,8 @@ class Backend:
         """
         name = self.resolve_model(model)
         spec = MODELS.get(name)
-        if not isinstance(prefix, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
-                                                            for i in prefix):
-            raise InputError("A branch's tokens must be a list of token ids (whole numbers).", field="params")
+        prefix = token_ids(prefix, name="prefix")  # a branch's forced tokens (the API's name for them)
+        params = draw_seed(params)  # a seed of -1: one drawn now, so the run, its code and its result agree
         if len(prefix) > self.settings.max_new_tokens:
             raise InputError(f"A branch may force at most {self.settings.max_new_tokens} tokens.", field="params")
         # every check that needs no model runs before a slot is taken or anything is loaded
@@ -830,6 +910,15 @@ class Backend:
         cancel = cancel or threading.Event()
         who = visitor or f"anonymous-{id(cancel)}"
         with self._visitor_run(who, cancel):
+            # the start-up warm-up is loading this model: wait for that load (not a second one), saying how far it is
+            asked, waited = time.perf_counter(), False
+            for stage in self._warm_up_wait(chosen.capabilities.name, name, cancel):
+                waited = True
+                yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
+                                       prompt=PromptInfo(prompt, (), chat), beams=(), done=False, preparing=stage,
+                                       **tag)
+            if waited:  # shown as the model's load, apart from the time to the first token
+                tag["load_s"] = time.perf_counter() - asked
             for ahead in self._wait_for_slot(cancel):
                 yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
                                        prompt=PromptInfo(prompt, (), chat), beams=(), done=False, waiting=ahead, **tag)
@@ -926,10 +1015,8 @@ class Backend:
         name = self.resolve_model(model)
         spec = MODELS.get(name)
         check_request(prompt=prompt, method="greedy", params=None, stop=None, limits=self.settings,
-                      model_cap=spec.max_new_tokens if spec is not None else None)
-        if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
-            raise InputError("The position must be a whole number of tokens (0: after the whole prompt).",
-                             field="params")
+                      model_cap=spec.max_new_tokens if spec is not None else None, doing="to score")
+        upto = whole(upto, name="position", minimum=0, also=" (0: after the whole prompt)")
         self._needs_weights(name, "The Inside tab")
         key = (name, prompt, bool(chat), upto)
         with self._scores_lock:
@@ -1033,7 +1120,8 @@ class Backend:
             InputError: fewer than 2 or more than 4 runs, an engine that cannot run a method, or what a
                 generation request raises.
         """
-        names = list(dict.fromkeys(m for m in (methods or []) if m))
+        names = list(dict.fromkeys(key_list(methods or [], name="methods", takes="decoding method keys",
+                                            example='["greedy", "top_p"]', field="method")))
         chosen_engines = list(dict.fromkeys(e for e in (engines or []) if e))
         entries = [(m, e) for m in names for e in chosen_engines] if len(chosen_engines) > 1 else [
             (m, chosen_engines[0] if chosen_engines else None) for m in names]
@@ -1041,6 +1129,7 @@ class Backend:
             what = "method-and-engine pairs" if len(chosen_engines) > 1 else "different decoding methods"
             raise InputError(f"Pick 2 to 4 {what} (you picked {len(entries)}).", field="method")
         common = {k: v for k, v in (params or {}).items() if k in {p.name for p in COMMON_PARAMS}}
+        common = dict(draw_seed(common) or {})  # a seed of -1: one drawn now, the same for every run
         for name, on in entries:
             get_method(name)
             check_request(prompt=prompt, method=name, params=common, stop=None, limits=self.settings)
@@ -1049,6 +1138,8 @@ class Backend:
         keys = [f"{m}@{e}" if e is not None and len(chosen_engines) > 1 else m for m, e in entries]
         runs: list[GenerationResult] = []
         seconds: list[float] = []
+        logprobs: list[float | None] = []
+        scorer = "transformers" if self._served_only(self.resolve_model(model)) is None else "each run's engine"
         for n, (name, on) in enumerate(entries):
             started = time.perf_counter()
             final = None
@@ -1059,10 +1150,26 @@ class Backend:
             assert final is not None
             runs.append(final)
             seconds.append(time.perf_counter() - started)
+            # one scorer for every row: the engines' own sums part in the last digits (llama.cpp's kernels,
+            # a beam's cache), so the same text would read as two figures
+            logprobs.append(final.logprob if scorer != "transformers" else
+                            self._raw_logprob(model=final.model, run=final) if final.tokens else None)
             rows = arena_rows(methods=keys[: n + 1], outputs=[[t.id for t in r.tokens] for r in runs],
-                              logprobs=[r.logprob for r in runs], perplexities=[r.perplexity for r in runs],
+                              logprobs=logprobs,
+                              perplexities=[None if lp is None or not r.tokens else math.exp(-lp / len(r.tokens))
+                                            for lp, r in zip(logprobs, runs)],
                               seconds=seconds)
-            yield ArenaResult(tuple(keys), tuple(runs), tuple(rows), done=n + 1 == len(entries))
+            yield ArenaResult(tuple(keys), tuple(runs), tuple(rows), done=n + 1 == len(entries), scored_by=scorer)
+
+    def _raw_logprob_pass(self, *, model: str, run: GenerationResult) -> float | None:
+        """The sum of a run's tokens' log-probabilities under the raw model, by transformers' forward pass (None
+        past ``max_scored_tokens``)."""
+        ids = [*run.prompt.ids, *(t.id for t in run.tokens)]
+        if len(ids) > self.settings.max_scored_tokens:
+            return None
+        with self._slot(), self._model_in_use("transformers", self.resolve_model(model), None) as bundle:
+            scored = score(model=bundle.model, ids=ids, top=1)
+        return float(scored.logprobs[len(run.prompt.ids) - 1:].sum())
 
     def second_opinion(self, *, run: GenerationResult, progress: Progress | None = None) -> SecondOpinion:
         """transformers' own numbers at each token of a run another engine made: one teacher-forced forward pass.
@@ -1094,19 +1201,23 @@ class Backend:
                    progress: Progress | None = None) -> BeamTreeResult:
         """Beam search (transformers) with every kept hypothesis recorded at every step, as a tree.
 
-        At most 8 beams and 32 new tokens, so the picture stays readable.
+        At most ``TREE_BEAMS`` beams, so the picture stays readable; a longer Max new tokens draws a search of
+        ``TREE_STEPS`` steps and says so in ``notes`` (the page's own default, 64, draws the first 32).
 
         Raises:
-            InputError: bad parameters, more than 8 beams or 32 new tokens, an empty prompt.
+            InputError: bad parameters, more than 8 beams, an empty prompt.
         """
         from transformers.generation import LogitsProcessorList
 
         from .generation.transformers_engine import _eos_ids, _trim_after_eos
-        from .insight.beam_tree import BeamRecorder, build_tree
+        from .insight.beam_tree import TREE_BEAMS, BeamRecorder, build_tree, tree_steps
 
         values = resolve_params(method="beam", params=params)
-        if values["num_beams"] > 8 or values["max_new_tokens"] > 32:
-            raise InputError("The beam tree draws at most 8 beams and 32 new tokens.", field="params")
+        if values["num_beams"] > TREE_BEAMS:
+            raise InputError(f"The beam tree draws at most {TREE_BEAMS} beams; Beams is {values['num_beams']}. "
+                             f"Set Beams to {TREE_BEAMS} or fewer to draw it.", field="params")
+        steps, notes = tree_steps(values["max_new_tokens"])
+        params = {**(params or {}), "max_new_tokens": steps}
         name = self.resolve_model(model)
         self._needs_weights(name, "The beam search tree")
         check_request(prompt=prompt, method="beam", params=params, stop=None, limits=self.settings)
@@ -1131,7 +1242,7 @@ class Backend:
             tree = build_tree(steps=recorder.steps, returned=returned, eos=eos)
             pieces = {n.token: make_token(adapter, n.token, 0.0).text for n in tree.nodes}
             texts = tuple(bundle.tokenizer.decode(r, skip_special_tokens=True) for r in returned)
-        return BeamTreeResult(name, info, tree, pieces, tuple(scores), texts, float(values["length_penalty"]))
+        return BeamTreeResult(name, info, tree, pieces, tuple(scores), texts, float(values["length_penalty"]), notes)
 
 
 _FAST_METHODS = frozenset(METHODS) - {"beam", "beam_sample", "diverse_beam", "contrastive"}

@@ -120,9 +120,10 @@ def _add_param_flag(parser: argparse.ArgumentParser, param: Param) -> None:
         parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                             help=f"{param.label} (default {param.default}){where}")
         return
-    kind = int if param.kind == "int" else float
-    parser.add_argument(flag, type=kind, default=None, metavar="N",
-                        help=f"{param.label}: {param.minimum} to {param.maximum}, default {param.default}{where}"
+    # taken as typed: the method's Param.check (rsdemo.arguments) reads it, with the app's and the API's rules
+    # and messages ("8" is 8, 1.5 is no whole number, seed -1 draws one)
+    parser.add_argument(flag, type=str, default=None, metavar="N",
+                        help=f"{param.label}: {param.takes}, default {param.default}{where}"
                         + (f" — {param.info}" if param.info else ""))
 
 

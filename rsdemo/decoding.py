@@ -14,22 +14,28 @@ say ``do_sample=False`` samples on a model whose defaults say ``do_sample=True``
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from .arguments import flag, mapping, number, takes_number, takes_whole, whole
 from .errors import InputError, UnknownKeyError
-from .settings import get_settings, parse_bool
+from .settings import get_settings
 
 __all__ = [
     "COMMON_PARAMS",
     "METHODS",
+    "RANDOM_SEED",
+    "SEED",
     "BEAM_DEFAULTS",
     "SAMPLING_DEFAULTS",
     "STRATEGY_DEFAULTS",
     "DecodingMethod",
     "Param",
+    "asks_random_seed",
+    "draw_seed",
     "generation_config",
     "get_method",
     "resolve_params",
@@ -38,7 +44,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Param:
-    """One decoding parameter: its ``GenerationConfig`` field, UI label, range and default."""
+    """One decoding parameter: its ``GenerationConfig`` field, UI label, range and default.
+
+    ``random``: a value outside the range that asks for a random one, drawn for each run (the seed's -1).
+
+    >>> SEED.check("7"), SEED.check(-1), SEED.title, COMMON_PARAMS[0].title
+    (7, -1, 'Seed', 'Max new tokens (max_new_tokens)')
+    >>> SEED.check(1.5)
+    Traceback (most recent call last):
+    ...
+    rsdemo.errors.InputError: Seed must be a whole number between 0 and 2,147,483,647, or -1 for a random seed; got 1.5.
+    """
 
     name: str
     label: str
@@ -48,33 +64,45 @@ class Param:
     step: float | int | None = None
     kind: Literal["float", "int", "bool"] = "float"
     info: str = ""
+    random: int | None = None
+
+    @property
+    def title(self) -> str:
+        """How a message names it: the label, and the API's name where that differs beyond case."""
+        return self.label if self.label.lower() == self.name else f"{self.label} ({self.name})"
+
+    @property
+    def takes(self) -> str:
+        """What it takes, in words: ``a whole number between 1 and 512``."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "int":
+            return takes_whole(self.minimum, self.maximum, self._also)  # type: ignore[arg-type]
+        return takes_number(self.minimum, self.maximum)
+
+    @property
+    def _also(self) -> str:
+        return f", or {self.random} for a random {self.label.lower()}" if self.random is not None else ""
+
+    @property
+    def help(self) -> str:
+        """The field's help text: what it does and what it takes (so a page needs no range of its own)."""
+        takes = self.takes[0].upper() + self.takes[1:]
+        return f"{self.info[0].upper() + self.info[1:]}. {takes}." if self.info else f"{takes}."
 
     def check(self, value: Any) -> float | int | bool:
-        """Coerce and range-check a value.
+        """Coerce and range-check a value (``rsdemo.arguments``: text that spells a number counts, never rounded).
 
         Raises:
-            InputError: not a number of the right kind, or out of range.
+            InputError: not a value of the right kind, or out of range; the message names the parameter.
         """
-        try:
-            if self.kind == "bool":
-                coerced: float | int | bool = parse_bool(value)
-            elif self.kind == "int":
-                if isinstance(value, float) and not value.is_integer():
-                    raise ValueError
-                coerced = int(value)
-            else:
-                coerced = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{self.label} must be a {self.kind}, got {value!r}.", field="params") from None
-        if self.kind != "bool":
-            if coerced != coerced:  # NaN
-                raise InputError(f"{self.label} must be a number.", field="params")
-            if (self.minimum is not None and coerced < self.minimum) or (
-                self.maximum is not None and coerced > self.maximum
-            ):
-                raise InputError(f"{self.label} must be between {self.minimum} and {self.maximum} (got {coerced}).",
-                                 field="params")
-        return coerced
+        if self.kind == "bool":
+            return flag(value, name=self.title, field="params")
+        if self.kind == "int":
+            return whole(value, name=self.title, minimum=self.minimum, maximum=self.maximum,  # type: ignore[arg-type]
+                         special=() if self.random is None else (self.random,),
+                         also=self._also, field="params")
+        return number(value, name=self.title, minimum=self.minimum, maximum=self.maximum, field="params")
 
 
 # Every strategy field at the value that switches its effect off. Fields left None would be filled from
@@ -110,6 +138,9 @@ LENGTH_PENALTY = Param("length_penalty", "Length penalty", 1.0, -2.0, 2.0, 0.1,
                        info="score = log-prob / length^penalty; above 0 favours longer outputs")
 EARLY_STOPPING = Param("early_stopping", "Early stopping", True, kind="bool",
                        info="stop when every beam has a finished hypothesis")
+RANDOM_SEED = -1  # the seed that asks for a random one: each run draws its own, and reports it
+SEED = Param("seed", "Seed", 0, 0, 2**31 - 1, 1, "int",
+             "the same seed reproduces the run; -1 draws a new one for each run, shown after it", RANDOM_SEED)
 
 COMMON_PARAMS: tuple[Param, ...] = (
     Param("max_new_tokens", "Max new tokens", 64, 1, get_settings().max_new_tokens, 1, "int"),
@@ -117,7 +148,7 @@ COMMON_PARAMS: tuple[Param, ...] = (
           info="divides the logits of tokens already in the text (CTRL paper)"),
     Param("no_repeat_ngram_size", "No-repeat n-gram size", 0, 0, 10, 1, "int",
           info="forbid any n-gram of this size from appearing twice (0: off)"),
-    Param("seed", "Seed", 0, 0, 2**31 - 1, 1, "int", "sampling seed; the same seed reproduces the run"),
+    SEED,
 )
 
 
@@ -223,10 +254,7 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
     """
     spec = get_method(method)
     own = {p.name: p for p in spec.params}
-    if params is not None and not isinstance(params, Mapping):
-        raise InputError('Parameters must be an object of names and values, such as {"max_new_tokens": 32}.',
-                         field="params")
-    given = dict(params or {})
+    given = mapping(params, name="params", example='{"max_new_tokens": 32}')
     unknown = set(given) - set(own) - set(_COMMON)
     if unknown:
         shown = sorted(str(name)[:40] for name in unknown)[:5]
@@ -245,6 +273,36 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
             field="params",
         )
     return resolved
+
+
+def asks_random_seed(params: object) -> bool:
+    """Whether ``params`` asks for a random seed (``seed`` is -1, as a number or as text); a wrong seed does not.
+
+    >>> asks_random_seed({"seed": -1.0}), asks_random_seed({"seed": "-1"}), asks_random_seed({"seed": 3})
+    (True, True, False)
+    """
+    if not isinstance(params, Mapping) or params.get("seed") is None:
+        return False
+    try:
+        return SEED.check(params["seed"]) == RANDOM_SEED
+    except InputError:
+        return False
+
+
+def draw_seed(params: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``params`` with a seed of -1 replaced by one drawn now (a new dict), else ``params`` itself.
+
+    Called once per request, before the run, so every stage of it (the engine, the reproduce code, the reply's
+    ``seed``) sees the same seed, and an arena's runs share it.
+
+    >>> 0 <= draw_seed({"seed": -1, "top_p": 0.9})["seed"] <= SEED.maximum
+    True
+    >>> draw_seed({"seed": 5})
+    {'seed': 5}
+    """
+    if not asks_random_seed(params):
+        return params
+    return {**params, "seed": secrets.randbelow(int(SEED.maximum) + 1)}  # type: ignore[arg-type, dict-item]
 
 
 def generation_config(*, method: str, params: Mapping[str, Any] | None = None, max_new_tokens: int | None = None,

@@ -24,8 +24,12 @@ def check_text(text: object, *, max_chars: int, allow_blank: bool = False) -> by
 
     Raises:
         InvalidTextError: not a string, or not encodable as UTF-8 (a lone surrogate).
-        EmptyInputError: empty or only whitespace (unless ``allow_blank``).
+        EmptyInputError: empty: no characters at all (unless ``allow_blank``). Whitespace-only text is text:
+            tokenizers split it too, and the views can show it.
         InputTooLargeError: longer than ``max_chars``.
+
+    >>> len(check_text("\\n\\n\\t  ", max_chars=10))
+    5
     """
     if not isinstance(text, str):
         raise InvalidTextError(f"Expected text, got {type(text).__name__}.")
@@ -33,8 +37,8 @@ def check_text(text: object, *, max_chars: int, allow_blank: bool = False) -> by
         raise InputTooLargeError(
             f"The text has {len(text):,} characters; the limit is {max_chars:,}. Paste a shorter text."
         )
-    if not allow_blank and not text.strip():
-        raise EmptyInputError("Type or paste some text to tokenize (it is empty or only whitespace).")
+    if not allow_blank and not text:
+        raise EmptyInputError("The text is empty: type or paste some text to tokenize (whitespace counts).")
     return utf8(text)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
@@ -24,12 +25,32 @@ __all__ = [
 
 PALETTE_SIZE = 8
 _GLYPHS = {" ": "·", "\t": "⇥", "\n": "↵", "\r": "␍"}
+# the explicit bidirectional formatting characters: each can reorder the text after it (U+202E shows "abc" as "cba")
+BIDI_CONTROLS = {
+    "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
+    "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
+    "\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM",
+}
+_BIDI = re.compile("[" + "".join(BIDI_CONTROLS) + "]")
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # draw nothing of their own (a tab, category Cc, is drawn: it has a width)
+_COMBINING = {"Mn", "Me"}  # drawn on the character before them: alone, they have no width of their own
 
 
 def visible_text(text: str, *, show_whitespace: bool) -> str:
-    """Escape ``text`` for HTML; with ``show_whitespace`` draw spaces, tabs, newlines and invisible characters."""
+    """Escape ``text`` for HTML; with ``show_whitespace`` draw spaces, tabs, newlines and invisible characters.
+
+    Bidirectional controls (U+202E and the others in ``BIDI_CONTROLS``) never reorder what follows them: without
+    ``show_whitespace`` each stays in the text inside its own ``<bdi>`` (an isolate: it affects nothing around
+    it), with ``show_whitespace`` it is drawn as its short name (RLO).
+
+    >>> visible_text("\\u202eabc", show_whitespace=False)
+    '<bdi class="rs-bidi">\\u202e</bdi>abc'
+    >>> visible_text("\\u202eabc", show_whitespace=True)
+    '<span class="rs-ws rs-cp" title="U+202E RIGHT-TO-LEFT OVERRIDE">RLO</span>abc'
+    """
     if not show_whitespace:
-        return html.escape(text)
+        escaped = html.escape(text)
+        return _BIDI.sub(_isolated, escaped) if _BIDI.search(escaped) else escaped
     out: list[str] = []
     for ch in text:
         glyph = _GLYPHS.get(ch)
@@ -37,11 +58,101 @@ def visible_text(text: str, *, show_whitespace: bool) -> str:
             out.append(f'<span class="rs-ws">{glyph}</span>')
             if ch == "\n":
                 out.append("\n")
+        elif ch in BIDI_CONTROLS:
+            out.append(f'<span class="rs-ws rs-cp" title="{_char_name(ch)}">{BIDI_CONTROLS[ch]}</span>')
         elif unicodedata.category(ch) in {"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"}:
             out.append(f'<span class="rs-ws rs-cp">U+{ord(ch):04X}</span>')
         else:
             out.append(html.escape(ch))
     return "".join(out)
+
+
+def plain_label(text: str) -> str:
+    """A token's text as escaped plain text, no markup (an SVG ``<text>``): nothing in it invisible or reordering.
+
+    Line breaks, tabs, bidi controls and zero-width characters are named; a token of spaces shows them as ·.
+
+    >>> plain_label("\\u202eabc"), plain_label("\\n"), plain_label("  "), plain_label("<b>")
+    ('RLOabc', '↵', '··', '&lt;b&gt;')
+    """
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if ch in BIDI_CONTROLS:
+            out.append(BIDI_CONTROLS[ch])
+        elif ch in "\t\n\r":
+            out.append(_GLYPHS[ch])
+        elif category in _INVISIBLE:
+            out.append(_NAMES.get(ch) or f"U+{ord(ch):04X}")
+        elif category in _COMBINING and not out:
+            out.append("◌" + ch)
+        else:
+            out.append(ch)
+    shown = "".join(out)
+    return html.escape(shown if shown.strip() else shown.replace(" ", "·") or "∅")
+
+
+def _isolated(match: re.Match[str]) -> str:
+    return f'<bdi class="rs-bidi">{match.group()}</bdi>'
+
+
+def _char_name(ch: str) -> str:
+    return html.escape(f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".strip(), quote=True)
+
+
+def blank_marker(text: str, *, show_whitespace: bool) -> str:
+    """What to draw for a token whose text draws nothing by itself ("" when it draws something).
+
+    A token of newlines, zero-width or format characters (U+200D, U+202E) or lone combining marks renders as an
+    empty box (or no box at all): it gets a visible label instead, so it can be seen and clicked. Spaces and tabs
+    are drawn (the token's colour has a width). With ``show_whitespace`` only lone combining marks need one.
+
+    >>> blank_marker("\\u200d", show_whitespace=False), blank_marker("\\n\\n", show_whitespace=False)
+    ('ZWJ', '↵↵')
+    >>> blank_marker(" ", show_whitespace=False), blank_marker("\\n", show_whitespace=True)
+    ('', '')
+    """
+    if not text:
+        return "∅"
+    labels: list[str] = []
+    for ch in text[:8]:
+        category = unicodedata.category(ch)
+        if category in _COMBINING:
+            labels.append("◌" + ch)
+        elif show_whitespace or ch == "\t" or category not in _INVISIBLE:
+            return ""
+        else:
+            labels.append(_GLYPHS.get(ch) or BIDI_CONTROLS.get(ch) or _NAMES.get(ch) or f"U+{ord(ch):04X}")
+    if len(text) > 8:
+        if any(unicodedata.category(ch) not in _INVISIBLE | _COMBINING or ch == "\t" for ch in text[8:]):
+            return ""
+        labels.append("…")
+    return ("" if all(len(label) == 1 for label in labels) else " ").join(labels)
+
+
+LONG_TOKEN_CHARS = 12  # a token at least this long is drawn as one box (.rs-long) that wraps inside itself
+
+
+def _is_long(text: str) -> bool:
+    """Whether a token is drawn as a box of its own: long enough to wrap on a phone, and on one line of text.
+
+    A box keeps a wrapped token's edges (a token that wraps between lines looks like one token, not two);
+    a token holding a line break stays inline, so the text keeps its lines.
+
+    >>> _is_long("=" * 64), _is_long(" world"), _is_long("\\n" * 20)
+    (True, False, False)
+    """
+    return len(text) >= LONG_TOKEN_CHARS and not any(ch in text for ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+_NAMES = {"\u200b": "ZWSP", "\u200c": "ZWNJ", "\u200d": "ZWJ", "\u2060": "WJ", "\ufeff": "BOM", "\u00ad": "SHY"}
+
+
+def _marked(classes: list[str], marker: str) -> str:
+    """The class and ``data-zw`` attributes of a token drawn with a marker (``.rs-zw::before`` shows it)."""
+    if not marker:
+        return f'class="{" ".join(classes)}"'
+    return f'class="{" ".join([*classes, "rs-zw"])}" data-zw="{html.escape(marker, quote=True)}"'
 
 
 def _describe(token: object) -> dict[str, object]:
@@ -76,8 +187,7 @@ def render_token_view(
     focusable = -1
     for index, seg in enumerate(segments):
         if seg.kind == "gap":
-            parts.append(f'<span class="rs-gap" title="not covered by any token">'
-                         f"{visible_text(seg.text, show_whitespace=show_whitespace)}</span>")
+            parts.append(_gap(seg.text, show_whitespace=show_whitespace))
             continue
         infos = [_describe(tokens.get(i)) for i in seg.ids]
         pieces = [str(d.get("piece", "")) for d in infos]
@@ -89,14 +199,24 @@ def render_token_view(
             colour += 1
         if marks is not None and index < len(marks) and marks[index]:
             classes.append("rs-diff")
+        marker = ""
         if show == "ids":
-            body = html.escape(" ".join(map(str, seg.ids)))
+            shown = " ".join(map(str, seg.ids))
+            body = html.escape(shown)
         elif show == "pieces":
+            shown = " ".join(pieces)
             body = '<span class="rs-psep"> </span>'.join(visible_text(p, show_whitespace=show_whitespace) for p in pieces)
+            marker = blank_marker("".join(pieces), show_whitespace=show_whitespace) if "".join(pieces) else ""
         elif seg.text:
+            shown = seg.text
             body = visible_text(seg.text, show_whitespace=show_whitespace)
+            marker = blank_marker(seg.text, show_whitespace=show_whitespace)
         else:
-            body = html.escape("".join(pieces) or "∅")
+            shown = "".join(pieces)
+            body = visible_text(shown, show_whitespace=show_whitespace) or "∅"
+            marker = blank_marker(shown, show_whitespace=show_whitespace) if shown else ""
+        if show != "ids" and _is_long(shown):  # (ids break between ids, never inside one)
+            classes.append("rs-long")
         title = f"id {', '.join(map(str, seg.ids))} · {' '.join(repr(p) for p in pieces)}"
         focusable += 1
         label = f"{_spoken(seg.text or ''.join(pieces))}, id {', '.join(map(str, seg.ids))}"
@@ -104,10 +224,13 @@ def render_token_view(
             label += ", boundary not shared"
         data = json.dumps({"text": seg.text, "first": seg.first, "tokens": infos}, ensure_ascii=False)
         parts.append(
-            f'<span class="{" ".join(classes)}" {_focus(focusable == 0)} '
+            f'<span {_marked(classes, marker)} {_focus(focusable == 0)} '
             f'aria-label="{html.escape(label, quote=True)}" data-d="{html.escape(data, quote=True)}" '
             f'title="{html.escape(title, quote=True)}">{body}</span>'
         )
+    if segments and focusable < 0:  # a text the tokenizer drops entirely (BERT on whitespace): say so
+        notice = " ".join(filter(None, [notice, "No tokens: none of this text is covered by a token (shown "
+                                                "underlined)."]))
     head = f'<div class="rs-notice">{html.escape(notice)}</div>' if notice else ""
     panel = (
         '<div class="rs-details" aria-live="polite"><span class="rs-hint">Click a token (or Tab to the text, then '
@@ -118,7 +241,32 @@ def render_token_view(
     # ids mode: a real space between segments, so neighbouring ids never run together (on screen or copied)
     joined = " ".join(parts) if show == "ids" else "".join(parts)
     kind = "rs-tokens rs-ids" if show == "ids" else "rs-tokens"
-    return f'<div class="rs-view">{head}<div class="{kind}" role="group" aria-label="tokens">{joined}</div>{panel}</div>'
+    # dir="auto": the tokens run right to left when the text starts in a right-to-left script (each token is an
+    # isolate, .rs-tok in style.css, so the order of the tokens follows the text's own direction, and nothing
+    # inside one token, a U+202E included, reorders the others)
+    return (f'<div class="rs-view">{head}<div class="{kind}" dir="auto" role="group" aria-label="tokens">{joined}'
+            f"</div>{panel}</div>")
+
+
+GAP_CHARS = 1_000  # a longer run no token covers (BERT drops whitespace) is drawn this far, then counted
+
+
+def _gap(text: str, *, show_whitespace: bool) -> str:
+    """Text no token covers: drawn (up to ``GAP_CHARS`` characters), never as nothing.
+
+    Whitespace a tokenizer drops (BERT) is drawn with the whitespace glyphs even when they are off: a dropped
+    newline or tab would otherwise not be seen at all.
+
+    >>> _gap("\\n", show_whitespace=False)
+    '<span class="rs-gap" title="not covered by any token"><span class="rs-ws">↵</span>\\n</span>'
+    """
+    shown = text[:GAP_CHARS]
+    more = (f'<span class="rs-more"> … {len(text) - len(shown):,} more characters not covered by any token</span>'
+            if len(text) > len(shown) else "")
+    blank = all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in shown)
+    marker = "" if blank else blank_marker(shown, show_whitespace=show_whitespace)
+    return (f'<span {_marked(["rs-gap"], marker)} title="not covered by any token">'
+            f"{visible_text(shown, show_whitespace=show_whitespace or blank)}{more}</span>")
 
 
 def _focus(first: bool) -> str:
@@ -174,7 +322,7 @@ def format_number(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return f"{value:,.2f}"  # 1,000,000.00 tokens / word (a text of one long word)
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -190,11 +338,14 @@ def render_decode(tokens: Sequence[object]) -> str:
     for n, token in enumerate(tokens):
         d = _describe(token)
         cls = "rs-special" if d.get("special") else f"rs-c{n % PALETTE_SIZE}"
+        piece = str(d.get("piece"))
+        marker = blank_marker(piece, show_whitespace=False) if piece else ""
+        label = f' <span class="rs-ws rs-cp">{html.escape(marker)}</span>' if marker else ""
         cells.append(
             f'<span class="rs-tok {cls}" title="bytes {html.escape(str(d.get("bytes")))}">'
-            f'<small>{d.get("id")}</small> {html.escape(str(d.get("piece")))}</span>'
+            f'<small>{d.get("id")}</small> {visible_text(piece, show_whitespace=False)}{label}</span>'
         )
-    return f'<div class="rs-view"><div class="rs-tokens">{"".join(cells)}</div></div>'
+    return f'<div class="rs-view"><div class="rs-tokens" dir="auto">{"".join(cells)}</div></div>'
 
 
 def prob_colour(prob: float | None) -> str:
@@ -259,6 +410,8 @@ def render_generation(
         shown = f"{lowest:.1%}" if lowest is not None else "?"
         title_text = f"p = {shown} · id {', '.join(str(t.id) for t in members)}"
         cls = "rs-tok rs-gen rs-special" if getattr(seg, "special", False) else "rs-tok rs-gen"
+        if _is_long(seg.text):
+            cls += " rs-long"
         if mark_token is not None and mark_token in getattr(seg, "tokens", ()):
             cls += " rs-diverge"
             title_text += " · where this output parts from the closest other one"
@@ -270,9 +423,11 @@ def render_generation(
                            f"{o.prob:.1%} there")
         style = "" if getattr(seg, "special", False) else f' style="background:{prob_colour(lowest)}"'
         body = visible_text(seg.text, show_whitespace=show_whitespace) or "∅"
+        marker = blank_marker(seg.text, show_whitespace=show_whitespace) if seg.text else ""
         label = f"{_spoken(seg.text)}, p {shown}, id {', '.join(str(t.id) for t in members)}"
         parts.append(
-            f'<span class="{cls}"{style} {_focus(not parts)} aria-label="{html.escape(label, quote=True)}" '
+            f'<span {_marked(cls.split(), marker)}{style} {_focus(not parts)} '
+            f'aria-label="{html.escape(label, quote=True)}" '
             f'data-d="{html.escape(data, quote=True)}" title="{html.escape(title_text, quote=True)}">{body}</span>'
         )
     head = f'<div class="rs-stats-title">{html.escape(title)}</div>' if title else ""
@@ -283,8 +438,8 @@ def render_generation(
     panel = ('<div class="rs-details" aria-live="polite">Click a token (or Tab to the text, then arrow keys and '
              "Enter) to see its probability and the alternatives the model considered.</div>")
     run_attr = f' data-run="{int(run)}"' if run is not None else ""
-    return (f'<div class="rs-view"{run_attr}>{head}{legend}<div class="rs-tokens" role="group" aria-label="generated tokens">'
-            f'{"".join(parts)}</div>{panel}</div>')
+    return (f'<div class="rs-view"{run_attr}>{head}{legend}<div class="rs-tokens" dir="auto" role="group" '
+            f'aria-label="generated tokens">{"".join(parts)}</div>{panel}</div>')
 
 
 def prob_legend(*, distribution: str = "filtered") -> str:

@@ -128,6 +128,11 @@ class Settings:
         llamacpp_weights: how llama.cpp holds the embedded model's weights: ``f16`` (built once from the shipped
             Q4_1 file into ``cache_dir``: the same weights to f16 precision, no 8-bit activations; 99.7 % top-1
             agreement with transformers), ``q4_1`` (the shipped file, a little faster, 97 %), ``q8_0`` or ``f32``.
+        warm_up: once the app serves, get the default model ready in the background: its weights converted (at
+            the lowest CPU priority), the model and its tokenizer loaded, its engine's worker process started and
+            checked. A Space starts with an empty cache after every sleep; without it the first visitor's first
+            run waits for all that (62.7 s measured on a CPU Space). A run asked for meanwhile waits for the same
+            load and shows how far it is. ZeroGPU loads its models at start-up instead.
         gpu_base_s, gpu_max_s: the ZeroGPU duration asked for: base seconds plus the model's seconds per new
             token, at most ``gpu_max_s``.
         queue_max_size: requests waiting in the Gradio queue before new ones are turned away.
@@ -180,6 +185,7 @@ class Settings:
     llamacpp_threads: int = 0
     llamacpp_extra_buffers: str = "off"
     llamacpp_weights: str = "f16"
+    warm_up: bool = True
     gpu_base_s: int = 15
     gpu_max_s: int = 120
     queue_max_size: int = 64

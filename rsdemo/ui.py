@@ -25,10 +25,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gradio as gr
+from gradio.data_classes import FileData
 
 from .backend import Backend, CompareResult, TokenizeResult
+from .downloads import write_ids_file
+from .share import SHARE_LINK_CHARS, VIEW_MODES, parse_share_query
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
-from .decoding import COMMON_PARAMS, METHODS, Param
+from .decoding import COMMON_PARAMS, METHODS, Param, asks_random_seed
 from .errors import (
     AssetMissingError,
     EmptyInputError,
@@ -40,9 +43,10 @@ from .errors import (
     RsdemoError,
 )
 from .settings import Settings, parse_bool
+from .arguments import ENDPOINTS as API_ARGUMENTS, check_call, whole
 from .generation import GenerationResult, token_segments
 from .generation.results import GeneratedToken
-from .insight.beam_tree import render_beam_tree
+from .insight.beam_tree import TREE_BEAMS, TREE_STEPS, render_beam_tree
 from .insight.render import render_arena_table, render_stages, render_surprisal_stats
 from .insight.second_opinion import SecondOpinion
 from .api_schema import (
@@ -74,7 +78,6 @@ SAMPLE_TEXT = (
     "\tIndented code: for i in range(10): print(i ** 2)  # 1234567890\n"
     "<|endoftext|> is a special token in GPT-2."
 )
-VIEW_MODES = ("text", "pieces", "ids")
 DEFAULT_COMPARE = ("gpt2", "cl100k_base", "llama3", "mistral-v1", "bert-base-uncased")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -161,22 +164,55 @@ def configure_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
                       status_update_rate=settings.queue_status_s)
 
 
-def _notice(result: TokenizeResult) -> str:
+def _notice(result: TokenizeResult, *, with_ids: bool = True) -> str:
+    """The line above a token view: what it shows of a long text, and a tokenizer that drops text.
+
+    ``with_ids``: the view has the Token ids box and its download (Tokenize); else a table of stats (Compare).
+    """
     notes = []
     if result.truncated:
-        notes.append(
-            f"Showing the first {result.shown_tokens:,} of {len(result.ids):,} tokens; "
-            "the stats and ids cover the whole text."
-        )
+        total = len(result.id_array)
+        covered = (f"The stats cover the whole text; the Token ids box holds the {result.shown_tokens:,} ids shown, "
+                   f"and its download all {total:,}." if with_ids
+                   else "The table and the count of boundaries cover the whole text.")
+        notes.append(f"Showing the first {result.shown_tokens:,} of {total:,} tokens. {covered}")
     if not result.info.lossless:
         notes.append(f"{result.info.label} is not lossless: {result.info.notes}")
     return " ".join(notes)
 
 
 def _ids_text(result: TokenizeResult) -> str:
-    shown = result.ids[: result.shown_tokens]
-    more = f"  … and {len(result.ids) - len(shown):,} more" if len(shown) < len(result.ids) else ""
-    return "[" + ", ".join(map(str, shown)) + "]" + more
+    """The Token ids box: the ids of the tokens shown, as a list the Decode box takes as it is.
+
+    The rest of a long text's ids are in the download; the note beside the box (``_ids_note``) says how many.
+    """
+    return "[" + ", ".join(map(str, result.id_array[: result.shown_tokens].tolist())) + "]"
+
+
+def _ids_note(result: TokenizeResult) -> str:
+    """Beside the Token ids box: how many of the ids it holds, when it does not hold them all."""
+    total = len(result.id_array)
+    if not result.truncated:
+        return ""
+    return (f'<div class="rs-notice" role="status">The box holds the first {result.shown_tokens:,} of the '
+            f"{total:,} ids (a list Decode takes as it is); the download below has all {total:,}.</div>")
+
+
+def _ids_download(result: TokenizeResult) -> Any:
+    """The download button's update: every id as a JSON file when the box cannot hold them all, else hidden.
+
+    The event runs with ``postprocess=False``, so the value is Gradio's file record already (Gradio still copies
+    the file to its cache and serves it from there).
+    """
+    if not result.truncated:
+        return gr.update(visible=False, value=None)
+    try:
+        path = write_ids_file(ids=result.id_array, tokenizer=result.info.key)
+    except OSError:
+        log.exception("could not write the ids file")
+        return gr.update(visible=False, value=None)
+    record = FileData(path=str(path), orig_name=path.name).model_dump()
+    return gr.update(visible=True, value=record, label=f"Download all {len(result.id_array):,} ids (JSON)")
 
 
 # shown where a result was, when the inputs on screen have none (the message is beside the field it is about)
@@ -217,7 +253,7 @@ def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list
                 tokens=r.tokens,
                 show_whitespace=show_whitespace,
                 marks=result.marks[n] if result.done else None,
-                notice=_notice(r),
+                notice=_notice(r, with_ids=False),
             )
             + "</div>"
         )
@@ -228,6 +264,15 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
     """The whole app: Tokenize, Compare, Generate, Inside and About tabs; the API endpoints named and typed."""
     choices = backend.tokenizer_choices()
     js_tokens = (ASSETS / "tokens.js").read_text(encoding="utf-8")
+    hub_off = backend.hub_problem(probe=False)  # the configuration; the page's load also probes the Hub
+
+    def hub_state() -> tuple[Any, ...]:
+        """The Hub as this page load finds it (a probe at most every few minutes): said where the choice is made."""
+        problem = backend.hub_problem()
+        return (_hub_header(problem), gr.update(info=_tokenizer_info(problem)),
+                gr.update(choices=backend.model_choices_here(hub_problem=problem), info=_model_info(problem)),
+                gr.update(choices=backend.model_choices_here(hub_problem=problem),
+                          info=_model_info(problem, scored=True)))
 
     def progress_reporter(progress: gr.Progress) -> Callable[[str], None]:
         def report(message: str) -> None:
@@ -243,8 +288,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         show_whitespace: bool,
         show: str,
         progress: gr.Progress = gr.Progress(),
-    ) -> tuple[str, ...]:
-        """Stats, view, ids and the two field notes; an error clears the result and is shown by its field."""
+    ) -> tuple[Any, ...]:
+        """Stats, view, ids, the two field notes, the ids note and download; an error clears the result and is
+        shown by its field."""
         try:
             result = backend.tokenize(
                 text=text,
@@ -254,7 +300,8 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             )
         except RsdemoError as err:
             field = _field_of(err)
-            return ("", _STALE, "", _note(err) if field == "text" else "", _note(err) if field != "text" else "")
+            return ("", _STALE, "", _note(err) if field == "text" else "", _note(err) if field != "text" else "",
+                    "", gr.update(visible=False, value=None))
         view = render_token_view(
             result.segments,
             tokens=result.tokens,
@@ -263,7 +310,8 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             notice=_notice(result),
         )
         title = f"{result.info.label} · {result.info.family}"
-        return render_stats(result.stats.as_dict(), title=title), view, _ids_text(result), "", ""
+        return (render_stats(result.stats.as_dict(), title=title), view, _ids_text(result), "", "",
+                _ids_note(result), _ids_download(result))
 
     @_user_errors
     def decode_view(ids: str, tokenizer: str) -> tuple[str, str, str]:
@@ -289,26 +337,29 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             yield (empty, _STALE, _note(err) if field == "text" else "", _note(err) if field != "text" else "")
 
     def from_url(request: gr.Request) -> tuple[Any, ...]:
-        params = dict(request.query_params) if request is not None else {}
-        text = params.get("text")
-        tok = params.get("tokenizer")
-        special = params.get("special")
-        compare_keys = [k for k in (params.get("compare") or "").split(",") if k in TOKENIZERS]
+        """A share link's state into the page: both tabs' inputs, and the tab it opens (``rsdemo.share``)."""
+        state = parse_share_query(dict(request.query_params) if request is not None else {})
+
+        def put(value: Any) -> Any:
+            return gr.update() if value is None else gr.update(value=value)
+
         return (
-            gr.update(value=text) if text else gr.update(),
-            gr.update(value=tok) if tok else gr.update(),
-            gr.update(value=special in {"1", "true", "yes"}) if special else gr.update(),
-            gr.update(value=text) if text else gr.update(),
-            gr.update(value=compare_keys) if len(compare_keys) >= 2 else gr.update(),
+            put(state.text),
+            put(state.tokenizer),
+            put(state.special),
+            put(state.whitespace),
+            put(state.show),
+            put(state.text),
+            put(list(state.compare) or None),
+            put(state.special if state.compare else None),
+            put(state.whitespace if state.compare else None),
+            gr.update(selected=state.tab) if state.compare else gr.update(),
         )
 
     with gr.Blocks(title="rsdemo — inside language models") as demo:
-        gr.Markdown(
-            "# rsdemo — look inside language models\n"
-            "See exactly how text becomes tokens. Every built-in tokenizer runs offline; "
-            "type a Hugging Face repo id (`owner/name`) to load one from the Hub."
-        )
-        with gr.Tabs():
+        gr.Markdown("# rsdemo — look inside language models\nSee exactly how text becomes tokens, and tokens text.")
+        hub_note = gr.HTML(_hub_header(hub_off), elem_id="rs-hub-note")
+        with gr.Tabs() as tabs:
             with gr.Tab("Tokenize", id="tokenize"):
                 # layout: .rs-split puts the side column (controls) after the first inputs on a phone
                 with gr.Row(elem_classes=["rs-split"]):
@@ -323,7 +374,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                             choices=choices,
                             value=DEFAULT_TOKENIZER,
                             label="Tokenizer",
-                            info="Or type a Hub repo id, e.g. Qwen/Qwen2.5-0.5B",
+                            info=_tokenizer_info(hub_off),
                             allow_custom_value=True,
                             filterable=True,
                             elem_id="rs-tokenizer",
@@ -342,6 +393,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 with gr.Accordion("Token ids", open=False):
                     ids_box = gr.Textbox(label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"],
                                          elem_id="rs-ids")
+                    ids_note = gr.HTML(elem_id="rs-ids-note", elem_classes=["rs-note"])
+                    ids_file = gr.DownloadButton("Download all ids (JSON)", visible=False, size="sm",
+                                                 elem_id="rs-ids-download")
                 with gr.Accordion("Decode ids to text", open=True):
                     with gr.Row():
                         decode_in = gr.Textbox(label="Ids", placeholder="[15496, 995]", scale=3, elem_id="rs-decode-in")
@@ -366,8 +420,8 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                             elem_id="rs-cmp-keys",
                         )
                         cmp_keys_note = gr.HTML(elem_id="rs-cmp-keys-note", elem_classes=["rs-note"])
-                        cmp_special = gr.Checkbox(label="Add special tokens", value=False)
-                        cmp_ws = gr.Checkbox(label="Show whitespace", value=False)
+                        cmp_special = gr.Checkbox(label="Add special tokens", value=False, elem_id="rs-cmp-special")
+                        cmp_ws = gr.Checkbox(label="Show whitespace", value=False, elem_id="rs-cmp-ws")
                         cmp_btn = gr.Button("Compare", variant="primary", elem_id="rs-cmp-btn")
                 cmp_table = gr.Dataframe(
                     headers=["tokenizer", "tokens", "chars/token", "bytes/token", "tokens/word", "vocabulary", "lossless"],
@@ -377,16 +431,16 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 cmp_view = gr.HTML(elem_id="rs-cmp-view", js_on_load=js_tokens)
 
             with gr.Tab("Generate", id="generate"):
-                engine_choice = _generate_tab(backend, js_tokens)
+                engine_choice, gen_model = _generate_tab(backend, js_tokens)
 
             with gr.Tab("Inside", id="inside"):
-                _inside_tab(backend, js_tokens)
+                in_model = _inside_tab(backend, js_tokens)
 
             with gr.Tab("About", id="about"):
                 gr.Markdown(_about_markdown())
 
         tok_inputs = [text, tokenizer, special, whitespace, show_mode]
-        tok_outputs = [stats, view, ids_box, text_note, tok_note]
+        tok_outputs = [stats, view, ids_box, text_note, tok_note, ids_note, ids_file]
         light = {"concurrency_limit": backend.settings.light_concurrency, "concurrency_id": "light"}
         # the UI events are the page's own wiring (private); their outputs are plain strings already
         page = {"api_visibility": "private", "postprocess": False, **light}
@@ -404,32 +458,80 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             control.change(**cmp_args, trigger_mode="always_last")
         share.click(
             None,
-            [text, tokenizer, special],
+            [text, tokenizer, special, whitespace, show_mode],
             [share_url, share_note],
-            js=f"""(text, tok, special) => {{
-                const chars = Array.from(text || '');  // code points: never half an emoji
-                const kept = chars.slice(0, {SHARE_TEXT_CHARS});
-                const url = new URL(window.location.href.split('?')[0]);
-                url.searchParams.set('tokenizer', tok);
-                url.searchParams.set('text', kept.join(''));
+            # every setting of the tab, then as much of the text (whole characters) as keeps the link, URL-encoded,
+            # within SHARE_LINK_CHARS characters (rsdemo/share.py reads it back)
+            js=f"""(text, tok, special, ws, show) => {{
+                const url = new URL(window.location.href.split('#')[0].split('?')[0]);
+                url.searchParams.set('tokenizer', tok || '');
                 if (special) url.searchParams.set('special', '1');
+                if (ws) url.searchParams.set('ws', '1');
+                if (show && show !== 'text') url.searchParams.set('show', show);
+                url.searchParams.set('text', '');
+                const chars = Array.from(text || '');  // code points: never half an emoji
+                const utf8 = new TextEncoder();
+                let room = {SHARE_LINK_CHARS} - url.toString().length, kept = 0;
+                for (const ch of chars) {{  // what URLSearchParams writes: a-z A-Z 0-9 * - . _ as is, space as +
+                    const cost = /^[A-Za-z0-9*._ -]$/.test(ch) ? 1 : 3 * utf8.encode(ch).length;
+                    if (cost > room) break;
+                    room -= cost;
+                    kept += 1;
+                }}
+                url.searchParams.set('text', chars.slice(0, kept).join(''));
+                while (kept > 0 && url.toString().length > {SHARE_LINK_CHARS}) {{
+                    kept -= 1;
+                    url.searchParams.set('text', chars.slice(0, kept).join(''));
+                }}
                 const link = url.toString();
                 if (navigator.clipboard) navigator.clipboard.writeText(link).catch(() => {{}});
-                const note = chars.length > kept.length
-                  ? '<div class="rs-notice" role="status">The link keeps the first {SHARE_TEXT_CHARS:,} of the ' +
-                    chars.length.toLocaleString('en-US') + ' characters (links longer than that break in ' +
-                    'browsers and chat apps).</div>'
+                const n = (x) => x.toLocaleString('en-US');
+                const note = chars.length > kept
+                  ? '<div class="rs-notice" role="status">The link keeps the first ' + n(kept) + ' of the ' +
+                    n(chars.length) + ' characters: it is ' + n(link.length) + ' characters long, and links ' +
+                    'are kept within {SHARE_LINK_CHARS:,} (longer ones break in some browsers, servers and chat ' +
+                    'apps).</div>'
                   : '';
                 return [link, note];
             }}""",
         )
-        demo.load(from_url, None, [text, tokenizer, special, cmp_text, cmp_keys], api_visibility="private").then(
-            **tok_event
-        ).then(**cmp_args)
+        url_outputs = [text, tokenizer, special, whitespace, show_mode, cmp_text, cmp_keys, cmp_special, cmp_ws, tabs]
+        demo.load(from_url, None, url_outputs, api_visibility="private").then(**tok_event).then(**cmp_args)
         # an engine set aside since the page was built (a crash on this CPU) says so in the dropdown
         demo.load(lambda: gr.update(choices=_engine_choices(backend)), None, [engine_choice],
                   api_visibility="private", queue=False)
+        demo.load(hub_state, None, [hub_note, tokenizer, gen_model, in_model], api_visibility="private",
+                  queue=False)
     return demo
+
+
+def _hub_header(problem: str) -> str:
+    """Under the title: what the Hub adds here, or why it cannot (``Backend.hub_problem``).
+
+    >>> "cannot load here" in _hub_header("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1).")
+    True
+    """
+    if not problem:
+        return ('<div class="rs-legend">Every built-in tokenizer and the embedded model run offline; type a Hugging '
+                "Face repo id (<code>owner/name</code>) in a Tokenizer or Model box to load one from the Hub.</div>")
+    return (f'<div class="rs-notice" role="status">Hub tokenizers and models cannot load here: '
+            f"{html.escape(problem)} The lists offer what works.</div>")
+
+
+def _tokenizer_info(problem: str) -> str:
+    """The tokenizer box's help: a Hub repo id may be typed, or not (the Hub is off or unreachable)."""
+    return "Built-in tokenizers only: the Hugging Face Hub is off here" if problem else (
+        "Or type a Hub repo id, e.g. Qwen/Qwen2.5-0.5B")
+
+
+def _model_info(problem: str, *, scored: bool = False) -> str:
+    """The model box's help; with the Hub off, the Hub's models are left out of the list and it says so."""
+    first = "Scored with transformers (the model's own logits)" if scored else ""
+    if problem:
+        hub = "built-in models only: the Hugging Face Hub is off here"
+    else:
+        hub = "or a Hub causal-LM repo id" if scored else "Or type a Hub causal-LM repo id (needs the Hub)"
+    return f"{first}; {hub}" if first else hub[0].upper() + hub[1:]
 
 
 def _flag(value: object, name: str = "add_special_tokens") -> bool:
@@ -452,8 +554,40 @@ def _api_returns(reply: type, label: str) -> Callable[[F], F]:
     return mark
 
 
+def _checked(fn: F, *, endpoint: str) -> F:
+    """The endpoint with every argument checked first by ``rsdemo.arguments.ENDPOINTS`` (and normalised: ``"3"`` to
+    3): a wrong type or range is one sentence naming the parameter, never an internal error from deeper down."""
+    signature = inspect.signature(fn)
+
+    def checked(args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
+        bound = signature.bind(*args, **kwargs)
+        try:
+            bound.arguments.update(check_call(endpoint, bound.arguments))
+        except RsdemoError as err:
+            raise _as_user_error(err, endpoint) from err
+        return bound
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args: Any, **kwargs: Any) -> Any:
+            bound = checked(args, kwargs)
+            yield from fn(*bound.args, **bound.kwargs)
+
+        return stream  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        bound = checked(args, kwargs)
+        return fn(*bound.args, **bound.kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def _api(fn: Callable[..., Any], *, api_name: str, blocks: gr.Blocks | None = None, **pool: Any) -> None:
-    """``gr.api``, with the return value named (Gradio calls it "1st")."""
+    """``gr.api``, with the arguments checked (``_checked``) and the return value named (Gradio calls it "1st")."""
+    if api_name in API_ARGUMENTS:
+        fn = _checked(fn, endpoint=api_name)
     dependency = gr.api(fn, api_name=api_name, **pool)
     label = getattr(fn, "_api_return_label", None)
     root = blocks or gr.context.Context.root_block
@@ -491,8 +625,7 @@ def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
             tokenizers: 2 to 6 built-in keys or Hub repo ids, e.g. ["gpt2", "llama3"].
             add_special_tokens: add what each tokenizer puts around a sequence.
         """
-        if not isinstance(tokenizers, (list, tuple)):
-            raise InputError("Tokenizers must be a list of names, such as [\"gpt2\", \"llama3\"].")
+        # the arguments' types are checked already (_checked)
         for result in backend.compare_steps(text=text, tokenizers=tokenizers,
                                             add_special_tokens=_flag(add_special_tokens)):
             yield {"done": result.done,
@@ -517,9 +650,6 @@ def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
     _api(decode, api_name="decode", **pool)
 
 
-SHARE_TEXT_CHARS = 4_000  # a share link keeps this many characters of the text (longer URLs break in many places)
-
-
 def _md_cell(text: str) -> str:
     r"""Catalog text as a Markdown table cell: ``<|begin_of_text|>`` shown as written, its pipes not splitting cells.
 
@@ -542,8 +672,10 @@ def _about_markdown() -> str:
         "Special-token strings typed in the text (such as `<|endoftext|>`) are read as special tokens, "
         "as the models' own tokenizers do. *Add special tokens* adds what the tokenizer puts around a "
         "sequence (Llama 3's `<|begin_of_text|>`, SentencePiece `<s>`, BERT's `[CLS]` … `[SEP]`).\n\n"
-        "Share links: `?tokenizer=KEY&text=...` opens the Tokenize tab with that text; "
-        "`?compare=gpt2,llama3&text=...` fills the Compare tab.\n\n"
+        "Share links: `?tokenizer=KEY&text=...` opens the Tokenize tab with that text (`&special=1`, `&ws=1` "
+        "and `&show=pieces` or `&show=ids` set its options); `?compare=gpt2,llama3&text=...` opens the Compare "
+        f"tab with those tokenizers. The *Copy a share link* button keeps links within {SHARE_LINK_CHARS:,} "
+        "characters, and says how much of a longer text it kept.\n\n"
         "## Models\n\n| key | source | parameters | licence |\n|---|---|---|---|\n"
         + "\n".join(
             f"| `{m.key}` | {'embedded (offline)' if m.source == 'gguf' else 'Hub: ' + str(m.repo_id)} | "
@@ -572,8 +704,9 @@ def _param_component(param: Param, *, elem_id: str) -> gr.components.Component:
     if param.kind == "bool":
         return gr.Checkbox(value=bool(param.default), label=param.label, info=param.info or None, elem_id=elem_id)
     if param.name == "seed":
-        return gr.Number(value=param.default, label=param.label, precision=0, minimum=param.minimum,
-                         maximum=param.maximum, info=param.info or None, elem_id=elem_id)
+        # no precision / minimum / maximum: Gradio would round 1.5 to 2 or refuse -1 with a toast of its own;
+        # rsdemo checks the value (Param.check) and says what is wrong beside the settings; the range is in the help
+        return gr.Number(value=param.default, label=param.label, info=param.help, elem_id=elem_id)
     return gr.Slider(minimum=param.minimum, maximum=param.maximum, step=param.step, value=param.default,
                      label=param.label, info=param.info or None, elem_id=elem_id)
 
@@ -625,9 +758,21 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
         "engine_reason": result.engine_reason,
         "notes": list(result.notes),
         "waiting": result.waiting,
+        "preparing": result.preparing,
         "load_s": result.load_s,
         "ttft_s": result.ttft_s,
     }
+
+
+def _render_preparing(stage: str) -> str:
+    """The Generate tab while a run waits for the start-up warm-up to get its model ready.
+
+    >>> "checking llama.cpp" in _render_preparing("Loading the model and checking llama.cpp…")
+    True
+    """
+    return ('<div class="rs-stats"><div class="rs-stats-title">getting the model ready</div>'
+            f'<div class="rs-legend" role="status">The app gets the model ready once after a start: '
+            f'{html.escape(stage)} Your run starts as soon as it is ready.</div></div>')
 
 
 _STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page (and an API client)
@@ -667,6 +812,7 @@ def _engine_choices(backend: Backend) -> list[tuple[str, str]]:
 
 
 _GEN_STALE = '<div class="rs-stale">No run for these settings: see the message beside the input it is about.</div>'
+_TREE_STALE = '<div class="rs-stale">No tree for these settings: see the message above.</div>'
 
 
 def _generation_field(err: RsdemoError) -> str:
@@ -687,12 +833,27 @@ def _generation_field(err: RsdemoError) -> str:
 
 
 def _pick_candidate(token: Any, instead: str) -> Any:
-    """The token a branch continues from: an alternative of ``token`` by id or by text (as listed)."""
+    """The token a branch continues from: an alternative of ``token`` by id or by text (as listed), never ``token``
+    itself (a branch to the token the run took would repeat the run).
+
+    >>> from rsdemo.generation.results import Alternative
+    >>> took = GeneratedToken(287, " of", 0.9, None, (Alternative(287, " of", 0.9, " of"),
+    ...                       Alternative(11, ",", 0.05, ",")), (), " of", b" of")
+    >>> _pick_candidate(took, ",").id
+    11
+    >>> _pick_candidate(took, " of")
+    Traceback (most recent call last):
+    ...
+    rsdemo.errors.InputError: ' of' is the token the run took there: pick another one to branch to.
+    """
     if not instead:
         raise InputError("Type the token to use instead (its id, or its text as listed), or click an alternative.",
                          field="params")
     alternatives = list(getattr(token, "top", ()) or ()) + list(getattr(token, "raw_top", ()) or ())
     wanted = int(instead) if instead.lstrip("-").isdigit() else None
+    if wanted == token.id or (wanted is None and instead in (token.text, token.piece)):
+        raise InputError(f"{token.text!r} is the token the run took there: pick another one to branch to.",
+                         field="params")
     for alt in alternatives:
         if (wanted is not None and alt.id == wanted) or (wanted is None and instead in (alt.text, alt.piece)):
             return GeneratedToken(alt.id, alt.piece, alt.prob, None, (), (), alt.text, alt.text.encode("utf-8"))
@@ -700,6 +861,15 @@ def _pick_candidate(token: Any, instead: str) -> Any:
         return GeneratedToken(wanted, f"#{wanted}", float("nan"), None, (), (), f"#{wanted}", None)
     raise InputError(f"{instead[:40]!r} is not one of this token's alternatives; type its id to force any token.",
                      field="params")
+
+
+def _drawn_seed(params: dict[str, Any], result: GenerationResult) -> str:
+    """Beside the settings, when Seed is -1 and the method samples: the seed this run drew (it is in the stats too),
+    so the visitor can type it to run the same again; Seed keeps -1, so the next run draws a new one."""
+    if result.method not in SEEDED or not asks_random_seed(params):
+        return ""
+    return (f'<div class="rs-notice" role="status">Seed -1: this run drew seed {result.seed}. Type {result.seed} in '
+            "Seed to run it again.</div>")
 
 
 def _generation_notes(err: RsdemoError, *, run_beside_settings: bool = False) -> tuple[str, str, str]:
@@ -718,7 +888,7 @@ def _visitor(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "anonymous"
 
 
-def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
+def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dropdown]:
     method_keys = list(METHODS)
     with gr.Row(elem_classes=["rs-split"]):
         with gr.Column(scale=3, elem_classes=["rs-main"]):
@@ -750,19 +920,19 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                             "candidate with the same method, seed and engine, shown below. Branches branch too.",
                             elem_classes=["rs-legend"])
                 with gr.Row():
-                    branch_from = gr.Number(value=0, precision=0, minimum=0, label="from run (0: the run above)",
+                    # no precision / minimum: rsdemo checks them (run_branch), never rounding, beside the button
+                    branch_from = gr.Number(value=0, label="from run (0: the run above)",
                                             elem_id="rs-branch-from", min_width=120)
-                    branch_at = gr.Number(value=1, precision=0, minimum=1, label="at token #", elem_id="rs-branch-at",
-                                          min_width=120)
+                    branch_at = gr.Number(value=1, label="at token #", elem_id="rs-branch-at", min_width=120)
                     branch_token = gr.Textbox(label="token instead (id or text)", elem_id="rs-branch-token",
                                               min_width=160)
                     branch_go = gr.Button("Branch", elem_id="rs-branch-go", min_width=100)
                 branch_note = gr.HTML(elem_id="rs-branch-note", elem_classes=["rs-note"])
                 branches_view = gr.HTML(elem_id="rs-branches", js_on_load=js_tokens)
             with gr.Accordion("Beam search tree", open=False, elem_id="rs-tree"):
-                gr.Markdown("Beam search with the beam method's settings and the max new tokens above (at most 8 "
-                            "beams and 32 tokens), every hypothesis it kept at each step drawn as a tree.",
-                            elem_classes=["rs-legend"])
+                gr.Markdown(f"Beam search with the beam method's settings and the max new tokens above (at most "
+                            f"{TREE_BEAMS} beams; a longer run draws its first {TREE_STEPS} tokens), every "
+                            "hypothesis it kept at each step drawn as a tree.", elem_classes=["rs-legend"])
                 tree_go = gr.Button("Draw the beam tree", elem_id="rs-tree-go")
                 tree_note = gr.HTML(elem_id="rs-tree-note", elem_classes=["rs-note"])
                 tree_view = gr.HTML(elem_id="rs-tree-view")
@@ -781,8 +951,9 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 arena_table = gr.HTML(elem_id="rs-arena-table")
                 arena_view = gr.HTML(elem_id="rs-arena-view", js_on_load=js_tokens)
         with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
-            model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
-                                info="Or type a Hub causal-LM repo id (needs the Hub)", allow_custom_value=True,
+            hub_off = backend.hub_problem(probe=False)
+            model = gr.Dropdown(choices=backend.model_choices_here(hub_problem=hub_off), value=DEFAULT_MODEL,
+                                label="Model", info=_model_info(hub_off), allow_custom_value=True,
                                 elem_id="rs-model")
             model_note = gr.HTML(elem_id="rs-model-note", elem_classes=["rs-note"])
             engine = gr.Dropdown(choices=_engine_choices(backend), value="", label="Engine",
@@ -867,6 +1038,10 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 yield (gr.update(), _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
                        gr.update(), gr.update(), gr.update(), gr.update(), *cleared)
                 continue
+            if result.preparing:  # the start-up warm-up is loading this model: the run waits for it
+                yield (gr.update(), _render_preparing(result.preparing), gr.update(), gr.update(), gr.update(),
+                       gr.update(), *cleared)
+                continue
             shown_dist = dist if result.done else "raw"
             if result.done:
                 title = "done · " + result.finish_reason
@@ -882,7 +1057,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                            *(("ℹ️ " if n.startswith("Served by") else "⚠️ ") + n for n in result.notes)]),
                 result.code,
                 result if result.done else None,
-                *cleared,
+                "", "", _drawn_seed(params, result),  # the prompt and model notes clear; a drawn seed is said
             )
 
     last = gr.State(None)
@@ -935,7 +1110,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
             method: greedy, beam, diverse_beam, sample, top_k, top_p, min_p, typical, epsilon, eta, beam_sample,
                 contrastive, ...
             params: the method's parameters and the common ones, e.g. {"max_new_tokens": 32, "top_p": 0.9, "seed": 1};
-                {} for the method's defaults.
+                {} for the method's defaults. "seed": -1 draws a random seed, given back in the reply's seed.
             chat: wrap the prompt in the model's chat template.
             stop: stop strings, one per line.
             engine: "llama.cpp", "transformers", "remote" (the operator's serving engine, where one is set up) or ""
@@ -972,8 +1147,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
             prefix: token ids after the prompt: the original run's tokens up to a position, then another candidate.
                 The reply's tokens are what follows them.
         """
-        if not isinstance(prefix, (list, tuple)):
-            raise InputError("prefix must be a list of token ids.", field="params")
+        # the arguments' types are checked already (_checked)
         for result in _paced(backend.generate(model=model, prompt=prompt, method=method, params=params or {},
                                               chat=_flag(chat, "chat"), visitor=_visitor(request),
                                               engine=engine or None, prefix=list(prefix))):
@@ -1004,14 +1178,11 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 raise InputError("Generate first (greedy or a sampling method); then branch from one of its tokens.",
                                  field="params")
             runs = [list(kept.tokens)] + [b["tokens"] for b in done]
-            n = int(source or 0)
-            if not 0 <= n < len(runs):
-                raise InputError(f"There is no run {n}: 0 is the run above, 1 to {len(runs) - 1} its branches.",
-                                 field="params")
+            n = whole(source, name="From run", minimum=0, maximum=len(runs) - 1,
+                      also=f" (0 is the run above, 1 to {len(runs) - 1} its branches)" if len(runs) > 1
+                      else " (0 is the run above; it has no branches yet)")
             base = runs[n]
-            k = int(position or 0)
-            if not 1 <= k <= len(base):
-                raise InputError(f"Pick a token from 1 to {len(base)}.", field="params")
+            k = whole(position, name="At token #", minimum=1, maximum=len(base), also=f" (the tokens of run {n})")
             chosen = _pick_candidate(base[k - 1], str(instead or "").strip())
             params = collect(method_key, values)
             params["seed"] = kept.seed
@@ -1044,12 +1215,14 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
         try:
             result = backend.beam_tree(model=model_key, prompt=prompt_text, chat=bool(use_chat),
                                        params=collect("beam", values), progress=gr.Info)
-        except RsdemoError as err:
-            return _GEN_STALE, _note(err)
+        except RsdemoError as err:  # the note sits just above, beside the button: the tree's settings are there
+            return _TREE_STALE, _note(err)
         beams = "".join(f"<li>{html.escape(text)} <small>score {score:.3f}</small></li>"
                         for text, score in zip(result.texts, result.scores))
+        said = "".join(f'<div class="rs-notice" role="status">{html.escape(n)}</div>' for n in result.notes)
         return (render_beam_tree(result.tree, pieces=result.pieces)
-                + f'<div class="rs-legend">Returned beams, best first:</div><ol class="rs-surprising">{beams}</ol>', "")
+                + f'<div class="rs-legend">Returned beams, best first:</div><ol class="rs-surprising">{beams}</ol>',
+                said)
 
     tree_go.click(draw_tree, [model, prompt, chat, *method_inputs, *common_inputs], [tree_view, tree_note],
                   api_visibility="private", show_progress="minimal", **pool)
@@ -1063,7 +1236,8 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
         Args:
             prompt: the prompt.
             model: a built-in model key or a Hub causal-LM repo id owner/name.
-            params: beam search's parameters, e.g. {"num_beams": 4, "max_new_tokens": 16} (at most 8 and 32).
+            params: beam search's parameters, e.g. {"num_beams": 4, "max_new_tokens": 16}: at most 8 beams; a
+                longer max_new_tokens than 32 draws a search of 32 tokens and says so in notes.
             chat: wrap the prompt in the model's chat template.
         """
         return backend.beam_tree(model=model, prompt=prompt, chat=_flag(chat, "chat"), params=params or {}).as_dict()
@@ -1089,10 +1263,14 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 views = []
                 for run, row in zip(step.runs, step.rows):
                     title = f"{labels.get(run.method, run.method)} · {run.engine} · {run.finish_reason}"
-                    views.append(render_generation(token_segments(run.tokens), run.tokens, distribution="raw",
-                                                   title=title, mark_token=row.diverges_at))
+                    if row.same_as is not None:
+                        title += f" · same text as {shown.get(row.same_as, row.same_as)}"
+                    views.append(render_generation(
+                        token_segments(run.tokens), run.tokens, distribution="raw", title=title,
+                        mark_token=None if row.same_as is not None or row.start_of is not None else row.diverges_at))
                 busy = "" if step.done else '<div class="rs-legend">running the next one…</div>'
-                yield render_arena_table(step.rows, labels=shown) + busy, "".join(views), ""
+                yield (render_arena_table(step.rows, labels=shown, scored_by=step.scored_by) + busy, "".join(views),
+                       "")
         except RsdemoError as err:
             yield "", _GEN_STALE, _note(err)
 
@@ -1115,11 +1293,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
             engines: two or more engines, e.g. ["llama.cpp", "transformers"]: every method runs on every engine
                 (2 to 4 runs in all); [] (none): each method on the fastest engine that can run it.
         """
-        if not isinstance(methods, (list, tuple)):
-            raise InputError('Methods must be a list of names, such as ["greedy", "top_p"].', field="method")
-        if engines is not None and not isinstance(engines, (list, tuple)):
-            raise InputError('Engines must be a list of names, such as ["llama.cpp", "transformers"].',
-                             field="engine")
+        # the arguments' types are checked already (_checked)
         for step in backend.arena(model=model, prompt=prompt, methods=list(methods), params=params or {},
                                   chat=_flag(chat, "chat"), visitor=_visitor(request),
                                   engines=[str(e) for e in engines] if engines else None):
@@ -1135,7 +1309,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
         return render(kept, dist, second)
 
     distribution.change(recolour, [last, distribution, opinion], [gen_view], api_visibility="private")
-    return engine
+    return engine, model
 
 
 # --- the Inside tab: the model's own numbers on a prompt ---------------------------------------------------
@@ -1143,7 +1317,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
 INSIDE_PROMPT = "The capital of France is"
 
 
-def _inside_tab(backend: Backend, js_tokens: str) -> None:
+def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
     """Prompt surprisal and the next-token distribution through each stage of a decoding method."""
     method_keys = list(METHODS)
     with gr.Row(elem_classes=["rs-split"]):
@@ -1158,8 +1332,9 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
             stats = gr.HTML(elem_id="rs-in-stats")
             view = gr.HTML(elem_id="rs-in-surprisal", js_on_load=js_tokens)
         with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
-            model = gr.Dropdown(choices=backend.model_choices(), value=DEFAULT_MODEL, label="Model",
-                                info="Scored with transformers (the model's own logits)", allow_custom_value=True,
+            hub_off = backend.hub_problem(probe=False)
+            model = gr.Dropdown(choices=backend.model_choices_here(hub_problem=hub_off), value=DEFAULT_MODEL,
+                                label="Model", info=_model_info(hub_off, scored=True), allow_custom_value=True,
                                 elem_id="rs-in-model")
             model_note = gr.HTML(elem_id="rs-in-model-note", elem_classes=["rs-note"])
             chat = gr.Checkbox(value=False, label="Use the chat template (the next token starts the answer)",
@@ -1175,8 +1350,9 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
                 groups.append(group)
             shared = [p for p in COMMON_PARAMS if p.name == "repetition_penalty"]
             common_inputs = [_param_component(p, elem_id=f"rs-in-p-{p.name}") for p in shared]
-            position = gr.Number(value=0, precision=0, minimum=0, label="After token # (0: the whole prompt)",
-                                 info="The distribution at any point of the text: token numbers as in the view below",
+            position = gr.Number(value=0, label="After token # (0: the whole prompt)",  # checked by rsdemo, not Gradio
+                                 info="The distribution at any point of the text: token numbers as in the view "
+                                      "below. A whole number from 0 up to the prompt's length",
                                  elem_id="rs-in-position")
             probes = gr.Textbox(label="Probe words or tokens (one per line)", value="Paris\nLondon", lines=2,
                                 info="Their probability and rank at every stage, even outside the top 10",
@@ -1194,7 +1370,9 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
         where, *values = values
         result = backend.next_token(model=model_key, prompt=text, chat=bool(use_chat), method=method_key,
                                     params=collect(method_key, values), probes=probe_text or "",
-                                    position=int(where or 0), progress=progress)
+                                    position=whole(where, name="After token #", minimum=0,
+                                                   also=" (0: after the whole prompt)"),
+                                    progress=progress)
         return render_stages(result.view, pieces=result.pieces, probes=result.probes)
 
     @_user_errors
@@ -1266,3 +1444,4 @@ def _inside_tab(backend: Backend, js_tokens: str) -> None:
 
     _api(surprisal_api, api_name="surprisal", **pool)
     _api(next_token_api, api_name="next_token", **pool)
+    return model

@@ -156,6 +156,68 @@ def test_decode_endpoint(client: Client) -> None:
     assert [t["piece"] for t in result["tokens"]] == ["Hello", "Ġworld"]
 
 
+# issue 18, item 10: each wrong type or range is one sentence naming the parameter, what it got and what it takes
+WRONG_ARGUMENTS = [
+    ("/generate", {"method": None}, "method", "got None"),
+    ("/generate", {"method": 123}, "method", "got 123"),
+    ("/generate", {"method": ["greedy"]}, "method", "got ['greedy']"),
+    ("/generate", {"prompt": 123}, "prompt", "got 123"),
+    ("/generate", {"params": {"max_new_tokens": 8.7}}, "max_new_tokens", "a whole number between 1 and"),
+    ("/generate", {"method": "top_p", "params": {"seed": 1.5}}, "Seed", "or -1 for a random seed; got 1.5"),
+    ("/branch", {"prefix": [10**12, -1]}, "prefix", "item 1 is 1000000000000"),
+    ("/next_token", {"position": -5}, "position", "a whole number from 0 up (0: after the whole prompt); got -5"),
+    ("/surprisal", {"prompt": ""}, "prompt", "type a prompt to score"),
+    ("/arena", {"methods": ["greedy", None]}, "methods", "item 2 is None"),
+    ("/beam_tree", {"chat": "perhaps"}, "chat", "true or false; got 'perhaps'"),
+    ("/tokenize", {"tokenizer": 42}, "tokenizer", "got 42"),
+    ("/compare", {"tokenizers": "gpt2"}, "tokenizers", "got 'gpt2'"),
+    ("/decode", {"ids": 15496}, "ids", "got 15496"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "arguments", "name", "said"), WRONG_ARGUMENTS,
+                         ids=[f"{e}-{a}"[:60] for e, a, _, _ in WRONG_ARGUMENTS])
+def test_a_wrong_argument_is_named_in_one_sentence(client: Client, endpoint: str, arguments: dict, name: str,
+                                                   said: str) -> None:
+    import re
+
+    with pytest.raises(Exception) as err:
+        client.submit(**arguments, api_name=endpoint).result()
+    message = str(err.value)
+    assert re.search(rf"(^|\W){re.escape(name)}\W", message) and said in message, message
+    assert "Something went wrong" not in message and "must be a int" not in message, message
+
+
+def test_a_number_sent_as_digits_is_taken_as_that_number_everywhere(client: Client) -> None:
+    """ "8" is 8 for max_new_tokens in params and for position alike (one rule, in rsdemo.arguments)."""
+    run = client.submit(prompt="Name a colour.", method="greedy", params={"max_new_tokens": "3"},
+                        api_name="/generate").result()
+    assert run["done"] and len(run["tokens"]) <= 3
+    staged = client.predict(prompt="The capital of France is", method="greedy", params={}, position="3",
+                            api_name="/next_token")
+    assert staged["stages"][0]["top"]
+    branched = client.submit(prompt="Name a colour.", method="greedy", params={"max_new_tokens": 2},
+                             prefix=[str(t["id"]) for t in run["tokens"][:1]], api_name="/branch").result()
+    assert branched["done"]
+
+
+def test_seed_minus_one_draws_a_seed_and_the_reply_says_which(client: Client) -> None:
+    params = {"max_new_tokens": 4, "seed": -1}
+    first = client.submit(prompt="Name a colour.", method="top_k", params=params, api_name="/generate").result()
+    assert 0 <= first["seed"] <= 2**31 - 1
+    again = client.submit(prompt="Name a colour.", method="top_k", params={**params, "seed": first["seed"]},
+                          engine=first["engine"], api_name="/generate").result()
+    assert [t["id"] for t in again["tokens"]] == [t["id"] for t in first["tokens"]]
+
+
+def test_every_parameter_of_every_endpoint_is_checked_by_the_one_table(api_info: dict) -> None:
+    from rsdemo.arguments import ENDPOINTS
+
+    assert {f"/{name}" for name in ENDPOINTS} == set(api_info)
+    for name, checks in ENDPOINTS.items():
+        assert {p["parameter_name"] for p in api_info[f"/{name}"]["parameters"]} == set(checks), name
+
+
 @pytest.mark.parametrize(
     ("endpoint", "args", "message"),
     [

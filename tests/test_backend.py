@@ -24,12 +24,38 @@ from rsdemo.settings import Settings
 
 @pytest.mark.parametrize(
     ("text", "error"),
-    [("", EmptyInputError), ("   \n ", EmptyInputError), ("a\udc80b", InvalidTextError)],
+    [("", EmptyInputError), ("a\udc80b", InvalidTextError)],
 )
 def test_bad_text_gets_a_clear_error(backend: Backend, text: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         backend.tokenize(text=text, tokenizer="gpt2")
     assert backend.tokenize(text="still serving", tokenizer="gpt2").ids == [24219, 7351]
+
+
+def test_whitespace_only_text_is_tokenised_and_compared(backend: Backend) -> None:
+    """Issue 18, item 4: "\\n\\n\\t  " and 100,000 x "\\r\\n\\t" are text, on Tokenize and on Compare."""
+    assert backend.tokenize(text="\n\n\t  ", tokenizer="gpt2").ids == [628, 197, 220, 220]
+    long = "\r\n\t" * 100_000
+    result = backend.tokenize(text=long, tokenizer="cl100k_base")
+    assert result.stats.chars == 300_000 and result.truncated
+    compared = backend.compare(text=long, tokenizers=["gpt2", "bert-base-uncased"])
+    assert [r.stats.tokens for r in compared.results] == [300_000, 0]  # BERT drops whitespace: no tokens at all
+
+
+def test_the_ids_box_holds_a_list_decode_takes_and_the_notice_says_so(backend: Backend) -> None:
+    """Issue 18, item 5: the box holds the shown ids as a valid list; the note and the download say the rest."""
+    from rsdemo.ui import _ids_note, _ids_text, _notice
+
+    result = backend.tokenize(text="ab" * 3_000, tokenizer="char")
+    limit = backend.settings.display_tokens
+    box = _ids_text(result)
+    assert backend.decode(ids=box, tokenizer="char").text == ("ab" * 3_000)[:limit]  # pasted into Decode as it is
+    notice = _notice(result)
+    assert f"first {limit:,} of 6,000 tokens" in notice and "ids cover the whole text" not in notice
+    assert f"holds the {limit:,} ids shown" in notice and "all 6,000" in notice
+    assert f"first {limit:,} of the 6,000 ids" in _ids_note(result)
+    short = backend.tokenize(text="abc", tokenizer="char")
+    assert _ids_text(short) == "[97, 98, 99]" and _ids_note(short) == "" and _notice(short) == ""
 
 
 def test_text_over_the_limit_is_refused(backend: Backend) -> None:
@@ -81,6 +107,36 @@ def test_unreachable_hub_fails_within_the_probe_timeout(monkeypatch, tmp_path) -
     with pytest.raises(HubUnavailableError, match="cannot be reached"):
         check_hub_reachable(settings=settings)
     assert time.monotonic() - started < 10  # a bound on the failure path, not a performance target
+
+
+def test_the_hub_state_is_said_and_the_hubs_models_left_out_when_it_is_off(monkeypatch, tmp_path) -> None:
+    import socket
+
+    from huggingface_hub import constants
+
+    from rsdemo.catalog import MODELS
+
+    hub_models = {m.key for m in MODELS.values() if m.source == "hub"}
+    for settings, said in ((Settings(cache_dir=tmp_path, hub=False), "switched off on this server"),
+                           (Settings(cache_dir=tmp_path, hub_offline=True), "HF_HUB_OFFLINE=1")):
+        off = Backend(settings=settings)
+        assert said in off.hub_problem(probe=False) and said in off.hub_problem()
+        keys = [key for _, key in off.model_choices_here(hub_problem=off.hub_problem())]
+        assert "smollm2-135m-instruct" in keys and not hub_models & set(keys)
+    # online mode: a listening endpoint is a usable Hub (every model offered), a closed port an unreachable one
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{listening.getsockname()[1]}")
+        online = Backend(settings=Settings(cache_dir=tmp_path, hub_offline=False, hub_timeout_s=2.0))
+        assert online.hub_problem() == ""
+        assert hub_models <= {key for _, key in online.model_choices_here(hub_problem="")}
+    probes = []
+    monkeypatch.setattr("rsdemo.backend.hub_problem", lambda **kw: probes.append(kw) or "unreachable")
+    assert online.hub_problem() == ""  # the last probe's answer stands for a while: one probe serves many pages
+    online._hub_seen = (time.monotonic() - online.HUB_RECHECK_S - 1, "")
+    assert online.hub_problem() == "unreachable" and len(probes) == 1
 
 
 def test_first_build_is_reported_then_cached(tmp_path) -> None:

@@ -101,6 +101,21 @@ def test_tokenize_screen(page, server_url: str) -> None:
     page.screenshot(path=str(ARTIFACTS / "tokenize.png"), full_page=True)
 
 
+def test_with_the_hub_off_the_page_says_so_where_models_are_chosen(page, server_url: str) -> None:
+    """The tests run with HF_HUB_OFFLINE=1: no box invites a Hub repo id, and the Hub's models are left out."""
+    page.goto(server_url)
+    assert "cannot load here" in page.locator("#rs-hub-note").inner_text()
+    assert "Built-in tokenizers only" in page.locator("#rs-tokenizer").inner_text()
+    page.get_by_role("tab", name="Generate").click()
+    assert "Built-in models only" in page.locator("#rs-model").inner_text()
+    page.locator("#rs-model input").click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert any("SmolLM2-135M" in o for o in options) and not any("(Hub)" in o for o in options)
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Inside").click()
+    assert "built-in models only" in page.locator("#rs-in-model").inner_text()
+
+
 def test_share_link_reopens_the_same_state(page, server_url: str) -> None:
     page.goto(f"{server_url}/?tokenizer=llama3&text=Hello%20%F0%9F%87%AB%F0%9F%87%B7&special=1")
     page.wait_for_function(
@@ -116,18 +131,190 @@ def test_share_link_reopens_the_same_state(page, server_url: str) -> None:
 def test_a_long_text_gets_a_share_link_that_says_what_it_kept(page, server_url: str) -> None:
     page.goto(server_url)
     page.wait_for_selector("#rs-view .rs-tok")
-    page.locator("#rs-text textarea").fill("🙂" + "x" * 6_299)
+    page.locator("#rs-text textarea").fill("🙂" + "x" * 9_999)
     page.locator("#rs-share").click()
     note = page.locator("#rs-share-note .rs-notice")
     note.wait_for()
-    assert "first 4,000 of the 6,300 characters" in note.inner_text()
     link = page.locator("#rs-share-url textarea, #rs-share-url input").first.input_value()
     from urllib.parse import parse_qs, urlparse
 
-    assert parse_qs(urlparse(link).query)["text"][0] == "🙂" + "x" * 3_999  # code points, the emoji kept whole
+    from rsdemo.share import SHARE_LINK_CHARS
+
+    kept = parse_qs(urlparse(link).query)["text"][0]
+    assert kept == "🙂" + "x" * (len(kept) - 1)  # code points, the emoji kept whole
+    assert len(link) == SHARE_LINK_CHARS  # the limit is on the link, URL-encoded; every "x" is one character
+    said = note.inner_text()
+    assert f"first {len(kept):,} of the 10,000 characters" in said and f"it is {len(link):,} characters" in said
+    page.locator("#rs-text textarea").fill("東京🙂 " * 3_000)  # 12,000 characters; 9 or 12 per character encoded
+    page.locator("#rs-share").click()
+    page.wait_for_function("() => document.querySelector('#rs-share-note')?.innerText.includes('of the 12,000')")
+    link = page.locator("#rs-share-url textarea, #rs-share-url input").first.input_value()
+    kept = parse_qs(urlparse(link).query)["text"][0]
+    assert len(link) <= SHARE_LINK_CHARS and ("東京🙂 " * 3_000).startswith(kept)
+    assert f"first {len(kept):,} of the 12,000" in page.locator("#rs-share-note").inner_text()
     page.locator("#rs-text textarea").fill("short")
     page.locator("#rs-share").click()
     page.wait_for_function("() => !document.querySelector('#rs-share-note .rs-notice')")
+
+
+def _share_link(page) -> str:
+    page.locator("#rs-share").click()
+    page.wait_for_function("() => document.querySelector('#rs-share-url textarea, #rs-share-url input').value")
+    return page.locator("#rs-share-url textarea, #rs-share-url input").first.input_value()
+
+
+def test_share_link_keeps_whitespace_and_the_token_label(page, server_url: str) -> None:
+    """Issue 18, item 8: "Show whitespace" and "Each token shows: ids" come back from the link."""
+    page.goto(f"{server_url}/?tokenizer=gpt2&text=hello%20world")
+    page.wait_for_selector("#rs-view .rs-tok")
+    page.locator("#rs-whitespace input").check()
+    page.locator("#rs-show").get_by_text("ids", exact=True).click()
+    page.wait_for_selector("#rs-view .rs-ids")
+    link = _share_link(page)
+    assert "ws=1" in link and "show=ids" in link
+    page.goto(link)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#rs-view .rs-ids .rs-tok')].map(e => e.innerText).join('|')"
+        " === '31373|995'"
+    )
+    assert page.locator("#rs-whitespace input").is_checked()
+    assert page.locator("#rs-show input[value=ids]").is_checked()
+
+
+def test_a_compare_link_opens_the_compare_tab(page, server_url: str) -> None:
+    """Issue 18, item 8: ``?compare=`` fills Compare and opens it, without a click."""
+    page.goto(f"{server_url}/?compare=gpt2,llama3&text=hi%20there&ws=1")
+    page.wait_for_function("() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 2")
+    assert page.get_by_role("tab", name="Compare").get_attribute("aria-selected") == "true"
+    assert page.locator("#rs-cmp-view").is_visible() and not page.locator("#rs-view").is_visible()
+    assert page.locator("#rs-cmp-ws input").is_checked()
+    page.wait_for_selector("#rs-cmp-view .rs-ws")
+
+
+def _xs(page, root: str) -> dict[str, float]:
+    return page.evaluate(
+        f"() => Object.fromEntries([...document.querySelectorAll('{root} .rs-tok')]"
+        ".map(e => [e.dataset.d ? JSON.parse(e.dataset.d).text : e.innerText, e.getBoundingClientRect().x]))"
+    )
+
+
+def test_a_right_to_left_override_does_not_reorder_the_tokens(page, server_url: str) -> None:
+    """Issue 18, item 3: U+202E before "abc def ghi" must not draw it as "ihg fed cba", in any view."""
+    page.goto(f"{server_url}/?tokenizer=gpt2&text={quote(chr(0x202E) + 'abc def ghi')}")
+    page.wait_for_function("() => document.querySelectorAll('#rs-view .rs-tok').length === 5")
+    for shown in (False, True):
+        if shown:
+            page.locator("#rs-whitespace input").check()
+            page.wait_for_selector("#rs-view .rs-ws")
+        xs = _xs(page, "#rs-view")
+        assert xs["abc"] < xs[" def"] < xs[" g"] < xs["hi"], (shown, xs)
+        assert page.locator("#rs-view .rs-tok").first.is_visible()  # the control itself: a visible label
+    page.locator("#rs-view .rs-tok").first.click()
+    assert "\\u202E" in page.locator("#rs-view .rs-details").inner_text()  # named in the panel, not applied
+    page.goto(f"{server_url}/?compare=gpt2,llama3&text={quote(chr(0x202E) + 'abc def ghi')}")
+    page.wait_for_function("() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 2")
+    xs = _xs(page, "#rs-cmp-view [data-tokenizer=gpt2]")
+    assert xs["abc"] < xs[" def"] < xs[" g"] < xs["hi"], xs
+
+
+def test_whitespace_only_text_is_tokenised_and_seen(page, server_url: str) -> None:
+    """Issue 18, item 4: whitespace is text; every token of it is drawn, with whitespace shown or not."""
+    page.goto(f"{server_url}/?tokenizer=gpt2&text=x")
+    page.wait_for_selector("#rs-view .rs-tok")
+    page.locator("#rs-text textarea").fill("\n\n\t  ")
+    page.wait_for_function("() => document.querySelectorAll('#rs-view .rs-tok').length === 4")
+    assert page.locator("#rs-text-note .rs-field-error").count() == 0
+    for shown in (False, True):
+        if shown:
+            page.locator("#rs-whitespace input").check()
+            page.wait_for_selector("#rs-view .rs-ws")
+        for tok in page.locator("#rs-view .rs-tok").all():
+            box = tok.bounding_box()
+            assert box and box["width"] >= 4 and box["height"] >= 8, (shown, tok.get_attribute("aria-label"))
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#rs-cmp-text textarea").fill("\r\n\t" * 1_000)
+    page.locator("#rs-cmp-btn").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 5"
+        " && !document.querySelector('#rs-cmp-view').innerText.includes('comparing')"
+    )
+    assert page.locator("#rs-cmp-text-note .rs-field-error").count() == 0
+    bert = page.locator("#rs-cmp-view [data-tokenizer=bert-base-uncased]")
+    assert "No tokens" in bert.inner_text() and bert.locator(".rs-gap").is_visible()
+
+
+def test_zero_width_and_newline_tokens_can_be_seen_and_clicked(page, server_url: str) -> None:
+    """Issue 18, item 12: the default text's U+200D tokens and its newline tokens draw a clickable label."""
+    page.goto(server_url)
+    page.wait_for_selector("#rs-view .rs-tok")
+    zwj = page.locator("#rs-view .rs-tok[aria-label^='U+200D']").first
+    assert zwj.is_visible() and zwj.bounding_box()["width"] >= 8
+    zwj.click()
+    details = page.locator("#rs-view .rs-details").inner_text()
+    assert '"\\u200D"' in details and "e2 80" in details and "8d" in details  # named, and its bytes
+    newline = page.locator("#rs-view .rs-tok[aria-label^='newline']").first
+    assert newline.is_visible() and newline.bounding_box()["width"] >= 8
+    assert page.evaluate("() => document.querySelector('#rs-view .rs-tokens').innerText").startswith("Hello world!")
+
+
+def test_long_tokens_wrap_inside_their_own_box_on_a_phone(browser, server_url: str) -> None:
+    """Issue 18, item 12: on a 390 px phone a 64-character token is one box, inside the view, edges and all."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        text = "Long tokens: " + "=" * 64 + " " + "-" * 64 + " end"
+        page.goto(f"{server_url}/?tokenizer=gpt2&text={quote(text)}")
+        page.wait_for_selector("#rs-view .rs-tok")
+        view = page.locator("#rs-view .rs-tokens").bounding_box()
+        long = [t for t in page.locator("#rs-view .rs-tok").all() if len(t.inner_text()) >= 30]
+        assert len(long) >= 2
+        for tok in long:
+            rects = tok.evaluate("e => [...e.getClientRects()].map(r => [r.left, r.right])")
+            assert len(rects) == 1, rects  # one box (several lines inside it), not pieces on several lines
+            left, right = rects[0]
+            assert view["x"] <= left and right <= view["x"] + view["width"]
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "phone-long-tokens.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_million_tokens_say_what_is_shown_and_download_every_id(browser, server_url: str) -> None:
+    """Issue 18, item 5: the notice says what the box holds, the box pastes into Decode, the download has all."""
+    import json
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{server_url}/?tokenizer=char&text=x")
+        page.wait_for_selector("#rs-view .rs-tok")
+        page.evaluate(
+            """() => { const box = document.querySelector('#rs-text textarea');
+                box.value = 'ab'.repeat(500000); box.dispatchEvent(new Event('input', { bubbles: true })); }"""
+        )
+        page.wait_for_function("() => document.querySelector('#rs-view .rs-notice')?.innerText.includes('1,000,000')")
+        notice = page.locator("#rs-view .rs-notice").inner_text()
+        assert "Showing the first 2,000 of 1,000,000 tokens" in notice and "ids cover the whole text" not in notice
+        page.get_by_text("Token ids", exact=True).click()
+        box = page.locator("#rs-ids textarea").input_value()
+        assert json.loads(box) == [97, 98] * 1_000  # a valid list: no "… and 998,000 more" inside it
+        assert "first 2,000 of the 1,000,000 ids" in page.locator("#rs-ids-note").inner_text()
+        with page.expect_download() as download:
+            page.locator("#rs-ids-download").click()
+        assert download.value.suggested_filename == "token-ids-char-1000000.json"
+        with open(download.value.path(), encoding="utf-8") as f:
+            assert json.load(f) == [97, 98] * 500_000
+        page.locator("#rs-decode-in textarea").fill(box)
+        page.locator("#rs-decode-btn").click()
+        page.wait_for_function("() => document.querySelector('#rs-decoded textarea').value === 'ab'.repeat(1000)")
+        assert page.locator("#rs-decode-note .rs-field-error").count() == 0
+        page.locator("#rs-text textarea").fill("short")
+        page.wait_for_function("() => !document.querySelector('#rs-ids-note .rs-notice')")
+        assert not page.locator("#rs-ids-download").is_visible()
+    finally:
+        context.close()
 
 
 def test_tokens_are_reachable_and_usable_by_keyboard(page, server_url: str) -> None:
@@ -407,14 +594,17 @@ def test_branching_from_an_alternative(page, server_url: str) -> None:
                            timeout=120_000)
     original = page.locator("#rs-gen-view .rs-tokens").inner_text()
     page.locator("#rs-gen-view .rs-gen").nth(2).click()
-    page.locator("#rs-gen-view .rs-details .rs-branchable").nth(1).click()  # the runner-up at token 3
+    # the token the run took is listed, but offers no branch to itself
+    taken = page.locator("#rs-gen-view .rs-details .rs-taken")
+    assert taken.count() == 1 and "rs-branchable" not in (taken.get_attribute("class") or "")
+    page.locator("#rs-gen-view .rs-details .rs-branchable").first.click()  # the runner-up at token 3 (greedy)
     page.wait_for_selector("#rs-branches .rs-view[data-run='1']", timeout=120_000)
     assert "Branch 1: run 0 at token 3" in page.locator("#rs-branches").inner_text()
     branch = page.locator("#rs-branches .rs-view[data-run='1'] .rs-tokens").inner_text()
     assert branch != original and page.locator("#rs-branches .rs-diverge").count() == 1
     # a branch of the branch, from its token 5
     page.locator("#rs-branches .rs-view[data-run='1'] .rs-gen").nth(4).click()
-    page.locator("#rs-branches .rs-view[data-run='1'] .rs-details .rs-branchable").nth(1).click()
+    page.locator("#rs-branches .rs-view[data-run='1'] .rs-details .rs-branchable").first.click()
     page.wait_for_selector("#rs-branches .rs-view[data-run='2']", timeout=120_000)
     assert "Branch 2: run 1 at token 5" in page.locator("#rs-branches").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -422,12 +612,16 @@ def test_branching_from_an_alternative(page, server_url: str) -> None:
 
 
 def test_beam_tree(page, server_url: str) -> None:
+    """Drawn on the page's own defaults (Max new tokens 64): a search of 32 tokens, said beside the button."""
     page.goto(server_url)
     page.get_by_role("tab", name="Generate").click()
-    page.locator("#rs-p-max_new_tokens input[type=number]").fill("12")
+    assert page.locator("#rs-p-max_new_tokens input[type=number]").input_value() == "64"
     page.locator("#rs-tree").get_by_text("Beam search tree").click()
     page.locator("#rs-tree-go").click()
     page.wait_for_selector("#rs-tree-view svg .rs-node-best", timeout=180_000)
+    note = page.locator("#rs-tree-note")
+    assert "a beam search of 32 new tokens (Max new tokens is 64" in note.inner_text()
+    assert note.locator(".rs-field-error").count() == 0 and "No tree" not in page.locator("#rs-tree-view").inner_text()
     assert page.locator("#rs-tree-view .rs-node-best").count() >= 2  # the chosen path, token by token
     assert page.locator("#rs-tree-view .rs-node").count() > page.locator("#rs-tree-view .rs-node-best").count()
     assert "Returned beams, best first" in page.locator("#rs-tree-view").inner_text()
@@ -497,6 +691,7 @@ def test_inside_screen(page, server_url: str) -> None:
     page.wait_for_selector("#rs-in-surprisal .rs-gen", timeout=120_000)
     heads = page.locator("#rs-in-stages thead th").all_inner_texts()
     assert heads[1].startswith("raw") and any(h.startswith("top-p") for h in heads)
+    assert not any(h.startswith("min-p") for h in heads)  # only the stages top-p sampling has
     first = page.locator("#rs-in-stages tbody tr").first.inner_text()
     assert "Paris" in first  # the embedded model's most probable next token
     assert page.locator("#rs-in-stages tr.rs-probed").count() >= 1  # "Paris" without a space: outside the top 10
@@ -583,3 +778,102 @@ def test_html_in_text_shows_as_text_in_every_view(page, server_url: str) -> None
     assert HOSTILE_TEXT in page.locator("#rs-prompt-seen textarea").input_value()
     assert page.evaluate(_INJECTED) == 0
     assert dialogs == []
+
+
+def _no_gradio_error(page) -> None:
+    """No toast of Gradio's own ("Value -1 is less than minimum value 0.") and no red "Error" pill on an output."""
+    assert "minimum value" not in _toasts(page) and "Error" not in _toasts(page), _toasts(page)
+    assert page.locator("span.error:visible").count() == 0
+
+
+def _pick_method(page, label: str) -> None:
+    page.locator("#rs-method input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def _generated(page) -> None:
+    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
+                           timeout=120_000)
+
+
+def _seed_screens(browser, server_url: str, seed: str, name: str) -> None:
+    """The Generate tab after a run with ``seed``, at 1440x900 and on a phone (390x844), saved in artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height, size in ((1440, 900, "desktop"), (390, 844, "phone")):
+        context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=size == "phone",
+                                      has_touch=size == "phone")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(server_url)
+            page.get_by_role("tab", name="Generate").click()
+            _pick_method(page, TOP_P_LABEL)
+            page.locator("#rs-p-max_new_tokens input[type=number]").fill("8")
+            page.locator("#rs-p-seed input").fill(seed)
+            page.locator("#rs-generate").click()
+            page.locator("#rs-settings-note > *").first.wait_for(timeout=120_000)
+            if seed == "-1":
+                _generated(page)
+            page.locator("#rs-settings-note").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / f"seed-{name}-{size}.png"))
+        finally:
+            context.close()
+
+
+def test_a_number_out_of_range_is_named_beside_its_field(page, browser, server_url: str) -> None:
+    """Issue 18, item 2: rsdemo checks every number field (never Gradio's min/max/precision), says what is wrong
+    beside it, marks the old result stale and never rounds; seed -1 draws a seed, said beside the field."""
+    page.goto(server_url)
+    page.get_by_role("tab", name="Generate").click()
+    _pick_method(page, TOP_P_LABEL)
+    assert "-1" in page.locator("#rs-p-seed").inner_text()  # the help text says what -1 does
+    page.locator("#rs-p-max_new_tokens input[type=number]").fill("3")
+    seed = page.locator("#rs-p-seed input")
+    # seed -1: a random seed, drawn for the run, shown in the stats and beside the field; the field keeps -1
+    seed.fill("-1")
+    page.locator("#rs-generate").click()
+    _generated(page)
+    drawn = page.locator("#rs-settings-note .rs-notice").inner_text()
+    number = drawn.split("drew seed ")[1].split(".")[0]
+    assert int(number) >= 0 and number in page.locator("#rs-gen-stats").inner_text()
+    assert seed.input_value() == "-1" and page.locator("#rs-settings-note .rs-field-error").count() == 0
+    _no_gradio_error(page)
+    # 1.5, 99999999999, -3: the message beside the settings names Seed and what it got; the run above goes stale
+    for wrong in ("1.5", "99999999999", "-3"):
+        seed.fill(wrong)
+        page.locator("#rs-generate").click()
+        page.wait_for_function("(got) => (document.querySelector('#rs-settings-note .rs-field-error') || {})"
+                               ".innerText?.includes('got ' + got)", arg=wrong)
+        assert page.locator("#rs-settings-note").inner_text().startswith("Seed must be a whole number")
+        assert page.locator("#rs-gen-view .rs-stale").count() == 1 and page.locator("#rs-gen-view .rs-gen").count() == 0
+        assert seed.input_value() == wrong  # never rounded or clamped
+        _no_gradio_error(page)
+    # the branch fields: a run first, then "at token #" 0, -3 and 2.5, and "from run" 1.5
+    seed.fill("7")
+    page.locator("#rs-generate").click()
+    _generated(page)
+    for field, wrong, said in (("#rs-branch-at", "0", "At token # must be a whole number between 1 and"),
+                               ("#rs-branch-at", "-3", "At token #"), ("#rs-branch-at", "2.5", "got 2.5"),
+                               ("#rs-branch-from", "1.5", "From run must be a whole number between 0 and 0")):
+        page.locator("#rs-branch-at input").fill("1")
+        page.locator("#rs-branch-from input").fill("0")
+        page.locator(f"{field} input").fill(wrong)
+        page.locator("#rs-branch-token textarea").fill("42")
+        page.locator("#rs-branch-go").click()
+        page.wait_for_function("(said) => (document.querySelector('#rs-branch-note .rs-field-error') || {})"
+                               ".innerText?.includes(said)", arg=said)
+        assert page.locator(f"{field} input").input_value() == wrong
+        _no_gradio_error(page)
+    # Inside: "After token #" -1, beside its settings; the stages go stale
+    page.get_by_role("tab", name="Inside").click()
+    page.locator("#rs-in-go").click()
+    page.wait_for_selector("#rs-in-stages .rs-stage-table", timeout=120_000)
+    position = page.locator("#rs-in-position input")
+    position.fill("-1")
+    position.press("Enter")
+    page.wait_for_function("() => (document.querySelector('#rs-in-settings-note .rs-field-error') || {})"
+                           ".innerText?.includes('After token # must be a whole number from 0 up')")
+    assert page.locator("#rs-in-stages .rs-stage-table").count() == 0 and position.input_value() == "-1"
+    _no_gradio_error(page)
+    _seed_screens(browser, server_url, "-1", "random")
+    _seed_screens(browser, server_url, "1.5", "fraction")

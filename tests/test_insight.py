@@ -16,6 +16,7 @@ from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 from rsdemo.backend import Backend
 from rsdemo.errors import InputError
 from rsdemo.insight import stage_view, surprisal_from_logits
+from rsdemo.insight.render import render_arena_table
 from rsdemo.runtime import detect_runtime
 from rsdemo.settings import Settings
 
@@ -147,7 +148,7 @@ def test_a_slider_move_reuses_the_forward_pass_and_probes_report_rank(backend: B
 def test_stage_view_is_a_pure_function_of_the_logits() -> None:
     logits = np.log(np.array([0.4, 0.3, 0.2, 0.1], dtype=np.float32))
     view = stage_view(logits=logits, context_ids=[0, 1], method="top_k", params={"top_k": 2}, probes=[3])
-    assert [row.name for row in view.rows] == ["raw", "top-k", "min-p"]  # min-p 0 is a stage in transformers too
+    assert [row.name for row in view.rows] == ["raw", "top-k"]  # only the method's own stages
     assert view.rows[0].probes[3] == (pytest.approx(0.1), 4)
     assert view.rows[1].probes[3] == (0.0, None)  # removed by top-k
     assert view.rows[1].top == ((0, pytest.approx(4 / 7)), (1, pytest.approx(3 / 7)))
@@ -181,6 +182,18 @@ def test_a_plain_text_is_scored_as_a_document_starts(tokenizer) -> None:
     assert _document(plain, tokenizer=tokenizer, spec=None) == plain
 
 
+def test_identical_arena_outputs_say_so_instead_of_a_divergence_point() -> None:
+    from rsdemo.insight.arena import arena_rows
+
+    rows = arena_rows(methods=["greedy", "top_p", "beam", "top_k"], outputs=[[5, 6, 7], [5, 6, 7], [5, 6], [5, 9]],
+                      logprobs=[-1.0] * 4, perplexities=[1.0] * 4, seconds=[0.1] * 4)
+    assert [(r.same_as, r.start_of) for r in rows] == [("top_p", None), ("greedy", None), (None, "greedy"),
+                                                        (None, None)]
+    assert rows[3].diverges_at == 1
+    table = render_arena_table(rows, labels={"greedy": "Greedy", "top_p": "Top-p", "beam": "Beam"})
+    assert table.count("same text as") == 2 and "ends where Greedy goes on" in table and "token 2" in table
+
+
 def test_the_arena_runs_each_method_as_alone_and_compares_them(backend: Backend) -> None:
     from rsdemo.insight.arena import distinct, first_divergence, repeated_ngrams
 
@@ -197,7 +210,12 @@ def test_the_arena_runs_each_method_as_alone_and_compares_them(backend: Backend)
     for row, ids, run, point in zip(final.rows, outputs, final.runs, points):
         assert row.length == len(ids) and row.diverges_at == point
         assert row.distinct_2 == distinct(ids, 2) and row.repeated_3 == repeated_ngrams(ids, 3)
-        assert row.logprob == run.logprob and row.seconds > 0
+        # one scorer (transformers' forward pass) for every row: the run's own sum, to float noise
+        assert row.logprob == pytest.approx(run.logprob, abs=1e-3) and row.seconds > 0
+        assert row.perplexity == pytest.approx(math.exp(-row.logprob / len(ids)))
+        twins = [m for m, other in zip(final.methods, outputs) if other == ids and other is not ids]
+        assert row.same_as == (twins[0] if twins else None)
+    assert final.scored_by == "transformers" and final.as_dict()["scored_by"] == "transformers"
     assert final.as_dict()["outputs"][0]["method"] == "greedy"
     with pytest.raises(InputError, match="2 to 4"):
         list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy"], chat=False))
@@ -252,8 +270,13 @@ def test_the_beam_tree_scores_equal_the_returned_beam_scores(backend: Backend, n
         assert any(n.status == "pruned" for n in result.tree.nodes)
     *_, plain = backend.generate(model=TINY_KEY, prompt=PROMPT, method="beam", params=params, chat=False)
     assert [t.id for t in plain.beams[0].tokens] == list(result.tree.returned[0])  # the same search
-    with pytest.raises(InputError, match="32 new tokens"):
-        backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params={"num_beams": 2, "max_new_tokens": 40})
+    assert result.notes == ()
+    with pytest.raises(InputError, match=r"Beams \(num_beams\) must be a whole number between 2 and 8"):
+        backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params={"num_beams": 9, "max_new_tokens": 4})
+    # a longer Max new tokens (the page's default is 64) draws a search of 32 tokens and says so
+    long = backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params={"num_beams": 2, "max_new_tokens": 40})
+    assert max(len(n.path) for n in long.tree.nodes) <= 32 and "search of 32 new tokens" in long.notes[0]
+    assert long.as_dict()["notes"] == list(long.notes)
 
 
 def test_the_distribution_at_any_position_of_the_text(backend: Backend, model, tokenizer) -> None:

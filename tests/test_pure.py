@@ -150,7 +150,6 @@ def test_stats() -> None:
     ("text", "error"),
     [
         ("", EmptyInputError),
-        ("  \n\t ", EmptyInputError),
         ("x" * 11, InputTooLargeError),
         ("ok \ud800 no", InvalidTextError),
         (b"bytes", InvalidTextError),
@@ -161,6 +160,15 @@ def test_check_text_refuses_bad_text_clearly(text: object, error: type[Exception
     with pytest.raises(error) as info:
         check_text(text, max_chars=10)
     assert len(str(info.value)) > 20
+
+
+@pytest.mark.parametrize("text", ["\n\n\t  ", " ", "\u3000", "\r\n\t" * 100_000])
+def test_whitespace_only_text_is_text(text: str) -> None:
+    """Issue 18, item 4: a tokenizer tool with a "Show whitespace" option takes whitespace; only "" is empty."""
+    assert check_text(text, max_chars=1_000_000) == text.encode("utf-8")
+    with pytest.raises(EmptyInputError, match="empty") as info:
+        check_text("", max_chars=10)
+    assert "only whitespace" not in str(info.value)
 
 
 def test_check_text_names_the_lone_surrogate() -> None:
@@ -224,6 +232,97 @@ def test_visible_text_draws_whitespace_and_invisible_characters() -> None:
     shown = visible_text("a\tb\u200bc", show_whitespace=True)
     assert "⇥" in shown and "U+200B" in shown
     assert visible_text("a b", show_whitespace=False) == "a b"
+
+
+def _seg(text: str, ids: tuple[int, ...], start: int, first: int, kind: str = "token") -> Segment:
+    return Segment(text, ids, start, first, kind)
+
+
+def test_bidi_controls_never_reorder_the_token_view() -> None:
+    """Issue 18, item 3: U+202E inside a token is isolated (text) or drawn as its name (whitespace shown)."""
+    segs = [_seg("\u202e", (447, 106), 0, 0), _seg("abc", (39305,), 1, 2), _seg(" def", (825,), 4, 3)]
+    plain = render_token_view(segs, tokens={}, show_whitespace=False)
+    assert '<bdi class="rs-bidi">\u202e</bdi>' in plain and 'dir="auto"' in plain
+    assert plain.count("\u202e") == 2  # the isolated character and the details' JSON; nothing else
+    shown = render_token_view(segs, tokens={}, show_whitespace=True)
+    assert ">RLO</span>" in shown and "\u202e" not in shown.split("data-d")[0]
+    for control in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c":
+        assert f'<bdi class="rs-bidi">{control}</bdi>' in visible_text(f"a{control}b", show_whitespace=False)
+        assert control not in visible_text(f"a{control}b", show_whitespace=True)
+    from rsdemo.render import render_generation  # the generation view draws token text the same way
+    from types import SimpleNamespace
+
+    token = SimpleNamespace(id=1, piece="x", prob=0.5, raw_prob=0.5, top=(), raw_top=())
+    gen = render_generation([SimpleNamespace(text="\u202eabc", tokens=(0,), special=False)], [token])
+    assert '<bdi class="rs-bidi">\u202e</bdi>abc' in gen and 'dir="auto"' in gen
+    from rsdemo.render import plain_label  # the beam tree's SVG text: no markup, the control named
+
+    assert plain_label("\u202eabc") == "RLOabc" and plain_label("\n") == "↵"
+
+
+def test_a_token_that_draws_nothing_gets_a_visible_marker() -> None:
+    """Issue 18, item 12: U+200D, newlines and lone combining marks are labelled; spaces and text are not."""
+    from rsdemo.render import blank_marker, render_decode, render_generation
+
+    assert blank_marker("\u200d", show_whitespace=False) == "ZWJ"
+    assert blank_marker("\n", show_whitespace=False) == "↵" and blank_marker("\r\n", show_whitespace=False) == "␍↵"
+    assert blank_marker("\u0301", show_whitespace=True) == "◌\u0301"
+    assert blank_marker(" ", show_whitespace=False) == blank_marker("\t", show_whitespace=False) == ""
+    assert blank_marker("a\u200d", show_whitespace=False) == blank_marker("\n", show_whitespace=True) == ""
+    segs = [_seg(" 👩", (50, 51), 0, 0), _seg("\u200d", (447, 235), 2, 2), _seg("\n\n", (628,), 3, 4)]
+    view = render_token_view(segs, tokens={}, show_whitespace=False)
+    assert view.count("rs-zw") == 2 and 'data-zw="ZWJ"' in view and 'data-zw="↵↵"' in view
+    assert "rs-zw" not in render_token_view(segs[:1], tokens={}, show_whitespace=False)
+    from types import SimpleNamespace
+
+    token = SimpleNamespace(id=198, piece="Ċ", prob=0.5, raw_prob=0.5, top=(), raw_top=())
+    gen = render_generation([SimpleNamespace(text="\n", tokens=(0,), special=False)], [token])
+    assert 'data-zw="↵"' in gen
+    decoded = render_decode([SimpleNamespace(as_dict=lambda: {"id": 10, "piece": "\n", "bytes": "0a"})])
+    assert "↵" in decoded
+
+
+def test_long_tokens_are_boxes_and_long_gaps_are_cut() -> None:
+    """Issue 18, item 12: a long token is one box (.rs-long) unless it holds a line break; a huge gap is counted."""
+    from rsdemo.render import GAP_CHARS
+
+    segs = [_seg("=" * 64, (23926,), 0, 0), _seg(" a", (257,), 64, 1), _seg("\n" * 20, (1,), 66, 2)]
+    view = render_token_view(segs, tokens={}, show_whitespace=False)
+    assert view.count("rs-long") == 1
+    assert "rs-long" not in render_token_view(segs, tokens={}, show_whitespace=False, show="ids")
+    gap = render_token_view([_seg("\r\n\t" * 100_000, (), 0, -1, "gap")], tokens={}, show_whitespace=False)
+    assert len(gap) < 40 * GAP_CHARS and "299,000 more characters not covered by any token" in gap
+    assert "No tokens" in gap and "⇥" in gap  # dropped whitespace is drawn even with whitespace off
+
+
+def test_share_links_carry_every_setting_and_pick_the_tab() -> None:
+    """Issue 18, item 8: whitespace and the token label come back; a Compare link opens the Compare tab."""
+    from rsdemo.share import parse_share_query
+
+    state = parse_share_query({"tokenizer": "llama3", "text": "Hi 🇫🇷", "special": "1", "ws": "1", "show": "ids"})
+    assert (state.tokenizer, state.text, state.special, state.whitespace, state.show, state.tab) == (
+        "llama3", "Hi 🇫🇷", True, True, "ids", "tokenize")
+    compare = parse_share_query({"compare": "gpt2,llama3,gpt2", "text": "x", "ws": "0"})
+    assert compare.tab == "compare" and compare.compare == ("gpt2", "llama3") and compare.whitespace is False
+    assert parse_share_query({"compare": "gpt2"}).tab == "tokenize"  # one tokenizer is not a comparison
+    assert parse_share_query({"show": "bogus", "ws": "perhaps"}).show is None
+
+
+def test_the_ids_file_is_a_list_decode_takes(tmp_path) -> None:
+    """Issue 18, item 5: every id, as a JSON list, written once per content; old files are pruned."""
+    import json
+
+    from rsdemo.downloads import write_ids_file
+
+    ids = np.arange(1_000_000, dtype=np.int64) % 50_257
+    path = write_ids_file(ids=ids, tokenizer="openai/gpt2", directory=tmp_path)
+    assert path.name == "token-ids-openai_gpt2-1000000.json" and json.loads(path.read_text()) == ids.tolist()
+    assert parse_ids(path.read_text()[:30] + "]", max_ids=10)  # the same form as the Token ids box
+    again = write_ids_file(ids=ids, tokenizer="openai/gpt2", directory=tmp_path)
+    assert again == path
+    for n in range(5):
+        write_ids_file(ids=[n], tokenizer="gpt2", directory=tmp_path, keep=3)
+    assert len(list(tmp_path.iterdir())) == 3
 
 
 # --- cache --------------------------------------------------------------------------------------

@@ -217,11 +217,17 @@ _WHITESPACE = (
 
 @pytest.mark.parametrize("key", KEYS)
 @PROPERTY_SETTINGS
-@given(text=st.text(alphabet=_WHITESPACE, max_size=30), add=st.booleans())
-def test_blank_text_is_refused(backend: Backend, key: str, text: str, add: bool) -> None:
+@given(text=st.text(alphabet=_WHITESPACE, min_size=1, max_size=30), add=st.booleans())
+def test_blank_text_is_tokenised(loaded: Backend, key: str, text: str, add: bool) -> None:
+    """Whitespace-only text is text (issue 18, item 4): every tokenizer splits it and the segments tile it."""
     assert text.strip() == ""
-    with pytest.raises(EmptyInputError):
-        backend.tokenize(text=text, tokenizer=key, add_special_tokens=add, display_limit=None)
+    _check_segments(loaded, key, text, add)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_only_empty_text_is_refused(backend: Backend, key: str) -> None:
+    with pytest.raises(EmptyInputError, match="empty"):
+        backend.tokenize(text="", tokenizer=key)
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -61,7 +61,7 @@ from ..settings import Settings
 from .light_signal import LightSignal
 from .engine_check import crash, signal_name
 
-__all__ = ["DecodeWorker", "PROCESS_BYTES", "TransformersWorker", "discard", "spawn"]
+__all__ = ["DecodeWorker", "PROCESS_BYTES", "TransformersWorker", "discard", "read_tokenizer_first", "spawn"]
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,13 @@ def spawn(engine: str) -> tuple[subprocess.Popen, Connection]:
     finally:
         theirs.close()
     return process, Connection(ours.detach())
+
+
+def read_tokenizer_first(spawned: tuple[subprocess.Popen, Connection], *, key: str, settings: Settings) -> None:
+    """Have a spawned llama.cpp worker read ``key``'s tokenizer out of its GGUF file (and save it into the cache,
+    ``loading.gguf_tokenizer``) before it is told its model: the app converts the weights meanwhile."""
+    with contextlib.suppress(OSError):  # a worker that has gone already fails at its start, with its reason
+        spawned[1].send({"read_tokenizer": key, "settings": settings})
 
 
 def discard(spawned: tuple[subprocess.Popen, Connection]) -> None:
@@ -299,22 +306,25 @@ class LlamaCppWorkerModel:
     """A GGUF model whose decode loop runs in a ``DecodeWorker``; the app keeps its tokenizer (the ``Loaded`` seam).
 
     Same attributes and ``decode`` / ``logits`` as ``LlamaCppModel``; a worker that died is replaced on the next run.
+    ``tokenizer`` and ``adapter`` may be set after the worker is ready (the app then loads the copy it saved);
+    ``spawned``: a process ``spawn("llamacpp")`` started earlier.
     """
 
-    def __init__(self, *, key: str, spec: Any, path: Path, tokenizer: Any, adapter: Any, settings: Settings) -> None:
+    def __init__(self, *, key: str, spec: Any, path: Path, settings: Settings, tokenizer: Any = None,
+                 adapter: Any = None, spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
         self.key, self.spec, self.path = key, spec, path
         self.tokenizer, self.adapter = tokenizer, adapter
         self.device, self.dtype = "cpu", "torch.float32"
         self._settings = settings
         self._lock = threading.Lock()
-        self._worker: DecodeWorker | None = self._start()
+        self._worker: DecodeWorker | None = self._start(spawned)
         self.vocab_size = self._worker.vocab_size
         self.n_ctx = self._worker.n_ctx
         self.nbytes = self._worker.nbytes + PROCESS_BYTES
 
-    def _start(self) -> DecodeWorker:
+    def _start(self, spawned: tuple[subprocess.Popen, Connection] | None = None) -> DecodeWorker:
         return DecodeWorker(key=self.key, path=self.path, settings=self._settings,
-                            contexts=self._settings.generation_slots)
+                            contexts=self._settings.generation_slots, spawned=spawned)
 
     @property
     def worker(self) -> DecodeWorker:
@@ -572,6 +582,16 @@ def _lower_all_but(keep: Collection[int], nice: int, idle: bool) -> None:
             lower_priority(nice, idle=idle, tid=int(task))
 
 
+def _read_tokenizer(key: str, settings: Settings) -> None:
+    """Read (and cache) a GGUF model's tokenizer before the model; a failure is the model load's to report."""
+    from ..loading import gguf_tokenizer
+
+    try:
+        gguf_tokenizer(key=key, settings=settings)
+    except Exception:  # noqa: BLE001 - the load reads it again and raises the error the app shows
+        log.debug("reading the %s tokenizer ahead failed", key, exc_info=True)
+
+
 def _load_llamacpp(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from ..catalog import get_model_spec
     from ..loading import gguf_tokenizer
@@ -619,8 +639,14 @@ def main(argv: Sequence[str]) -> int:
         import torch
 
         torch.set_num_threads(1)
+        from transformers import AutoTokenizer  # noqa: F401 - it reads the tokenizer: imported while the app converts
+
+        from .. import loading  # noqa: F401
     try:
         config = conn.recv()
+        if "read_tokenizer" in config:  # ``read_tokenizer_first``: while the app converts the weights
+            _read_tokenizer(config["read_tokenizer"], config["settings"])
+            config = conn.recv()
     except (EOFError, OSError):  # discarded before it was given a model
         return 0
     engine = config.get("engine", "llamacpp")

@@ -123,18 +123,15 @@ class LlamaCppModel:
         self.nbytes = path.stat().st_size + self._max_contexts * self._kv_bytes()
 
     def _kv_bytes(self) -> int:
-        """An upper bound of one context's KV cache (f16 keys and values for every layer)."""
+        """An upper bound of one context's KV cache (f16 keys and values for every layer).
+
+        From the loaded model's own numbers (gguf's Python reader took 2.2 s over the file's 100,000 metadata
+        fields on the 2-core machine measured, at every load)."""
         try:
-            from gguf import GGUFReader
-
-            fields = GGUFReader(str(self.path)).fields
-            arch = bytes(fields["general.architecture"].parts[-1]).decode()
-
-            def number(name: str) -> int:
-                return int(fields[f"{arch}.{name}"].parts[-1][0])
-
-            head_dim = number("embedding_length") // number("attention.head_count")
-            return number("block_count") * 2 * number("attention.head_count_kv") * head_dim * self.n_ctx * 2
+            lib = _bindings()
+            layers, heads = lib.llama_model_n_layer(self._model), lib.llama_model_n_head(self._model)
+            head_dim = lib.llama_model_n_embd(self._model) // heads
+            return layers * 2 * lib.llama_model_n_head_kv(self._model) * head_dim * self.n_ctx * 2
         except Exception:  # noqa: BLE001 - an estimate is enough for the memory bound
             return 256 * 1024 * 1024
 
@@ -369,24 +366,15 @@ class LlamaCppEngine:
              budget: Any) -> LlamaCppModel:
         from ..catalog import get_model_spec
         from ..loading import gguf_tokenizer
+        from ..tokenization.adapters import HFAdapter
 
         spec = get_model_spec(key)
         self._path(key)
-        if progress is not None and not weights_built(key=key, kind=settings.llamacpp_weights, settings=settings):
-            progress(f"Building the {settings.llamacpp_weights.upper()} weights for llama.cpp (first time only, "
-                     "a few seconds)…")
-        path = weights_file(key=key, kind=settings.llamacpp_weights, settings=settings, budget=budget)
+        if uses_worker(settings):
+            return self._load_in_worker(key, spec=spec, settings=settings, progress=progress, budget=budget)
+        path = self.prepare(key, settings=settings, progress=progress, budget=budget)
         tokenizer = gguf_tokenizer(key=key, settings=settings, progress=progress)
-        from ..tokenization.adapters import HFAdapter
-
         adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-        if uses_worker(settings):  # the worker checks the engine before it says ready; a crash costs only it
-            from .decode_worker import LlamaCppWorkerModel
-
-            if progress is not None:
-                progress("Starting llama.cpp's worker process")
-            return LlamaCppWorkerModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
-                                       settings=settings)
         extra = extra_buffers(settings.llamacpp_extra_buffers)
         if spec.check is not None:
             self._probe(settings, path=path, check=spec.check, extra=extra, progress=progress)
@@ -398,6 +386,51 @@ class LlamaCppEngine:
             except EngineFailedError:
                 loaded.release()
                 raise
+        return loaded
+
+    def prepare(self, key: str, *, settings: Settings, progress: Progress | None, budget: Any) -> Path:
+        """What ``load`` first builds on disk, once: the GGUF file of ``llamacpp_weights`` (F16 from the shipped
+        Q4_1: 2.6 s of every core on the 2-core machine measured, in a child process at ``generation_nice``, so the
+        app's light requests keep their CPU).
+
+        Raises:
+            EngineFailedError: llama.cpp's quantizer crashed or failed.
+        """
+        if progress is not None and not weights_built(key=key, kind=settings.llamacpp_weights, settings=settings):
+            progress(f"Converting the weights to {settings.llamacpp_weights.upper()} for llama.cpp (first time "
+                     "only, a few seconds)…")
+        return weights_file(key=key, kind=settings.llamacpp_weights, settings=settings, budget=budget,
+                            nice=settings.generation_nice)
+
+    def _load_in_worker(self, key: str, *, spec: Any, settings: Settings, progress: Progress | None,
+                        budget: Any) -> Any:
+        """The model in a worker process, which checks the engine before it says ready (a crash costs only it).
+
+        The worker starts first and, while the weights are converted, imports its libraries and reads the tokenizer
+        out of the GGUF file, which it saves (``gguf_tokenizer``); the app's process then loads the saved copy. So
+        the 5.5 s read happens once, beside the conversion, and outside the app's interpreter lock.
+        """
+        from ..loading import gguf_tokenizer
+        from ..tokenization.adapters import HFAdapter
+        from .decode_worker import LlamaCppWorkerModel, discard, read_tokenizer_first, spawn
+
+        spawned: Any = spawn("llamacpp")
+        try:
+            read_tokenizer_first(spawned, key=key, settings=settings)
+            path = self.prepare(key, settings=settings, progress=progress, budget=budget)
+            if progress is not None:
+                progress("Loading the model in llama.cpp's worker process and checking llama.cpp on this CPU…")
+            loaded = LlamaCppWorkerModel(key=key, spec=spec, path=path, settings=settings, spawned=spawned)
+            spawned = None
+        finally:
+            if spawned is not None:
+                discard(spawned)
+        try:
+            loaded.tokenizer = gguf_tokenizer(key=key, settings=settings, progress=progress)
+            loaded.adapter = HFAdapter(loaded.tokenizer.backend_tokenizer, lossless=False)
+        except BaseException:
+            loaded.release()
+            raise
         return loaded
 
     def _probe(self, settings: Settings, *, path: Path, check: Any, extra: bool, progress: Progress | None) -> None:
@@ -435,9 +468,10 @@ def _eos_ids(tokenizer: Any) -> set[int]:
 def _check_prefix(prefix: Sequence[int], vocab_size: int) -> list[int]:
     """A branch's forced tokens: ids of this vocabulary."""
     forced = [int(i) for i in prefix]
-    if any(not 0 <= i < vocab_size for i in forced):
-        raise InputError(f"A branch's tokens must be ids of this model's vocabulary (0 to {vocab_size - 1:,}).",
-                         field="params")
+    bad = [i for i in forced if not 0 <= i < vocab_size]
+    if bad:
+        raise InputError(f"A branch's tokens (prefix) must be ids of this model's vocabulary, 0 to "
+                         f"{vocab_size - 1:,}; got {bad[0]}.", field="params")
     return forced
 
 

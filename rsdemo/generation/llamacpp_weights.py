@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = ["BYTES_PER_PARAM", "KINDS", "shipped_kind", "weights_built", "weights
 
 KINDS = {"q4_1": 3, "q8_0": 7, "f16": 1, "f32": 0}  # llama.cpp's LLAMA_FTYPE_* for each
 BYTES_PER_PARAM = {"q4_1": 0.625, "q8_0": 1.07, "f16": 2.0, "f32": 4.0}
+_BUILDING = threading.Lock()  # one build at a time in a process: a second caller waits, then finds the file built
 
 
 def shipped_kind(path: str) -> str:
@@ -46,8 +48,10 @@ def weights_built(*, key: str, kind: str, settings: Settings) -> bool:
     return kind == shipped_kind(get_model_spec(key).path or "") or verify_entry(_entry(key, kind, settings))
 
 
-def weights_file(*, key: str, kind: str, settings: Settings, budget: Any = None) -> Path:
+def weights_file(*, key: str, kind: str, settings: Settings, budget: Any = None, nice: int = 0) -> Path:
     """The GGUF file of ``key`` stored as ``kind``: the shipped file, or one built from it into the cache once.
+
+    ``nice``: the CPU priority of the child process that builds it (Linux nice; 0: the caller's).
 
     Raises:
         InputError: an unknown kind.
@@ -65,23 +69,24 @@ def weights_file(*, key: str, kind: str, settings: Settings, budget: Any = None)
     if kind == shipped_kind(spec.path):
         return source
     entry = _entry(key, kind, settings)
-    if not verify_entry(entry):
-        if budget is not None:
-            budget.make_room(int(spec.params_m * 1e6 * BYTES_PER_PARAM[kind]), keep=[entry])
-        build_entry(entry, lambda folder: _quantize(source, folder / "model.gguf", kind))
+    with _BUILDING:  # the app's warm-up and a visitor's run never build (and rename into place) the same entry twice
+        if not verify_entry(entry):
+            if budget is not None:
+                budget.make_room(int(spec.params_m * 1e6 * BYTES_PER_PARAM[kind]), keep=[entry])
+            build_entry(entry, lambda folder: _quantize(source, folder / "model.gguf", kind, nice))
     if budget is not None:
         budget.touch(entry)
     return entry / "model.gguf"
 
 
-def _quantize(source: Path, target: Path, kind: str) -> None:
+def _quantize(source: Path, target: Path, kind: str, nice: int = 0) -> None:
     from .engine_check import crash
 
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     done = subprocess.run([sys.executable, "-m", "rsdemo.generation.llamacpp_weights", str(source), str(target),
-                           kind], capture_output=True, text=True, env=env, timeout=600, check=False)
+                           kind, str(nice)], capture_output=True, text=True, env=env, timeout=600, check=False)
     if done.returncode < 0:
         raise crash(returncode=done.returncode, when=f"building the {kind} weights")
     if done.returncode != 0 or not target.is_file():
@@ -92,10 +97,13 @@ def _quantize(source: Path, target: Path, kind: str) -> None:
 
 
 def _main(argv: list[str]) -> int:
-    """The child: ``SOURCE TARGET KIND``, with llama.cpp's quantizer."""
+    """The child: ``SOURCE TARGET KIND [NICE]``, with llama.cpp's quantizer (at that CPU priority: its threads
+    inherit it)."""
     from .llamacpp_native import bindings
 
-    source, target, kind = argv
+    source, target, kind = argv[:3]
+    if len(argv) > 3 and int(argv[3]) > 0 and hasattr(os, "nice"):
+        os.nice(int(argv[3]))
     lib = bindings()
     if lib is None:
         print("llama.cpp is not installed", file=sys.stderr)

@@ -7,12 +7,15 @@ transformers would, and a view can show the distribution after each stage. ``tes
 checks the list against transformers' own for every preset.
 
 Order (transformers 5): repetition penalty, no-repeat n-gram, then — only when sampling — temperature,
-top-k, top-p, min-p, typical, epsilon, eta. (llama.cpp's own sampler applies temperature last; rsdemo does
-not use it: it applies these stages to llama.cpp's logits.)
+top-k, top-p, min-p, typical, epsilon, eta. A stage at the value that switches it off is left out (transformers
+adds a min-p of 0, which keeps every token; the scores are the same without it, tested). (llama.cpp's own sampler
+applies temperature last; rsdemo does not use it: it applies these stages to llama.cpp's logits.)
 
 >>> from rsdemo.decoding import generation_config
 >>> [name for name, _ in stages(generation_config(method="top_p", params={"repetition_penalty": 1.2}))]
-['repetition penalty', 'top-p', 'min-p']
+['repetition penalty', 'top-p']
+>>> [name for name, _ in stages(generation_config(method="min_p", params={"min_p": 0.1}))]
+['min-p']
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def stages(config: Any) -> list[tuple[str, Any]]:
         out.append(("top-k", lp.TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=keep)))
     if config.top_p is not None and config.top_p < 1.0:
         out.append(("top-p", lp.TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=keep)))
-    if config.min_p is not None:
+    if config.min_p is not None and config.min_p > 0:  # transformers also adds it at 0, where it removes nothing
         out.append(("min-p", lp.MinPLogitsWarper(min_p=config.min_p, min_tokens_to_keep=keep)))
     if config.typical_p is not None and config.typical_p < 1.0:
         out.append(("typical", lp.TypicalLogitsWarper(mass=config.typical_p, min_tokens_to_keep=keep)))

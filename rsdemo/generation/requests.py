@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..arguments import text
 from ..decoding import resolve_params
 from ..errors import InputError
 from ..inputs import utf8
@@ -36,16 +37,19 @@ def _stop_strings(raw: str | Sequence[str] | None, *, limits: Settings) -> list[
 
 
 def check_request(*, prompt: object, method: str, params: Any, stop: Any, limits: Settings,
-                  model_cap: int | None = None) -> tuple[dict[str, Any], list[str]]:
+                  model_cap: int | None = None, doing: str = "to generate from") -> tuple[dict[str, Any], list[str]]:
     """Validate a generation request before anything is loaded; returns the resolved parameters and stops.
+
+    ``doing``: what the prompt is for, in the message for an empty one ("to score" for the Inside views).
 
     Raises:
         InputError: empty, too long or invalid (a lone surrogate) prompt, unknown or out-of-range parameters,
             too many new tokens, too many, too long or invalid stop strings.
         UnknownKeyError: an unknown method.
     """
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise InputError("Type a prompt to generate from (it is empty or only whitespace).", field="prompt")
+    text(prompt, name="The prompt", field="prompt")  # not a string: says what it got
+    if not prompt.strip():  # type: ignore[union-attr]
+        raise InputError(f"Type a prompt {doing} (it is empty or only whitespace).", field="prompt")
     if len(prompt) > limits.max_prompt_chars:
         raise InputError(f"The prompt has {len(prompt):,} characters; the limit is {limits.max_prompt_chars:,}.",
                          field="prompt")

@@ -103,7 +103,8 @@ class GenerationResult:
     single-sequence methods); ``beams[0]`` is the best. ``engine`` names the engine that ran it and
     ``engine_reason`` why that one (the fastest that can run the method here, or the one asked for).
     While a run waits for a generation slot, updates carry no tokens and ``waiting`` says how many runs
-    are ahead of it.
+    are ahead of it; while it waits for the app's warm-up to get its model ready, ``preparing`` says what that is
+    doing.
     """
 
     model: str
@@ -125,6 +126,7 @@ class GenerationResult:
     waiting: int | None = None
     load_s: float | None = None  # time spent loading the model for this run (None: it was loaded already)
     served: str = ""  # a served run: whose numbers they are ("vLLM server, before its filters"); "" in process
+    preparing: str = ""  # waiting for the warm-up: what it is doing ("Converting the weights…"); "" otherwise
 
     @property
     def text(self) -> str:

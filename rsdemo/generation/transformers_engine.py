@@ -153,9 +153,10 @@ def generate_stream(
     adapter = bundle_adapter(bundle)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     vocab = model.get_output_embeddings().weight.shape[0]
-    if any(not 0 <= int(i) < vocab for i in prefix):
-        raise InputError(f"A branch's tokens must be ids of this model's vocabulary (0 to {vocab - 1:,}).",
-                         field="params")
+    bad = [int(i) for i in prefix if not 0 <= int(i) < vocab]
+    if bad:
+        raise InputError(f"A branch's tokens (prefix) must be ids of this model's vocabulary, 0 to {vocab - 1:,}; "
+                         f"got {bad[0]}.", field="params")
     input_ids = torch.tensor([list(info.ids) + [int(i) for i in prefix]], device=bundle.device)
     seed = int(values["seed"])
     cancel = cancel or threading.Event()

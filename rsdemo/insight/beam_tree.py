@@ -21,7 +21,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BeamRecorder", "BeamTree", "TreeNode", "build_tree", "render_beam_tree"]
+__all__ = ["TREE_BEAMS", "TREE_STEPS", "BeamRecorder", "BeamTree", "TreeNode", "build_tree", "render_beam_tree",
+           "tree_steps"]
+
+TREE_BEAMS = 8  # more beams than this and the tree is no longer readable: refused, beside the settings
+TREE_STEPS = 32  # a longer Max new tokens draws a search of this many steps, and says so
+
+
+def tree_steps(max_new_tokens: int) -> tuple[int, tuple[str, ...]]:
+    """The steps the tree's beam search runs for a Max new tokens, and a note when that is fewer.
+
+    >>> tree_steps(12)
+    (12, ())
+    >>> tree_steps(64)[0], tree_steps(64)[1][0][:58]
+    (32, 'The tree shows a beam search of 32 new tokens (Max new tok')
+    """
+    if max_new_tokens <= TREE_STEPS:
+        return max_new_tokens, ()
+    return TREE_STEPS, (f"The tree shows a beam search of {TREE_STEPS} new tokens (Max new tokens is "
+                        f"{max_new_tokens}; the tree draws at most {TREE_STEPS} so it stays readable).",)
 
 
 class BeamRecorder:
@@ -103,7 +121,7 @@ def render_beam_tree(tree: BeamTree, *, pieces: Mapping[int, str]) -> str:
     """The tree as an SVG: steps left to right, one lane per hypothesis, the chosen sequence highlighted."""
     import html
 
-    from ..render import visible_text
+    from ..render import plain_label
 
     leaves: list[tuple[int, ...]] = []
     children: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
@@ -136,7 +154,7 @@ def render_beam_tree(tree: BeamTree, *, pieces: Mapping[int, str]) -> str:
                          f'stroke="{colours[node.status]}" stroke-width="{2.5 if node.status == "best" else 1}"/>')
     for node in tree.nodes:
         x, y = pad + node.step * width, pad + lane[node.path] * height
-        text = visible_text(pieces.get(node.token, f"#{node.token}")[:10], show_whitespace=False) or "∅"  # escaped
+        text = plain_label(pieces.get(node.token, f"#{node.token}")[:10])  # escaped; no markup inside SVG text
         score = f"{node.logprob:.2f}" if node.logprob is not None else "?"
         tip = html.escape(f"{pieces.get(node.token, '')!r} log-prob {score}, path score {node.cumulative:.2f}, "
                           f"{node.status}")

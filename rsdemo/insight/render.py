@@ -62,8 +62,8 @@ def render_stages(view: StageView, *, pieces: Mapping[int, str], probes: Sequenc
     order = " → ".join(html.escape(row.name) for row in view.rows)
     how = ("sampling draws from the last column" if view.samples
            else "greedy takes the most probable token of the last column")
-    return (f'<div class="rs-view rs-stages"><div class="rs-legend">Stages in the order transformers applies them: '
-            f"{order}; {how}. (llama.cpp's own sampler would apply temperature last; rsdemo applies this order "
+    return ('<div class="rs-view rs-stages"><div class="rs-legend">This method\'s stages, in the order transformers '
+            f"applies them: {order}; {how}. (llama.cpp's own sampler would apply temperature last; rsdemo applies this order "
             f'to every engine.)</div><table class="rs-stage-table"><thead><tr><th scope="col">token</th>{head}</tr>'
             f'</thead><tbody>{"".join(body)}</tbody></table></div>')
 
@@ -82,20 +82,39 @@ def render_surprisal_stats(surprisal: Surprisal, *, texts: Sequence[str]) -> str
             f'{card_html}</div><div class="rs-legend">Most surprising:</div><ol class="rs-surprising">{worst}</ol>')
 
 
-def render_arena_table(rows: Sequence[ArenaRow], *, labels: Mapping[str, str]) -> str:
-    """The arena's comparison table: one row per method."""
+def render_arena_table(rows: Sequence[ArenaRow], *, labels: Mapping[str, str],
+                       scored_by: str = "transformers") -> str:
+    """The arena's comparison table: one row per method; identical outputs say so instead of a divergence point.
+
+    >>> from rsdemo.insight.arena import arena_rows
+    >>> rows = arena_rows(methods=["greedy", "beam"], outputs=[[1, 2], [1, 2]], logprobs=[-1.0, -1.0],
+    ...                   perplexities=[1.6, 1.6], seconds=[0.1, 0.2])
+    >>> table = render_arena_table(rows, labels={"greedy": "Greedy", "beam": "Beam"})
+    >>> "same text as Beam" in table and "same text as Greedy" in table and "token 3" not in table
+    True
+    """
     def num(value: float | None, digits: int = 3) -> str:
         return "—" if value is None or value != value else f"{value:.{digits}f}"
+
+    def parts(r: ArenaRow) -> str:
+        if r.same_as is not None:
+            return f"same text as {html.escape(labels.get(r.same_as, r.same_as))}"
+        if r.start_of is not None:
+            return f"ends where {html.escape(labels.get(r.start_of, r.start_of))} goes on"
+        return f"token {r.diverges_at + 1:,}"
 
     head = ("<tr><th>method</th><th>tokens</th><th>log-prob</th><th>perplexity</th><th>distinct-1</th>"
             "<th>distinct-2</th><th>distinct-3</th><th>repeated 3-grams</th><th>diverges at</th><th>seconds</th></tr>")
     body = "".join(
         f"<tr><td>{html.escape(labels.get(r.method, r.method))}</td><td>{r.length:,}</td><td>{num(r.logprob)}</td>"
         f"<td>{num(r.perplexity, 2)}</td><td>{r.distinct_1:.2f}</td><td>{r.distinct_2:.2f}</td>"
-        f"<td>{r.distinct_3:.2f}</td><td>{100 * r.repeated_3:.0f}%</td><td>token {r.diverges_at + 1:,}</td>"
+        f"<td>{r.distinct_3:.2f}</td><td>{100 * r.repeated_3:.0f}%</td><td>{parts(r)}</td>"
         f"<td>{r.seconds:.2f}</td></tr>"
         for r in rows)
     return (f'<table class="rs-arena-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
-            '<div class="rs-legend">Log-probability and perplexity under the raw model; distinct-n: unique n-grams '
-            "over all n-grams; repeated 3-grams: the share seen earlier in the same output; diverges at: the first "
-            "token where the output parts from the one closest to it (outlined below).</div>")
+            '<div class="rs-legend">Log-probability and perplexity under the raw model, '
+            + ("scored by transformers for every row (one scorer: the same text gets the same figure whatever "
+               "engine wrote it)" if scored_by == "transformers" else "as each run's engine reported them")
+            + "; distinct-n: unique n-grams over all n-grams; repeated 3-grams: the share seen earlier in the same "
+            "output; diverges at: the first token where the output parts from the one closest to it (outlined "
+            "below).</div>")

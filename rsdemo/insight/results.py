@@ -94,15 +94,18 @@ class ArenaResult:
     runs: tuple[GenerationResult, ...]
     rows: tuple[ArenaRow, ...]
     done: bool
+    scored_by: str = "transformers"  # who gave every row's log-probability: one scorer, or "each run's engine"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "done": self.done,
+            "scored_by": self.scored_by,
             "outputs": [
                 {"method": run.method, "text": run.text, "engine": run.engine, "tokens": [t.id for t in run.tokens],
                  "length": row.length, "logprob": row.logprob, "perplexity": row.perplexity,
                  "distinct_1": row.distinct_1, "distinct_2": row.distinct_2, "distinct_3": row.distinct_3,
-                 "repeated_3": row.repeated_3, "diverges_at": row.diverges_at, "seconds": row.seconds}
+                 "repeated_3": row.repeated_3, "diverges_at": row.diverges_at, "same_as": row.same_as,
+                 "start_of": row.start_of, "seconds": row.seconds}
                 for run, row in zip(self.runs, self.rows)
             ],
         }
@@ -119,10 +122,12 @@ class BeamTreeResult:
     scores: tuple[float, ...]
     texts: tuple[str, ...]
     length_penalty: float
+    notes: tuple[str, ...] = ()  # what the tree shows of what was asked (a search of 32 steps for 64 asked)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "notes": list(self.notes),
             "beams": [{"text": t, "score": s, "tokens": list(r)}
                       for t, s, r in zip(self.texts, self.scores, self.tree.returned)],
             "nodes": [{"path": list(n.path), "token": n.token, "text": self.pieces.get(n.token, ""),

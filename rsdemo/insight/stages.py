@@ -2,15 +2,16 @@
 
 The stages are transformers' own logits processors in transformers' order (``rsdemo.generation.processors``):
 repetition penalty, no-repeat n-gram, then — when sampling — temperature, top-k, top-p, min-p, typical,
-epsilon, eta. Each row holds the renormalised distribution's top candidates, how many tokens survive, the
-entropy, and the probability and rank of any tokens the user asked about ("probes"), even outside the top.
+epsilon, eta: only the stages the method and its settings have (a top-p run shows no min-p stage). Each row
+holds the renormalised distribution's top candidates, how many tokens survive, the entropy, and the probability
+and rank of any tokens the user asked about ("probes"), even outside the top.
 (llama.cpp's own sampler applies temperature last; rsdemo applies these stages to every engine's logits.)
 
 >>> import numpy as np
 >>> view = stage_view(logits=np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32)), context_ids=[],
 ...                   method="top_p", params={"top_p": 0.7}, top=3)
 >>> [(row.name, row.survivors) for row in view.rows]
-[('raw', 4), ('top-p', 2), ('min-p', 2)]
+[('raw', 4), ('top-p', 2)]
 >>> [round(p, 3) for _, p in view.rows[1].top]
 [0.625, 0.375]
 """
