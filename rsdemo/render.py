@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from .tokenization.segments import Segment
 
 __all__ = [
-    "PALETTE_SIZE", "format_number", "prob_colour", "prob_legend", "render_decode", "render_generation", "render_stats",
-    "render_token_view", "visible_text",
+    "PALETTE_SIZE", "format_number", "prob_colour", "prob_legend", "render_card_table", "render_decode",
+    "render_generation", "render_stats", "render_token_view", "visible_text",
 ]
 
 PALETTE_SIZE = 8
@@ -328,6 +328,32 @@ def format_number(value: object) -> str:
     return str(value)
 
 
+def render_card_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, classes: str = "",
+                      wide: Sequence[int] = ()) -> str:
+    """A table that is a table on a wide screen and one card per row on a phone (``.rs-card-table`` in style.css):
+    each cell carries its column's name (``data-label``), shown beside the value when the header row is hidden.
+
+    Args:
+        headers: the column names; rows: the cells (numbers written by ``format_number``; strings are escaped).
+        classes: more classes for the table (``rs-phone-only``: shown on a phone only).
+        wide: column indexes whose cell takes a whole line of the card (a long text).
+
+    >>> html_ = render_card_table(["tokenizer", "tokens"], [["gpt2", 1234]])
+    >>> '<td data-label="tokens">1,234</td>' in html_ and '<th scope="col">tokenizer</th>' in html_
+    True
+    """
+    head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for n, (name, cell) in enumerate(zip(headers, row)):
+            span = ' class="rs-wide"' if n in wide else ""
+            cells.append(f'<td data-label="{html.escape(name, quote=True)}"{span}>{_fmt(cell)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    kind = f"rs-card-table {classes}".strip()
+    return f'<table class="{kind}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
 def _fmt(value: object) -> str:
     return html.escape(format_number(value))
 
@@ -435,8 +461,9 @@ def render_generation(
     # is coloured by the raw distribution, and the legend says so
     unfiltered = distribution == "filtered" and tokens and all(getattr(t, "prob", None) is None for t in tokens)
     legend = prob_legend(distribution="raw" if unfiltered else distribution) if parts else ""
-    panel = ('<div class="rs-details" aria-live="polite">Click a token (or Tab to the text, then arrow keys and '
-             "Enter) to see its probability and the alternatives the model considered.</div>")
+    panel = ('<div class="rs-details" aria-live="polite"><span class="rs-hint">Click a token (or Tab to the text, '
+             "then arrow keys and Enter) to see its probability and the alternatives the model considered.</span>"
+             "</div>")
     run_attr = f' data-run="{int(run)}"' if run is not None else ""
     return (f'<div class="rs-view"{run_attr}>{head}{legend}<div class="rs-tokens" dir="auto" role="group" '
             f'aria-label="generated tokens">{"".join(parts)}</div>{panel}</div>')

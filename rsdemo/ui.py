@@ -67,7 +67,7 @@ from .api_schema import (
     GenerateReply,
     TokenizeReply,
 )
-from .render import format_number, render_decode, render_generation, render_stats, render_token_view
+from .render import format_number, render_card_table, render_decode, render_generation, render_stats, render_token_view
 
 __all__ = ["build_demo", "configure_queue", "launch_options"]
 
@@ -122,7 +122,13 @@ def _user_errors(fn: F) -> F:
 
 def launch_options() -> dict[str, Any]:
     """Keyword arguments for ``demo.launch`` (Gradio 6 takes css/theme there)."""
-    return {"css": (ASSETS / "style.css").read_text(encoding="utf-8"), "theme": gr.themes.Soft()}
+    return {"css": (ASSETS / "style.css").read_text(encoding="utf-8"), "theme": gr.themes.Soft(), "head": _HEAD}
+
+
+# Outside the app's container, where Gradio does not prefix (or reach) ``css``: its footer. Gradio hides "Use via
+# API" under 640 px; the API is as much a part of rsdemo on a phone.
+_HEAD = ("<style>@media (max-width: 640px) { footer .show-api, footer .show-api-divider "
+         "{ display: flex !important; } }</style>")
 
 
 def skip_absent_matplotlib() -> bool:
@@ -231,9 +237,15 @@ def _note(err: RsdemoError) -> str:
     return f'<div class="rs-field-error" role="alert">{html.escape(str(err))}</div>'
 
 
+COMPARE_COLUMNS = ("tokenizer", "tokens", "chars/token", "bytes/token", "tokens/word", "vocabulary", "lossless")
+
+
 def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list[list[Any]], str]:
+    """The Compare table's rows and the token views; the views start with the same rows as cards, which a phone
+    shows instead of the table (seven columns do not fit 390 px)."""
     rows = []
     views = [
+        "",  # the phone's cards, once the rows are known
         '<div class="rs-legend">Tokens underlined in red start or end where not every tokenizer has a boundary '
         "(whitespace ignored).</div>"
     ]
@@ -257,6 +269,7 @@ def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list
             )
             + "</div>"
         )
+    views[0] = render_card_table(COMPARE_COLUMNS, rows, classes="rs-phone-only rs-cmp-cards")
     return rows, "".join(views)
 
 
@@ -424,9 +437,10 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                         cmp_ws = gr.Checkbox(label="Show whitespace", value=False, elem_id="rs-cmp-ws")
                         cmp_btn = gr.Button("Compare", variant="primary", elem_id="rs-cmp-btn")
                 cmp_table = gr.Dataframe(
-                    headers=["tokenizer", "tokens", "chars/token", "bytes/token", "tokens/word", "vocabulary", "lossless"],
+                    headers=list(COMPARE_COLUMNS),
                     interactive=False,
                     elem_id="rs-cmp-table",
+                    elem_classes=["rs-desktop-only"],  # a phone gets the same rows as cards (_compare_outputs)
                 )
                 cmp_view = gr.HTML(elem_id="rs-cmp-view", js_on_load=js_tokens)
 

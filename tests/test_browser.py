@@ -234,9 +234,10 @@ def test_whitespace_only_text_is_tokenised_and_seen(page, server_url: str) -> No
     page.get_by_role("tab", name="Compare").click()
     page.locator("#rs-cmp-text textarea").fill("\r\n\t" * 1_000)
     page.locator("#rs-cmp-btn").click()
-    page.wait_for_function(
+    page.wait_for_function(  # the link's own text ("x") was compared on load: wait for this text's rows
         "() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 5"
         " && !document.querySelector('#rs-cmp-view').innerText.includes('comparing')"
+        " && !document.querySelector('#rs-cmp-view [data-tokenizer=gpt2]').innerText.includes(' — 1 tokens')"
     )
     assert page.locator("#rs-cmp-text-note .rs-field-error").count() == 0
     bert = page.locator("#rs-cmp-view [data-tokenizer=bert-base-uncased]")
@@ -392,6 +393,59 @@ def test_a_phone_reaches_every_tab_and_sees_the_controls_first(browser, server_u
         ARTIFACTS.mkdir(exist_ok=True)
         page.get_by_role("tab", name="Tokenize").tap()
         page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    finally:
+        context.close()
+
+
+_OUTSIDE = """(root) => { const w = document.documentElement.clientWidth;
+    return [...document.querySelectorAll(root + ' *')].filter(e => e.offsetParent !== null
+        && e.getBoundingClientRect().right > w + 1 && !e.closest('.rs-beam-tree')).length; }"""
+
+
+def test_a_phone_sees_every_column_of_the_tables_and_the_api_link(browser, server_url: str) -> None:
+    """Compare's seven columns and the arena's ten as one card per row; the beam tree starts at its top lane;
+    "Use via API" in the footer, as on a desktop."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(server_url)
+        page.wait_for_selector("#rs-view .rs-tok")
+        assert page.locator("footer").get_by_text("Use via API").is_visible()
+        page.get_by_role("tab", name="Compare").tap()
+        cards = page.locator("#rs-cmp-view .rs-cmp-cards")
+        cards.locator("tbody tr").first.wait_for(state="visible", timeout=120_000)
+        assert not page.locator("#rs-cmp-table").is_visible()  # the Dataframe gives way to the cards
+        first = cards.locator("tbody tr").first
+        labels = first.locator("td").evaluate_all("cells => cells.map(c => c.dataset.label)")
+        assert labels == ["tokenizer", "tokens", "chars/token", "bytes/token", "tokens/word", "vocabulary", "lossless"]
+        assert all(td.is_visible() for td in first.locator("td").all())
+        shown = first.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+        assert shown[3] == '"bytes/token"' and first.locator("td").nth(1).inner_text() == "77"  # name beside value
+        assert page.evaluate(_OUTSIDE, "#rs-cmp-view") == 0
+        page.get_by_role("tab", name="Generate").tap()
+        page.locator("#rs-prompt textarea").fill("Name a colour.")
+        page.locator("#rs-p-max_new_tokens input[type=number]").fill("4")
+        page.locator("#rs-arena").get_by_text("Method arena").tap()
+        page.locator("#rs-arena-go").tap()
+        page.wait_for_function("() => document.querySelectorAll('#rs-arena-view .rs-view').length === 3"
+                               " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
+                               timeout=180_000)
+        row = page.locator("#rs-arena-table tbody tr").first
+        names = row.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
+        assert '"distinct-2"' in names and '"diverges at"' in names
+        assert all(td.is_visible() for td in row.locator("td").all())
+        assert page.evaluate(_OUTSIDE, "#rs-arena-table") == 0
+        page.locator("#rs-tree").get_by_text("Beam search tree").tap()
+        page.locator("#rs-tree-go").tap()
+        page.wait_for_selector("#rs-tree-view svg .rs-node-best", timeout=180_000)
+        top = page.evaluate("() => Math.min(...[...document.querySelectorAll('#rs-tree-view rect')]"
+                            ".map(r => +r.getAttribute('y')))")
+        best = page.locator("#rs-tree-view .rs-node-best rect").first.get_attribute("y")
+        assert float(best) == top  # the chosen sequence runs along the top lane: no empty band above it
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "phone_generate.png"), full_page=True)
     finally:
         context.close()
 
@@ -811,7 +865,9 @@ def _seed_screens(browser, server_url: str, seed: str, name: str) -> None:
             page.locator("#rs-p-max_new_tokens input[type=number]").fill("8")
             page.locator("#rs-p-seed input").fill(seed)
             page.locator("#rs-generate").click()
-            page.locator("#rs-settings-note > *").first.wait_for(timeout=120_000)
+            # the note's own message (its first child is Gradio's hidden status tracker)
+            page.locator("#rs-settings-note .rs-notice, #rs-settings-note .rs-field-error").first.wait_for(
+                timeout=120_000)
             if seed == "-1":
                 _generated(page)
             page.locator("#rs-settings-note").scroll_into_view_if_needed()

@@ -486,15 +486,19 @@ def test_the_workers_autogroup_is_at_nice_0_only_while_a_run_reads_its_prompt(tm
 
 @pytest.mark.slow
 @needs_llama
-def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(backend: Backend, settings) -> None:
+def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(settings, request) -> None:
     """The default: a child process in a session (an autogroup) of its own, its run's threads at the nice value
     after the first token and under SCHED_IDLE once the app has light requests in flight; same results as a
     thread."""
     from rsdemo.generation.decode_worker import SHORT_SLICE_NS, LlamaCppWorkerModel
 
     assert settings.generation_process and settings.generation_idle
+    # a worker of its own: the session's has served runs beside light requests in earlier tests, and a thread that
+    # went under SCHED_IDLE stays there (an unprivileged thread cannot come back), so its quiet state is not this one
+    backend = Backend(settings=dataclasses.replace(settings))
     loaded = backend.model(DEFAULT_MODEL, engine="llama.cpp")
     assert isinstance(loaded, LlamaCppWorkerModel)
+    request.addfinalizer(loaded.release)
     pid = loaded.worker.pid
     assert pid != os.getpid()
     assert os.getsid(pid) == pid != os.getsid(0)  # its own session: the autogroup nice below is its own

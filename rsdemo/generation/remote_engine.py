@@ -269,8 +269,11 @@ def _client(config: RemoteConfig) -> Any:
         return None  # each run makes its own httpx stream (see _tgi_steps)
     import openai
 
+    # openai's own Timeout: the class of whichever HTTP library this openai release is built on (httpx, or httpx2
+    # from openai 3.6x on, which does not take httpx's Timeout)
+    timeout = openai.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0))
     return openai.OpenAI(base_url=config.base_url, api_key=config.api_key or "none", max_retries=config.retries,
-                         timeout=_timeout(config))
+                         timeout=timeout)
 
 
 def _send(config: RemoteConfig, client: Any, method: str, url: str, *, payload: Any, stream: bool) -> Any:

@@ -118,25 +118,36 @@ def build_tree(*, steps: Sequence[Sequence[tuple[tuple[int, ...], Mapping[int, f
 
 
 def render_beam_tree(tree: BeamTree, *, pieces: Mapping[int, str]) -> str:
-    """The tree as an SVG: steps left to right, one lane per hypothesis, the chosen sequence highlighted."""
+    """The tree as an SVG: steps left to right, one lane per hypothesis, the chosen sequence highlighted along the top.
+
+    >>> tree = BeamTree(nodes=(TreeNode((5,), 5, -0.1, -0.1, "pruned"), TreeNode((7,), 7, -0.2, -0.2, "best"),
+    ...                        TreeNode((7, 9), 9, -0.3, -0.5, "best")), returned=((7, 9),))
+    >>> svg = render_beam_tree(tree, pieces={5: "a", 7: "b", 9: "c"})
+    >>> [box.split('y="')[1].split('"')[0] for box in svg.split("<rect")[1:]]  # a below; b, c on the top lane
+    ['42.0', '8.0', '8.0']
+    """
     import html
 
     from ..render import plain_label
 
     leaves: list[tuple[int, ...]] = []
     children: dict[tuple[int, ...], list[tuple[int, ...]]] = {}
-    for node in tree.nodes:
+    rank = {"best": 0, "returned": 1, "finished": 2, "pruned": 3}
+    # the chosen sequence first, then the other returned beams, finished and pruned ones, each by path score
+    for node in sorted(tree.nodes, key=lambda n: (rank[n.status], -n.cumulative)):
         children.setdefault(node.path[:-1], []).append(node.path)
     lane: dict[tuple[int, ...], float] = {}
 
     def place(path: tuple[int, ...]) -> float:
+        """A node shares its first child's lane: the chosen sequence is one straight line along the top, and
+        every other hypothesis branches off below where it parts (no empty band above the start on a phone)."""
         kids = children.get(path, [])
         if not kids:
             leaves.append(path)
             lane[path] = float(len(leaves) - 1)
             return lane[path]
         ys = [place(k) for k in kids]
-        lane[path] = sum(ys) / len(ys)
+        lane[path] = ys[0]
         return lane[path]
 
     for root in children.get((), []):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
-from ..render import prob_colour, visible_text
+from ..render import prob_colour, render_card_table, visible_text
 from .arena import ArenaRow
 from .stages import StageView
 from .surprisal import Surprisal
@@ -98,21 +98,19 @@ def render_arena_table(rows: Sequence[ArenaRow], *, labels: Mapping[str, str],
 
     def parts(r: ArenaRow) -> str:
         if r.same_as is not None:
-            return f"same text as {html.escape(labels.get(r.same_as, r.same_as))}"
+            return f"same text as {labels.get(r.same_as, r.same_as)}"
         if r.start_of is not None:
-            return f"ends where {html.escape(labels.get(r.start_of, r.start_of))} goes on"
+            return f"ends where {labels.get(r.start_of, r.start_of)} goes on"
         return f"token {r.diverges_at + 1:,}"
 
-    head = ("<tr><th>method</th><th>tokens</th><th>log-prob</th><th>perplexity</th><th>distinct-1</th>"
-            "<th>distinct-2</th><th>distinct-3</th><th>repeated 3-grams</th><th>diverges at</th><th>seconds</th></tr>")
-    body = "".join(
-        f"<tr><td>{html.escape(labels.get(r.method, r.method))}</td><td>{r.length:,}</td><td>{num(r.logprob)}</td>"
-        f"<td>{num(r.perplexity, 2)}</td><td>{r.distinct_1:.2f}</td><td>{r.distinct_2:.2f}</td>"
-        f"<td>{r.distinct_3:.2f}</td><td>{100 * r.repeated_3:.0f}%</td><td>{parts(r)}</td>"
-        f"<td>{r.seconds:.2f}</td></tr>"
-        for r in rows)
-    return (f'<table class="rs-arena-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
-            '<div class="rs-legend">Log-probability and perplexity under the raw model, '
+    headers = ["method", "tokens", "log-prob", "perplexity", "distinct-1", "distinct-2", "distinct-3",
+               "repeated 3-grams", "diverges at", "seconds"]
+    cells = [[labels.get(r.method, r.method), r.length, num(r.logprob), num(r.perplexity, 2), f"{r.distinct_1:.2f}",
+              f"{r.distinct_2:.2f}", f"{r.distinct_3:.2f}", f"{100 * r.repeated_3:.0f}%", parts(r),
+              f"{r.seconds:.2f}"] for r in rows]
+    # a table on a wide screen, one card per method on a phone
+    table = render_card_table(headers, cells, classes="rs-arena-table", wide=(headers.index("diverges at"),))
+    return ('<div class="rs-table-scroll">' + table + '</div><div class="rs-legend">Log-probability and perplexity under the raw model, '
             + ("scored by transformers for every row (one scorer: the same text gets the same figure whatever "
                "engine wrote it)" if scored_by == "transformers" else "as each run's engine reported them")
             + "; distinct-n: unique n-grams over all n-grams; repeated 3-grams: the share seen earlier in the same "
