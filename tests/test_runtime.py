@@ -143,9 +143,15 @@ def test_only_model_work_asks_for_a_gpu(settings: Settings, fake_spaces, tiny) -
 
     model, tokenizer = tiny
     backend = Backend(settings=settings, runtime=ZEROGPU, model_loader=lambda key: tiny_bundle(model, tokenizer))
-    record, forward, tree = fake_spaces.decorated
-    assert (record["fn"], forward["fn"], tree["fn"]) == (backend._generate, backend._forward_pass, backend._beam_tree)
+    record, forward, tree, scorer = fake_spaces.decorated
+    assert (record["fn"], forward["fn"], tree["fn"], scorer["fn"]) == (
+        backend._generate,
+        backend._forward_pass,
+        backend._beam_tree,
+        backend._raw_logprob_pass,
+    )
     assert backend._forward is forward["wrapper"] and backend.beam_tree is tree["wrapper"]
+    assert backend._raw_logprob is scorer["wrapper"]
     assert backend.generate is record["wrapper"]
     for name in ("tokenize", "compare", "decode", "token_info", "model", "preload_models"):
         assert getattr(backend, name).__func__ is getattr(Backend, name), name
