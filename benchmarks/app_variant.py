@@ -49,7 +49,7 @@ for fn in demo.fns.values():
         fn.tracks_progress = False
     for flag in flags:
         if flag.startswith("limit"):
-            fn.concurrency_limit = None if flag == "limitnone" else int(flag[len("limit"):])
+            fn.concurrency_limit = None if flag == "limitnone" else int(flag[len("limit") :])
 queue_options: dict[str, Any] = {"max_size": 64, "default_concurrency_limit": 2}
 if "est" in flags:
     queue_options["status_update_rate"] = 30

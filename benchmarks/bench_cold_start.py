@@ -11,7 +11,8 @@ its first token. Modes (``RSDEMO_WARM_UP``): ``on`` and ``off`` alternate, ``--r
 
 Figures per round: ``serve_s`` (start to page), ``connect_s`` (``Client(url)``), ``first_token_s`` (page to
 first token: what the visitor who clicks as soon as the page appears waits; target: under 10 s),
-``call_s`` (the ``/generate`` call alone to its first token, after the visitor's ``think_s``), whether the call saw the warm-up's progress
+``call_s`` (the ``/generate`` call alone to its first token, after the visitor's ``think_s``), whether the call saw
+the warm-up's progress
 (``preparing``) and its last stage, and the run's own ``load_s`` / ``ttft_s``.
 
 ``--app-root`` runs another checkout of the app (``git archive HEAD | tar -x -C /tmp/rs-head`` for the code
@@ -82,21 +83,34 @@ def wait_for_page(url: str, process: subprocess.Popen, timeout_s: float) -> None
     raise TimeoutError(f"no page at {url} within {timeout_s} s")
 
 
-def one_round(*, mode: str, think_s: float, app_root: Path, max_new_tokens: int,
-              timeout_s: float) -> dict[str, Any]:
+def one_round(*, mode: str, think_s: float, app_root: Path, max_new_tokens: int, timeout_s: float) -> dict[str, Any]:
     """Start the app cold, wait for its page, time ``/generate``'s first token; stop the app."""
     from gradio_client import Client
 
     cache = Path(tempfile.mkdtemp(prefix=f"rs-cold-{mode}-"))  # empty: as a Space after a restart
     port = free_port()
-    env = {**os.environ, "RSDEMO_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "RSDEMO_WARM_UP": "1" if mode == "on" else "0", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "RSDEMO_CACHE_DIR": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "RSDEMO_WARM_UP": "1" if mode == "on" else "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("PYTHONPATH", None)
     log = (cache.parent / f"{cache.name}.log").open("w")
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=app_root, env=env, stdout=log, stderr=log,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=app_root,
+        env=env,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_page(url, process, timeout_s)
@@ -104,9 +118,16 @@ def one_round(*, mode: str, think_s: float, app_root: Path, max_new_tokens: int,
         time.sleep(think_s)
         client = Client(url, verbose=False)
         connected = time.perf_counter()
-        job = client.submit(prompt=PROMPT, model="smollm2-135m-instruct", method="greedy",
-                            params={"max_new_tokens": max_new_tokens}, chat=True, stop="", engine="",
-                            api_name="/generate")
+        job = client.submit(
+            prompt=PROMPT,
+            model="smollm2-135m-instruct",
+            method="greedy",
+            params={"max_new_tokens": max_new_tokens},
+            chat=True,
+            stop="",
+            engine="",
+            api_name="/generate",
+        )
         stages: list[str] = []
         first = None
         last: dict[str, Any] = {}
@@ -159,31 +180,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     info = common.machine_info(dists=["gradio", "gradio_client", "torch", "transformers", "llama_cpp_python"])
-    print(f"CPU (lscpu): {lscpu_model()}; {info['usable_cores']} usable cores; "
-          f"load average at start {info['load_average_at_start']}; rsdemo {info['rsdemo_commit']}")
+    print(
+        f"CPU (lscpu): {lscpu_model()}; {info['usable_cores']} usable cores; "
+        f"load average at start {info['load_average_at_start']}; rsdemo {info['rsdemo_commit']}"
+    )
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     rounds = []
     thinks = [float(t) for t in args.think.split(",") if t.strip()]
     for n in range(args.rounds):
         for think in thinks:
             for mode in modes:
-                row = one_round(mode=mode, think_s=think, app_root=args.app_root.resolve(),
-                                max_new_tokens=args.max_new_tokens, timeout_s=args.timeout)
+                row = one_round(
+                    mode=mode,
+                    think_s=think,
+                    app_root=args.app_root.resolve(),
+                    max_new_tokens=args.max_new_tokens,
+                    timeout_s=args.timeout,
+                )
                 row["round"] = n + 1
                 rounds.append(row)
-                print(f"round {n + 1} warm-up {mode:3}, click {think:g} s after the page: page after "
-                      f"{row['serve_s']:5.1f} s; first token {row['first_token_s']:5.1f} s after the page (connect "
-                      f"{row['connect_s']:.1f} s, the call {row['call_s']:.1f} s; run's load {row['load_s']} s, first "
-                      f"token {row['ttft_s']} s, {row['engine']}); warm-up progress seen: {row['stages'] or 'none'}",
-                      flush=True)
+                print(
+                    f"round {n + 1} warm-up {mode:3}, click {think:g} s after the page: page after "
+                    f"{row['serve_s']:5.1f} s; first token {row['first_token_s']:5.1f} s after the page (connect "
+                    f"{row['connect_s']:.1f} s, the call {row['call_s']:.1f} s; run's load {row['load_s']} s, first "
+                    f"token {row['ttft_s']} s, {row['engine']}); warm-up progress seen: {row['stages'] or 'none'}",
+                    flush=True,
+                )
     print("\nmedians (first token after the page; the target is under 10 s):")
     for think in thinks:
         for mode in modes:
             mine = [r for r in rounds if r["mode"] == mode and r["think_s"] == think]
-            print(f"  warm-up {mode:3}, click {think:g} s after the page: page after "
-                  f"{statistics.median(r['serve_s'] for r in mine):5.1f} s, first token "
-                  f"{statistics.median(r['first_token_s'] for r in mine):5.1f} s after the page, the call "
-                  f"{statistics.median(r['call_s'] for r in mine):5.2f} s ({len(mine)} rounds)")
+            print(
+                f"  warm-up {mode:3}, click {think:g} s after the page: page after "
+                f"{statistics.median(r['serve_s'] for r in mine):5.1f} s, first token "
+                f"{statistics.median(r['first_token_s'] for r in mine):5.1f} s after the page, the call "
+                f"{statistics.median(r['call_s'] for r in mine):5.2f} s ({len(mine)} rounds)"
+            )
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "cpu_lscpu": lscpu_model(), "rounds": rounds}, indent=1))
     return 0

@@ -50,9 +50,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import machine as common  # benchmarks/machine.py
-from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -61,11 +61,11 @@ import torch  # noqa: E402
 
 from rsdemo.backend import Backend  # noqa: E402
 from rsdemo.catalog import MODELS  # noqa: E402
+from rsdemo.core.runtime import detect_runtime  # noqa: E402
+from rsdemo.core.settings import Settings  # noqa: E402
 from rsdemo.decoding import generation_config  # noqa: E402
 from rsdemo.generation import build_prompt  # noqa: E402
 from rsdemo.loading import converted_model_dir, load_model_bundle, package_dir  # noqa: E402
-from rsdemo.runtime import detect_runtime  # noqa: E402
-from rsdemo.settings import Settings  # noqa: E402
 
 MODEL_KEY = "smollm2-135m-instruct"
 TARGET_B = 1.05  # rsdemo without details / plain generate
@@ -85,8 +85,7 @@ DEFAULT_NEW_TOKENS = 64
 # A request that makes the 135M instruct model write a long answer: greedy, it writes past 64 tokens
 # without an end-of-sequence token (the script checks this and says so if it ever stops early).
 DEFAULT_PROMPT = (
-    "Write a detailed, step-by-step guide to baking a loaf of sourdough bread at home, "
-    "with ingredients and timings."
+    "Write a detailed, step-by-step guide to baking a loaf of sourdough bread at home, with ingredients and timings."
 )
 
 
@@ -152,15 +151,24 @@ def plain_call(model: Any, input_ids: Any, config: Any, *, in_thread: bool = Tru
     return run
 
 
-def rsdemo_call(backend: Backend, prompt: str, max_new_tokens: int, *, details: bool,
-                engine: str = "transformers") -> Callable[[], Run]:
+def rsdemo_call(
+    backend: Backend, prompt: str, max_new_tokens: int, *, details: bool, engine: str = "transformers"
+) -> Callable[[], Run]:
     """B (``details=False``), C (``details=True``) and D (the llama.cpp engine, which always gives details): the
     whole streamed request, consumed to the end."""
 
     def run() -> Run:
         start = time.perf_counter()
-        results = list(backend.generate(model=MODEL_KEY, prompt=prompt, method="greedy", engine=engine,
-                                        params={"max_new_tokens": max_new_tokens}, details=details))
+        results = list(
+            backend.generate(
+                model=MODEL_KEY,
+                prompt=prompt,
+                method="greedy",
+                engine=engine,
+                params={"max_new_tokens": max_new_tokens},
+                details=details,
+            )
+        )
         elapsed = time.perf_counter() - start
         final = results[-1]
         if details:  # the final view must carry probabilities and alternatives, or C measured nothing
@@ -218,8 +226,13 @@ def fidelity(backend: Backend, *, new_tokens: int = 48) -> dict[str, float]:
     agree = positions = 0
     distances: list[float] = []
     for prompt in FIDELITY_PROMPTS:
-        *_, reference = backend.generate(model=MODEL_KEY, prompt=prompt, method="greedy", engine="transformers",
-                                         params={"max_new_tokens": new_tokens})
+        *_, reference = backend.generate(
+            model=MODEL_KEY,
+            prompt=prompt,
+            method="greedy",
+            engine="transformers",
+            params={"max_new_tokens": new_tokens},
+        )
         start = len(reference.prompt.ids)
         ids = list(reference.prompt.ids) + [t.id for t in reference.tokens]
         ours = torch.softmax(torch.from_numpy(teacher_forced_logits(loaded, ids, start=start)[:-1]), dim=-1)
@@ -228,8 +241,12 @@ def fidelity(backend: Backend, *, new_tokens: int = 48) -> dict[str, float]:
         agree += int((ours.argmax(-1) == theirs.argmax(-1)).sum())
         positions += len(ours)
         distances += (0.5 * (ours - theirs).abs().sum(-1)).tolist()
-    return {"positions": positions, "top1_agreement": agree / positions, "mean_tv": statistics.mean(distances),
-            "max_tv": max(distances)}
+    return {
+        "positions": positions,
+        "top1_agreement": agree / positions,
+        "mean_tv": statistics.mean(distances),
+        "max_tv": max(distances),
+    }
 
 
 def _timed(fn: Callable[[], Run]) -> Run:
@@ -303,8 +320,11 @@ def profile_runs(fns: dict[str, Callable[[], Run]], *, top: int) -> dict[str, st
         out = io.StringIO()
         stats.stream = out  # type: ignore[attr-defined]
         stats.sort_stats("cumulative")
-        print(f"[{name}: {run.seconds:.2f} s, {len(run.ids)} tokens; the calling thread and {len(profiles)} worker "
-              "thread(s) profiled, so the total below counts the wait in the calling thread too]", file=out)
+        print(
+            f"[{name}: {run.seconds:.2f} s, {len(run.ids)} tokens; the calling thread and {len(profiles)} worker "
+            "thread(s) profiled, so the total below counts the wait in the calling thread too]",
+            file=out,
+        )
         print("-- rsdemo functions (cumulative) --", file=out)
         stats.print_stats(r"rsdemo[/\\]", top)
         print("-- where the rest goes: generate, the model's forward, softmax / topk / decode --", file=out)
@@ -339,21 +359,37 @@ def print_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help=f"timed A/B/C rounds (default {DEFAULT_ROUNDS})")
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help=f"timed A/B/C rounds (default {DEFAULT_ROUNDS})"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_NEW_TOKENS)
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="the user message (the chat template is applied)")
     parser.add_argument("--skip-gguf", action="store_true", help="do not time loading the GGUF file (~10-30 s each)")
     parser.add_argument("--load-rounds", type=int, default=2, help="interleaved cache/GGUF load rounds (default 2)")
     parser.add_argument("--hit-calls", type=int, default=100, help="backend.model(key) calls for the cache hit")
-    parser.add_argument("--no-main-thread", dest="main_thread", action="store_false",
-                        help="leave out the informational A-main row (plain generate in the main thread)")
+    parser.add_argument(
+        "--no-main-thread",
+        dest="main_thread",
+        action="store_false",
+        help="leave out the informational A-main row (plain generate in the main thread)",
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile one B and one C run")
-    parser.add_argument("--no-fidelity", dest="fidelity", action="store_false",
-                        help="skip the llama.cpp vs transformers fidelity check (6 prompts, about a minute)")
+    parser.add_argument(
+        "--no-fidelity",
+        dest="fidelity",
+        action="store_false",
+        help="skip the llama.cpp vs transformers fidelity check (6 prompts, about a minute)",
+    )
     parser.add_argument("--profile-top", type=int, default=25, help="lines per profile section")
-    parser.add_argument("--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads(N) first (default: leave torch's own default)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)"
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads(N) first (default: leave torch's own default)",
+    )
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.torch_threads is not None:
@@ -368,14 +404,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = Backend(settings=settings, runtime=runtime)
 
     machine = machine_info()
-    print("machine:", machine["cpu"], f"| {machine['cores']} cores ({machine['usable_cores']} usable)",
-          f"| torch threads {machine['torch_threads']} (interop {machine['torch_interop_threads']}, "
-          f"OMP_NUM_THREADS={machine['omp_num_threads']}; "
-          f"{'set by --torch-threads' if args.torch_threads else 'torch default'})",
-          f"| load average {machine['load_average_at_start']}")
+    print(
+        "machine:",
+        machine["cpu"],
+        f"| {machine['cores']} cores ({machine['usable_cores']} usable)",
+        f"| torch threads {machine['torch_threads']} (interop {machine['torch_interop_threads']}, "
+        f"OMP_NUM_THREADS={machine['omp_num_threads']}; "
+        f"{'set by --torch-threads' if args.torch_threads else 'torch default'})",
+        f"| load average {machine['load_average_at_start']}",
+    )
     print("         ", machine["python"], "|", machine["platform"])
-    print("libraries:", ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
-          f"| rsdemo {machine['rsdemo_commit']} (rsdemo/*.py sha256 {machine['rsdemo_source_sha256']})")
+    print(
+        "libraries:",
+        ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+        f"| rsdemo {machine['rsdemo_commit']} (rsdemo/*.py sha256 {machine['rsdemo_source_sha256']})",
+    )
 
     started_all = time.perf_counter()
     folder = converted_model_dir(key=MODEL_KEY, settings=settings)
@@ -383,20 +426,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     bundle = backend.model(MODEL_KEY)
     first_load_s = time.perf_counter() - t0
-    print(f"model: {MODEL_KEY}, {bundle.nbytes / 1e6:.0f} MB of {bundle.dtype} parameters on {bundle.device}; "
-          f"first load {first_load_s:.2f} s ({'from the converted cache' if had_converted else 'GGUF conversion included'}"
-          f", imports included) from {folder}")
+    print(
+        f"model: {MODEL_KEY}, {bundle.nbytes / 1e6:.0f} MB of {bundle.dtype} parameters on {bundle.device}; "
+        f"first load {first_load_s:.2f} s "
+        f"({'from the converted cache' if had_converted else 'GGUF conversion included'}"
+        f", imports included) from {folder}"
+    )
 
     model, tokenizer = bundle.model, bundle.tokenizer
     info = build_prompt(tokenizer=tokenizer, prompt=args.prompt, chat=True)
     input_ids = torch.tensor([list(info.ids)], device=bundle.device)
     config = generation_config(method="greedy", params={"max_new_tokens": args.max_new_tokens})
     fields = {k: v for k, v in config.to_diff_dict().items() if k != "transformers_version"}
-    model_defaults = {k: getattr(model.generation_config, k, None) for k in ("eos_token_id", "pad_token_id", "bos_token_id")}
+    model_defaults = {
+        k: getattr(model.generation_config, k, None) for k in ("eos_token_id", "pad_token_id", "bos_token_id")
+    }
     print(f"prompt: {args.prompt!r} (chat template applied: {info.chat}; {len(info.ids)} prompt tokens)")
-    print(f"settings: greedy, max_new_tokens={args.max_new_tokens}, GenerationConfig {fields} "
-          f"(the model's own generation_config adds {model_defaults}); {args.rounds} interleaved rounds, "
-          "order rotated each round, gc off while timing, medians")
+    print(
+        f"settings: greedy, max_new_tokens={args.max_new_tokens}, GenerationConfig {fields} "
+        f"(the model's own generation_config adds {model_defaults}); {args.rounds} interleaved rounds, "
+        "order rotated each round, gc off while timing, medians"
+    )
 
     calls: dict[str, Callable[[], Run]] = {
         "A": plain_call(model, input_ids, config, in_thread=True),
@@ -408,8 +458,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         backend.model(MODEL_KEY, engine="llama.cpp")  # as the app runs it (a worker process by default)
         calls["D"] = rsdemo_call(backend, args.prompt, args.max_new_tokens, details=True, engine="llama.cpp")
         # E drives llama.cpp's C API in this process: a model loaded here, not in the worker
-        raw = backend.engines["llama.cpp"].load(MODEL_KEY, runtime=runtime, progress=None, budget=None,
-                                                settings=dataclasses.replace(settings, generation_process=False))
+        raw = backend.engines["llama.cpp"].load(
+            MODEL_KEY,
+            runtime=runtime,
+            progress=None,
+            budget=None,
+            settings=dataclasses.replace(settings, generation_process=False),
+        )
         calls["E"] = llama_raw_call(raw, list(info.ids), args.max_new_tokens)
     else:
         print(f"llama.cpp engine: {llama_missing} (D and E left out)")
@@ -427,18 +482,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     # warm-up (first calls build caches and allocator pools) and the identity / length check
     warm = {name: _timed(fn) for name, fn in calls.items()}
     reference = warm["A"].ids
-    print("warm-up: " + ", ".join(f"{name} {run.seconds:.2f} s" for name, run in warm.items()) + "; "
-          f"generated {len(reference)} tokens (asked {args.max_new_tokens}; B finish reason: "
-          f"{warm['B'].finish_reason!r})")
+    print(
+        "warm-up: " + ", ".join(f"{name} {run.seconds:.2f} s" for name, run in warm.items()) + "; "
+        f"generated {len(reference)} tokens (asked {args.max_new_tokens}; B finish reason: "
+        f"{warm['B'].finish_reason!r})"
+    )
     if len(reference) < args.max_new_tokens:
-        print(f"  NOTE: the model stopped early ({len(reference)} tokens, end of sequence); A, B and C still run the "
-              "same GenerationConfig, so they stop at the same token. Pick a longer-answer --prompt for 64.")
+        print(
+            f"  NOTE: the model stopped early ({len(reference)} tokens, end of sequence); A, B and C still run the "
+            "same GenerationConfig, so they stop at the same token. Pick a longer-answer --prompt for 64."
+        )
     print("  text:", repr(tokenizer.decode(reference, skip_special_tokens=False)[:160]) + "…")
 
     runs: dict[str, list[Run]] = {name: [] for name in calls}
     order = list(calls)
     for r in range(args.rounds):
-        rotated = order[r % len(order):] + order[: r % len(order)]
+        rotated = order[r % len(order) :] + order[: r % len(order)]
         line = []
         for name in rotated:
             run = _timed(calls[name])
@@ -449,8 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     transformers_calls = [n for n in calls if n[0] in "ABC"]
     all_runs = [warm[n] for n in transformers_calls] + [run for name in transformers_calls for run in runs[name]]
     identical = all(run.ids == reference for run in all_runs)
-    llama_same = {n: all(run.ids[: len(reference)] == reference for run in [warm[n], *runs[n]]) for n in calls
-                  if n in "DE"}
+    llama_same = {
+        n: all(run.ids[: len(reference)] == reference for run in [warm[n], *runs[n]]) for n in calls if n in "DE"
+    }
     n_tokens = len(reference)
     med = {name: statistics.median(run.seconds for run in runs[name]) for name in calls}
     ratio_b = med["B"] / med["A"]
@@ -477,64 +537,127 @@ def main(argv: Sequence[str] | None = None) -> int:
     hit_ms = statistics.median(hits) * 1e3
 
     total_s = time.perf_counter() - started_all
-    print(f"\n{MODEL_KEY}, fp32 CPU, greedy, {n_tokens} new tokens from {len(info.ids)} prompt tokens; "
-          f"median of {args.rounds} interleaved rounds; whole run {total_s:.0f} s\n")
+    print(
+        f"\n{MODEL_KEY}, fp32 CPU, greedy, {n_tokens} new tokens from {len(info.ids)} prompt tokens; "
+        f"median of {args.rounds} interleaved rounds; whole run {total_s:.0f} s\n"
+    )
 
     def tps(run_list: list[Run]) -> str:
         return f"{n_tokens / statistics.median(r.seconds for r in run_list):.2f}"
 
-    rows: list[tuple[str, ...]] = [("", "median s", "tokens/s", "ratio to A", "target", "met", "ttft s", "rsdemo tok/s")]
+    rows: list[tuple[str, ...]] = [
+        ("", "median s", "tokens/s", "ratio to A", "target", "met", "ttft s", "rsdemo tok/s")
+    ]
     rows.append((labels["A"], f"{med['A']:.3f}", tps(runs["A"]), "1.000", "", "", "", ""))
     if "A-main" in runs:
-        rows.append((labels["A-main"], f"{med['A-main']:.3f}", tps(runs["A-main"]), f"{med['A-main'] / med['A']:.3f}",
-                     "", "", "", ""))
+        rows.append(
+            (
+                labels["A-main"],
+                f"{med['A-main']:.3f}",
+                tps(runs["A-main"]),
+                f"{med['A-main'] / med['A']:.3f}",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
     for name, ratio, target in (("B", ratio_b, TARGET_B), ("C", ratio_c, TARGET_C)):
         ttft = _median([r.ttft_s for r in runs[name]])
         rate = _median([r.tokens_per_s for r in runs[name]])
-        rows.append((labels[name], f"{med[name]:.3f}", tps(runs[name]), f"{ratio:.3f}", f"<= {target:.2f}",
-                     "yes" if ratio <= target else "NO", f"{ttft:.3f}" if ttft is not None else "-",
-                     f"{rate:.2f}" if rate is not None else "-"))
+        rows.append(
+            (
+                labels[name],
+                f"{med[name]:.3f}",
+                tps(runs[name]),
+                f"{ratio:.3f}",
+                f"<= {target:.2f}",
+                "yes" if ratio <= target else "NO",
+                f"{ttft:.3f}" if ttft is not None else "-",
+                f"{rate:.2f}" if rate is not None else "-",
+            )
+        )
     for name in ("D", "E"):
         if name in runs:
             ttft = _median([r.ttft_s for r in runs[name]])
             rate = _median([r.tokens_per_s for r in runs[name]])
             speedup = med["C"] / med[name]
-            rows.append((labels[name], f"{med[name]:.3f}", tps(runs[name]), f"{med[name] / med['A']:.3f}",
-                         ">= 4x C, >= 60 tok/s" if name == "D" else "",
-                         ("yes" if speedup >= 4 and n_tokens / med[name] >= 60 else "NO") if name == "D" else "",
-                         f"{ttft:.3f}" if ttft is not None else "-", f"{rate:.2f}" if rate is not None else "-"))
+            rows.append(
+                (
+                    labels[name],
+                    f"{med[name]:.3f}",
+                    tps(runs[name]),
+                    f"{med[name] / med['A']:.3f}",
+                    ">= 4x C, >= 60 tok/s" if name == "D" else "",
+                    ("yes" if speedup >= 4 and n_tokens / med[name] >= 60 else "NO") if name == "D" else "",
+                    f"{ttft:.3f}" if ttft is not None else "-",
+                    f"{rate:.2f}" if rate is not None else "-",
+                )
+            )
     print_table(rows)
     for name, same in llama_same.items():
-        print(f"{name}: the same tokens as A: {'yes' if same else 'no (the GGUF numerics differ; see fidelity)'}; "
-              f"{med['C'] / med[name]:.2f}x C's speed")
+        print(
+            f"{name}: the same tokens as A: {'yes' if same else 'no (the GGUF numerics differ; see fidelity)'}; "
+            f"{med['C'] / med[name]:.2f}x C's speed"
+        )
     fid = None
     if llama_missing is None and args.fidelity:
         fid = fidelity(backend)
-        print(f"fidelity, llama.cpp vs transformers, teacher-forced on transformers' greedy output "
-              f"({len(FIDELITY_PROMPTS)} prompts x 48 tokens, {fid['positions']} positions): top-1 agreement "
-              f"{fid['top1_agreement']:.1%} (target >= 97%), mean total variation {fid['mean_tv']:.4f} "
-              f"(target <= 0.05), max {fid['max_tv']:.3f}")
+        print(
+            f"fidelity, llama.cpp vs transformers, teacher-forced on transformers' greedy output "
+            f"({len(FIDELITY_PROMPTS)} prompts x 48 tokens, {fid['positions']} positions): top-1 agreement "
+            f"{fid['top1_agreement']:.1%} (target >= 97%), mean total variation {fid['mean_tv']:.4f} "
+            f"(target <= 0.05), max {fid['max_tv']:.3f}"
+        )
     if "A-main" in runs:
-        print(f"(against A-main instead, informational: B {med['B'] / med['A-main']:.3f}, "
-              f"C {med['C'] / med['A-main']:.3f})")
+        print(
+            f"(against A-main instead, informational: B {med['B'] / med['A-main']:.3f}, "
+            f"C {med['C'] / med['A-main']:.3f})"
+        )
     print()
     load_rows: list[tuple[str, ...]] = [("", "median s", "runs s", "target", "met")]
     if cache_loads:
-        load_rows.append(("load from converted cache (load_model_bundle)", f"{statistics.median(cache_loads):.2f}",
-                          ", ".join(f"{x:.2f}" for x in cache_loads), "", ""))
+        load_rows.append(
+            (
+                "load from converted cache (load_model_bundle)",
+                f"{statistics.median(cache_loads):.2f}",
+                ", ".join(f"{x:.2f}" for x in cache_loads),
+                "",
+                "",
+            )
+        )
     if gguf_loads:
-        load_rows.append(("load from GGUF (from_pretrained gguf_file + tokenizer)",
-                          f"{statistics.median(gguf_loads):.2f}", ", ".join(f"{x:.2f}" for x in gguf_loads), "", ""))
-    load_rows.append((f"model cache hit backend.model(key), {args.hit_calls} calls", f"{hit_ms / 1e3:.6f}",
-                      f"median {hit_ms * 1e3:.1f} us, max {max(hits) * 1e6:.0f} us", f"< {TARGET_HIT_MS:.0f} ms",
-                      "yes" if hit_ms < TARGET_HIT_MS else "NO"))
+        load_rows.append(
+            (
+                "load from GGUF (from_pretrained gguf_file + tokenizer)",
+                f"{statistics.median(gguf_loads):.2f}",
+                ", ".join(f"{x:.2f}" for x in gguf_loads),
+                "",
+                "",
+            )
+        )
+    load_rows.append(
+        (
+            f"model cache hit backend.model(key), {args.hit_calls} calls",
+            f"{hit_ms / 1e3:.6f}",
+            f"median {hit_ms * 1e3:.1f} us, max {max(hits) * 1e6:.0f} us",
+            f"< {TARGET_HIT_MS:.0f} ms",
+            "yes" if hit_ms < TARGET_HIT_MS else "NO",
+        )
+    )
     print_table(load_rows)
     if cache_loads and gguf_loads:
-        print(f"\nGGUF load / converted-cache load: {statistics.median(gguf_loads) / statistics.median(cache_loads):.1f}x")
-    print(f"\nnote: {OPENMP_NOTE}" if "A-main" in runs else "\nnote: A runs in a fresh thread, as rsdemo's generate does.")
-    print(f"\nidentical token ids, {' == '.join(transformers_calls)} in all {len(all_runs)} runs: "
-          f"{'yes' if identical else 'NO'} "
-          f"({n_tokens} tokens each; asked {args.max_new_tokens})")
+        print(
+            f"\nGGUF load / converted-cache load: {statistics.median(gguf_loads) / statistics.median(cache_loads):.1f}x"
+        )
+    print(
+        f"\nnote: {OPENMP_NOTE}" if "A-main" in runs else "\nnote: A runs in a fresh thread, as rsdemo's generate does."
+    )
+    print(
+        f"\nidentical token ids, {' == '.join(transformers_calls)} in all {len(all_runs)} runs: "
+        f"{'yes' if identical else 'NO'} "
+        f"({n_tokens} tokens each; asked {args.max_new_tokens})"
+    )
 
     profiles: dict[str, str] = {}
     if args.profile:
@@ -564,8 +687,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "target_b": TARGET_B,
             "target_c": TARGET_C,
             "ttft_s": {name: _median([r.ttft_s for r in runs[name]]) for name in ("B", "C", "D") if name in runs},
-            "rsdemo_tokens_per_s": {name: _median([r.tokens_per_s for r in runs[name]]) for name in ("B", "C", "D")
-                                    if name in runs},
+            "rsdemo_tokens_per_s": {
+                name: _median([r.tokens_per_s for r in runs[name]]) for name in ("B", "C", "D") if name in runs
+            },
             "llama_same_tokens_as_a": llama_same,
             "fidelity": fid,
             "first_load_s": first_load_s,

@@ -59,37 +59,48 @@ def main() -> int:
 
     def raw_forward() -> None:
         with torch.inference_mode():
-            bundle.model(input_ids=torch.tensor([ids])).logits
+            _ = bundle.model(input_ids=torch.tensor([ids])).logits
 
     values = iter(range(10**9))
 
     def slider() -> object:
         top_p = 0.5 + (next(values) % 40) / 100  # a different value each time, as a slider drag sends
-        return backend.next_token(model=DEFAULT_MODEL, prompt=args.prompt, chat=False, method=args.method,
-                                  params={"top_p": top_p} if args.method == "top_p" else None, probes="Paris")
+        return backend.next_token(
+            model=DEFAULT_MODEL,
+            prompt=args.prompt,
+            chat=False,
+            method=args.method,
+            params={"top_p": top_p} if args.method == "top_p" else None,
+            probes="Paris",
+        )
 
     result = slider()
     rows = [
         ("raw forward: model(input_ids).logits", median(raw_forward)),
         ("forward: rsdemo.insight.scoring.score", median(lambda: score(model=bundle.model, ids=ids))),
         ("slider move: Backend.next_token (kept forward pass)", median(slider)),
-        ("render: render_stages", median(lambda: render_stages(result.view, pieces=result.pieces,
-                                                                probes=result.probes))),
+        (
+            "render: render_stages",
+            median(lambda: render_stages(result.view, pieces=result.pieces, probes=result.probes)),
+        ),
     ]
-    print(f"{DEFAULT_MODEL}, {len(ids)} prompt tokens, method {args.method}, median of {args.rounds}, "
-          f"torch threads {torch.get_num_threads()}")
+    print(
+        f"{DEFAULT_MODEL}, {len(ids)} prompt tokens, method {args.method}, median of {args.rounds}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     for name, seconds in rows:
         print(f"{name:<55} {seconds * 1000:9.2f} ms")
     move = rows[2][1] + rows[3][1]
-    print(f"slider move + render {move * 1000:.2f} ms (target < 100 ms: {'yes' if move < 0.1 else 'NO'}); "
-          f"score / raw forward {rows[1][1] / rows[0][1]:.2f}x")
+    print(
+        f"slider move + render {move * 1000:.2f} ms (target < 100 ms: {'yes' if move < 0.1 else 'NO'}); "
+        f"score / raw forward {rows[1][1] / rows[0][1]:.2f}x"
+    )
     if args.arena_tokens:
         methods = ["greedy", "top_p", "beam", "contrastive"]
         params = {"max_new_tokens": args.arena_tokens, "seed": 1}
         prompt = "Write a short poem about the sea."
         for method in methods:  # warm-up: both engines' models loaded before anything is timed
-            for _ in backend.generate(model=DEFAULT_MODEL, prompt=prompt, method=method,
-                                      params={"max_new_tokens": 2}):
+            for _ in backend.generate(model=DEFAULT_MODEL, prompt=prompt, method=method, params={"max_new_tokens": 2}):
                 pass
         t0 = time.perf_counter()
         plain = []
@@ -103,10 +114,14 @@ def main() -> int:
         *_, final = backend.arena(model=DEFAULT_MODEL, prompt=prompt, methods=methods, params=params)
         whole = time.perf_counter() - t0
         for row, alone in zip(final.rows, plain):
-            print(f"arena {row.method:<12} {row.seconds:7.2f} s ({row.length} tokens, engine "
-                  f"{final.runs[final.methods.index(row.method)].engine}); alone {alone:.2f} s")
-        print(f"4-method arena run {whole:.2f} s; the same four generate calls {separate:.2f} s "
-              f"(ratio {whole / separate:.2f})")
+            print(
+                f"arena {row.method:<12} {row.seconds:7.2f} s ({row.length} tokens, engine "
+                f"{final.runs[final.methods.index(row.method)].engine}); alone {alone:.2f} s"
+            )
+        print(
+            f"4-method arena run {whole:.2f} s; the same four generate calls {separate:.2f} s "
+            f"(ratio {whole / separate:.2f})"
+        )
     return 0
 
 

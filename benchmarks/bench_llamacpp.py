@@ -44,8 +44,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 MODEL_KEY = "smollm2-135m-instruct"
-PROMPT = ("Write a detailed, step-by-step guide to baking a loaf of sourdough bread at home, "
-          "with ingredients and timings.")
+PROMPT = (
+    "Write a detailed, step-by-step guide to baking a loaf of sourdough bread at home, with ingredients and timings."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +75,16 @@ def child(request: dict) -> dict:
     lib = bindings()
     path = Path(request["path"])
     started = time.perf_counter()
-    loaded = LlamaCppModel(key=MODEL_KEY, spec=get_model_spec(MODEL_KEY), path=path, tokenizer=None, adapter=None,
-                           contexts=1, threads=request["threads"], extra=extra_buffers(request["extra"]))
+    loaded = LlamaCppModel(
+        key=MODEL_KEY,
+        spec=get_model_spec(MODEL_KEY),
+        path=path,
+        tokenizer=None,
+        adapter=None,
+        contexts=1,
+        threads=request["threads"],
+        extra=extra_buffers(request["extra"]),
+    )
     load_s = time.perf_counter() - started
     ids = request["ids"]
 
@@ -98,15 +107,28 @@ def child(request: dict) -> dict:
     decode(8)  # warm-up: first-call allocations, page cache
     prompt_s, decode_s, out = decode(request["tokens"])
     assert len(prompt_batches(len(ids))) >= 1
-    return {"load_s": load_s, "prompt_s": prompt_s, "decode_s": decode_s, "tokens": len(out),
-            "tok_s": len(out) / decode_s, "variant": cpu_variant(), "first_ids": out[:16]}
+    return {
+        "load_s": load_s,
+        "prompt_s": prompt_s,
+        "decode_s": decode_s,
+        "tokens": len(out),
+        "tok_s": len(out) / decode_s,
+        "variant": cpu_variant(),
+        "first_ids": out[:16],
+    }
 
 
 def run_child(config: Config, *, path: Path, ids: list[int], tokens: int) -> dict:
     request = {"path": str(path), "ids": ids, "tokens": tokens, "extra": config.extra, "threads": config.threads}
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([config.python, str(Path(__file__).resolve()), "--child", json.dumps(request)],
-                          capture_output=True, text=True, env=env, timeout=600, check=False)
+    done = subprocess.run(
+        [config.python, str(Path(__file__).resolve()), "--child", json.dumps(request)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     if done.returncode != 0:
         return {"error": f"exit {done.returncode}: {done.stderr.strip()[-400:]}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -125,17 +147,23 @@ def fidelity(weights: dict[str, Path], settings, *, new_tokens: int = 48) -> dic
     bundle = backend.model(MODEL_KEY, engine="transformers")
     references = []
     for prompt in FIDELITY_PROMPTS:
-        *_, reference = backend.generate(model=MODEL_KEY, prompt=prompt, method="greedy", engine="transformers",
-                                         params={"max_new_tokens": new_tokens})
+        *_, reference = backend.generate(
+            model=MODEL_KEY,
+            prompt=prompt,
+            method="greedy",
+            engine="transformers",
+            params={"max_new_tokens": new_tokens},
+        )
         start = len(reference.prompt.ids)
         ids = list(reference.prompt.ids) + [t.id for t in reference.tokens]
         with torch.inference_mode():
-            theirs = torch.softmax(bundle.model(torch.tensor([ids])).logits[0, start - 1: len(ids) - 1].float(), -1)
+            theirs = torch.softmax(bundle.model(torch.tensor([ids])).logits[0, start - 1 : len(ids) - 1].float(), -1)
         references.append((ids, start, theirs))
     results = {}
     for name, path in weights.items():
-        loaded = LlamaCppModel(key=MODEL_KEY, spec=get_model_spec(MODEL_KEY), path=path, tokenizer=None,
-                               adapter=None, contexts=1)
+        loaded = LlamaCppModel(
+            key=MODEL_KEY, spec=get_model_spec(MODEL_KEY), path=path, tokenizer=None, adapter=None, contexts=1
+        )
         agree = positions = 0
         distances: list[float] = []
         try:
@@ -146,15 +174,24 @@ def fidelity(weights: dict[str, Path], settings, *, new_tokens: int = 48) -> dic
                 distances += (0.5 * (ours - theirs).abs().sum(-1)).tolist()
         finally:
             loaded.release()
-        results[name] = {"positions": positions, "top1_agreement": agree / positions,
-                         "mean_tv": statistics.mean(distances), "max_tv": max(distances)}
+        results[name] = {
+            "positions": positions,
+            "top1_agreement": agree / positions,
+            "mean_tv": statistics.mean(distances),
+            "max_tv": max(distances),
+        }
     return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", action="append", default=[], metavar="LABEL=PYTHON",
-                        help="a build to measure: a Python whose llama_cpp is that build (default: this one)")
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="LABEL=PYTHON",
+        help="a build to measure: a Python whose llama_cpp is that build (default: this one)",
+    )
     parser.add_argument("--weights", default="q4_1", help="GGUF variants, comma-separated: q4_1,q8_0,f16,f32")
     parser.add_argument("--extra", default="auto", help="extra buffer types, comma-separated: auto,on,off")
     parser.add_argument("--threads", default="0", help="llama.cpp threads, comma-separated (0: every core)")
@@ -169,24 +206,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     from rsdemo.catalog import get_model_spec
+    from rsdemo.core.settings import Settings
     from rsdemo.generation.llamacpp_weights import weights_file
     from rsdemo.generation.prompts import build_prompt
     from rsdemo.loading import gguf_tokenizer
-    from rsdemo.settings import Settings
 
     settings = Settings.from_env(os.environ)
     machine = common.machine_info(dists=("llama-cpp-python", "numpy", "torch", "transformers"))
-    print("machine:", machine["cpu"], f"| {machine['cores']} cores ({machine['usable_cores']} usable)",
-          f"| load average {machine['load_average_at_start']} | {machine['platform']}")
+    print(
+        "machine:",
+        machine["cpu"],
+        f"| {machine['cores']} cores ({machine['usable_cores']} usable)",
+        f"| load average {machine['load_average_at_start']} | {machine['platform']}",
+    )
     builds = dict(item.split("=", 1) for item in args.python) or {"this": sys.executable}
     weights = {name: weights_file(key=MODEL_KEY, kind=name, settings=settings) for name in args.weights.split(",")}
     tokenizer = gguf_tokenizer(key=MODEL_KEY, settings=settings)
     ids = list(build_prompt(tokenizer=tokenizer, prompt=PROMPT, chat=True).ids)
-    configs = [Config(build, python, w, extra, int(threads)) for (build, python), w, extra, threads in
-               itertools.product(builds.items(), weights, args.extra.split(","), args.threads.split(","))]
-    print(f"{len(configs)} configurations, {args.rounds} rounds, {args.tokens} tokens after {len(ids)} prompt tokens;"
-          f" model {get_model_spec(MODEL_KEY).key}: " + ", ".join(f"{k} {p.stat().st_size / 1e6:.0f} MB"
-                                                                  for k, p in weights.items()))
+    configs = [
+        Config(build, python, w, extra, int(threads))
+        for (build, python), w, extra, threads in itertools.product(
+            builds.items(), weights, args.extra.split(","), args.threads.split(",")
+        )
+    ]
+    print(
+        f"{len(configs)} configurations, {args.rounds} rounds, {args.tokens} tokens after {len(ids)} prompt tokens;"
+        f" model {get_model_spec(MODEL_KEY).key}: "
+        + ", ".join(f"{k} {p.stat().st_size / 1e6:.0f} MB" for k, p in weights.items())
+    )
     runs: dict[Config, list[dict]] = {c: [] for c in configs}
     for r in range(args.rounds):
         shift = r % len(configs)
@@ -207,20 +254,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{config.label:48} failed: {runs[config][0]['error']}")
             continue
         tok_s = statistics.median(x["tok_s"] for x in good)
-        row = {"config": config.label, "variant": good[0]["variant"], "tok_s": tok_s, "ratio": tok_s / first,
-               "prompt_ms": 1000 * statistics.median(x["prompt_s"] for x in good),
-               "load_s": statistics.median(x["load_s"] for x in good),
-               "same_ids_as_first": good[0]["first_ids"] == runs[configs[0]][0].get("first_ids")}
+        row = {
+            "config": config.label,
+            "variant": good[0]["variant"],
+            "tok_s": tok_s,
+            "ratio": tok_s / first,
+            "prompt_ms": 1000 * statistics.median(x["prompt_s"] for x in good),
+            "load_s": statistics.median(x["load_s"] for x in good),
+            "same_ids_as_first": good[0]["first_ids"] == runs[configs[0]][0].get("first_ids"),
+        }
         table.append(row)
-        print(f"{config.label:48} {row['variant']:>14} {tok_s:7.1f} {row['ratio']:6.3f} {row['prompt_ms']:9.1f} "
-              f"{row['load_s']:6.2f}  {'yes' if row['same_ids_as_first'] else 'no'}")
+        print(
+            f"{config.label:48} {row['variant']:>14} {tok_s:7.1f} {row['ratio']:6.3f} {row['prompt_ms']:9.1f} "
+            f"{row['load_s']:6.2f}  {'yes' if row['same_ids_as_first'] else 'no'}"
+        )
     report = {"machine": machine, "rounds": args.rounds, "tokens": args.tokens, "table": table}
     if args.fidelity:
         scores = fidelity(weights, settings)
         print("\nfidelity against transformers (teacher-forced, 6 prompts x 48 tokens):")
         for name, s in scores.items():
-            print(f"  {name:5} top-1 agreement {s['top1_agreement']:.1%} of {s['positions']}, mean TV "
-                  f"{s['mean_tv']:.4f}, max TV {s['max_tv']:.3f}")
+            print(
+                f"  {name:5} top-1 agreement {s['top1_agreement']:.1%} of {s['positions']}, mean TV "
+                f"{s['mean_tv']:.4f}, max TV {s['max_tv']:.3f}"
+            )
         report["fidelity"] = scores
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -12,7 +12,8 @@ rate once its first token is out). Conditions, one after the other:
 
 Variants: ``worker`` (the default: generation in a worker process) and ``in-process``
 (``RSDEMO_GENERATION_PROCESS=0``: llama.cpp or transformers in the app's own process, the reference the worker
-must keep up with); more as ``NAME:VAR=VALUE+VAR=VALUE`` (``passive:OMP_WAIT_POLICY=PASSIVE+GOMP_SPINCOUNT=0``). Each (condition, engine, variant) runs ``--runs`` times, interleaved; the table gives
+must keep up with); more as ``NAME:VAR=VALUE+VAR=VALUE`` (``passive:OMP_WAIT_POLICY=PASSIVE+GOMP_SPINCOUNT=0``).
+Each (condition, engine, variant) runs ``--runs`` times, interleaved; the table gives
 medians and each condition's ratio to the idle worker's median. The CPU model is printed with the figures.
 
 Usage::
@@ -39,8 +40,10 @@ from pathlib import Path
 import machine as common  # benchmarks/machine.py
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENGINES = {"llama.cpp": ("Write a long story about a lighthouse keeper.", 129),
-           "transformers": ("Write a story about the sea.", 48)}
+ENGINES = {
+    "llama.cpp": ("Write a long story about a lighthouse keeper.", 129),
+    "transformers": ("Write a story about the sea.", 48),
+}
 VARIANTS = {"worker": {}, "in-process": {"RSDEMO_GENERATION_PROCESS": "0"}}
 
 
@@ -54,9 +57,26 @@ def variant_env(variant: str) -> dict[str, str]:
 
 def one_run(engine: str, variant: str, env: dict[str, str]) -> float | None:
     prompt, tokens = ENGINES[engine]
-    done = subprocess.run([sys.executable, "-m", "rsdemo", "generate", "--engine", engine, "--json",
-                           "--max-new-tokens", str(tokens), prompt], cwd=REPO_ROOT, capture_output=True, text=True,
-                          env={**env, **variant_env(variant)}, timeout=900, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rsdemo",
+            "generate",
+            "--engine",
+            engine,
+            "--json",
+            "--max-new-tokens",
+            str(tokens),
+            prompt,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**env, **variant_env(variant)},
+        timeout=900,
+        check=False,
+    )
     try:
         return float(json.loads(done.stdout.strip().splitlines()[-1])["tokens_per_s"])
     except (ValueError, KeyError, IndexError, TypeError):
@@ -68,17 +88,36 @@ def start_build(condition: str, scratch: Path) -> subprocess.Popen | None:
     """The compile a condition runs beside the measured runs (a process group of its own), or None."""
     if condition == "idle":
         return None
-    version = next(line.split("==")[1].strip() for line in (REPO_ROOT / "requirements-fast.txt").read_text().splitlines()
-                   if line.startswith("llama-cpp-python"))
-    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 1),
-           "CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
-                         "-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON "
-                         "-DGGML_CPU_ALL_VARIANTS=ON"}
-    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-cache-dir", "--no-binary",
-             "llama-cpp-python", "-w", str(scratch), f"llama-cpp-python=={version}"]
+    version = next(
+        line.split("==")[1].strip()
+        for line in (REPO_ROOT / "requirements-fast.txt").read_text().splitlines()
+        if line.startswith("llama-cpp-python")
+    )
+    env = {
+        **os.environ,
+        "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 1),
+        "CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
+        "-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON "
+        "-DGGML_CPU_ALL_VARIANTS=ON",
+    }
+    build = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-cache-dir",
+        "--no-binary",
+        "llama-cpp-python",
+        "-w",
+        str(scratch),
+        f"llama-cpp-python=={version}",
+    ]
     command = ["bash", str(REPO_ROOT / "scripts" / "low_priority.sh"), *build] if condition == "build" else build
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def stop(process: subprocess.Popen | None) -> None:
@@ -103,6 +142,7 @@ def stop(process: subprocess.Popen | None) -> None:
 
 def busy_cores() -> float:
     """How many cores the machine used over the last second (all processes), from /proc/stat."""
+
     def read() -> tuple[int, int]:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         return sum(fields) - fields[3] - fields[4], sum(fields)
@@ -122,8 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", default=None, metavar="PATH")
     args = parser.parse_args(argv)
     machine = common.machine_info(dists=("llama-cpp-python", "torch", "transformers"))
-    print("machine:", machine["cpu"], f"| {machine['cores']} cores | load average {machine['load_average_at_start']}"
-          f" | {machine['platform']}", flush=True)
+    print(
+        "machine:",
+        machine["cpu"],
+        f"| {machine['cores']} cores | load average {machine['load_average_at_start']} | {machine['platform']}",
+        flush=True,
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO_ROOT)}
     engines, variants = args.engines.split(","), args.variants.split(",")
     results: dict[str, dict[str, list[float]]] = {}
@@ -154,8 +198,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             engine = name.split(" ")[0]
             base = idle.get(f"{engine} worker")
             ratio = f"{statistics.median(rates) / statistics.median(base):.2f}" if base else "-"
-            print(f"{condition:10} {name:28} {statistics.median(rates):15.1f} "
-                  f"{', '.join(f'{x:.1f}' for x in rates):>28} {ratio:>15}")
+            print(
+                f"{condition:10} {name:28} {statistics.median(rates):15.1f} "
+                f"{', '.join(f'{x:.1f}' for x in rates):>28} {ratio:>15}"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=2))
     return 0

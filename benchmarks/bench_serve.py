@@ -51,13 +51,22 @@ import httpx  # noqa: E402
 
 from rsdemo.backend import Backend  # noqa: E402
 from rsdemo.catalog import DEFAULT_MODEL  # noqa: E402
+from rsdemo.core.settings import get_settings  # noqa: E402
 from rsdemo.generation import build_prompt  # noqa: E402
-from rsdemo.settings import get_settings  # noqa: E402
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
-PROMPTS = [PROMPT] + [f"Write a short story about a {thing}." for thing in (
-    "robot gardener", "lost umbrella", "clockmaker's apprentice", "talking river", "winter market",
-    "sleepy dragon", "paper boat")]
+PROMPTS = [PROMPT] + [
+    f"Write a short story about a {thing}."
+    for thing in (
+        "robot gardener",
+        "lost umbrella",
+        "clockmaker's apprentice",
+        "talking river",
+        "winter market",
+        "sleepy dragon",
+        "paper boat",
+    )
+]
 
 
 def _free_port() -> int:
@@ -69,9 +78,14 @@ def _free_port() -> int:
 def start_server(engine: str) -> tuple[str, subprocess.Popen]:
     ready = Path(tempfile.mkdtemp()) / "ready"
     env = {**os.environ, "RSDEMO_SERVE_READY": str(ready)}
-    process = subprocess.Popen(["bash", str(REPO_ROOT / "scripts" / "serve.sh"), engine, str(_free_port())],
-                               cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["bash", str(REPO_ROOT / "scripts" / "serve.sh"), engine, str(_free_port())],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     started = time.perf_counter()
     while not ready.exists():
         if process.poll() is not None or time.perf_counter() - started > 1800:
@@ -92,20 +106,30 @@ def stop_server(process: subprocess.Popen) -> None:
 def one_run(backend: Backend, engine: str, *, prompt: str, max_new: int) -> dict[str, float]:
     started = time.perf_counter()
     final = None
-    for final in backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy",
-                                  params={"max_new_tokens": max_new}, engine=engine):
+    for final in backend.generate(  # noqa: B007
+        model=DEFAULT_MODEL, prompt=prompt, method="greedy", params={"max_new_tokens": max_new}, engine=engine
+    ):
         pass
     assert final is not None and final.done
     elapsed = time.perf_counter() - started
     n = len(final.tokens)
-    return {"tokens": n, "ttft_s": final.ttft_s or elapsed, "decode_tok_s": final.tokens_per_s or 0.0,
-            "e2e_tok_s": n / elapsed}
+    return {
+        "tokens": n,
+        "ttft_s": final.ttft_s or elapsed,
+        "decode_tok_s": final.tokens_per_s or 0.0,
+        "e2e_tok_s": n / elapsed,
+    }
 
 
 def raw_run(url: str, engine: str, *, ids: list[int], text: str, max_new: int) -> dict[str, float]:
     """The same request straight to the server, streamed with httpx (what any client pays)."""
-    body: dict[str, Any] = {"model": DEFAULT_MODEL, "max_tokens": max_new, "temperature": 0.0, "logprobs": 10,
-                            "stream": True}
+    body: dict[str, Any] = {
+        "model": DEFAULT_MODEL,
+        "max_tokens": max_new,
+        "temperature": 0.0,
+        "logprobs": 10,
+        "stream": True,
+    }
     body.update(prompt=ids, return_tokens_as_token_ids=True) if engine == "vllm" else body.update(prompt=text)
     started = time.perf_counter()
     first = None
@@ -122,9 +146,12 @@ def raw_run(url: str, engine: str, *, ids: list[int], text: str, max_new: int) -
                     n += got
     ended = time.perf_counter()
     first = first or ended
-    return {"tokens": n, "ttft_s": first - started,
-            "decode_tok_s": (n - 1) / (ended - first) if n > 1 and ended > first else 0.0,
-            "e2e_tok_s": n / (ended - started)}
+    return {
+        "tokens": n,
+        "ttft_s": first - started,
+        "decode_tok_s": (n - 1) / (ended - first) if n > 1 and ended > first else 0.0,
+        "e2e_tok_s": n / (ended - started),
+    }
 
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -158,14 +185,22 @@ def measure_engine(label: str, backend: Backend, engine: str, args: argparse.Nam
     one_run(backend, engine, prompt=PROMPT, max_new=8)  # warm-up: load, first compile
     runs = [one_run(backend, engine, prompt=PROMPT, max_new=args.max_new_tokens) for _ in range(args.rounds)]
     row: dict[str, Any] = {"engine": label, **medians(runs)}
-    print(f"  {label:<28} ttft {row['ttft_s'] * 1000:7.0f} ms   decode {row['decode_tok_s']:6.1f} tok/s   "
-          f"end to end {row['e2e_tok_s']:6.1f} tok/s   ({row['tokens']:.0f} tokens)", flush=True)
+    print(
+        f"  {label:<28} ttft {row['ttft_s'] * 1000:7.0f} ms   decode {row['decode_tok_s']:6.1f} tok/s   "
+        f"end to end {row['e2e_tok_s']:6.1f} tok/s   ({row['tokens']:.0f} tokens)",
+        flush=True,
+    )
     if args.concurrency > 1 and engine != "transformers" or args.with_transformers_concurrency:
-        burst = concurrent(lambda i: one_run(backend, engine, prompt=PROMPTS[i % len(PROMPTS)],
-                                             max_new=args.max_new_tokens)["tokens"], args.concurrency)
+        burst = concurrent(
+            lambda i: one_run(backend, engine, prompt=PROMPTS[i % len(PROMPTS)], max_new=args.max_new_tokens)["tokens"],
+            args.concurrency,
+        )
         row["concurrent"] = burst
-        print(f"  {label:<28} {burst['streams']} streams at once: {burst['tok_s']:6.1f} tok/s in total "
-              f"({burst['tokens']} tokens in {burst['wall_s']:.1f} s)", flush=True)
+        print(
+            f"  {label:<28} {burst['streams']} streams at once: {burst['tok_s']:6.1f} tok/s in total "
+            f"({burst['tokens']} tokens in {burst['wall_s']:.1f} s)",
+            flush=True,
+        )
     return row
 
 
@@ -177,13 +212,17 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--with-transformers-concurrency", action="store_true",
-                        help="also run 8 transformers generations at once (slow on 2 cores)")
+    parser.add_argument(
+        "--with-transformers-concurrency",
+        action="store_true",
+        help="also run 8 transformers generations at once (slow on 2 cores)",
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    base = dataclasses.replace(get_settings(), generation_slots=args.concurrency, remote_streams=args.concurrency,
-                               max_models=4)
+    base = dataclasses.replace(
+        get_settings(), generation_slots=args.concurrency, remote_streams=args.concurrency, max_models=4
+    )
     info = common.machine_info(dists=["torch", "transformers", "llama-cpp-python", "openai", "httpx"])
     print(json.dumps(info))
     rows: list[dict[str, Any]] = []
@@ -191,8 +230,11 @@ def main() -> int:
     local = Backend(settings=base)
     for engine in ("transformers", "llama.cpp"):
         rows.append(measure_engine(f"in process: {engine}", local, engine, args))
-    tokenizer = local.engines["llama.cpp"].load(DEFAULT_MODEL, runtime=None, settings=base, progress=None,
-                                                budget=None).tokenizer
+    tokenizer = (
+        local.engines["llama.cpp"]
+        .load(DEFAULT_MODEL, runtime=None, settings=base, progress=None, budget=None)
+        .tokenizer
+    )
     prompt = build_prompt(tokenizer=tokenizer, prompt=PROMPT, chat=True)
     del local
 
@@ -205,10 +247,17 @@ def main() -> int:
         try:
             remote = Backend(settings=dataclasses.replace(base, remote_url=url, remote_server=engine))
             row = measure_engine(f"served: {engine} (rsdemo)", remote, "remote", args)
-            raw = medians([raw_run(url, engine, ids=list(prompt.ids), text=prompt.text,
-                                   max_new=args.max_new_tokens) for _ in range(args.rounds)])
-            print(f"  {'served: ' + engine + ' (raw httpx)':<28} ttft {raw['ttft_s'] * 1000:7.0f} ms   decode "
-                  f"{raw['decode_tok_s']:6.1f} tok/s   end to end {raw['e2e_tok_s']:6.1f} tok/s", flush=True)
+            raw = medians(
+                [
+                    raw_run(url, engine, ids=list(prompt.ids), text=prompt.text, max_new=args.max_new_tokens)
+                    for _ in range(args.rounds)
+                ]
+            )
+            print(
+                f"  {'served: ' + engine + ' (raw httpx)':<28} ttft {raw['ttft_s'] * 1000:7.0f} ms   decode "
+                f"{raw['decode_tok_s']:6.1f} tok/s   end to end {raw['e2e_tok_s']:6.1f} tok/s",
+                flush=True,
+            )
             row["raw"] = raw
             row["rsdemo_over_raw_e2e"] = raw["e2e_tok_s"] / row["e2e_tok_s"] if row["e2e_tok_s"] else None
             print(f"  rsdemo's client layer: end-to-end time x{row['rsdemo_over_raw_e2e']:.3f} of the raw client")
@@ -221,8 +270,10 @@ def main() -> int:
     print(f"{'engine':<30} {'ttft ms':>8} {'decode tok/s':>13} {'e2e tok/s':>10} {'8 at once tok/s':>16}")
     for row in rows:
         burst = row.get("concurrent", {}).get("tok_s")
-        print(f"{row['engine']:<30} {row['ttft_s'] * 1000:8.0f} {row['decode_tok_s']:13.1f} {row['e2e_tok_s']:10.1f} "
-              f"{burst if burst is None else round(burst, 1)!s:>16}")
+        print(
+            f"{row['engine']:<30} {row['ttft_s'] * 1000:8.0f} {row['decode_tok_s']:13.1f} {row['e2e_tok_s']:10.1f} "
+            f"{burst if burst is None else round(burst, 1)!s:>16}"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "rows": rows}, indent=2))
     return 0

@@ -43,6 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from rsdemo.backend import Backend  # noqa: E402
 from rsdemo.catalog import TOKENIZERS  # noqa: E402
+from rsdemo.core.settings import Settings  # noqa: E402
 from rsdemo.tokenization.adapters import (  # noqa: E402
     ByteAdapter,
     CharAdapter,
@@ -51,7 +52,6 @@ from rsdemo.tokenization.adapters import (  # noqa: E402
     TiktokenAdapter,
     TokenizerAdapter,
 )
-from rsdemo.settings import Settings  # noqa: E402
 
 TARGET_RATIO = 1.5
 # UTF-8 bytes. "48k" (not run by default) is the largest text Backend.tokenize still encodes whole with
@@ -91,10 +91,9 @@ Emoji: 🙂 😂 👍🏽 🚀 ✨ 🧠 👩‍💻 👨‍👩‍👧‍👦 �
 
 def _corpus_unit() -> str:
     """Prose and markdown paragraphs and whole code files, with one multilingual line after every 4th."""
+    import pydoc_data.topics
     import textwrap
     from json import decoder as json_decoder
-
-    import pydoc_data.topics
 
     topics = pydoc_data.topics.topics
     prose = [topics[name] for name in PROSE_TOPICS if name in topics]
@@ -274,8 +273,16 @@ def print_table(rows: Sequence[Row]) -> None:
     for r in rows:
         tokens = f"{r.tokens:,}" if r.tokens == r.raw_tokens else f"{r.tokens:,} (raw {r.raw_tokens:,})"
         lines.append(
-            (r.tokenizer, r.size, tokens, f"{r.raw_ms:.2f}", f"{r.rsdemo_ms:.2f}", f"{r.ratio:.2f}",
-             "yes" if r.ok else "NO", f"{r.view_ms:.2f}")
+            (
+                r.tokenizer,
+                r.size,
+                tokens,
+                f"{r.raw_ms:.2f}",
+                f"{r.rsdemo_ms:.2f}",
+                f"{r.ratio:.2f}",
+                "yes" if r.ok else "NO",
+                f"{r.view_ms:.2f}",
+            )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):
@@ -289,13 +296,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated, from {', '.join(SIZES)}")
     parser.add_argument(
-        "--rounds", type=int, default=None,
+        "--rounds",
+        type=int,
+        default=None,
         help="timed rounds per pair (default: " + ", ".join(f"{k}: {v}" for k, v in DEFAULT_ROUNDS.items()) + ")",
     )
     parser.add_argument("--keys", default="", help="comma-separated tokenizer keys (default: the whole catalog)")
-    parser.add_argument("--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)")
     parser.add_argument(
-        "--keep-gc", action="store_true",
+        "--cache-dir", default=None, help="rsdemo cache dir (default: RSDEMO_CACHE_DIR or ~/.cache/rsdemo)"
+    )
+    parser.add_argument(
+        "--keep-gc",
+        action="store_true",
         help="leave the garbage collector on while timing (default: gc.disable() around each timed call)",
     )
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results to this JSON file")
@@ -318,12 +330,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = Backend(settings=settings)
 
     machine = machine_info()
-    print("machine:", machine["cpu"], f"| {machine['cores']} cores ({machine['usable_cores']} usable)", "|",
-          machine["python"], "|", machine["platform"])
-    print("libraries:", ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
-          f"| rsdemo {machine['rsdemo_commit']} (rsdemo/*.py sha256 {machine['rsdemo_source_sha256']})")
-    print(f"settings: display_tokens={settings.display_tokens}, cache_dir={settings.cache_dir}, "
-          f"gc {'on' if args.keep_gc else 'off'} while timing")
+    print(
+        "machine:",
+        machine["cpu"],
+        f"| {machine['cores']} cores ({machine['usable_cores']} usable)",
+        "|",
+        machine["python"],
+        "|",
+        machine["platform"],
+    )
+    print(
+        "libraries:",
+        ", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+        f"| rsdemo {machine['rsdemo_commit']} (rsdemo/*.py sha256 {machine['rsdemo_source_sha256']})",
+    )
+    print(
+        f"settings: display_tokens={settings.display_tokens}, cache_dir={settings.cache_dir}, "
+        f"gc {'on' if args.keep_gc else 'off'} while timing"
+    )
     texts = build_texts(sizes)
     print("corpus:", CORPUS_DESCRIPTION)
     for name, text in texts.items():
@@ -340,10 +364,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             rounds = args.rounds or DEFAULT_ROUNDS[size]
             row = bench_pair(backend, key, size, texts[size], rounds, keep_gc=args.keep_gc)
             rows.append(row)
-            print(f"  {key:<20} {size:<4} raw {row.raw_ms:9.2f} ms  rsdemo {row.rsdemo_ms:9.2f} ms  "
-                  f"x{row.ratio:<6.2f} (load {load_s:.2f} s)", flush=True)
-    print(f"\n{len(rows)} pairs in {time.perf_counter() - started:.1f} s; "
-          f"median of interleaved rounds; target rsdemo/raw <= {TARGET_RATIO}\n")
+            print(
+                f"  {key:<20} {size:<4} raw {row.raw_ms:9.2f} ms  rsdemo {row.rsdemo_ms:9.2f} ms  "
+                f"x{row.ratio:<6.2f} (load {load_s:.2f} s)",
+                flush=True,
+            )
+    print(
+        f"\n{len(rows)} pairs in {time.perf_counter() - started:.1f} s; "
+        f"median of interleaved rounds; target rsdemo/raw <= {TARGET_RATIO}\n"
+    )
     print_table(rows)
 
     if args.json:

@@ -53,8 +53,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 def requests(seed: int, n: int, tokenizers: Sequence[str]) -> list[tuple[str, str, bool, bool, str]]:
     rng = random.Random(seed)
-    return [(rng.choice(soak.TEXTS), rng.choice(tokenizers), rng.random() < 0.2, rng.random() < 0.2, "text")
-            for _ in range(n)]
+    return [
+        (rng.choice(soak.TEXTS), rng.choice(tokenizers), rng.random() < 0.2, rng.random() < 0.2, "text")
+        for _ in range(n)
+    ]
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -72,7 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
 
-    import gradio as gr
     import orjson
     from gradio import processing_utils
     from gradio.state_holder import SessionState
@@ -94,12 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = SessionState(demo)
 
     async def process(req: tuple[Any, ...]) -> dict[str, Any]:
-        return await demo.process_api(block_fn=block_fn, inputs=list(req), state=session,
-                                      root_path="http://127.0.0.1:7860")
+        return await demo.process_api(
+            block_fn=block_fn, inputs=list(req), state=session, root_path="http://127.0.0.1:7860"
+        )
 
     def sse_message(output: dict[str, Any]) -> bytes:
-        msg = {"msg": "process_completed", "event_id": "0" * 32, "output": output, "success": True,
-               "title": None}
+        msg = {"msg": "process_completed", "event_id": "0" * 32, "output": output, "success": True, "title": None}
         return orjson.dumps(msg, default=str)
 
     async def output_handling(block: Any, value: Any) -> Any:
@@ -113,10 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = await processing_utils.async_move_files_to_cache(out, block, postprocess=True)
         return processing_utils.add_root_url([out], "http://127.0.0.1:7860", None)[0]
 
-    names = [f"{type(b).__name__} {b.elem_id or ''}{' (hidden)' if not getattr(b, 'visible', True) else ''}".strip()
-             for b in block_fn.outputs]
-    samples: dict[str, list[float]] = {k: [] for k in ("backend", "callback", "process_api", "sse json",
-                                                        "new session")}
+    names = [
+        f"{type(b).__name__} {b.elem_id or ''}{' (hidden)' if not getattr(b, 'visible', True) else ''}".strip()
+        for b in block_fn.outputs
+    ]
+    samples: dict[str, list[float]] = {k: [] for k in ("backend", "callback", "process_api", "sse json", "new session")}
     per_output: dict[str, list[float]] = {n: [] for n in names}
     per_output_bytes: dict[str, list[int]] = {n: [] for n in names}
     sizes: list[int] = []
@@ -124,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for _ in range(args.rounds):
         for req in reqs:
             text, tok, special, _ws, _show = req
-            samples["backend"].append(timed(lambda: backend.tokenize(text=text, tokenizer=tok,
-                                                                      add_special_tokens=special)))
+            samples["backend"].append(
+                timed(lambda: backend.tokenize(text=text, tokenizer=tok, add_special_tokens=special))
+            )
             values: list[Any] = []
             samples["callback"].append(timed(lambda: values.extend(callback(*req))))
             result: dict[str, Any] = {}
@@ -141,10 +144,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 per_output[name].append(t + timed(lambda: orjson.dumps(handled[0], default=str)))
                 per_output_bytes[name].append(len(orjson.dumps(handled[0], default=str)))
 
-    report: dict[str, Any] = {"machine": common.machine_info(dists=("gradio", "orjson", "tiktoken", "tokenizers")),
-                              "requests": len(reqs) * args.rounds, "tokenizers": tokenizers, "ms": {}}
-    print(f"{len(reqs)} /tokenize requests x {args.rounds} rounds (soak.py's texts: mean "
-          f"{statistics.fmean(len(r[0]) for r in reqs):.0f} chars; tokenizers: {', '.join(tokenizers)})")
+    report: dict[str, Any] = {
+        "machine": common.machine_info(dists=("gradio", "orjson", "tiktoken", "tokenizers")),
+        "requests": len(reqs) * args.rounds,
+        "tokenizers": tokenizers,
+        "ms": {},
+    }
+    print(
+        f"{len(reqs)} /tokenize requests x {args.rounds} rounds (soak.py's texts: mean "
+        f"{statistics.fmean(len(r[0]) for r in reqs):.0f} chars; tokenizers: {', '.join(tokenizers)})"
+    )
     print(f"{'piece':<34} {'median ms':>9} {'mean ms':>8}")
     for name, values in samples.items():
         report["ms"][name] = {"median": 1000 * statistics.median(values), "mean": 1000 * statistics.fmean(values)}
@@ -153,10 +162,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["outputs"] = {}
     for name in names:
         v, b = per_output[name], per_output_bytes[name]
-        report["outputs"][name] = {"median_ms": 1000 * statistics.median(v), "mean_ms": 1000 * statistics.fmean(v),
-                                   "mean_bytes": statistics.fmean(b)}
-        print(f"{name:<38} {1000 * statistics.median(v):>9.2f} {1000 * statistics.fmean(v):>8.2f} "
-              f"{statistics.fmean(b):>10,.0f}")
+        report["outputs"][name] = {
+            "median_ms": 1000 * statistics.median(v),
+            "mean_ms": 1000 * statistics.fmean(v),
+            "mean_bytes": statistics.fmean(b),
+        }
+        print(
+            f"{name:<38} {1000 * statistics.median(v):>9.2f} {1000 * statistics.fmean(v):>8.2f} "
+            f"{statistics.fmean(b):>10,.0f}"
+        )
     report["mean_message_bytes"] = statistics.fmean(sizes)
     print(f"mean process_completed message: {statistics.fmean(sizes):,.0f} bytes")
 
@@ -169,8 +183,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = pstats.Stats(prof)
         total = sum(v[3] for k, v in stats.stats.items() if k[2] == callback.__name__ or k[2] == "wrapper")  # type: ignore[attr-defined]
         print(f"\ncProfile of the callback ({len(reqs)} calls; cumulative ms per call, profiler overhead included):")
-        wanted = ("tokenize", "render_token_view", "render_stats", "as_dict", "segments", "tokens", "_ids_text",
-                  "_notice", "visible_text", "dumps", "escape")
+        wanted = (
+            "tokenize",
+            "render_token_view",
+            "render_stats",
+            "as_dict",
+            "segments",
+            "tokens",
+            "_ids_text",
+            "_notice",
+            "visible_text",
+            "dumps",
+            "escape",
+        )
         rows = []
         for (path, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
             if func in wanted and ("rsdemo" in path or func in ("dumps", "escape")):

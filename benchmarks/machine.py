@@ -26,10 +26,16 @@ def machine_info(*, dists: Sequence[str]) -> dict[str, object]:
     except AttributeError:
         usable = os.cpu_count()
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10, check=False,
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
     digest = hashlib.sha256()

@@ -50,16 +50,28 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("rsdemo callback (tokenize, render, as_dict)", r"[(/]rsdemo/"),
     ("Gradio: analytics summary after each event (pandas)", r"^(?:[\w<>]+\.)*compute_analytics_summary "),
     ("Gradio: queue estimations to waiting events", r"^(?:[\w<>]+\.)*broadcast_estimations "),
-    ("Gradio: output postprocess (4 outputs)", r"^(?:[\w<>]+\.)*(postprocess_data|postprocess|async_move_files_to_cache|add_root_url) "),
+    (
+        "Gradio: output postprocess (4 outputs)",
+        r"^(?:[\w<>]+\.)*(postprocess_data|postprocess|async_move_files_to_cache|add_root_url) ",
+    ),
     ("Gradio: input preprocess", r"^(?:[\w<>]+\.)*preprocess_data "),
-    ("Gradio: new session state (first request of a session)", r"^(?:[\w<>]+\.)*(SessionState\.__init__|__init__ \(gradio/state_holder)"),
-    ("Gradio: process_api / call_function (thread hop)", r"^(?:[\w<>]+\.)*(process_api|call_function|call_process_api) "),
+    (
+        "Gradio: new session state (first request of a session)",
+        r"^(?:[\w<>]+\.)*(SessionState\.__init__|__init__ \(gradio/state_holder)",
+    ),
+    (
+        "Gradio: process_api / call_function (thread hop)",
+        r"^(?:[\w<>]+\.)*(process_api|call_function|call_process_api) ",
+    ),
     ("Gradio: queue process_events (other)", r"^(?:[\w<>]+\.)*process_events "),
     ("Gradio: queue scheduling loops", r"^(?:[\w<>]+\.)*(start_processing|start_progress_updates|notify_clients) "),
     ("HTTP: POST /queue/join", r"^(?:[\w<>]+\.)*(queue_join_helper|queue_join) "),
     ("HTTP: GET /queue/data SSE stream", r"^(?:[\w<>]+\.)*(sse_stream|queue_data_helper|queue_data|process_msg) "),
     ("HTTP: heartbeat streams", r"^(?:[\w<>]+\.)*(heartbeat|iterator) \(gradio/routes"),
-    ("HTTP: ASGI / uvicorn / middleware (routing, response writes, accept)", r"[(/](uvicorn|h11|starlette|fastapi)/|gradio/(brotli_middleware|route_utils)"),
+    (
+        "HTTP: ASGI / uvicorn / middleware (routing, response writes, accept)",
+        r"[(/](uvicorn|h11|starlette|fastapi)/|gradio/(brotli_middleware|route_utils)",
+    ),
 )
 _PHASES = [(name, re.compile(pattern)) for name, pattern in PHASES]
 
@@ -86,8 +98,10 @@ def phase(frames: Sequence[str]) -> str:
 
 # innermost frames of a thread that is blocked, not running: py-spy's own idle detection does not catch them
 # on every system, so these samples are set apart as "idle wait" (the main thread's block_thread sleep loop too)
-_IDLE = re.compile(r"^(?:[\w<>]+\.)*(wait|_wait_for_tstate_lock|select|block_thread|get|sleep) "
-                   r"\((threading|selectors|queue|gradio/blocks|time)\.py")
+_IDLE = re.compile(
+    r"^(?:[\w<>]+\.)*(wait|_wait_for_tstate_lock|select|block_thread|get|sleep) "
+    r"\((threading|selectors|queue|gradio/blocks|time)\.py"
+)
 
 
 def categorise(frames: Sequence[str]) -> str:
@@ -132,9 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     busy_stacks = [(f, n) for f, n in stacks if not (f and _IDLE.search(f[-1]))]
     busy = total - by_cat.get("idle wait", 0)
     per_req = (lambda n: f"{1000 * n / args.rate / args.requests:8.2f}") if args.requests else (lambda n: "")
-    print(f"{total:,} samples ({total / args.rate:.1f} thread-seconds at {args.rate:g} Hz), "
-          f"{busy:,} not waiting" + (f"; {args.requests:,} requests" if args.requests else ""))
-    print(f"{'category (share of the samples not waiting)':<46} {'share':>6}" + (f" {'ms/req':>8}" if args.requests else ""))
+    print(
+        f"{total:,} samples ({total / args.rate:.1f} thread-seconds at {args.rate:g} Hz), "
+        f"{busy:,} not waiting" + (f"; {args.requests:,} requests" if args.requests else "")
+    )
+    print(
+        f"{'category (share of the samples not waiting)':<46} {'share':>6}"
+        + (f" {'ms/req':>8}" if args.requests else "")
+    )
     for name, n in by_cat.most_common():
         if name != "idle wait":
             print(f"{name:<46} {n / busy:>6.1%}" + (f" {per_req(n)}" if args.requests else ""))

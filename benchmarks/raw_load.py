@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-
 import soak  # benchmarks/soak.py: the same texts and tokenizers
 
 
@@ -42,8 +41,15 @@ def _proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _one_client(url: str, mode: str, seed: int, start_at: float, duration: float, fn_index: int,
-                out: list[tuple[float, float, bool]]) -> None:
+def _one_client(
+    url: str,
+    mode: str,
+    seed: int,
+    start_at: float,
+    duration: float,
+    fn_index: int,
+    out: list[tuple[float, float, bool]],
+) -> None:
     rng = random.Random(seed)
     session = uuid.uuid4().hex[:11]
     with httpx.Client(base_url=url, timeout=60) as http:
@@ -54,8 +60,16 @@ def _one_client(url: str, mode: str, seed: int, start_at: float, duration: float
             ok = False
             try:
                 if mode == "queue":
-                    http.post("/gradio_api/queue/join", json={"data": args, "fn_index": fn_index, "session_hash": session,
-                                                              "event_data": None, "trigger_id": None}).raise_for_status()
+                    http.post(
+                        "/gradio_api/queue/join",
+                        json={
+                            "data": args,
+                            "fn_index": fn_index,
+                            "session_hash": session,
+                            "event_data": None,
+                            "trigger_id": None,
+                        },
+                    ).raise_for_status()
                     with http.stream("GET", "/gradio_api/queue/data", params={"session_hash": session}) as resp:
                         for line in resp.iter_lines():
                             if line.startswith("data:"):
@@ -75,11 +89,14 @@ def _one_client(url: str, mode: str, seed: int, start_at: float, duration: float
             out.append((time.time() - t0, time.time(), ok))
 
 
-def _process(url: str, mode: str, clients: int, first_seed: int, start_at: float, duration: float, fn_index: int,
-             q: Any) -> None:
+def _process(
+    url: str, mode: str, clients: int, first_seed: int, start_at: float, duration: float, fn_index: int, q: Any
+) -> None:
     records: list[tuple[float, float, bool]] = []
-    threads = [threading.Thread(target=_one_client, args=(url, mode, first_seed + i, start_at, duration, fn_index,
-                                                            records)) for i in range(clients)]
+    threads = [
+        threading.Thread(target=_one_client, args=(url, mode, first_seed + i, start_at, duration, fn_index, records))
+        for i in range(clients)
+    ]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     for th in threads:
         th.start()
@@ -105,8 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     q = ctx.Queue()
     start_at = time.time() + 3
     per = [args.clients // args.procs + (i < args.clients % args.procs) for i in range(args.procs)]
-    procs = [ctx.Process(target=_process, args=(url, args.mode, n, 1000 * i, start_at, args.duration, fn_index, q))
-             for i, n in enumerate(per) if n]
+    procs = [
+        ctx.Process(target=_process, args=(url, args.mode, n, 1000 * i, start_at, args.duration, fn_index, q))
+        for i, n in enumerate(per)
+        if n
+    ]
     for proc in procs:
         proc.start()
     time.sleep(max(0.0, start_at - time.time()))
@@ -121,10 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not n:
         print("no request finished", file=sys.stderr)
         return 1
-    print(f"{args.mode:<14} {args.clients} clients: {n / args.duration:6.1f} req/s, p50 {1000 * in_window[n // 2]:,.0f} ms, "
-          f"p95 {1000 * in_window[int(n * 0.95)]:,.0f} ms, errors {sum(not ok for _, _, ok in records)}, app CPU "
-          f"{1000 * cpu / len(records):.1f} ms/request ({cpu / args.duration:.2f} cores), clients CPU "
-          f"{1000 * sum(c for _, c in results) / len(records):.1f} ms/request")
+    print(
+        f"{args.mode:<14} {args.clients} clients: {n / args.duration:6.1f} req/s, "
+        f"p50 {1000 * in_window[n // 2]:,.0f} ms, "
+        f"p95 {1000 * in_window[int(n * 0.95)]:,.0f} ms, errors {sum(not ok for _, _, ok in records)}, app CPU "
+        f"{1000 * cpu / len(records):.1f} ms/request ({cpu / args.duration:.2f} cores), clients CPU "
+        f"{1000 * sum(c for _, c in results) / len(records):.1f} ms/request"
+    )
     return 0
 
 

@@ -77,8 +77,18 @@ import machine as common  # benchmarks/machine.py
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIGHT_KINDS = ("tokenize", "compare", "decode")
 DEFAULT_TOKENIZERS = (
-    "gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "mistral-v1", "bert-base-uncased",
-    "shakespeare-unigram", "smollm2", "word", "char", "byte",
+    "gpt2",
+    "cl100k_base",
+    "o200k_base",
+    "llama3",
+    "qwen",
+    "mistral-v1",
+    "bert-base-uncased",
+    "shakespeare-unigram",
+    "smollm2",
+    "word",
+    "char",
+    "byte",
 )
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 MISSING_MODEL = "rsdemo-soak/no-such-model"  # a well-formed Hub id that cannot load offline: must fail fast
@@ -96,7 +106,7 @@ TEXTS: tuple[str, ...] = (
     "Tokenizers split text into pieces: naïve café, 東京タワー, 👩‍👩‍👧 and 🇫🇷.\n"
     "\tIndented code: for i in range(10): print(i ** 2)  # 1234567890\n"
     "<|endoftext|> is a special token in GPT-2.",
-    "def fibonacci(n: int) -> int:\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n"
+    'def fibonacci(n: int) -> int:\n    """Return the n-th Fibonacci number."""\n'
     "    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n\n"
     "print([fibonacci(i) for i in range(20)])\n",
     '{"id": 4182, "name": "Ada Lovelace", "tags": ["math", "poetry"], "active": true, '
@@ -112,9 +122,12 @@ TEXTS: tuple[str, ...] = (
     "   leading spaces, trailing spaces   \n\n\n\ttabs\tand\r\nwindows line endings\r\n",
     "E = mc² ; ∑ᵢ xᵢ² ≤ ∫₀^∞ e^{-x} dx ; α → β ⇒ γ ; 3.14159265358979 ≈ π",
     # a longer text (~3.5 KB): requests are not all tiny
-    ("It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
-     "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, "
-     "it was the season of Darkness, it was the spring of hope, it was the winter of despair. ") * 10,
+    (
+        "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
+        "foolishness, it was the epoch of belief, it was the epoch of incredulity, it was the season of Light, "
+        "it was the season of Darkness, it was the spring of hope, it was the winter of despair. "
+    )
+    * 10,
 )
 GEN_PROMPTS = (
     "What is the capital of France? Answer in one sentence.",
@@ -273,8 +286,7 @@ def _is_clear_error(err: BaseException) -> bool:
     """A message the app meant for the user (gr.Error -> AppError), not an internal error or a crash."""
     from gradio_client.exceptions import AppError, ValidationError
 
-    return (isinstance(err, (AppError, ValidationError)) and bool(str(err).strip())
-            and "Internal error" not in str(err))
+    return isinstance(err, (AppError, ValidationError)) and bool(str(err).strip()) and "Internal error" not in str(err)
 
 
 def _client(url: str, ssl_verify: bool) -> Any:
@@ -291,15 +303,28 @@ class App:
 
     def __init__(self, *, python: str, script: Path, port: int, log_path: Path, extra_env: dict[str, str]) -> None:
         env = dict(os.environ)
-        env.update({"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-                    "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {
+                "GRADIO_SERVER_NAME": "127.0.0.1",
+                "GRADIO_SERVER_PORT": str(port),
+                "GRADIO_ANALYTICS_ENABLED": "False",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra_env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([python, str(script)], cwd=REPO_ROOT, env=env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [python, str(script)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.pid = self.proc.pid
         self.url = ""
 
@@ -309,7 +334,9 @@ class App:
         pattern = re.compile(r"Running on local URL:\s+(http://[^\s/]+:\d+)")
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited with status {self.proc.returncode} during start-up:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"the app exited with status {self.proc.returncode} during start-up:\n{self.log_tail()}"
+                )
             if not self.url:
                 found = pattern.search(self.log_text())
                 if found:
@@ -420,25 +447,35 @@ def check_compare(out: Any, *, tokenizers: Sequence[str]) -> str | None:
 # --- client processes -----------------------------------------------------------------------------
 
 
-def _light_request(rng: random.Random, cfg: Config, kinds: Sequence[str], weights: Sequence[float]
-                   ) -> tuple[str, str, tuple[Any, ...], Callable[[Any], str | None] | None]:
+def _light_request(
+    rng: random.Random, cfg: Config, kinds: Sequence[str], weights: Sequence[float]
+) -> tuple[str, str, tuple[Any, ...], Callable[[Any], str | None] | None]:
     """(kind, api name, args, checker); the checker is None for a deliberately bad request."""
     if rng.random() < cfg.bad_fraction:
         kind, args = rng.choice(BAD_LIGHT)
         return "bad-" + kind, "/" + kind, args, None
     kind = rng.choices(kinds, weights)[0]
     text = rng.choice(TEXTS)
-    special, whitespace = rng.random() < 0.2, rng.random() < 0.2
+    special, _whitespace = rng.random() < 0.2, rng.random() < 0.2
     if kind == "tokenize":
         tok = rng.choice(cfg.tokenizers)
-        return kind, "/tokenize", (text, tok, special), (
-            lambda out: check_tokenize(out, text=text, tokenizer=tok))
+        return kind, "/tokenize", (text, tok, special), (lambda out: check_tokenize(out, text=text, tokenizer=tok))
     if kind == "compare":
         keys = rng.sample(cfg.tokenizers, rng.choice((2, 3)))
         return kind, "/compare", (text, keys, special), (lambda out: check_compare(out, tokenizers=keys))
     ids_text, tok, expected = rng.choice(cfg.decode_inputs)  # type: ignore[misc]
-    return kind, "/decode", (ids_text, tok), (
-        lambda out: None if out["text"] == expected else f"decode gave {str(out['text'])[:40]!r}, expected {expected[:40]!r}")
+    return (
+        kind,
+        "/decode",
+        (ids_text, tok),
+        (
+            lambda out: (
+                None
+                if out["text"] == expected
+                else f"decode gave {str(out['text'])[:40]!r}, expected {expected[:40]!r}"
+            )
+        ),
+    )
 
 
 def _run_light(client: Any, cfg: Config, seed: int, start_at: float, records: list[dict[str, Any]]) -> None:
@@ -470,8 +507,16 @@ def _run_light(client: Any, cfg: Config, seed: int, start_at: float, records: li
             else:
                 outcome, message = "unexpected", _short(err)
         t1 = time.time()
-        records.append({"kind": kind, "start": t0 - start_at, "end": t1 - start_at, "latency": t1 - t0,
-                        "outcome": outcome, "message": message})
+        records.append(
+            {
+                "kind": kind,
+                "start": t0 - start_at,
+                "end": t1 - start_at,
+                "latency": t1 - t0,
+                "outcome": outcome,
+                "message": message,
+            }
+        )
 
 
 _RUNNING = frozenset({"PROCESSING", "ITERATING", "PROGRESS", "FINISHED", "LOG"})
@@ -556,8 +601,13 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
         if action == "cancel" and case.method == "beam":  # beam search sends one message: nothing to cut short
             action = "complete"
         model = MISSING_MODEL if action == "switch" else EMBEDDED_MODEL
-        run: dict[str, Any] = {"case": case.name, "method": case.method, "model": model, "action": action,
-                               "start": time.time() - start_at}
+        run: dict[str, Any] = {
+            "case": case.name,
+            "method": case.method,
+            "model": model,
+            "action": action,
+            "start": time.time() - start_at,
+        }
         t0 = time.time()
         first_at: float | None = None
         first_tokens = 0
@@ -567,8 +617,9 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
         timeout: str | None = None
         marks: dict[str, float] = {}
         stream_open = bool(getattr(client, "stream_open", False))  # the last run's event stream still open
-        job = client.submit(case.prompt, model, case.method, dict(case.params), True, "", cfg.gen_engine,
-                            api_name="/generate")
+        job = client.submit(
+            case.prompt, model, case.method, dict(case.params), True, "", cfg.gen_engine, api_name="/generate"
+        )
         try:
             for message in iterate_job(job, deadline=t0 + cfg.request_timeout_s, marks=marks):
                 now = time.time()
@@ -594,17 +645,27 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
             except Exception as err:  # noqa: BLE001
                 error = err
         tokens = len(last.get("tokens", [])) if last else 0
-        run.update({
-            "latency": t1 - t0, "ttft": (first_at - t0) if first_at else None, "messages": messages,
-            "queued": (marks.get("started", t1) - t0),
-            "tokens": tokens, "finish_reason": last.get("finish_reason") if last else None,
-            "done": bool(last and last.get("done")), "text": last.get("text") if last else None,
-            "status": code, "end": t1 - start_at,
-            "tokens_per_s": ((tokens - first_tokens) / (t1 - first_at)
-                             if first_at and tokens > first_tokens and t1 > first_at else None),
-            "e2e_tokens_per_s": tokens / (t1 - t0) if tokens and t1 > t0 else None,
-            "cancel_to_end_s": (t1 - cancelled_at) if cancelled_at else None,
-        })
+        run.update(
+            {
+                "latency": t1 - t0,
+                "ttft": (first_at - t0) if first_at else None,
+                "messages": messages,
+                "queued": (marks.get("started", t1) - t0),
+                "tokens": tokens,
+                "finish_reason": last.get("finish_reason") if last else None,
+                "done": bool(last and last.get("done")),
+                "text": last.get("text") if last else None,
+                "status": code,
+                "end": t1 - start_at,
+                "tokens_per_s": (
+                    (tokens - first_tokens) / (t1 - first_at)
+                    if first_at and tokens > first_tokens and t1 > first_at
+                    else None
+                ),
+                "e2e_tokens_per_s": tokens / (t1 - t0) if tokens and t1 > t0 else None,
+                "cancel_to_end_s": (t1 - cancelled_at) if cancelled_at else None,
+            }
+        )
         note = " (submitted while the client's last event stream was open)" if stream_open else ""
         if timeout is not None:
             run.update(outcome="unexpected", message=f"no end within {cfg.request_timeout_s:.0f} s: {timeout}")
@@ -612,8 +673,11 @@ def _run_generator(client: Any, cfg: Config, seed: int, start_at: float, runs: l
             if error is not None and _is_clear_error(error) and t1 - t0 <= cfg.fail_fast_s:
                 run.update(outcome="expected", message=_short(error))
             elif error is not None:
-                run.update(outcome="unexpected", message=f"refused only after {t1 - t0:.1f} s ({run['queued']:.1f} s "
-                                                          f"of it waiting in the queue): {_short(error)}{note}")
+                run.update(
+                    outcome="unexpected",
+                    message=f"refused only after {t1 - t0:.1f} s ({run['queued']:.1f} s "
+                    f"of it waiting in the queue): {_short(error)}{note}",
+                )
             else:
                 run.update(outcome="unexpected", message="a model that cannot load produced output")
         elif error is not None:
@@ -658,8 +722,7 @@ def _close_quietly(client: Any) -> None:
         pass
 
 
-def client_worker(wid: int, specs: list[tuple[str, int]], cfg: Config, start: Any, start_at: Any,
-                  out_q: Any) -> None:
+def client_worker(wid: int, specs: list[tuple[str, int]], cfg: Config, start: Any, start_at: Any, out_q: Any) -> None:
     """One client process: a thread and a gradio_client.Client per client; reports records at the end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     records: list[dict[str, Any]] = []
@@ -679,8 +742,12 @@ def client_worker(wid: int, specs: list[tuple[str, int]], cfg: Config, start: An
             target = _run_light if role == "light" else _run_generator
             sink = records if role == "light" else runs
 
-            def body(target: Callable[..., None] = target, client: Any = client, seed: int = seed,
-                     sink: list[dict[str, Any]] = sink) -> None:
+            def body(
+                target: Callable[..., None] = target,
+                client: Any = client,
+                seed: int = seed,
+                sink: list[dict[str, Any]] = sink,
+            ) -> None:
                 try:
                     target(client, cfg, seed, t0, sink)
                 except BaseException:  # noqa: BLE001
@@ -696,8 +763,19 @@ def client_worker(wid: int, specs: list[tuple[str, int]], cfg: Config, start: An
         if stuck:
             errors.append(f"{stuck} client thread(s) still running at the hard deadline")
         cpu = _self_cpu_s() - cpu0
-        out_q.put(("result", wid, {"records": list(records), "runs": list(runs), "cpu_s": cpu, "errors": errors,
-                                   "finished_at": time.time()}))
+        out_q.put(
+            (
+                "result",
+                wid,
+                {
+                    "records": list(records),
+                    "runs": list(runs),
+                    "cpu_s": cpu,
+                    "errors": errors,
+                    "finished_at": time.time(),
+                },
+            )
+        )
         closers = [threading.Thread(target=_close_quietly, args=(c,), daemon=True) for c in clients]
         for th in closers:  # after reporting, all at once: each close() may wait 1 s for its heartbeat thread
             th.start()
@@ -740,8 +818,9 @@ def warm_up(client: Any, tokenizers: Sequence[str]) -> tuple[tuple[tuple[str, st
     return tuple(decode_inputs), problems
 
 
-def generation_references(client: Any, cases: Sequence[GenCase], timeout_s: float,
-                          engine: str = "") -> dict[str, dict[str, Any]]:
+def generation_references(
+    client: Any, cases: Sequence[GenCase], timeout_s: float, engine: str = ""
+) -> dict[str, dict[str, Any]]:
     """Each seeded case run alone (streaming, to the end): final text, tokens, ttft, tokens/s, duration."""
     refs: dict[str, dict[str, Any]] = {}
     for case in cases:
@@ -749,8 +828,9 @@ def generation_references(client: Any, cases: Sequence[GenCase], timeout_s: floa
         first: float | None = None
         first_tokens = 0
         last: Any = None
-        job = client.submit(case.prompt, EMBEDDED_MODEL, case.method, dict(case.params), True, "", engine,
-                            api_name="/generate")
+        job = client.submit(
+            case.prompt, EMBEDDED_MODEL, case.method, dict(case.params), True, "", engine, api_name="/generate"
+        )
         for message in iterate_job(job, deadline=t0 + timeout_s):
             if first is None:
                 first = time.time()
@@ -761,10 +841,16 @@ def generation_references(client: Any, cases: Sequence[GenCase], timeout_s: floa
         if not (isinstance(last, dict) and last.get("done")):
             raise RuntimeError(f"reference run {case.name} ended without a done message")
         tokens = len(last.get("tokens", []))
-        refs[case.name] = {"text": last["text"], "tokens": tokens, "ttft": (first - t0) if first else None,
-                           "latency": t1 - t0, "finish_reason": last.get("finish_reason"),
-                           "tokens_per_s": ((tokens - first_tokens) / (t1 - first)
-                                            if first and tokens > first_tokens and t1 > first else None)}
+        refs[case.name] = {
+            "text": last["text"],
+            "tokens": tokens,
+            "ttft": (first - t0) if first else None,
+            "latency": t1 - t0,
+            "finish_reason": last.get("finish_reason"),
+            "tokens_per_s": (
+                (tokens - first_tokens) / (t1 - first) if first and tokens > first_tokens and t1 > first else None
+            ),
+        }
     return refs
 
 
@@ -808,18 +894,23 @@ def _kind_stats(records: Sequence[dict[str, Any]], duration_s: float) -> dict[st
         lat = [r["latency"] for r in answered]
         in_window = sum(1 for r in answered if r["end"] <= duration_s)
         stats[kind] = {
-            "served": len(ok), "answered": len(answered), "answered_in_window": in_window,
+            "served": len(ok),
+            "answered": len(answered),
+            "answered_in_window": in_window,
             "per_s": in_window / duration_s if duration_s else None,
             "expected_errors": sum(r["outcome"] == "expected" for r in rs),
             "unexpected_errors": sum(r["outcome"] == "unexpected" for r in rs),
-            "p50_s": percentile(lat, 50), "p95_s": percentile(lat, 95), "max_s": max(lat) if lat else None,
+            "p50_s": percentile(lat, 50),
+            "p95_s": percentile(lat, 95),
+            "max_s": max(lat) if lat else None,
             "mean_s": statistics.fmean(lat) if lat else None,
         }
     return stats
 
 
-def timeline(records: Sequence[dict[str, Any]], window_s: float, bucket_s: float,
-             rss: Sequence[tuple[float, int]] = ()) -> list[dict[str, Any]]:
+def timeline(
+    records: Sequence[dict[str, Any]], window_s: float, bucket_s: float, rss: Sequence[tuple[float, int]] = ()
+) -> list[dict[str, Any]]:
     """Per time bucket: light requests answered, their median latency and the app's largest RSS sample.
 
     Does the app slow down or grow as it serves more (a soak's question)? ``rss`` holds (seconds since the
@@ -831,14 +922,23 @@ def timeline(records: Sequence[dict[str, Any]], window_s: float, bucket_s: float
         end = min(t + bucket_s, window_s)
         lat = [r["latency"] for r in records if t <= r["end"] < end and r["outcome"] in ("ok", "expected")]
         mem = [kib for at, kib in rss if t <= at < end]
-        buckets.append({"from_s": t, "to_s": end, "answered": len(lat), "per_s": len(lat) / (end - t),
-                        "p50_s": percentile(lat, 50), "rss_mib": max(mem) / 1024 if mem else None})
+        buckets.append(
+            {
+                "from_s": t,
+                "to_s": end,
+                "answered": len(lat),
+                "per_s": len(lat) / (end - t),
+                "p50_s": percentile(lat, 50),
+                "rss_mib": max(mem) / 1024 if mem else None,
+            }
+        )
         t = end
     return buckets
 
 
-def alternating(records: Sequence[dict[str, Any]], window_s: float, duration_s: float,
-                settle_s: float) -> dict[str, Any]:
+def alternating(
+    records: Sequence[dict[str, Any]], window_s: float, duration_s: float, settle_s: float
+) -> dict[str, Any]:
     """Light throughput in the windows with generation (even: 0, 2, ...) against those without (odd), one run.
 
     ``--gen-windows``: both kinds of window share the app, its warm state and the machine's speed, which drifts
@@ -855,15 +955,23 @@ def alternating(records: Sequence[dict[str, Any]], window_s: float, duration_s: 
     (6.0, 7.0, 0.8571, [0.8333, 0.875])
     """
     answered = [r["end"] for r in records if r["outcome"] in ("ok", "expected") and not r["kind"].startswith("bad-")]
-    rates = [sum(1 for end in answered if k * window_s + settle_s <= end < (k + 1) * window_s) / (window_s - settle_s)
-             for k in range(int(duration_s / window_s + 1e-9))]
+    rates = [
+        sum(1 for end in answered if k * window_s + settle_s <= end < (k + 1) * window_s) / (window_s - settle_s)
+        for k in range(int(duration_s / window_s + 1e-9))
+    ]
     compared = [(rates[k], (rates[k - 1] + rates[k + 1]) / 2) for k in range(2, len(rates) - 1, 2)]
     with_s = statistics.fmean(a for a, _ in compared) if compared else None
     without_s = statistics.fmean(b for _, b in compared) if compared else None
-    return {"window_s": window_s, "settle_s": settle_s, "windows": len(rates), "rates_per_s": rates,
-            "with_per_s": with_s, "without_per_s": without_s,
-            "ratio": round(with_s / without_s, 4) if with_s is not None and without_s else None,
-            "window_ratios": [round(a / b, 4) for a, b in compared if b]}
+    return {
+        "window_s": window_s,
+        "settle_s": settle_s,
+        "windows": len(rates),
+        "rates_per_s": rates,
+        "with_per_s": with_s,
+        "without_per_s": without_s,
+        "ratio": round(with_s / without_s, 4) if with_s is not None and without_s else None,
+        "window_ratios": [round(a / b, 4) for a, b in compared if b],
+    }
 
 
 def run(args: argparse.Namespace) -> Outcome:
@@ -874,8 +982,12 @@ def run(args: argparse.Namespace) -> Outcome:
         if not cases:
             raise SystemExit(f"--gen-methods {args.gen_methods!r} leaves no generation case")
     cfg_public = {k: v for k, v in vars(args).items() if k not in ("json",)}
-    outcome = Outcome(config=cfg_public, machine=common.machine_info(
-        dists=("gradio", "gradio_client", "httpx", "torch", "transformers", "tokenizers", "tiktoken")))
+    outcome = Outcome(
+        config=cfg_public,
+        machine=common.machine_info(
+            dists=("gradio", "gradio_client", "httpx", "torch", "transformers", "tokenizers", "tiktoken")
+        ),
+    )
     log_dir = Path(tempfile.mkdtemp(prefix="rsdemo-soak-"))
     port = args.port or free_port()
     app: App | None = None
@@ -891,33 +1003,57 @@ def run(args: argparse.Namespace) -> Outcome:
         monitor = Monitor(app.pid)
         monitor.start()
         idle = _proc_status(app.pid)
-        outcome.app = {"pid": app.pid, "url": app.url, "startup_s": round(startup_s, 2),
-                       "rss_idle_mib": idle.get("VmRSS", 0) / 1024}
+        outcome.app = {
+            "pid": app.pid,
+            "url": app.url,
+            "startup_s": round(startup_s, 2),
+            "rss_idle_mib": idle.get("VmRSS", 0) / 1024,
+        }
         print(f"app ready at {app.url} after {startup_s:.1f} s, RSS {idle.get('VmRSS', 0) / 1024:.0f} MiB", flush=True)
 
         ref_client = _client(app.url, args.ssl_verify)
         t = time.perf_counter()
         decode_inputs, problems = warm_up(ref_client, args.tokenizers)
-        print(f"warm-up: {len(args.tokenizers)} tokenizers loaded in {time.perf_counter() - t:.1f} s"
-              + (f"; PROBLEMS: {problems}" if problems else ""), flush=True)
+        print(
+            f"warm-up: {len(args.tokenizers)} tokenizers loaded in {time.perf_counter() - t:.1f} s"
+            + (f"; PROBLEMS: {problems}" if problems else ""),
+            flush=True,
+        )
         references: dict[str, dict[str, Any]] = {}
         if args.generators:
             t = time.perf_counter()
             references = generation_references(ref_client, cases, args.request_timeout, args.gen_engine)
-            print(f"generation references (each run alone, the first loads the model): {time.perf_counter() - t:.1f} s; "
-                  + "; ".join(f"{k}: {v['tokens']} tokens, ttft {_ms(v['ttft'])} ms, "
-                              f"{v['tokens_per_s'] or 0:.1f} tok/s" for k, v in references.items()), flush=True)
+            print(
+                f"generation references (each run alone, the first loads the model): {time.perf_counter() - t:.1f} s; "
+                + "; ".join(
+                    f"{k}: {v['tokens']} tokens, ttft {_ms(v['ttft'])} ms, {v['tokens_per_s'] or 0:.1f} tok/s"
+                    for k, v in references.items()
+                ),
+                flush=True,
+            )
         ref_client.close()
         warm = _proc_status(app.pid)
         outcome.app["rss_after_warmup_mib"] = warm.get("VmRSS", 0) / 1024
         outcome.cross_talk["references"] = references
         outcome.errors["warmup_problems"] = problems
 
-        cfg = Config(url=app.url, duration_s=args.duration, mix=args.mix, tokenizers=tuple(args.tokenizers),
-                     bad_fraction=args.bad_fraction, gen_cycle=tuple(args.gen_cycle), cancel_after=args.cancel_after,
-                     request_timeout_s=args.request_timeout, fail_fast_s=args.fail_fast,
-                     ssl_verify=args.ssl_verify, seed=args.seed, gen_cases=cases,
-                     decode_inputs=decode_inputs, gen_windows_s=args.gen_windows, gen_engine=args.gen_engine)
+        cfg = Config(
+            url=app.url,
+            duration_s=args.duration,
+            mix=args.mix,
+            tokenizers=tuple(args.tokenizers),
+            bad_fraction=args.bad_fraction,
+            gen_cycle=tuple(args.gen_cycle),
+            cancel_after=args.cancel_after,
+            request_timeout_s=args.request_timeout,
+            fail_fast_s=args.fail_fast,
+            ssl_verify=args.ssl_verify,
+            seed=args.seed,
+            gen_cases=cases,
+            decode_inputs=decode_inputs,
+            gen_windows_s=args.gen_windows,
+            gen_engine=args.gen_engine,
+        )
         specs = [("light", i) for i in range(args.clients)] + [("gen", i) for i in range(args.generators)]
         n_procs = max(1, min(args.client_procs, len(specs)))
         per_proc: list[list[tuple[str, int]]] = [specs[i::n_procs] for i in range(n_procs)]
@@ -926,8 +1062,12 @@ def run(args: argparse.Namespace) -> Outcome:
         start = ctx.Event()
         start_at = ctx.Value("d", 0.0)
         for wid, chunk in enumerate(per_proc):
-            p = ctx.Process(target=client_worker, args=(wid, chunk, cfg, start, start_at, out_q),
-                            name=f"soak-clients-{wid}", daemon=True)
+            p = ctx.Process(
+                target=client_worker,
+                args=(wid, chunk, cfg, start, start_at, out_q),
+                name=f"soak-clients-{wid}",
+                daemon=True,
+            )
             p.start()
             workers.append(p)
         ready = 0
@@ -937,14 +1077,32 @@ def run(args: argparse.Namespace) -> Outcome:
             if kind == "failed":
                 raise RuntimeError(f"client process {wid} failed while connecting:\n{payload}")
             ready += kind == "ready"
-        print(f"{len(specs)} clients connected in {n_procs} process(es); load for {args.duration:.0f} s ...", flush=True)
+        print(
+            f"{len(specs)} clients connected in {n_procs} process(es); load for {args.duration:.0f} s ...", flush=True
+        )
 
         if args.profile:
             profiler = subprocess.Popen(
-                [args.py_spy, "record", "--pid", str(app.pid), "--rate", str(args.profile_rate), "--format", "raw",
-                 "--threads", "--nonblocking", *(["--gil"] if args.profile_gil else []), "--output", args.profile,
-                 "--duration", str(int(args.duration))],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    args.py_spy,
+                    "record",
+                    "--pid",
+                    str(app.pid),
+                    "--rate",
+                    str(args.profile_rate),
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--nonblocking",
+                    *(["--gil"] if args.profile_gil else []),
+                    "--output",
+                    args.profile,
+                    "--duration",
+                    str(int(args.duration)),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
         monitor.reset()
         cpu_app0 = _proc_cpu_s(app.pid) or 0.0
         cpu_children0 = _children_cpu_s(app.pid)
@@ -999,8 +1157,9 @@ def run(args: argparse.Namespace) -> Outcome:
         outcome.light["window_s"] = window
         outcome.light["wall_s_with_drain"] = wall
         outcome.light["mean_text_chars"] = statistics.fmean(len(t) for t in TEXTS)
-        outcome.light["timeline"] = timeline(records, window, args.bucket,
-                                             [(at - start_at.value, kib) for at, kib in monitor.samples])
+        outcome.light["timeline"] = timeline(
+            records, window, args.bucket, [(at - start_at.value, kib) for at, kib in monitor.samples]
+        )
         if args.gen_windows > 0 and args.generators:
             outcome.light["alternating"] = alternating(records, args.gen_windows, window, args.gen_settle)
 
@@ -1017,66 +1176,96 @@ def run(args: argparse.Namespace) -> Outcome:
         streamed = [r for r in done_runs if r["method"] != "beam"]
         outcome.generation = {
             "runs": sorted(runs, key=lambda r: r["start"]),
-            "completed": len(done_runs), "cancelled": sum(r["outcome"] == "cancelled" for r in runs),
+            "completed": len(done_runs),
+            "cancelled": sum(r["outcome"] == "cancelled" for r in runs),
             "switch_errors": sum(r["action"] == "switch" and r["outcome"] == "expected" for r in runs),
             "unexpected": sum(r["outcome"] == "unexpected" for r in runs),
             # the first token a visitor sees, queue included (a beam search's: its leader after the first step)
             "ttft_p50_s": percentile([r["ttft"] for r in done_runs if r["ttft"] is not None], 50),
             "ttft_p90_s": percentile([r["ttft"] for r in done_runs if r["ttft"] is not None], 90),
             "ttft_max_s": max([r["ttft"] for r in done_runs if r["ttft"] is not None], default=None),
-            "tokens_per_s_median": (statistics.median([r["tokens_per_s"] for r in streamed if r["tokens_per_s"]])
-                                    if any(r["tokens_per_s"] for r in streamed) else None),
+            "tokens_per_s_median": (
+                statistics.median([r["tokens_per_s"] for r in streamed if r["tokens_per_s"]])
+                if any(r["tokens_per_s"] for r in streamed)
+                else None
+            ),
             "switch_latency_max_s": max([r["latency"] for r in runs if r["action"] == "switch"], default=None),
-            "cancel_to_end_max_s": max([r["cancel_to_end_s"] for r in runs if r.get("cancel_to_end_s")],
-                                       default=None),
+            "cancel_to_end_max_s": max([r["cancel_to_end_s"] for r in runs if r.get("cancel_to_end_s")], default=None),
         }
-        light_problems = [r for r in records if r["outcome"] == "unexpected" and r["message"].startswith("wrong answer")]
-        outcome.cross_talk.update({
-            "generation_checked": len(done_runs), "generation_mismatches": mismatches,
-            "light_wrong_answers": len(light_problems),
-        })
+        light_problems = [
+            r for r in records if r["outcome"] == "unexpected" and r["message"].startswith("wrong answer")
+        ]
+        outcome.cross_talk.update(
+            {
+                "generation_checked": len(done_runs),
+                "generation_mismatches": mismatches,
+                "light_wrong_answers": len(light_problems),
+            }
+        )
         n_light = sum(1 for r in records if r["outcome"] in ("ok", "expected"))
         n_requests = n_light + len(runs)
         outcome.cpu = {
-            "app_cpu_s": cpu_app, "app_workers_cpu_s": cpu_children, "clients_cpu_s": sum(r["cpu_s"] for r in results), "harness_cpu_s": cpu_self,
-            "wall_s": wall, "app_cores_used": cpu_app / wall if wall else None,
+            "app_cpu_s": cpu_app,
+            "app_workers_cpu_s": cpu_children,
+            "clients_cpu_s": sum(r["cpu_s"] for r in results),
+            "harness_cpu_s": cpu_self,
+            "wall_s": wall,
+            "app_cores_used": cpu_app / wall if wall else None,
             "app_cpu_ms_per_light_request": 1000 * cpu_app / n_light if n_light and not args.generators else None,
             "app_cpu_ms_per_request": 1000 * cpu_app / n_requests if n_requests else None,
             "clients_cpu_ms_per_request": 1000 * sum(r["cpu_s"] for r in results) / n_requests if n_requests else None,
-            "machine_busy_fraction": ((jiffies1[0] - jiffies0[0]) / (jiffies1[1] - jiffies0[1])
-                                      if jiffies0 and jiffies1 and jiffies1[1] > jiffies0[1] else None),
+            "machine_busy_fraction": (
+                (jiffies1[0] - jiffies0[0]) / (jiffies1[1] - jiffies0[1])
+                if jiffies0 and jiffies1 and jiffies1[1] > jiffies0[1]
+                else None
+            ),
             # CPU the machine spent outside the app, the clients and this script (other users: noise)
-            "other_cpu_s": ((jiffies1[0] - jiffies0[0]) / os.sysconf("SC_CLK_TCK") - cpu_app - cpu_children
-                            - sum(r["cpu_s"] for r in results) - cpu_self if jiffies0 and jiffies1 else None),
+            "other_cpu_s": (
+                (jiffies1[0] - jiffies0[0]) / os.sysconf("SC_CLK_TCK")
+                - cpu_app
+                - cpu_children
+                - sum(r["cpu_s"] for r in results)
+                - cpu_self
+                if jiffies0 and jiffies1
+                else None
+            ),
             "client_processes": n_procs,
         }
-        outcome.app.update({
-            "peak_rss_mib": final.get("VmHWM", 0) / 1024,
-            "peak_rss_sampled_during_load_mib": monitor.peak_rss_kib / 1024,
-            "rss_end_mib": final.get("VmRSS", 0) / 1024, "peak_threads": monitor.peak_threads,
-            "alive_at_end": app.proc.poll() is None,
-            # the generation worker processes (llama.cpp's, transformers'): each one's peak, and their sum
-            "workers_peak_rss_mib": {str(k): v.get("VmHWM", 0) / 1024 for k, v in workers_final.items()},
-            "workers_peak_rss_sum_mib": sum(v.get("VmHWM", 0) for v in workers_final.values()) / 1024,
-        })
+        outcome.app.update(
+            {
+                "peak_rss_mib": final.get("VmHWM", 0) / 1024,
+                "peak_rss_sampled_during_load_mib": monitor.peak_rss_kib / 1024,
+                "rss_end_mib": final.get("VmRSS", 0) / 1024,
+                "peak_threads": monitor.peak_threads,
+                "alive_at_end": app.proc.poll() is None,
+                # the generation worker processes (llama.cpp's, transformers'): each one's peak, and their sum
+                "workers_peak_rss_mib": {str(k): v.get("VmHWM", 0) / 1024 for k, v in workers_final.items()},
+                "workers_peak_rss_sum_mib": sum(v.get("VmHWM", 0) for v in workers_final.values()) / 1024,
+            }
+        )
         unexpected_light = [r for r in records if r["outcome"] == "unexpected"]
         unexpected_gen = [r for r in runs if r["outcome"] == "unexpected"]
         samples: dict[str, int] = {}
         for r in unexpected_light + unexpected_gen:
-            samples[f"{r['kind'] if 'kind' in r else 'generate'}: {r['message']}"] = samples.get(
-                f"{r['kind'] if 'kind' in r else 'generate'}: {r['message']}", 0) + 1
+            samples[f"{r['kind'] if 'kind' in r else 'generate'}: {r['message']}"] = (
+                samples.get(f"{r['kind'] if 'kind' in r else 'generate'}: {r['message']}", 0) + 1
+            )
         expected: dict[str, int] = {}
         for r in [r for r in records if r["outcome"] == "expected"] + [r for r in runs if r["outcome"] == "expected"]:
             key = f"{r.get('kind', 'generate')}: {r['message'][:120]}"
             expected[key] = expected.get(key, 0) + 1
-        outcome.errors.update({
-            "unexpected": len(unexpected_light) + len(unexpected_gen) + len(worker_errors),
-            "expected": sum(expected.values()),
-            "unexpected_messages": dict(sorted(samples.items(), key=lambda kv: -kv[1])[:20]),
-            "expected_messages": expected, "client_process_errors": worker_errors[:10],
-        })
-        outcome.passed = (outcome.errors["unexpected"] == 0 and not mismatches and not problems
-                          and outcome.app["alive_at_end"])
+        outcome.errors.update(
+            {
+                "unexpected": len(unexpected_light) + len(unexpected_gen) + len(worker_errors),
+                "expected": sum(expected.values()),
+                "unexpected_messages": dict(sorted(samples.items(), key=lambda kv: -kv[1])[:20]),
+                "expected_messages": expected,
+                "client_process_errors": worker_errors[:10],
+            }
+        )
+        outcome.passed = (
+            outcome.errors["unexpected"] == 0 and not mismatches and not problems and outcome.app["alive_at_end"]
+        )
         return outcome
     finally:
         if profiler is not None and profiler.poll() is None:
@@ -1110,21 +1299,29 @@ def print_report(o: Outcome) -> None:
     c = o.config
     m = o.machine
     print()
-    print(f"rsdemo soak: {c['clients']} light + {c['generators']} generation clients, {c['duration']:.0f} s, "
-          f"closed loop, {o.cpu.get('client_processes')} client process(es), ssl_verify={c['ssl_verify']}")
-    print(f"machine: {m['cpu']}, {m['usable_cores']} usable cores, {m['python']}, "
-          f"gradio {m['versions'].get('gradio')}, gradio_client {m['versions'].get('gradio_client')}, "
-          f"torch {m['versions'].get('torch')}; rsdemo {m['rsdemo_commit']} ({m['rsdemo_source_sha256']})")
+    print(
+        f"rsdemo soak: {c['clients']} light + {c['generators']} generation clients, {c['duration']:.0f} s, "
+        f"closed loop, {o.cpu.get('client_processes')} client process(es), ssl_verify={c['ssl_verify']}"
+    )
+    print(
+        f"machine: {m['cpu']}, {m['usable_cores']} usable cores, {m['python']}, "
+        f"gradio {m['versions'].get('gradio')}, gradio_client {m['versions'].get('gradio_client')}, "
+        f"torch {m['versions'].get('torch')}; rsdemo {m['rsdemo_commit']} ({m['rsdemo_source_sha256']})"
+    )
     print()
-    head = f"{'kind':<14} {'served':>7} {'req/s':>6} {'exp.err':>7} {'unexp':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+    head = (
+        f"{'kind':<14} {'served':>7} {'req/s':>6} {'exp.err':>7} {'unexp':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7}"
+    )
     print(head)
     print("-" * len(head))
     for kind, s in o.light.items():
         if not isinstance(s, dict) or kind == "alternating":
             continue
         served = s["served"] if not kind.startswith("bad-") else s["answered"]
-        print(f"{kind:<14} {served:>7,} {s['per_s'] or 0:>6.1f} {s['expected_errors']:>7} {s['unexpected_errors']:>5} "
-              f"{_ms(s['p50_s']):>7} {_ms(s['p95_s']):>7} {_ms(s['max_s']):>7}")
+        print(
+            f"{kind:<14} {served:>7,} {s['per_s'] or 0:>6.1f} {s['expected_errors']:>7} {s['unexpected_errors']:>5} "
+            f"{_ms(s['p50_s']):>7} {_ms(s['p95_s']):>7} {_ms(s['max_s']):>7}"
+        )
     tl = o.light.get("timeline") or []
     if len(tl) > 1:
         print("\ntimeline  " + "".join(f"{b['from_s']:>5.0f}-{b['to_s']:<4.0f}" for b in tl))
@@ -1133,45 +1330,62 @@ def print_report(o: Outcome) -> None:
         print("RSS MiB   " + "".join(f"{b['rss_mib'] or 0:>10,.0f}" for b in tl))
     alt = o.light.get("alternating")
     if alt and alt.get("ratio") is not None:
-        print(f"\nalternating {alt['window_s']:.0f} s windows ({alt['windows']}; the first {alt['settle_s']:.0f} s of "
-              f"each left out, the first window too): light {alt['with_per_s']:.1f} req/s with generation, "
-              f"{alt['without_per_s']:.1f} without: ratio {alt['ratio']:.1%} (each window with generation against "
-              f"the mean of its neighbours: {', '.join(f'{r:.0%}' for r in alt['window_ratios'])})")
+        print(
+            f"\nalternating {alt['window_s']:.0f} s windows ({alt['windows']}; the first {alt['settle_s']:.0f} s of "
+            f"each left out, the first window too): light {alt['with_per_s']:.1f} req/s with generation, "
+            f"{alt['without_per_s']:.1f} without: ratio {alt['ratio']:.1%} (each window with generation against "
+            f"the mean of its neighbours: {', '.join(f'{r:.0%}' for r in alt['window_ratios'])})"
+        )
     g = o.generation
     if g.get("runs"):
         print()
-        print(f"generation: {g['completed']} completed, {g['cancelled']} cancelled, {g['switch_errors']} model "
-              f"switches refused (max {_ms(g['switch_latency_max_s'])} ms), {g['unexpected']} unexpected")
-        print(f"first token seen (queue included, finished runs): median {_ms(g['ttft_p50_s'])} ms, p90 "
-              f"{_ms(g['ttft_p90_s'])} ms, max {_ms(g['ttft_max_s'])} ms; tokens/s median "
-              f"{g['tokens_per_s_median'] or 0:.1f} (streaming methods)")
-        head = (f"{'start s':>7} {'case':<10} {'action':<8} {'outcome':<10} {'queue ms':>8} {'ttft ms':>8} {'msgs':>4} "
-                f"{'tokens':>6} {'tok/s':>6} {'total ms':>8} {'= ref':>5}")
+        print(
+            f"generation: {g['completed']} completed, {g['cancelled']} cancelled, {g['switch_errors']} model "
+            f"switches refused (max {_ms(g['switch_latency_max_s'])} ms), {g['unexpected']} unexpected"
+        )
+        print(
+            f"first token seen (queue included, finished runs): median {_ms(g['ttft_p50_s'])} ms, p90 "
+            f"{_ms(g['ttft_p90_s'])} ms, max {_ms(g['ttft_max_s'])} ms; tokens/s median "
+            f"{g['tokens_per_s_median'] or 0:.1f} (streaming methods)"
+        )
+        head = (
+            f"{'start s':>7} {'case':<10} {'action':<8} {'outcome':<10} {'queue ms':>8} {'ttft ms':>8} {'msgs':>4} "
+            f"{'tokens':>6} {'tok/s':>6} {'total ms':>8} {'= ref':>5}"
+        )
         print(head)
         print("-" * len(head))
         for r in g["runs"]:
             ref = r.get("matches_reference")
-            print(f"{r['start']:>7.1f} {r['case']:<10} {r['action']:<8} {r['outcome']:<10} {_ms(r['queued']):>8} "
-                  f"{_ms(r['ttft']):>8} "
-                  f"{r['messages']:>4} {r['tokens']:>6} "
-                  f"{(r['tokens_per_s'] or 0):>6.1f} {_ms(r['latency']):>8} {'-' if ref is None else ('yes' if ref else 'NO'):>5}")
+            print(
+                f"{r['start']:>7.1f} {r['case']:<10} {r['action']:<8} {r['outcome']:<10} {_ms(r['queued']):>8} "
+                f"{_ms(r['ttft']):>8} "
+                f"{r['messages']:>4} {r['tokens']:>6} "
+                f"{(r['tokens_per_s'] or 0):>6.1f} {_ms(r['latency']):>8} "
+                f"{'-' if ref is None else ('yes' if ref else 'NO'):>5}"
+            )
     cpu = o.cpu
     print()
-    print(f"app: peak RSS (VmHWM) {o.app['peak_rss_mib']:,.0f} MiB (idle {o.app['rss_idle_mib']:,.0f}, after warm-up "
-          f"{o.app['rss_after_warmup_mib']:,.0f}), peak threads {o.app['peak_threads']}, start-up {o.app['startup_s']} s")
+    print(
+        f"app: peak RSS (VmHWM) {o.app['peak_rss_mib']:,.0f} MiB (idle {o.app['rss_idle_mib']:,.0f}, after warm-up "
+        f"{o.app['rss_after_warmup_mib']:,.0f}), peak threads {o.app['peak_threads']}, start-up {o.app['startup_s']} s"
+    )
     if o.app.get("workers_peak_rss_mib"):
         each = ", ".join(f"{v:,.0f}" for v in o.app["workers_peak_rss_mib"].values())
         print(f"app's worker processes: peak RSS {each} MiB (sum {o.app['workers_peak_rss_sum_mib']:,.0f} MiB)")
     busy = cpu.get("machine_busy_fraction")
-    print(f"CPU over {cpu['wall_s']:.1f} s: app {cpu['app_cpu_s']:.1f} s ({cpu['app_cores_used']:.2f} cores, "
-          f"{cpu['app_cpu_ms_per_request']:.1f} ms/request), app's worker processes {cpu['app_workers_cpu_s']:.1f} s, "
-          f"clients {cpu['clients_cpu_s']:.1f} s "
-          f"({cpu['clients_cpu_ms_per_request']:.1f} ms/request), harness {cpu['harness_cpu_s']:.1f} s, other "
-          f"processes {cpu['other_cpu_s'] or 0:.1f} s; machine busy {'-' if busy is None else f'{busy:.0%}'}")
+    print(
+        f"CPU over {cpu['wall_s']:.1f} s: app {cpu['app_cpu_s']:.1f} s ({cpu['app_cores_used']:.2f} cores, "
+        f"{cpu['app_cpu_ms_per_request']:.1f} ms/request), app's worker processes {cpu['app_workers_cpu_s']:.1f} s, "
+        f"clients {cpu['clients_cpu_s']:.1f} s "
+        f"({cpu['clients_cpu_ms_per_request']:.1f} ms/request), harness {cpu['harness_cpu_s']:.1f} s, other "
+        f"processes {cpu['other_cpu_s'] or 0:.1f} s; machine busy {'-' if busy is None else f'{busy:.0%}'}"
+    )
     x = o.cross_talk
-    print(f"cross-talk: {x.get('generation_checked', 0)} finished seeded generations compared with their solo runs: "
-          f"{len(x.get('generation_mismatches', []))} differ; {x.get('light_wrong_answers', 0)} light answers "
-          "not matching their request")
+    print(
+        f"cross-talk: {x.get('generation_checked', 0)} finished seeded generations compared with their solo runs: "
+        f"{len(x.get('generation_mismatches', []))} differ; {x.get('light_wrong_answers', 0)} light answers "
+        "not matching their request"
+    )
     e = o.errors
     print(f"errors: {e['expected']} expected, {e['unexpected']} unexpected")
     for msg, n in list(e.get("expected_messages", {}).items())[:6]:
@@ -1184,59 +1398,118 @@ def print_report(o: Outcome) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="See the module docstring (benchmarks/soak.py) for details.")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="See the module docstring (benchmarks/soak.py) for details.",
+    )
     p.add_argument("--clients", type=int, default=32, help="light clients (/tokenize, /compare, /decode); default 32")
     p.add_argument("--generators", type=int, default=2, help="streaming /generate clients; default 2")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load; default 60")
-    p.add_argument("--gen-windows", type=float, default=0.0,
-                   help="generation clients start runs only in every other window of this many seconds (the first "
-                        "one on); the report compares light throughput in the windows with and without them, "
-                        "within one run. 0 (default): they run throughout")
-    p.add_argument("--gen-engine", default="", help="the engine generation clients ask for (llama.cpp, transformers; "
-                   "default: the fastest that can run the method)")
-    p.add_argument("--gen-settle", type=float, default=4.0,
-                   help="with --gen-windows: seconds left out at the start of each window; default 4")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke check: 4 light + 1 generation client, 10 s, 8 new tokens (overrides those flags)")
-    p.add_argument("--mix", type=parse_mix, default=parse_mix("tokenize=6,compare=2,decode=2"),
-                   help="weights of the light kinds, e.g. tokenize=6,compare=2,decode=2 (default) or tokenize=1")
-    p.add_argument("--tokenizers", type=lambda s: [k.strip() for k in s.split(",") if k.strip()],
-                   default=list(DEFAULT_TOKENIZERS), help="tokenizer keys the light clients use (comma-separated)")
-    p.add_argument("--bad-fraction", type=float, default=0.03,
-                   help="share of light requests that are deliberately bad (expected errors); default 0.03")
-    p.add_argument("--gen-cycle", type=parse_cycle, default=parse_cycle("switch,complete,cancel,complete"),
-                   help="what each generation client's runs do in turn, from its own starting point: complete (to "
-                        f"the end, checked against the solo run), cancel (job.cancel() mid-stream), switch (ask for "
-                        f"{MISSING_MODEL}: must fail fast); default switch,complete,cancel,complete")
+    p.add_argument(
+        "--gen-windows",
+        type=float,
+        default=0.0,
+        help="generation clients start runs only in every other window of this many seconds (the first "
+        "one on); the report compares light throughput in the windows with and without them, "
+        "within one run. 0 (default): they run throughout",
+    )
+    p.add_argument(
+        "--gen-engine",
+        default="",
+        help="the engine generation clients ask for (llama.cpp, transformers; "
+        "default: the fastest that can run the method)",
+    )
+    p.add_argument(
+        "--gen-settle",
+        type=float,
+        default=4.0,
+        help="with --gen-windows: seconds left out at the start of each window; default 4",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke check: 4 light + 1 generation client, 10 s, 8 new tokens (overrides those flags)",
+    )
+    p.add_argument(
+        "--mix",
+        type=parse_mix,
+        default=parse_mix("tokenize=6,compare=2,decode=2"),
+        help="weights of the light kinds, e.g. tokenize=6,compare=2,decode=2 (default) or tokenize=1",
+    )
+    p.add_argument(
+        "--tokenizers",
+        type=lambda s: [k.strip() for k in s.split(",") if k.strip()],
+        default=list(DEFAULT_TOKENIZERS),
+        help="tokenizer keys the light clients use (comma-separated)",
+    )
+    p.add_argument(
+        "--bad-fraction",
+        type=float,
+        default=0.03,
+        help="share of light requests that are deliberately bad (expected errors); default 0.03",
+    )
+    p.add_argument(
+        "--gen-cycle",
+        type=parse_cycle,
+        default=parse_cycle("switch,complete,cancel,complete"),
+        help="what each generation client's runs do in turn, from its own starting point: complete (to "
+        f"the end, checked against the solo run), cancel (job.cancel() mid-stream), switch (ask for "
+        f"{MISSING_MODEL}: must fail fast); default switch,complete,cancel,complete",
+    )
     p.add_argument("--cancel-after", type=int, default=3, help="cancel after this many messages; default 3")
-    p.add_argument("--gen-methods", default="",
-                   help="only the generation cases of these methods, e.g. greedy,top_p (default: greedy, top_p, beam)")
+    p.add_argument(
+        "--gen-methods",
+        default="",
+        help="only the generation cases of these methods, e.g. greedy,top_p (default: greedy, top_p, beam)",
+    )
     p.add_argument("--gen-tokens", type=int, default=24, help="max_new_tokens of the generation cases; default 24")
-    p.add_argument("--client-procs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                   help="client processes (clients are spread over them); default: cores, at most 4")
-    p.add_argument("--ssl-verify", action="store_true",
-                   help="gradio_client's default ssl_verify=True (a CA-loaded SSL context per request, ~0.1 s CPU)")
+    p.add_argument(
+        "--client-procs",
+        type=int,
+        default=max(1, min(4, os.cpu_count() or 1)),
+        help="client processes (clients are spread over them); default: cores, at most 4",
+    )
+    p.add_argument(
+        "--ssl-verify",
+        action="store_true",
+        help="gradio_client's default ssl_verify=True (a CA-loaded SSL context per request, ~0.1 s CPU)",
+    )
     p.add_argument("--request-timeout", type=float, default=120.0, help="per-request limit, seconds; default 120")
-    p.add_argument("--fail-fast", type=float, default=10.0,
-                   help="an unloadable model must be refused within this many seconds; default 10")
+    p.add_argument(
+        "--fail-fast",
+        type=float,
+        default=10.0,
+        help="an unloadable model must be refused within this many seconds; default 10",
+    )
     p.add_argument("--startup-timeout", type=float, default=300.0, help="seconds the app may take to start")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--python", default=sys.executable, help="interpreter that runs app.py (default: this one)")
-    p.add_argument("--app", type=Path, default=REPO_ROOT / "app.py",
-                   help="the app script, run from the repository root (default: app.py; a variant to compare)")
-    p.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
-                   help="first wait up to S seconds for the machine to be idle (<15%% busy over 3 s): a shared "
-                        "machine's other work skews the numbers ('other processes' CPU is reported either way)")
+    p.add_argument(
+        "--app",
+        type=Path,
+        default=REPO_ROOT / "app.py",
+        help="the app script, run from the repository root (default: app.py; a variant to compare)",
+    )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="first wait up to S seconds for the machine to be idle (<15%% busy over 3 s): a shared "
+        "machine's other work skews the numbers ('other processes' CPU is reported either way)",
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the request mix")
     p.add_argument("--json", type=Path, help="also write the whole report as JSON here")
     p.add_argument("--bucket", type=float, default=10.0, help="seconds per line of the throughput timeline")
     p.add_argument("--profile", help="record the app with py-spy during the load (collapsed stacks, --format raw)")
     p.add_argument("--py-spy", default="py-spy", help="py-spy executable for --profile")
     p.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second")
-    p.add_argument("--profile-gil", action="store_true",
-                   help="sample only the thread holding the GIL (py-spy --gil): where the app's Python CPU goes")
+    p.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (py-spy --gil): where the app's Python CPU goes",
+    )
     p.add_argument("--keep-log", action="store_true", help="print where the app's log is kept")
     return p
 

@@ -9,7 +9,7 @@ The public surface (everything else is an implementation detail):
 
 from .backend import Backend, CompareResult, DecodeResult, TokenInfo, TokenizeResult, TokenizerInfo
 from .catalog import TOKENIZERS, TokenizerSpec, get_tokenizer_spec
-from .errors import (
+from .core.errors import (
     AssetMissingError,
     EmptyInputError,
     HubError,

@@ -12,13 +12,13 @@ the decoding parameters inside ``params``.
 >>> whole(1.5, name="Seed", minimum=0, maximum=9)
 Traceback (most recent call last):
 ...
-rsdemo.errors.InputError: Seed must be a whole number between 0 and 9; got 1.5.
+rsdemo.core.errors.InputError: Seed must be a whole number between 0 and 9; got 1.5.
 >>> check_call("next_token", {"position": "3", "probes": "Paris", "chat": "no"})
 {'position': 3, 'probes': 'Paris', 'chat': False}
->>> check_call("arena", {"methods": ["greedy", None]})
+>>> check_call("arena", {"methods": ["greedy", None]})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-rsdemo.errors.InputError: methods must be a list of decoding method keys, such as ["greedy", "top_p"]; item 2 is None.
+rsdemo.core.errors.InputError: methods must be a list of decoding method keys, ...; item 2 is None.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import EmptyInputError, InputError, InvalidTextError
-from .settings import parse_bool
+from .core.errors import EmptyInputError, InputError, InvalidTextError
+from .core.settings import parse_bool
 
 __all__ = [
     "ENDPOINTS",
@@ -124,8 +124,16 @@ def _as_number(value: object) -> int | float | None:
     return None
 
 
-def whole(value: object, *, name: str, minimum: int | None = None, maximum: int | None = None,
-          special: Collection[int] = (), also: str = "", field: str = "params") -> int:
+def whole(
+    value: object,
+    *,
+    name: str,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    special: Collection[int] = (),
+    also: str = "",
+    field: str = "params",
+) -> int:
     """A whole number within ``minimum`` .. ``maximum`` (or one of ``special``, such as -1 for "random").
 
     Args:
@@ -142,7 +150,7 @@ def whole(value: object, *, name: str, minimum: int | None = None, maximum: int 
     >>> whole(-5, name="position", minimum=0, also=" (0: after the whole prompt)")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: position must be a whole number from 0 up (0: after the whole prompt); got -5.
+    rsdemo.core.errors.InputError: position must be a whole number from 0 up (0: after the whole prompt); got -5.
     """
     number_ = _as_number(value)
     if number_ is not None and (isinstance(number_, int) or number_.is_integer()):
@@ -152,8 +160,9 @@ def whole(value: object, *, name: str, minimum: int | None = None, maximum: int 
     raise InputError(f"{name} must be {takes_whole(minimum, maximum, also)}; got {shown(value)}.", field=field)
 
 
-def number(value: object, *, name: str, minimum: float | None = None, maximum: float | None = None,
-           field: str = "params") -> float:
+def number(
+    value: object, *, name: str, minimum: float | None = None, maximum: float | None = None, field: str = "params"
+) -> float:
     """A finite number within ``minimum`` .. ``maximum`` (text that spells one counts).
 
     Raises:
@@ -164,7 +173,7 @@ def number(value: object, *, name: str, minimum: float | None = None, maximum: f
     >>> number(7, name="Top-p (top_p)", minimum=0.01, maximum=1.0)
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: Top-p (top_p) must be a number between 0.01 and 1; got 7.
+    rsdemo.core.errors.InputError: Top-p (top_p) must be a number between 0.01 and 1; got 7.
     """
     number_ = _as_number(value)
     if number_ is not None and (minimum is None or number_ >= minimum) and (maximum is None or number_ <= maximum):
@@ -180,7 +189,7 @@ def flag(value: object, *, name: str, field: str = "") -> bool:
     >>> flag("maybe", name="chat")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: chat must be true or false; got 'maybe'.
+    rsdemo.core.errors.InputError: chat must be true or false; got 'maybe'.
     """
     try:
         return parse_bool(value)
@@ -198,11 +207,11 @@ def text(value: object, *, name: str, blank: str = "", field: str = "") -> str:
     >>> text(123, name="prompt")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InvalidTextError: prompt must be a string; got 123.
+    rsdemo.core.errors.InvalidTextError: prompt must be a string; got 123.
     >>> text("  ", name="prompt", blank="type a text to score")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.EmptyInputError: prompt is empty or only whitespace: type a text to score.
+    rsdemo.core.errors.EmptyInputError: prompt is empty or only whitespace: type a text to score.
     """
     if not isinstance(value, str):
         raise InvalidTextError(f"{name} must be a string; got {shown(value)}.", field=field)
@@ -219,7 +228,7 @@ def key(value: object, *, name: str, takes: str, optional: bool = False, field: 
     >>> key(["greedy"], name="method", takes='a decoding method key such as "greedy"')
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: method must be a decoding method key such as "greedy"; got ['greedy'].
+    rsdemo.core.errors.InputError: method must be a decoding method key such as "greedy"; got ['greedy'].
     """
     if optional and value in (None, ""):
         return ""
@@ -228,14 +237,13 @@ def key(value: object, *, name: str, takes: str, optional: bool = False, field: 
     return value
 
 
-def keys(value: object, *, name: str, takes: str, example: str, optional: bool = False,
-         field: str = "") -> list[str]:
+def keys(value: object, *, name: str, takes: str, example: str, optional: bool = False, field: str = "") -> list[str]:
     """A list of non-empty strings (``optional``: None is an empty list).
 
-    >>> keys("gpt2,char", name="tokenizers", takes="tokenizer keys", example='["gpt2", "char"]')
+    >>> keys("gpt2,char", name="tokenizers", takes="tokenizer keys", example='["gpt2", "char"]')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: tokenizers must be a list of tokenizer keys, such as ["gpt2", "char"]; got 'gpt2,char'.
+    rsdemo.core.errors.InputError: tokenizers must be a list of tokenizer keys, ...; got 'gpt2,char'.
     """
     if optional and value is None:
         return []
@@ -253,10 +261,10 @@ def token_ids(value: object, *, name: str, field: str = "params") -> list[int]:
 
     >>> token_ids(["5", 6.0], name="prefix")
     [5, 6]
-    >>> token_ids([10**12, -1], name="prefix")
+    >>> token_ids([10**12, -1], name="prefix")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: prefix must be a list of token ids, whole numbers between 0 and 2,147,483,647; item 1 is 1000000000000.
+    rsdemo.core.errors.InputError: prefix must be a list of token ids, ... item 1 is 1000000000000.
     """
     what = f"{name} must be a list of token ids, whole numbers{_span(0, MAX_TOKEN_ID)}"
     if not isinstance(value, (list, tuple)):
@@ -273,16 +281,17 @@ def token_ids(value: object, *, name: str, field: str = "params") -> list[int]:
 def mapping(value: object, *, name: str, example: str, field: str = "params") -> dict[str, Any]:
     """An object of names and values (None: an empty one).
 
-    >>> mapping(["max_new_tokens", 5], name="params", example='{"max_new_tokens": 32}')
+    >>> mapping(["max_new_tokens", 5], name="params", example='{"max_new_tokens": 32}')  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: params must be an object of names and values, such as {"max_new_tokens": 32}; got ['max_new_tokens', 5].
+    rsdemo.core.errors.InputError: params must be an object of names and values, ...; got ['max_new_tokens', 5].
     """
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InputError(f"{name} must be an object of names and values, such as {example}; got {shown(value)}.",
-                         field=field)
+        raise InputError(
+            f"{name} must be an object of names and values, such as {example}; got {shown(value)}.", field=field
+        )
     return dict(value)
 
 
@@ -292,14 +301,15 @@ def lines(value: object, *, name: str, takes: str, field: str = "") -> str | lis
     >>> lines(["END", 3], name="stop", takes="stop strings")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: stop must be text (stop strings, one per line) or a list of strings; got ['END', 3].
+    rsdemo.core.errors.InputError: stop must be text (stop strings, one per line) or a list of strings; got ['END', 3].
     """
     if value is None:
         return ""
     if isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)):
         return value if isinstance(value, str) else list(value)
-    raise InputError(f"{name} must be text ({takes}, one per line) or a list of strings; got {shown(value)}.",
-                     field=field)
+    raise InputError(
+        f"{name} must be text ({takes}, one per line) or a list of strings; got {shown(value)}.", field=field
+    )
 
 
 def _ids(value: object) -> str | list[int]:
@@ -308,21 +318,30 @@ def _ids(value: object) -> str | list[int]:
         return value
     if isinstance(value, (list, tuple)):
         return token_ids(value, name="ids", field="ids")
-    raise InputError(f'ids must be token ids as text, such as "[15496, 995]", or a list of whole numbers; '
-                     f"got {shown(value)}.", field="ids")
+    raise InputError(
+        f'ids must be token ids as text, such as "[15496, 995]", or a list of whole numbers; got {shown(value)}.',
+        field="ids",
+    )
 
 
 _partial = functools.partial
-_TOKENIZER = _partial(key, name="tokenizer", takes='a tokenizer key such as "gpt2" or a Hub repo id owner/name',
-                      field="tokenizer")
+_TOKENIZER = _partial(
+    key, name="tokenizer", takes='a tokenizer key such as "gpt2" or a Hub repo id owner/name', field="tokenizer"
+)
 _SPECIAL = _partial(flag, name="add_special_tokens")
-_MODEL = _partial(key, name="model", takes='a model key such as "smollm2-135m-instruct" or a Hub repo id owner/name',
-                  field="model")
+_MODEL = _partial(
+    key, name="model", takes='a model key such as "smollm2-135m-instruct" or a Hub repo id owner/name', field="model"
+)
 _METHOD = _partial(key, name="method", takes='a decoding method key such as "greedy" or "top_p"', field="method")
 _PARAMS = _partial(mapping, name="params", example='{"max_new_tokens": 32}')
 _CHAT = _partial(flag, name="chat")
-_ENGINE = _partial(key, name="engine", takes='an engine name such as "transformers", or "" for the fastest',
-                   optional=True, field="engine")
+_ENGINE = _partial(
+    key,
+    name="engine",
+    takes='an engine name such as "transformers", or "" for the fastest',
+    optional=True,
+    field="engine",
+)
 
 
 def _prompt(doing: str) -> Callable[[object], str]:
@@ -330,32 +349,73 @@ def _prompt(doing: str) -> Callable[[object], str]:
 
 
 Check = Callable[[object], object]
-ENDPOINTS: Mapping[str, Mapping[str, Check]] = MappingProxyType({
-    "tokenize": {"text": _partial(text, name="text", field="text"), "tokenizer": _TOKENIZER,
-                 "add_special_tokens": _SPECIAL},
-    "compare": {"text": _partial(text, name="text", field="text"),
-                "tokenizers": _partial(keys, name="tokenizers", takes="tokenizer keys or Hub repo ids",
-                                       example='["gpt2", "llama3"]', field="tokenizer"),
-                "add_special_tokens": _SPECIAL},
-    "decode": {"ids": _ids, "tokenizer": _TOKENIZER},
-    "generate": {"prompt": _prompt("to generate from"), "model": _MODEL, "method": _METHOD, "params": _PARAMS,
-                 "chat": _CHAT, "stop": _partial(lines, name="stop", takes="stop strings", field="stop"),
-                 "engine": _ENGINE},
-    "branch": {"prompt": _prompt("to generate from"), "model": _MODEL, "method": _METHOD, "params": _PARAMS,
-               "chat": _CHAT, "engine": _ENGINE, "prefix": _partial(token_ids, name="prefix")},
-    "beam_tree": {"prompt": _prompt("to search from"), "model": _MODEL, "params": _PARAMS, "chat": _CHAT},
-    "arena": {"prompt": _prompt("to generate from"), "model": _MODEL,
-              "methods": _partial(keys, name="methods", takes="decoding method keys", example='["greedy", "top_p"]',
-                                  field="method"),
-              "params": _PARAMS, "chat": _CHAT,
-              "engines": _partial(keys, name="engines", takes="engine names",
-                                  example='["llama.cpp", "transformers"]', optional=True, field="engine")},
-    "surprisal": {"prompt": _prompt("to score"), "model": _MODEL, "chat": _CHAT},
-    "next_token": {"prompt": _prompt("to see the next token after"), "model": _MODEL, "chat": _CHAT,
-                   "method": _METHOD, "params": _PARAMS,
-                   "probes": _partial(lines, name="probes", takes="words or tokens", field="params"),
-                   "position": _partial(whole, name="position", minimum=0, also=" (0: after the whole prompt)")},
-})
+ENDPOINTS: Mapping[str, Mapping[str, Check]] = MappingProxyType(
+    {
+        "tokenize": {
+            "text": _partial(text, name="text", field="text"),
+            "tokenizer": _TOKENIZER,
+            "add_special_tokens": _SPECIAL,
+        },
+        "compare": {
+            "text": _partial(text, name="text", field="text"),
+            "tokenizers": _partial(
+                keys,
+                name="tokenizers",
+                takes="tokenizer keys or Hub repo ids",
+                example='["gpt2", "llama3"]',
+                field="tokenizer",
+            ),
+            "add_special_tokens": _SPECIAL,
+        },
+        "decode": {"ids": _ids, "tokenizer": _TOKENIZER},
+        "generate": {
+            "prompt": _prompt("to generate from"),
+            "model": _MODEL,
+            "method": _METHOD,
+            "params": _PARAMS,
+            "chat": _CHAT,
+            "stop": _partial(lines, name="stop", takes="stop strings", field="stop"),
+            "engine": _ENGINE,
+        },
+        "branch": {
+            "prompt": _prompt("to generate from"),
+            "model": _MODEL,
+            "method": _METHOD,
+            "params": _PARAMS,
+            "chat": _CHAT,
+            "engine": _ENGINE,
+            "prefix": _partial(token_ids, name="prefix"),
+        },
+        "beam_tree": {"prompt": _prompt("to search from"), "model": _MODEL, "params": _PARAMS, "chat": _CHAT},
+        "arena": {
+            "prompt": _prompt("to generate from"),
+            "model": _MODEL,
+            "methods": _partial(
+                keys, name="methods", takes="decoding method keys", example='["greedy", "top_p"]', field="method"
+            ),
+            "params": _PARAMS,
+            "chat": _CHAT,
+            "engines": _partial(
+                keys,
+                name="engines",
+                takes="engine names",
+                example='["llama.cpp", "transformers"]',
+                optional=True,
+                field="engine",
+            ),
+        },
+        "surprisal": {"prompt": _prompt("to score"), "model": _MODEL, "chat": _CHAT},
+        "next_token": {
+            "prompt": _prompt("to see the next token after"),
+            "model": _MODEL,
+            "chat": _CHAT,
+            "method": _METHOD,
+            "params": _PARAMS,
+            "probes": _partial(lines, name="probes", takes="words or tokens", field="params"),
+            "position": _partial(whole, name="position", minimum=0, also=" (0: after the whole prompt)"),
+        },
+    }
+)
 
 
 def check_call(endpoint: str, arguments: Mapping[str, object]) -> dict[str, object]:
@@ -373,7 +433,7 @@ def check_call(endpoint: str, arguments: Mapping[str, object]) -> dict[str, obje
     >>> check_call("generate", {"prompt": 123})
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InvalidTextError: prompt must be a string; got 123.
+    rsdemo.core.errors.InvalidTextError: prompt must be a string; got 123.
     """
     checks = ENDPOINTS[endpoint]
     return {name: checks[name](value) if name in checks else value for name, value in arguments.items()}

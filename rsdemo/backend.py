@@ -30,39 +30,39 @@ from typing import Any
 
 import numpy as np
 
-from .tokenization import compare as _compare
-from .cache import LoadCache
+from .arguments import keys as key_list
+from .arguments import token_ids, whole
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS, get_tokenizer_spec
-from .decoding import COMMON_PARAMS, METHODS
-from .disk import DiskBudget
+from .core.cache import LoadCache
+from .core.disk import DiskBudget
+from .core.errors import CapacityError, EngineFailedError, InputError, InvalidIdsError, UnknownKeyError
+from .core.inputs import check_text, parse_ids
+from .core.runtime import Runtime, current_runtime, gpu_entry_point, on_zerogpu
+from .core.settings import Settings, get_settings
+from .decoding import COMMON_PARAMS, METHODS, draw_seed, generation_config, get_method, resolve_params
 from .generation import GenerationResult, PromptInfo, build_prompt, check_request, default_engines
+from .generation.engine import GenerationEngine
+from .generation.light_signal import LightSignal
 from .generation.results import alternatives, make_token
 from .generation.transformers_engine import bundle_adapter
-from .decoding import draw_seed, generation_config, get_method, resolve_params
-from .arguments import keys as key_list, token_ids, whole
 from .insight.arena import arena_rows
 from .insight.results import ArenaResult, BeamTreeResult, NextTokenResult, SurprisalResult
 from .insight.scoring import Scored, score
 from .insight.second_opinion import SecondOpinion, opinions
 from .insight.stages import stage_view
 from .insight.surprisal import surprisal_from_logprobs
-from .generation.light_signal import LightSignal
-from .generation.engine import GenerationEngine
-from .tokenization.adapters import TokenizerAdapter
-from .errors import CapacityError, EngineFailedError, InputError, InvalidIdsError, UnknownKeyError
-from .inputs import check_text, parse_ids
 from .loading import (
     ModelBundle,
+    cache_entries,
     hub_problem,
     load_hub_tokenizer,
-    cache_entries,
     load_tokenizer,
     needs_build,
     parse_hub_ref,
 )
-from .runtime import Runtime, current_runtime, gpu_entry_point, on_zerogpu
+from .tokenization import compare as _compare
+from .tokenization.adapters import TokenizerAdapter
 from .tokenization.segments import Segment, SegmentTable, segment_table
-from .settings import Settings, get_settings
 from .tokenization.stats import Stats, text_stats
 from .warmup import Step, WarmUp
 
@@ -85,6 +85,7 @@ def _light(method: Callable[..., Any]) -> Callable[..., Any]:
     import inspect
 
     if inspect.isgeneratorfunction(method):
+
         @functools.wraps(method)
         def stepped(self: Backend, *args: Any, **kwargs: Any) -> Iterator[Any]:
             signal = LightSignal.shared()
@@ -99,6 +100,7 @@ def _light(method: Callable[..., Any]) -> Callable[..., Any]:
                     yield item
             finally:
                 steps.close()
+
         return stepped
 
     @functools.wraps(method)
@@ -106,7 +108,10 @@ def _light(method: Callable[..., Any]) -> Callable[..., Any]:
         signal = LightSignal.shared()
         with signal.light() if signal is not None else contextlib.nullcontext():
             return method(self, *args, **kwargs)
+
     return counted
+
+
 TokenizerLoader = Callable[[str], TokenizerAdapter]
 
 # token details remembered across requests (id -> piece, bytes); cleared when full
@@ -273,12 +278,12 @@ class Backend:
         self._details: dict[tuple[str, int], TokenInfo] = {}
         self._runtime = runtime
         self._model_loader = model_loader
-        self._model_size = model_size if model_size is not None else (
-            (lambda _key: 0) if model_loader is not None else None
+        self._model_size = (
+            model_size if model_size is not None else ((lambda _key: 0) if model_loader is not None else None)
         )
         self.engines: dict[str, GenerationEngine] = {
-            e.capabilities.name: e for e in sorted(engines or default_engines(self.settings),
-                                                   key=lambda e: e.capabilities.rank)
+            e.capabilities.name: e
+            for e in sorted(engines or default_engines(self.settings), key=lambda e: e.capabilities.rank)
         }
         self._remote_slots = threading.BoundedSemaphore(max(1, self.settings.remote_streams))
         self._models: LoadCache[tuple[str, str], ModelBundle] = LoadCache(
@@ -289,8 +294,9 @@ class Backend:
             on_evict=lambda _key, bundle: bundle.release(),
             wait_s=self.settings.run_time_limit_s,
         )
-        self.disk = DiskBudget(self.settings.cache_dir, max_bytes=self.settings.max_disk_bytes,
-                               in_use=self._entries_in_use)
+        self.disk = DiskBudget(
+            self.settings.cache_dir, max_bytes=self.settings.max_disk_bytes, in_use=self._entries_in_use
+        )
         self._scores: collections.OrderedDict[tuple[str, str, bool, int], _ScoredPrompt] = collections.OrderedDict()
         self._scores_lock = threading.Lock()
         self._slots = threading.Condition()  # guards the free-slot count and the waiting line
@@ -360,7 +366,9 @@ class Backend:
         if name in TOKENIZERS:
             spec = get_tokenizer_spec(name)
             return TokenizerInfo(name, spec.label, spec.family, spec.notes, adapter.lossless, adapter.vocab_size)
-        return TokenizerInfo(name, name, "Hugging Face Hub tokenizer", "Loaded from the Hub.", False, adapter.vocab_size)
+        return TokenizerInfo(
+            name, name, "Hugging Face Hub tokenizer", "Loaded from the Hub.", False, adapter.vocab_size
+        )
 
     # --- tokenize ---------------------------------------------------------------------------------
 
@@ -406,13 +414,13 @@ class Backend:
         adapter = self.adapter(name, progress=progress)
         if limit == -1:
             limit = self.settings.display_tokens
-        ids, offsets = adapter.encode_with_offsets(text, add_special_tokens=add_special_tokens,
-                                                  limit=None if whole else limit)
+        ids, offsets = adapter.encode_with_offsets(
+            text, add_special_tokens=add_special_tokens, limit=None if whole else limit
+        )
         specials = self._special_lookup(name, adapter)
         full = segment_table(text, ids=ids, offsets=offsets, special_ids=specials) if whole else None
         shown = len(offsets) if limit is None else min(limit, len(offsets))
-        table = segment_table(text, ids=ids, offsets=offsets[:shown], special_ids=specials,
-                              tail_gap=shown == len(ids))
+        table = segment_table(text, ids=ids, offsets=offsets[:shown], special_ids=specials, tail_gap=shown == len(ids))
         stats = text_stats(text=text, n_tokens=len(ids), vocab_size=adapter.vocab_size)
         result = TokenizeResult(
             info=self.info(name),
@@ -471,7 +479,7 @@ class Backend:
             InputError: fewer than two or more than ``max_compare`` tokenizers, or bad text.
         """
         final = None
-        for final in self.compare_steps(text=text, tokenizers=tokenizers, add_special_tokens=add_special_tokens):
+        for final in self.compare_steps(text=text, tokenizers=tokenizers, add_special_tokens=add_special_tokens):  # noqa: B007
             pass
         assert final is not None
         return final
@@ -530,8 +538,9 @@ class Backend:
             id_list = parse_ids(ids, max_ids=self.settings.max_decode_ids)
         elif isinstance(ids, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             if len(ids) > self.settings.max_decode_ids:
-                raise InvalidIdsError(f"{len(ids):,} ids is too many to decode at once; "
-                                      f"the limit is {self.settings.max_decode_ids:,}.")
+                raise InvalidIdsError(
+                    f"{len(ids):,} ids is too many to decode at once; the limit is {self.settings.max_decode_ids:,}."
+                )
             id_list = list(ids)
         else:
             raise InvalidIdsError("Ids must be whole numbers, as a list or as text such as [15496, 995].")
@@ -570,7 +579,8 @@ class Backend:
         ``probe``: also try to reach the Hub; the answer stands for ``HUB_RECHECK_S`` (one probe of at most
         ``hub_timeout_s`` then serves every page load). Without it only the configuration counts (no network).
 
-        >>> Backend(settings=Settings.from_env({"RSDEMO_HUB": "0"})).hub_problem().startswith("Loading from the Hugging Face Hub")
+        >>> backend = Backend(settings=Settings.from_env({"RSDEMO_HUB": "0"}))
+        >>> backend.hub_problem().startswith("Loading from the Hugging Face Hub")
         True
         """
         if not probe:
@@ -600,8 +610,11 @@ class Backend:
         """Refuse a view that needs the model's weights here for a model only a server has."""
         engine = self._served_only(name)
         if engine is not None:
-            raise InputError(f"{what} needs the model's weights on this machine; {name} is only served by "
-                             f"{engine.capabilities.label}.", field="model")
+            raise InputError(
+                f"{what} needs the model's weights on this machine; {name} is only served by "
+                f"{engine.capabilities.label}.",
+                field="model",
+            )
 
     @staticmethod
     def method_choices() -> list[tuple[str, str]]:
@@ -626,8 +639,9 @@ class Backend:
             progress(f"Loading {name} on {self.engines[engine_name].capabilities.label}…")
         if engine_name == "transformers" and self._model_loader is not None:
             return self._model_loader(name)
-        return self.engines[engine_name].load(name, runtime=self.runtime, settings=self.settings,
-                                              progress=progress, budget=self.disk)
+        return self.engines[engine_name].load(
+            name, runtime=self.runtime, settings=self.settings, progress=progress, budget=self.disk
+        )
 
     def _size_of(self, engine_name: str, name: str) -> int:
         if engine_name == "transformers" and self._model_size is not None:
@@ -657,8 +671,9 @@ class Backend:
         finally:
             self._local.progress = None
 
-    def choose_engine(self, *, model: str, method: str, engine: str | None = None,
-                      params: dict | None = None) -> tuple[GenerationEngine, str]:
+    def choose_engine(
+        self, *, model: str, method: str, engine: str | None = None, params: dict | None = None
+    ) -> tuple[GenerationEngine, str]:
         """The engine that runs a request, and why: the one asked for, or the fastest that can.
 
         A model only the operator's server has runs there or nowhere: a method the server cannot run is
@@ -733,9 +748,13 @@ class Backend:
             if not hasattr(chosen["engine"], "loaded"):  # a serving engine: nothing to load here
                 self.model(DEFAULT_MODEL, engine=chosen["engine"].capabilities.name, progress=report)
 
-        warm = WarmUp(steps=[Step("choosing the engine…", choose),
-                             Step("loading the tokenizer…", lambda _report: self.adapter(DEFAULT_TOKENIZER)),
-                             Step("loading the model…", load)])
+        warm = WarmUp(
+            steps=[
+                Step("choosing the engine…", choose),
+                Step("loading the tokenizer…", lambda _report: self.adapter(DEFAULT_TOKENIZER)),
+                Step("loading the model…", load),
+            ]
+        )
         self.warming = warm
         return warm.start() if start else warm
 
@@ -755,7 +774,7 @@ class Backend:
 
     def _gpu_seconds(self, *, model: str, params: dict | None = None, **_: object) -> int:
         """The ZeroGPU time to ask for: ``gpu_base_s`` plus the catalog's seconds per token, at most ``gpu_max_s``."""
-        spec = MODELS.get((model or "").strip())
+        spec = MODELS.get((model or "").strip(), None)
         per_token = spec.gpu_seconds_per_token if spec is not None else 0.1
         values = params or {}
         try:
@@ -889,19 +908,37 @@ class Backend:
             CapacityError: the model does not fit in memory, or every slot stays busy.
         """
         name = self.resolve_model(model)
-        spec = MODELS.get(name)
+        spec = MODELS.get(name, None)
         prefix = token_ids(prefix, name="prefix")  # a branch's forced tokens (the API's name for them)
         params = draw_seed(params)  # a seed of -1: one drawn now, so the run, its code and its result agree
         if len(prefix) > self.settings.max_new_tokens:
             raise InputError(f"A branch may force at most {self.settings.max_new_tokens} tokens.", field="params")
         # every check that needs no model runs before a slot is taken or anything is loaded
-        check_request(prompt=prompt, method=method, params=params, stop=stop, limits=self.settings,
-                      model_cap=spec.max_new_tokens if spec is not None else None)
+        check_request(
+            prompt=prompt,
+            method=method,
+            params=params,
+            stop=stop,
+            limits=self.settings,
+            model_cap=spec.max_new_tokens if spec is not None else None,
+        )
         chosen, reason = self.choose_engine(model=name, method=method, engine=engine, params=params)
         if hasattr(chosen, "loaded"):  # a serving engine: no weights here, no local slot
-            yield from self._generate_remote(chosen, name=name, prompt=prompt, method=method, params=params,
-                                             chat=chat, stop=stop, cancel=cancel, progress=progress,
-                                             details=details, visitor=visitor, prefix=prefix, reason=reason)
+            yield from self._generate_remote(
+                chosen,
+                name=name,
+                prompt=prompt,
+                method=method,
+                params=params,
+                chat=chat,
+                stop=stop,
+                cancel=cancel,
+                progress=progress,
+                details=details,
+                visitor=visitor,
+                prefix=prefix,
+                reason=reason,
+            )
             return
         injected = chosen.capabilities.name == "transformers" and self._model_loader is not None
         if not injected and not self.model_loaded(name, engine=chosen.capabilities.name):
@@ -914,17 +951,44 @@ class Backend:
             asked, waited = time.perf_counter(), False
             for stage in self._warm_up_wait(chosen.capabilities.name, name, cancel):
                 waited = True
-                yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
-                                       prompt=PromptInfo(prompt, (), chat), beams=(), done=False, preparing=stage,
-                                       **tag)
+                yield GenerationResult(
+                    model=name,
+                    method=method,
+                    params=dict(params or {}),
+                    seed=0,
+                    prompt=PromptInfo(prompt, (), chat),
+                    beams=(),
+                    done=False,
+                    preparing=stage,
+                    **tag,
+                )
             if waited:  # shown as the model's load, apart from the time to the first token
                 tag["load_s"] = time.perf_counter() - asked
             for ahead in self._wait_for_slot(cancel):
-                yield GenerationResult(model=name, method=method, params=dict(params or {}), seed=0,
-                                       prompt=PromptInfo(prompt, (), chat), beams=(), done=False, waiting=ahead, **tag)
+                yield GenerationResult(
+                    model=name,
+                    method=method,
+                    params=dict(params or {}),
+                    seed=0,
+                    prompt=PromptInfo(prompt, (), chat),
+                    beams=(),
+                    done=False,
+                    waiting=ahead,
+                    **tag,
+                )
             try:
-                run = dict(name=name, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
-                           cancel=cancel, details=details, progress=progress, prefix=prefix)
+                run = dict(
+                    name=name,
+                    prompt=prompt,
+                    method=method,
+                    params=params,
+                    chat=chat,
+                    stop=stop,
+                    cancel=cancel,
+                    details=details,
+                    progress=progress,
+                    prefix=prefix,
+                )
                 try:
                     yield from self._run_local(chosen, tag=tag, **run)
                 except EngineFailedError as err:  # before the first token: the run goes on on transformers
@@ -939,9 +1003,23 @@ class Backend:
             finally:
                 self._release_slot()
 
-    def _run_local(self, chosen: GenerationEngine, *, tag: dict[str, Any], name: str, prompt: str, method: str,
-                   params: dict | None, chat: bool, stop: str | None, cancel: threading.Event, details: bool,
-                   progress: Progress | None, prefix: Sequence[int], note: str = "") -> Iterator[GenerationResult]:
+    def _run_local(
+        self,
+        chosen: GenerationEngine,
+        *,
+        tag: dict[str, Any],
+        name: str,
+        prompt: str,
+        method: str,
+        params: dict | None,
+        chat: bool,
+        stop: str | None,
+        cancel: threading.Event,
+        details: bool,
+        progress: Progress | None,
+        prefix: Sequence[int],
+        note: str = "",
+    ) -> Iterator[GenerationResult]:
         """One run on an engine of this machine, inside a slot the caller holds: load (once), run, tag each update."""
         tag = dict(tag)
         was_loaded = self.model_loaded(name, engine=chosen.capabilities.name)
@@ -950,8 +1028,18 @@ class Backend:
             if not was_loaded:  # the time to first token below starts after the load: shown apart
                 tag["load_s"] = time.perf_counter() - asked
             extra = {"prefix": list(prefix)} if prefix else {}
-            for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat,
-                                     stop=stop, cancel=cancel, details=details, limits=self.settings, **extra):
+            for result in chosen.run(
+                loaded,
+                prompt=prompt,
+                method=method,
+                params=params,
+                chat=chat,
+                stop=stop,
+                cancel=cancel,
+                details=details,
+                limits=self.settings,
+                **extra,
+            ):
                 if note:
                     tag["notes"] = (note, *result.notes)
                 yield dataclasses.replace(result, **tag)
@@ -964,20 +1052,38 @@ class Backend:
         if err.machine and set_aside is not None:
             set_aside(err)
 
-    def _served_or_gpu(self, on_gpu: Callable[..., Iterator[GenerationResult]],
-                       **kwargs: Any) -> Iterator[GenerationResult]:
+    def _served_or_gpu(
+        self, on_gpu: Callable[..., Iterator[GenerationResult]], **kwargs: Any
+    ) -> Iterator[GenerationResult]:
         """ZeroGPU: a run the operator's server takes runs here, asking for no GPU; the rest inside ``spaces.GPU``."""
         try:
-            chosen, _ = self.choose_engine(model=kwargs["model"], method=kwargs.get("method", "greedy"),
-                                           engine=kwargs.get("engine"), params=kwargs.get("params"))
+            chosen, _ = self.choose_engine(
+                model=kwargs["model"],
+                method=kwargs.get("method", "greedy"),
+                engine=kwargs.get("engine"),
+                params=kwargs.get("params"),
+            )
         except Exception:  # noqa: BLE001 - the run itself raises the clear error
             chosen = None
         return (self._generate if chosen is not None and hasattr(chosen, "loaded") else on_gpu)(**kwargs)
 
-    def _generate_remote(self, chosen: Any, *, name: str, prompt: str, method: str, params: dict | None,
-                         chat: bool, stop: str | None, cancel: threading.Event | None, progress: Progress | None,
-                         details: bool, visitor: str | None, prefix: Sequence[int],
-                         reason: str) -> Iterator[GenerationResult]:
+    def _generate_remote(
+        self,
+        chosen: Any,
+        *,
+        name: str,
+        prompt: str,
+        method: str,
+        params: dict | None,
+        chat: bool,
+        stop: str | None,
+        cancel: threading.Event | None,
+        progress: Progress | None,
+        details: bool,
+        visitor: str | None,
+        prefix: Sequence[int],
+        reason: str,
+    ) -> Iterator[GenerationResult]:
         """A run on the operator's server: at most ``remote_streams`` at once; the server does the batching."""
         tag = {"engine": chosen.capabilities.name, "engine_reason": reason}
         cancel = cancel or threading.Event()
@@ -996,8 +1102,18 @@ class Backend:
                 if load_s > 0.05:
                     tag["load_s"] = load_s
                 extra = {"prefix": list(prefix)} if prefix else {}
-                for result in chosen.run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
-                                         cancel=cancel, details=details, limits=self.settings, **extra):
+                for result in chosen.run(
+                    loaded,
+                    prompt=prompt,
+                    method=method,
+                    params=params,
+                    chat=chat,
+                    stop=stop,
+                    cancel=cancel,
+                    details=details,
+                    limits=self.settings,
+                    **extra,
+                ):
                     yield dataclasses.replace(result, **tag)
             finally:
                 self._remote_slots.release()
@@ -1006,16 +1122,22 @@ class Backend:
 
     _SCORES_KEPT = 16  # prompts whose forward pass is kept: a slider move re-reads it, no model call
 
-    def _score(self, *, model: str, prompt: str, chat: bool, progress: Progress | None,
-               upto: int = 0) -> _ScoredPrompt:
+    def _score(self, *, model: str, prompt: str, chat: bool, progress: Progress | None, upto: int = 0) -> _ScoredPrompt:
         """One teacher-forced forward pass over the prompt (transformers, inside a generation slot), kept.
 
         ``upto``: score only the first ``upto`` tokens (0: all), for the distribution after any token.
         """
         name = self.resolve_model(model)
-        spec = MODELS.get(name)
-        check_request(prompt=prompt, method="greedy", params=None, stop=None, limits=self.settings,
-                      model_cap=spec.max_new_tokens if spec is not None else None, doing="to score")
+        spec = MODELS.get(name, None)
+        check_request(
+            prompt=prompt,
+            method="greedy",
+            params=None,
+            stop=None,
+            limits=self.settings,
+            model_cap=spec.max_new_tokens if spec is not None else None,
+            doing="to score",
+        )
         upto = whole(upto, name="position", minimum=0, also=" (0: after the whole prompt)")
         self._needs_weights(name, "The Inside tab")
         key = (name, prompt, bool(chat), upto)
@@ -1032,28 +1154,41 @@ class Backend:
                 self._scores.popitem(last=False)
         return scored
 
-    def _forward_pass(self, *, model: str, prompt: str, chat: bool, upto: int,
-                      progress: Progress | None) -> _ScoredPrompt:
+    def _forward_pass(
+        self, *, model: str, prompt: str, chat: bool, upto: int, progress: Progress | None
+    ) -> _ScoredPrompt:
         """The model part of ``_score``: a slot, the model, one forward pass (on ZeroGPU, inside ``spaces.GPU``)."""
-        name, spec = model, MODELS.get(model)
+        name, spec = model, MODELS.get(model, None)
         with self._slot(), self._model_in_use("transformers", name, progress) as bundle:
-            info = _document(build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat)),
-                             tokenizer=bundle.tokenizer, spec=spec)
+            info = _document(
+                build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat)),
+                tokenizer=bundle.tokenizer,
+                spec=spec,
+            )
             if upto:
                 if upto > len(info.ids):
-                    raise InputError(f"The prompt has {len(info.ids):,} tokens; pick a position from 1 to "
-                                     f"{len(info.ids):,} (0: after the whole prompt).", field="params")
-                info = dataclasses.replace(info, ids=info.ids[:upto],
-                                           text=bundle.tokenizer.decode(list(info.ids[:upto])))
+                    raise InputError(
+                        f"The prompt has {len(info.ids):,} tokens; pick a position from 1 to "
+                        f"{len(info.ids):,} (0: after the whole prompt).",
+                        field="params",
+                    )
+                info = dataclasses.replace(
+                    info, ids=info.ids[:upto], text=bundle.tokenizer.decode(list(info.ids[:upto]))
+                )
             if len(info.ids) > self.settings.max_scored_tokens:
-                raise InputError(f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
-                                 f"{self.settings.max_scored_tokens:,}.", field="prompt")
-            return _ScoredPrompt(name, info, score(model=bundle.model, ids=info.ids), bundle_adapter(bundle),
-                                 bundle.tokenizer)
+                raise InputError(
+                    f"The prompt is {len(info.ids):,} tokens; the most this page scores is "
+                    f"{self.settings.max_scored_tokens:,}.",
+                    field="prompt",
+                )
+            return _ScoredPrompt(
+                name, info, score(model=bundle.model, ids=info.ids), bundle_adapter(bundle), bundle.tokenizer
+            )
 
     @_light
-    def surprisal(self, *, model: str, prompt: str, chat: bool = False,
-                  progress: Progress | None = None) -> SurprisalResult:
+    def surprisal(
+        self, *, model: str, prompt: str, chat: bool = False, progress: Progress | None = None
+    ) -> SurprisalResult:
         """How surprising each prompt token is to the model: its probability given what precedes it.
 
         >>> # Backend().surprisal(model="smollm2-135m-instruct", prompt="The cat sat on the mat.").surprisal.perplexity
@@ -1071,13 +1206,26 @@ class Backend:
                 continue
             expected = alternatives(adapter, run.top_ids[k - 1].tolist(), run.top_probs[k - 1].tolist())
             tokens.append(make_token(adapter, token_id, math.exp(float(run.logprobs[k - 1])), raw_top=expected))
-        return SurprisalResult(scored.model, scored.prompt, tuple(tokens),
-                               surprisal_from_logprobs(ids=scored.prompt.ids, logprobs=run.logprobs))
+        return SurprisalResult(
+            scored.model,
+            scored.prompt,
+            tuple(tokens),
+            surprisal_from_logprobs(ids=scored.prompt.ids, logprobs=run.logprobs),
+        )
 
     @_light
-    def next_token(self, *, model: str, prompt: str, chat: bool = True, method: str = "greedy",
-                   params: dict | None = None, probes: str = "", position: int = 0,
-                   progress: Progress | None = None) -> NextTokenResult:
+    def next_token(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        chat: bool = True,
+        method: str = "greedy",
+        params: dict | None = None,
+        probes: str = "",
+        position: int = 0,
+        progress: Progress | None = None,
+    ) -> NextTokenResult:
         """The model's next-token distribution after the prompt, through each stage of ``method``'s pipeline.
 
         ``position``: the distribution after the prompt's first ``position`` tokens instead (0: the whole prompt),
@@ -1095,17 +1243,32 @@ class Backend:
         resolve_params(method=method, params=params)  # bad parameters fail before the model is touched
         scored = self._score(model=model, prompt=prompt, chat=chat, progress=progress, upto=position)
         typed = _probe_ids(scored.tokenizer, probes)
-        view = stage_view(logits=scored.scored.last_logits, context_ids=scored.prompt.ids, method=method,
-                          params=params, top=10, probes=[i for _, i in typed])
+        view = stage_view(
+            logits=scored.scored.last_logits,
+            context_ids=scored.prompt.ids,
+            method=method,
+            params=params,
+            top=10,
+            probes=[i for _, i in typed],
+        )
         shown = {i for row in view.rows for i, _ in row.top} | {i for _, i in typed}
         pieces = {i: make_token(scored.adapter, i, 0.0).text for i in shown}
-        return NextTokenResult(scored.model, method, scored.prompt, view, pieces, typed,
-                               tuple(row.name for row in view.rows))
+        return NextTokenResult(
+            scored.model, method, scored.prompt, view, pieces, typed, tuple(row.name for row in view.rows)
+        )
 
-
-    def arena(self, *, model: str, prompt: str, methods: Sequence[str], params: dict | None = None,
-              chat: bool = True, visitor: str | None = None, engine: str | None = None,
-              engines: Sequence[str] | None = None) -> Iterator[ArenaResult]:
+    def arena(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        methods: Sequence[str],
+        params: dict | None = None,
+        chat: bool = True,
+        visitor: str | None = None,
+        engine: str | None = None,
+        engines: Sequence[str] | None = None,
+    ) -> Iterator[ArenaResult]:
         """2 to 4 runs on one prompt, model and seed, one after another; a result after each.
 
         Each run is a decoding method, or with ``engines`` (two or more) a method on an engine: every method on
@@ -1120,11 +1283,23 @@ class Backend:
             InputError: fewer than 2 or more than 4 runs, an engine that cannot run a method, or what a
                 generation request raises.
         """
-        names = list(dict.fromkeys(key_list(methods or [], name="methods", takes="decoding method keys",
-                                            example='["greedy", "top_p"]', field="method")))
+        names = list(
+            dict.fromkeys(
+                key_list(
+                    methods or [],
+                    name="methods",
+                    takes="decoding method keys",
+                    example='["greedy", "top_p"]',
+                    field="method",
+                )
+            )
+        )
         chosen_engines = list(dict.fromkeys(e for e in (engines or []) if e))
-        entries = [(m, e) for m in names for e in chosen_engines] if len(chosen_engines) > 1 else [
-            (m, chosen_engines[0] if chosen_engines else None) for m in names]
+        entries = (
+            [(m, e) for m in names for e in chosen_engines]
+            if len(chosen_engines) > 1
+            else [(m, chosen_engines[0] if chosen_engines else None) for m in names]
+        )
         if not 2 <= len(entries) <= 4:
             what = "method-and-engine pairs" if len(chosen_engines) > 1 else "different decoding methods"
             raise InputError(f"Pick 2 to 4 {what} (you picked {len(entries)}).", field="method")
@@ -1144,21 +1319,32 @@ class Backend:
             started = time.perf_counter()
             final = None
             fast = on if len(chosen_engines) > 1 else (on or engine) if name in _FAST_METHODS else None
-            for final in self.generate(model=model, prompt=prompt, method=name, params=common, chat=chat,
-                                       visitor=visitor, engine=fast):
+            for final in self.generate(  # noqa: B007
+                model=model, prompt=prompt, method=name, params=common, chat=chat, visitor=visitor, engine=fast
+            ):
                 pass
             assert final is not None
             runs.append(final)
             seconds.append(time.perf_counter() - started)
             # one scorer for every row: the engines' own sums part in the last digits (llama.cpp's kernels,
             # a beam's cache), so the same text would read as two figures
-            logprobs.append(final.logprob if scorer != "transformers" else
-                            self._raw_logprob(model=final.model, run=final) if final.tokens else None)
-            rows = arena_rows(methods=keys[: n + 1], outputs=[[t.id for t in r.tokens] for r in runs],
-                              logprobs=logprobs,
-                              perplexities=[None if lp is None or not r.tokens else math.exp(-lp / len(r.tokens))
-                                            for lp, r in zip(logprobs, runs)],
-                              seconds=seconds)
+            logprobs.append(
+                final.logprob
+                if scorer != "transformers"
+                else self._raw_logprob(model=final.model, run=final)
+                if final.tokens
+                else None
+            )
+            rows = arena_rows(
+                methods=keys[: n + 1],
+                outputs=[[t.id for t in r.tokens] for r in runs],
+                logprobs=logprobs,
+                perplexities=[
+                    None if lp is None or not r.tokens else math.exp(-lp / len(r.tokens))
+                    for lp, r in zip(logprobs, runs)
+                ],
+                seconds=seconds,
+            )
             yield ArenaResult(tuple(keys), tuple(runs), tuple(rows), done=n + 1 == len(entries), scored_by=scorer)
 
     def _raw_logprob_pass(self, *, model: str, run: GenerationResult) -> float | None:
@@ -1169,7 +1355,7 @@ class Backend:
             return None
         with self._slot(), self._model_in_use("transformers", self.resolve_model(model), None) as bundle:
             scored = score(model=bundle.model, ids=ids, top=1)
-        return float(scored.logprobs[len(run.prompt.ids) - 1:].sum())
+        return float(scored.logprobs[len(run.prompt.ids) - 1 :].sum())
 
     def second_opinion(self, *, run: GenerationResult, progress: Progress | None = None) -> SecondOpinion:
         """transformers' own numbers at each token of a run another engine made: one teacher-forced forward pass.
@@ -1183,22 +1369,39 @@ class Backend:
         if not run.tokens or not run.done:
             raise InputError("Run a generation first: there are no tokens to check yet.", field="engine")
         if run.engine == "transformers":
-            raise InputError("This run is transformers' own: choose another engine to compare it with.",
-                             field="engine")
+            raise InputError("This run is transformers' own: choose another engine to compare it with.", field="engine")
         ids = [*run.prompt.ids, *(t.id for t in run.tokens)]
         if len(ids) > self.settings.max_scored_tokens:
-            raise InputError(f"The prompt and the run are {len(ids):,} tokens; the most this page scores is "
-                             f"{self.settings.max_scored_tokens:,}.", field="engine")
+            raise InputError(
+                f"The prompt and the run are {len(ids):,} tokens; the most this page scores is "
+                f"{self.settings.max_scored_tokens:,}.",
+                field="engine",
+            )
         self._needs_weights(run.model, "Comparing with transformers")
         with self._slot(), self._model_in_use("transformers", self.resolve_model(run.model), progress) as bundle:
             scored = score(model=bundle.model, ids=ids, top=1)
             adapter = bundle_adapter(bundle)
-        return SecondOpinion(run.engine, opinions(
-            tokens=run.tokens, logprobs=scored.logprobs, top_ids=scored.top_ids, top_probs=scored.top_probs,
-            start=len(run.prompt.ids), text=lambda i: make_token(adapter, i, 0.0).text))
+        return SecondOpinion(
+            run.engine,
+            opinions(
+                tokens=run.tokens,
+                logprobs=scored.logprobs,
+                top_ids=scored.top_ids,
+                top_probs=scored.top_probs,
+                start=len(run.prompt.ids),
+                text=lambda i: make_token(adapter, i, 0.0).text,
+            ),
+        )
 
-    def _beam_tree(self, *, model: str, prompt: str, chat: bool = True, params: dict | None = None,
-                   progress: Progress | None = None) -> BeamTreeResult:
+    def _beam_tree(
+        self,
+        *,
+        model: str,
+        prompt: str,
+        chat: bool = True,
+        params: dict | None = None,
+        progress: Progress | None = None,
+    ) -> BeamTreeResult:
         """Beam search (transformers) with every kept hypothesis recorded at every step, as a tree.
 
         At most ``TREE_BEAMS`` beams, so the picture stays readable; a longer Max new tokens draws a search of
@@ -1209,13 +1412,16 @@ class Backend:
         """
         from transformers.generation import LogitsProcessorList
 
-        from .generation.transformers_engine import _eos_ids, _trim_after_eos
+        from .generation.eos import eos_ids, trim_after_eos
         from .insight.beam_tree import TREE_BEAMS, BeamRecorder, build_tree, tree_steps
 
         values = resolve_params(method="beam", params=params)
         if values["num_beams"] > TREE_BEAMS:
-            raise InputError(f"The beam tree draws at most {TREE_BEAMS} beams; Beams is {values['num_beams']}. "
-                             f"Set Beams to {TREE_BEAMS} or fewer to draw it.", field="params")
+            raise InputError(
+                f"The beam tree draws at most {TREE_BEAMS} beams; Beams is {values['num_beams']}. "
+                f"Set Beams to {TREE_BEAMS} or fewer to draw it.",
+                field="params",
+            )
         steps, notes = tree_steps(values["max_new_tokens"])
         params = {**(params or {}), "max_new_tokens": steps}
         name = self.resolve_model(model)
@@ -1227,16 +1433,18 @@ class Backend:
             import torch
 
             info = build_prompt(tokenizer=bundle.tokenizer, prompt=prompt, chat=bool(chat))
-            config = generation_config(method="beam", params=params, return_dict_in_generate=True,
-                                       output_scores=True)
+            config = generation_config(method="beam", params=params, return_dict_in_generate=True, output_scores=True)
             recorder = BeamRecorder(prompt_len=len(info.ids), keep=2 * int(values["num_beams"]))
             input_ids = torch.tensor([list(info.ids)], device=bundle.device)
             with torch.inference_mode():
-                out = bundle.model.generate(input_ids, generation_config=config,
-                                            attention_mask=torch.ones_like(input_ids),
-                                            logits_processor=LogitsProcessorList([recorder]))
-            eos = _eos_ids(bundle.tokenizer, bundle.model)
-            returned = [_trim_after_eos(seq[len(info.ids):].tolist(), eos) for seq in out.sequences]
+                out = bundle.model.generate(
+                    input_ids,
+                    generation_config=config,
+                    attention_mask=torch.ones_like(input_ids),
+                    logits_processor=LogitsProcessorList([recorder]),
+                )
+            eos = eos_ids(bundle.tokenizer, bundle.model)
+            returned = [trim_after_eos(seq[len(info.ids) :].tolist(), eos) for seq in out.sequences]
             scores = [float(v) for v in out.sequences_scores]
             adapter = bundle_adapter(bundle)
             tree = build_tree(steps=recorder.steps, returned=returned, eos=eos)
@@ -1287,14 +1495,16 @@ def _probe_ids(tokenizer: object, probes: str | Sequence[str] | None) -> tuple[t
     return tuple(out)
 
 
-def _refusal(engine: GenerationEngine, model: str, method: str, device: str,
-             values: dict | None = None) -> str | None:
+def _refusal(engine: GenerationEngine, model: str, method: str, device: str, values: dict | None = None) -> str | None:
     """Why ``engine`` cannot run this request here (None: it can)."""
     serves = getattr(engine, "serves", None)
     refuses = getattr(engine, "refuses", None)
-    return (engine.missing() or (serves(model) if serves is not None else None)
-            or (refuses(method=method, values=values or {}) if refuses is not None else None)
-            or engine.capabilities.refuses(method=method, device=device))
+    return (
+        engine.missing()
+        or (serves(model) if serves is not None else None)
+        or (refuses(method=method, values=values or {}) if refuses is not None else None)
+        or engine.capabilities.refuses(method=method, device=device)
+    )
 
 
 def _resolve(name: str | None, *, registry: Mapping[str, object], kind: str) -> str:

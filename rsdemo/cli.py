@@ -24,12 +24,12 @@ from typing import TextIO
 
 from .backend import Backend
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
+from .core.errors import InputError, RsdemoError
+from .core.settings import Settings, get_settings, settings_table
 from .decoding import COMMON_PARAMS, METHODS, Param
-from .errors import InputError, RsdemoError
 from .generation import default_engines
 from .generation.servers import SERVER_KINDS
 from .loading import converted_checkpoint
-from .settings import Settings, get_settings, settings_table
 
 __all__ = ["main"]
 
@@ -42,8 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("tokenizers", help="list the built-in tokenizer keys")
     tok = sub.add_parser("tokenize", help="split TEXT (or standard input) into tokens")
-    tok.add_argument("-t", "--tokenizer", default=DEFAULT_TOKENIZER,
-                     help=f"a key from `tokenizers` or a Hub repo id (default {DEFAULT_TOKENIZER})")
+    tok.add_argument(
+        "-t",
+        "--tokenizer",
+        default=DEFAULT_TOKENIZER,
+        help=f"a key from `tokenizers` or a Hub repo id (default {DEFAULT_TOKENIZER})",
+    )
     tok.add_argument("--special", action="store_true", help="add the tokenizer's special tokens (BOS/CLS/SEP)")
     tok.add_argument("--json", action="store_true", help="print one JSON object: ids, segments, stats")
     tok.add_argument("text", nargs="?", help="the text; read from standard input when omitted")
@@ -53,8 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     dec.add_argument("ids", nargs="?", help='ids such as "[15496, 995]" or "15496 995"; standard input when omitted')
     sub.add_parser("models", help="list the decoder models")
     sub.add_parser("settings", help="the limits and defaults in force (set them with RSDEMO_* variables)")
-    ckpt = sub.add_parser("checkpoint", help="convert an embedded model once into a Hugging Face checkpoint folder "
-                          "(what vLLM serves) and print its path")
+    ckpt = sub.add_parser(
+        "checkpoint",
+        help="convert an embedded model once into a Hugging Face checkpoint folder "
+        "(what vLLM serves) and print its path",
+    )
     ckpt.add_argument("model", nargs="?", default=DEFAULT_MODEL)
     gen = sub.add_parser(
         "generate",
@@ -62,20 +69,37 @@ def _parser() -> argparse.ArgumentParser:
         description="Generate text. Decoding methods: "
         + " ".join(f"[{m.key}] {m.description}" for m in METHODS.values()),
     )
-    gen.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"a key from `models` or a Hub repo id "
-                     f"(default {DEFAULT_MODEL})")
+    gen.add_argument(
+        "-m", "--model", default=DEFAULT_MODEL, help=f"a key from `models` or a Hub repo id (default {DEFAULT_MODEL})"
+    )
     gen.add_argument("--method", default="greedy", choices=list(METHODS), help="decoding method (default greedy)")
     engines = default_engines()
-    gen.add_argument("--engine", default=None, choices=[*(e.capabilities.name for e in engines), "remote"],
-                     help="generation engine (default: the fastest that can run the method here): "
-                     + "; ".join(f"{e.capabilities.name}: {e.capabilities.note}" for e in engines)
-                     + "; remote: a serving engine at --base-url (or RSDEMO_REMOTE_URL)")
-    gen.add_argument("--base-url", default=None, metavar="URL",
-                     help="the serving engine's base URL, such as http://127.0.0.1:8000/v1 (implies --engine remote)")
-    gen.add_argument("--server", default=None, choices=list(SERVER_KINDS),
-                     help="what the server at --base-url is (default: RSDEMO_REMOTE_SERVER, vllm)")
-    gen.add_argument("--chat", action=argparse.BooleanOptionalAction, default=True,
-                     help="apply the model's chat template (default on)")
+    gen.add_argument(
+        "--engine",
+        default=None,
+        choices=[*(e.capabilities.name for e in engines), "remote"],
+        help="generation engine (default: the fastest that can run the method here): "
+        + "; ".join(f"{e.capabilities.name}: {e.capabilities.note}" for e in engines)
+        + "; remote: a serving engine at --base-url (or RSDEMO_REMOTE_URL)",
+    )
+    gen.add_argument(
+        "--base-url",
+        default=None,
+        metavar="URL",
+        help="the serving engine's base URL, such as http://127.0.0.1:8000/v1 (implies --engine remote)",
+    )
+    gen.add_argument(
+        "--server",
+        default=None,
+        choices=list(SERVER_KINDS),
+        help="what the server at --base-url is (default: RSDEMO_REMOTE_SERVER, vllm)",
+    )
+    gen.add_argument(
+        "--chat",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="apply the model's chat template (default on)",
+    )
     gen.add_argument("--stop", action="append", default=[], help="a stop string (repeatable)")
     gen.add_argument("--no-probs", action="store_true", help="skip per-token probabilities (plain generate)")
     gen.add_argument("--json", action="store_true", help="print one JSON object: text, tokens (id, text, prob), ...")
@@ -84,13 +108,20 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("prompt", nargs="?", help="the prompt; read from standard input when omitted")
     sur = sub.add_parser("surprisal", help="how surprising each token of TEXT is to a model (log-probabilities)")
     sur.add_argument("-m", "--model", default=DEFAULT_MODEL)
-    sur.add_argument("--chat", action=argparse.BooleanOptionalAction, default=False,
-                     help="score the text wrapped in the chat template (default off)")
+    sur.add_argument(
+        "--chat",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="score the text wrapped in the chat template (default off)",
+    )
     sur.add_argument("--json", action="store_true")
     sur.add_argument("text", nargs="?", help="the text; read from standard input when omitted")
-    nxt = sub.add_parser("next-token", help="the next-token distribution after TEXT, through each decoding stage",
-                         description="The model's next-token distribution after the text, after each stage of the "
-                         "method's pipeline, in the order transformers applies them.")
+    nxt = sub.add_parser(
+        "next-token",
+        help="the next-token distribution after TEXT, through each decoding stage",
+        description="The model's next-token distribution after the text, after each stage of the "
+        "method's pipeline, in the order transformers applies them.",
+    )
     nxt.add_argument("-m", "--model", default=DEFAULT_MODEL)
     nxt.add_argument("--method", default="top_p", choices=list(METHODS), help="decoding method (default top_p)")
     nxt.add_argument("--chat", action=argparse.BooleanOptionalAction, default=False)
@@ -117,14 +148,23 @@ def _add_param_flag(parser: argparse.ArgumentParser, param: Param) -> None:
     where = f" [{', '.join(users)}]" if users else ""
     flag = "--" + param.name.replace("_", "-")
     if param.kind == "bool":
-        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                            help=f"{param.label} (default {param.default}){where}")
+        parser.add_argument(
+            flag,
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"{param.label} (default {param.default}){where}",
+        )
         return
     # taken as typed: the method's Param.check (rsdemo.arguments) reads it, with the app's and the API's rules
     # and messages ("8" is 8, 1.5 is no whole number, seed -1 draws one)
-    parser.add_argument(flag, type=str, default=None, metavar="N",
-                        help=f"{param.label}: {param.takes}, default {param.default}{where}"
-                        + (f" — {param.info}" if param.info else ""))
+    parser.add_argument(
+        flag,
+        type=str,
+        default=None,
+        metavar="N",
+        help=f"{param.label}: {param.takes}, default {param.default}{where}"
+        + (f" — {param.info}" if param.info else ""),
+    )
 
 
 def _show_segments(result_segments: Sequence[object], out: TextIO, *, colour: bool) -> str:
@@ -234,8 +274,14 @@ def _surprisal(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: T
 
 def _next_token(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) -> int:
     text = args.text if args.text is not None else stdin.read()
-    result = backend.next_token(model=args.model, prompt=text, chat=args.chat, method=args.method,
-                                params=_method_params(args), probes="\n".join(args.probe))
+    result = backend.next_token(
+        model=args.model,
+        prompt=text,
+        chat=args.chat,
+        method=args.method,
+        params=_method_params(args),
+        probes="\n".join(args.probe),
+    )
     if args.json:
         out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
         return 0
@@ -277,9 +323,16 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
     params = _method_params(args)
     final = None
     streamed = 0
-    for result in backend.generate(model=args.model, prompt=prompt, method=args.method, params=params,
-                                   chat=args.chat, stop="\n".join(args.stop) or None, details=not args.no_probs,
-                                   engine=args.engine):
+    for result in backend.generate(
+        model=args.model,
+        prompt=prompt,
+        method=args.method,
+        params=params,
+        chat=args.chat,
+        stop="\n".join(args.stop) or None,
+        details=not args.no_probs,
+        engine=args.engine,
+    ):
         if result.waiting is not None:
             continue  # another run holds the slot (several runs share this backend only inside the app)
         if not result.done and not args.json:
@@ -298,8 +351,13 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
             "prompt": final.prompt.text,
             "text": final.text,
             "tokens": [
-                {"id": t.id, "text": t.text, "piece": t.piece, "prob": _num(t.prob if t.prob is not None else t.raw_prob),
-                 "raw_prob": _num(t.raw_prob)}
+                {
+                    "id": t.id,
+                    "text": t.text,
+                    "piece": t.piece,
+                    "prob": _num(t.prob if t.prob is not None else t.raw_prob),
+                    "raw_prob": _num(t.raw_prob),
+                }
                 for t in final.tokens
             ],
             "beams": [{"text": b.text, "score": b.score} for b in final.beams],

@@ -26,12 +26,13 @@ What transformers 5.24 does with these settings (checked against the installed v
   ``top_k`` as a keyword of ``generate`` avoids both (see below).
 - Without ``custom_generate`` those modes fail offline: ``generate`` raises ``ValueError`` ("requires
   ``trust_remote_code=True``"), and with ``trust_remote_code=True`` an ``OSError`` (no
-  ``custom_generate/generate.py`` can be fetched). With a callable ``custom_generate`` the Hub lookup is skipped and the callable is called as
+  ``custom_generate/generate.py`` can be fetched). With a callable ``custom_generate`` the Hub lookup is skipped
+  and the callable is called as
   ``fn(model, input_ids, logits_processor=..., stopping_criteria=..., generation_config=...,
   **extra_kwargs, **model_kwargs)``; ``input_ids`` is already expanded to ``batch * max(num_beams,
   num_return_sequences)`` rows, the stopping criteria hold ``MaxLengthCriteria`` (from
-  ``max_new_tokens``) and, when an eos token is set, ``EosTokenCriteria``, and ``generation_config`` carries ``_pad_token_tensor``
-  and ``_eos_token_tensor``.
+  ``max_new_tokens``) and, when an eos token is set, ``EosTokenCriteria``, and ``generation_config`` carries
+  ``_pad_token_tensor`` and ``_eos_token_tensor``.
 - ``generate`` forwards to the callable every keyword argument that names a parameter of the callable's
   own signature that ``GenerationMixin._sample`` does not have (``_extract_generation_mode_kwargs``).
   So ``penalty_alpha``, ``top_k``, ``num_beam_groups`` and ``diversity_penalty`` are declared here as

@@ -21,8 +21,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .arguments import flag, mapping, number, takes_number, takes_whole, whole
-from .errors import InputError, UnknownKeyError
-from .settings import get_settings
+from .core.errors import InputError
+from .core.registry import Registry
+from .core.settings import get_settings
 
 __all__ = [
     "COMMON_PARAMS",
@@ -50,10 +51,10 @@ class Param:
 
     >>> SEED.check("7"), SEED.check(-1), SEED.title, COMMON_PARAMS[0].title
     (7, -1, 'Seed', 'Max new tokens (max_new_tokens)')
-    >>> SEED.check(1.5)
+    >>> SEED.check(1.5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: Seed must be a whole number between 0 and 2,147,483,647, or -1 for a random seed; got 1.5.
+    rsdemo.core.errors.InputError: Seed must be a whole number between 0 and 2,147,483,647, or -1 for ...; got 1.5.
     """
 
     name: str
@@ -99,9 +100,15 @@ class Param:
         if self.kind == "bool":
             return flag(value, name=self.title, field="params")
         if self.kind == "int":
-            return whole(value, name=self.title, minimum=self.minimum, maximum=self.maximum,  # type: ignore[arg-type]
-                         special=() if self.random is None else (self.random,),
-                         also=self._also, field="params")
+            return whole(
+                value,
+                name=self.title,
+                minimum=self.minimum,
+                maximum=self.maximum,  # type: ignore[arg-type]
+                special=() if self.random is None else (self.random,),
+                also=self._also,
+                field="params",
+            )
         return number(value, name=self.title, minimum=self.minimum, maximum=self.maximum, field="params")
 
 
@@ -131,23 +138,62 @@ SAMPLING_DEFAULTS: Mapping[str, Any] = MappingProxyType(
 )
 BEAM_DEFAULTS: Mapping[str, Any] = MappingProxyType({"length_penalty": 1.0, "early_stopping": False})
 
-TEMPERATURE = Param("temperature", "Temperature", 1.0, 0.05, 2.0, 0.05,
-                    info="divides the logits: below 1 sharpens the distribution, above 1 flattens it")
+TEMPERATURE = Param(
+    "temperature",
+    "Temperature",
+    1.0,
+    0.05,
+    2.0,
+    0.05,
+    info="divides the logits: below 1 sharpens the distribution, above 1 flattens it",
+)
 NUM_BEAMS = Param("num_beams", "Beams", 4, 2, 8, 1, "int", "hypotheses kept at every step")
-LENGTH_PENALTY = Param("length_penalty", "Length penalty", 1.0, -2.0, 2.0, 0.1,
-                       info="score = log-prob / length^penalty; above 0 favours longer outputs")
-EARLY_STOPPING = Param("early_stopping", "Early stopping", True, kind="bool",
-                       info="stop when every beam has a finished hypothesis")
+LENGTH_PENALTY = Param(
+    "length_penalty",
+    "Length penalty",
+    1.0,
+    -2.0,
+    2.0,
+    0.1,
+    info="score = log-prob / length^penalty; above 0 favours longer outputs",
+)
+EARLY_STOPPING = Param(
+    "early_stopping", "Early stopping", True, kind="bool", info="stop when every beam has a finished hypothesis"
+)
 RANDOM_SEED = -1  # the seed that asks for a random one: each run draws its own, and reports it
-SEED = Param("seed", "Seed", 0, 0, 2**31 - 1, 1, "int",
-             "the same seed reproduces the run; -1 draws a new one for each run, shown after it", RANDOM_SEED)
+SEED = Param(
+    "seed",
+    "Seed",
+    0,
+    0,
+    2**31 - 1,
+    1,
+    "int",
+    "the same seed reproduces the run; -1 draws a new one for each run, shown after it",
+    RANDOM_SEED,
+)
 
 COMMON_PARAMS: tuple[Param, ...] = (
     Param("max_new_tokens", "Max new tokens", 64, 1, get_settings().max_new_tokens, 1, "int"),
-    Param("repetition_penalty", "Repetition penalty", 1.0, 1.0, 2.0, 0.05,
-          info="divides the logits of tokens already in the text (CTRL paper)"),
-    Param("no_repeat_ngram_size", "No-repeat n-gram size", 0, 0, 10, 1, "int",
-          info="forbid any n-gram of this size from appearing twice (0: off)"),
+    Param(
+        "repetition_penalty",
+        "Repetition penalty",
+        1.0,
+        1.0,
+        2.0,
+        0.05,
+        info="divides the logits of tokens already in the text (CTRL paper)",
+    ),
+    Param(
+        "no_repeat_ngram_size",
+        "No-repeat n-gram size",
+        0,
+        0,
+        10,
+        1,
+        "int",
+        info="forbid any n-gram of this size from appearing twice (0: off)",
+    ),
     SEED,
 )
 
@@ -184,51 +230,115 @@ _SAMPLE = {"do_sample": True}
 _METHODS = (
     DecodingMethod("greedy", "Greedy", "Always the most probable next token.", ()),
     DecodingMethod(
-        "beam", "Beam search", "Keep the best `beams` partial outputs by total log-probability; all are returned.",
-        (NUM_BEAMS, LENGTH_PENALTY, EARLY_STOPPING), expected_mode="beam_search", streams=False,
+        "beam",
+        "Beam search",
+        "Keep the best `beams` partial outputs by total log-probability; all are returned.",
+        (NUM_BEAMS, LENGTH_PENALTY, EARLY_STOPPING),
+        expected_mode="beam_search",
+        streams=False,
     ),
-    DecodingMethod("sample", "Sampling", "Draw the next token from the whole distribution (after temperature).",
-                   (TEMPERATURE,), _SAMPLE, "sample", samples=True),
-    DecodingMethod("top_k", "Top-k sampling", "Sample among the k most probable tokens.",
-                   (TEMPERATURE, Param("top_k", "Top-k", 50, 1, 500, 1, "int")), _SAMPLE, "sample", samples=True),
-    DecodingMethod("top_p", "Top-p (nucleus) sampling",
-                   "Sample among the fewest tokens whose probabilities add up to p.",
-                   (TEMPERATURE, Param("top_p", "Top-p", 0.9, 0.01, 1.0, 0.01)), _SAMPLE, "sample", samples=True),
-    DecodingMethod("min_p", "Min-p sampling",
-                   "Keep tokens at least min_p times as probable as the most probable one.",
-                   (TEMPERATURE, Param("min_p", "Min-p", 0.05, 0.001, 1.0, 0.001)), _SAMPLE, "sample", samples=True),
-    DecodingMethod("typical", "Typical sampling",
-                   "Keep tokens whose surprisal is closest to the distribution's entropy, up to mass p.",
-                   (TEMPERATURE, Param("typical_p", "Typical-p", 0.9, 0.01, 1.0, 0.01)), _SAMPLE, "sample",
-                   samples=True),
-    DecodingMethod("epsilon", "Epsilon sampling", "Drop tokens below a fixed probability epsilon.",
-                   (TEMPERATURE, Param("epsilon_cutoff", "Epsilon", 3e-4, 1e-5, 0.05, 1e-5)), _SAMPLE, "sample",
-                   samples=True),
-    DecodingMethod("eta", "Eta sampling", "Drop tokens below an entropy-dependent threshold eta.",
-                   (TEMPERATURE, Param("eta_cutoff", "Eta", 1e-3, 1e-5, 0.05, 1e-5)), _SAMPLE, "sample",
-                   samples=True),
     DecodingMethod(
-        "beam_sample", "Beam sampling", "Beam search whose candidates are drawn by sampling.",
-        (NUM_BEAMS, TEMPERATURE, LENGTH_PENALTY, EARLY_STOPPING), _SAMPLE, "beam_sample", streams=False,
+        "sample",
+        "Sampling",
+        "Draw the next token from the whole distribution (after temperature).",
+        (TEMPERATURE,),
+        _SAMPLE,
+        "sample",
         samples=True,
     ),
     DecodingMethod(
-        "contrastive", "Contrastive search",
-        "Among the top-k tokens, trade probability against similarity to the text so far (Su et al., 2022).",
-        (Param("penalty_alpha", "Penalty alpha", 0.6, 0.0, 1.0, 0.05, info="0 is greedy"),
-         Param("top_k", "Top-k candidates", 4, 1, 20, 1, "int")),
-        expected_mode="custom", custom="contrastive",
+        "top_k",
+        "Top-k sampling",
+        "Sample among the k most probable tokens.",
+        (TEMPERATURE, Param("top_k", "Top-k", 50, 1, 500, 1, "int")),
+        _SAMPLE,
+        "sample",
+        samples=True,
     ),
     DecodingMethod(
-        "diverse_beam", "Diverse beam search",
+        "top_p",
+        "Top-p (nucleus) sampling",
+        "Sample among the fewest tokens whose probabilities add up to p.",
+        (TEMPERATURE, Param("top_p", "Top-p", 0.9, 0.01, 1.0, 0.01)),
+        _SAMPLE,
+        "sample",
+        samples=True,
+    ),
+    DecodingMethod(
+        "min_p",
+        "Min-p sampling",
+        "Keep tokens at least min_p times as probable as the most probable one.",
+        (TEMPERATURE, Param("min_p", "Min-p", 0.05, 0.001, 1.0, 0.001)),
+        _SAMPLE,
+        "sample",
+        samples=True,
+    ),
+    DecodingMethod(
+        "typical",
+        "Typical sampling",
+        "Keep tokens whose surprisal is closest to the distribution's entropy, up to mass p.",
+        (TEMPERATURE, Param("typical_p", "Typical-p", 0.9, 0.01, 1.0, 0.01)),
+        _SAMPLE,
+        "sample",
+        samples=True,
+    ),
+    DecodingMethod(
+        "epsilon",
+        "Epsilon sampling",
+        "Drop tokens below a fixed probability epsilon.",
+        (TEMPERATURE, Param("epsilon_cutoff", "Epsilon", 3e-4, 1e-5, 0.05, 1e-5)),
+        _SAMPLE,
+        "sample",
+        samples=True,
+    ),
+    DecodingMethod(
+        "eta",
+        "Eta sampling",
+        "Drop tokens below an entropy-dependent threshold eta.",
+        (TEMPERATURE, Param("eta_cutoff", "Eta", 1e-3, 1e-5, 0.05, 1e-5)),
+        _SAMPLE,
+        "sample",
+        samples=True,
+    ),
+    DecodingMethod(
+        "beam_sample",
+        "Beam sampling",
+        "Beam search whose candidates are drawn by sampling.",
+        (NUM_BEAMS, TEMPERATURE, LENGTH_PENALTY, EARLY_STOPPING),
+        _SAMPLE,
+        "beam_sample",
+        streams=False,
+        samples=True,
+    ),
+    DecodingMethod(
+        "contrastive",
+        "Contrastive search",
+        "Among the top-k tokens, trade probability against similarity to the text so far (Su et al., 2022).",
+        (
+            Param("penalty_alpha", "Penalty alpha", 0.6, 0.0, 1.0, 0.05, info="0 is greedy"),
+            Param("top_k", "Top-k candidates", 4, 1, 20, 1, "int"),
+        ),
+        expected_mode="custom",
+        custom="contrastive",
+    ),
+    DecodingMethod(
+        "diverse_beam",
+        "Diverse beam search",
         "Beam groups penalised for picking what earlier groups picked (Vijayakumar et al., 2016).",
-        (NUM_BEAMS, Param("num_beam_groups", "Beam groups", 2, 1, 8, 1, "int"),
-         Param("diversity_penalty", "Diversity penalty", 0.5, 0.0, 5.0, 0.1), LENGTH_PENALTY, EARLY_STOPPING),
-        expected_mode="custom", streams=False, custom="diverse_beam",
+        (
+            NUM_BEAMS,
+            Param("num_beam_groups", "Beam groups", 2, 1, 8, 1, "int"),
+            Param("diversity_penalty", "Diversity penalty", 0.5, 0.0, 5.0, 0.1),
+            LENGTH_PENALTY,
+            EARLY_STOPPING,
+        ),
+        expected_mode="custom",
+        streams=False,
+        custom="diverse_beam",
     ),
 )
 
-METHODS: Mapping[str, DecodingMethod] = MappingProxyType({m.key: m for m in _METHODS})
+METHODS: Registry[DecodingMethod] = Registry("decoding method", ((m.key, m) for m in _METHODS))
 _COMMON = {p.name: p for p in COMMON_PARAMS}
 
 
@@ -238,10 +348,7 @@ def get_method(key: str) -> DecodingMethod:
     Raises:
         UnknownKeyError: lists the known methods.
     """
-    try:
-        return METHODS[key]
-    except KeyError:
-        raise UnknownKeyError(kind="decoding method", key=key, known=METHODS) from None
+    return METHODS.get(key)
 
 
 def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -259,8 +366,8 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
     if unknown:
         shown = sorted(str(name)[:40] for name in unknown)[:5]
         raise InputError(
-            f"{spec.label} has no parameter {', '.join(shown)}; "
-            f"it takes: {', '.join([*own, *_COMMON])}.", field="params"
+            f"{spec.label} has no parameter {', '.join(shown)}; it takes: {', '.join([*own, *_COMMON])}.",
+            field="params",
         )
     resolved = {}
     for name, param in {**_COMMON, **own}.items():
@@ -305,8 +412,9 @@ def draw_seed(params: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return {**params, "seed": secrets.randbelow(int(SEED.maximum) + 1)}  # type: ignore[arg-type, dict-item]
 
 
-def generation_config(*, method: str, params: Mapping[str, Any] | None = None, max_new_tokens: int | None = None,
-                      **extra: Any) -> Any:
+def generation_config(
+    *, method: str, params: Mapping[str, Any] | None = None, max_new_tokens: int | None = None, **extra: Any
+) -> Any:
     """Build and validate the ``GenerationConfig`` for a method (strict: contradictory settings raise).
 
     Every strategy field is pinned. Custom methods (contrastive, diverse beam) get a greedy/beam base

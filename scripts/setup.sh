@@ -18,7 +18,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 stamp=.venv/.rsdemo-setup
-want="$(cat requirements.txt requirements-assets.txt requirements-dev.txt requirements-fast.txt | sha1sum | cut -c1-12)-$dev"
+want="$(cat requirements.txt requirements-assets.txt requirements-dev.txt requirements-fast.txt pyproject.toml | sha1sum | cut -c1-12)-$dev"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== installing Python packages"
   # torch: the CPU build for local use (a Space chooses its own; requirements.txt leaves torch unpinned).
@@ -29,6 +29,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   if [ "$dev" = 1 ]; then
     pip install -q -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
   fi
+  # rsdemo itself, editable (its dependencies are the requirements above): `import rsdemo` works from any folder
+  pip install -q --no-deps -e . 2> >(grep -v "^WARNING: Location" >&2)
   echo "$want" > "$stamp"
 fi
 

@@ -7,6 +7,10 @@ bash scripts/setup.sh --dev
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1
 export RSDEMO_FAST_ENGINE_REQUIRED=1  # setup.sh --dev built the fast CPU engine: its tests must run, not skip
+# Lint, format and the import layering first (seconds): a cycle or an upward import fails the run.
+ruff check .
+ruff format --check .
+lint-imports
 set +e
 python -m pytest "$@"
 rc=$?

@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import pytest  # noqa: E402
 
 from rsdemo.backend import Backend  # noqa: E402
-from rsdemo.settings import Settings  # noqa: E402
+from rsdemo.core.settings import Settings  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def backend(settings: Settings) -> Backend:
 @pytest.fixture(scope="session")
 def server_url(backend: Backend):
     """The real app on 127.0.0.1 (a free port), started once and closed at the end of the session."""
-    from rsdemo.ui import build_demo, launch_options, configure_queue
+    from rsdemo.ui import build_demo, configure_queue, launch_options
 
     demo = build_demo(backend=backend)
     configure_queue(demo, backend.settings)  # the same bounds as app.py

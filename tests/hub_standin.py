@@ -53,7 +53,7 @@ How the client is pointed at the stand-in (what was found in huggingface_hub 2.4
   .agent_harnesses.json``; the registry is pinned to the empty one while the stand-in is active.
 - Optionally ``constants.HF_HUB_CACHE`` (``hf_cache=``), for code that passes no ``cache_dir``.
 - The environment too (``HF_ENDPOINT``, ``HF_HUB_OFFLINE=0``, no ``TRANSFORMERS_OFFLINE``), for code that reads
-  it at call time (``rsdemo.settings.Settings.from_env``) and for subprocesses.
+  it at call time (``rsdemo.core.settings.Settings.from_env``) and for subprocesses.
 
 Everything goes through one ``pytest.MonkeyPatch`` and is undone on exit, in any fixture scope.
 Not patched: ``huggingface_hub.constants.HF_URL_HOSTS`` and ``utils._http._HUB_ORIGINS`` (only used to decide

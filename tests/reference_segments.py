@@ -95,4 +95,3 @@ def reference_segments(
         closing = [Segment("", seg.ids, len(text), seg.first, seg.kind) for seg in out[cut:]]
         out[cut:] = [Segment(text[cursor:], (), cursor, -1, "gap"), *closing]
     return out
-

@@ -75,8 +75,9 @@ class ServingStandin:
 
             def _record(self, body: dict[str, Any]) -> bool:
                 with standin._lock:
-                    standin.requests.append({"path": self.path, "body": body,
-                                             "headers": {k.lower(): v for k, v in self.headers.items()}})
+                    standin.requests.append(
+                        {"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}}
+                    )
                     failing = standin.fail_first > 0
                     if failing:
                         standin.fail_first -= 1
@@ -147,32 +148,50 @@ class ServingStandin:
                 steps = standin.script[: int(body.get("max_tokens") or 16)]
                 by_id = bool(body.get("return_tokens_as_token_ids")) and standin.ids
                 for n, step in enumerate(steps):
+
                     def name(token_id: int, text: str) -> str:
                         return f"token_id:{token_id}" if by_id else text
+
                     top = {name(i, t): lp for i, t, lp in step.top}
                     top.setdefault(name(step.id, step.text), step.logprob)
                     last = n == len(steps) - 1
-                    yield {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": standin.name,
-                           "choices": [{"index": 0, "text": step.text,
-                                        "logprobs": {"tokens": [name(step.id, step.text)],
-                                                     "token_logprobs": [step.logprob], "top_logprobs": [top],
-                                                     "text_offset": [0]},
-                                        "finish_reason": ("length" if len(steps) < len(standin.script) else "stop")
-                                        if last else None,
-                                        "stop_reason": None}]}
+                    yield {
+                        "id": "cmpl-1",
+                        "object": "text_completion",
+                        "created": 0,
+                        "model": standin.name,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "text": step.text,
+                                "logprobs": {
+                                    "tokens": [name(step.id, step.text)],
+                                    "token_logprobs": [step.logprob],
+                                    "top_logprobs": [top],
+                                    "text_offset": [0],
+                                },
+                                "finish_reason": ("length" if len(steps) < len(standin.script) else "stop")
+                                if last
+                                else None,
+                                "stop_reason": None,
+                            }
+                        ],
+                    }
 
             def _tgi_events(self, body: dict[str, Any]) -> Any:
                 params = body.get("parameters") or {}
                 steps = standin.script[: int(params.get("max_new_tokens") or 16)]
                 for n, step in enumerate(steps):
                     last = n == len(steps) - 1
-                    yield {"index": n, "token": {"id": step.id, "text": step.text, "logprob": step.logprob,
-                                                 "special": False},
-                           "top_tokens": [{"id": i, "text": t, "logprob": lp, "special": False}
-                                          for i, t, lp in step.top],
-                           "generated_text": "".join(s.text for s in steps) if last else None,
-                           "details": {"finish_reason": "length", "generated_tokens": len(steps), "seed": None}
-                           if last else None}
+                    yield {
+                        "index": n,
+                        "token": {"id": step.id, "text": step.text, "logprob": step.logprob, "special": False},
+                        "top_tokens": [{"id": i, "text": t, "logprob": lp, "special": False} for i, t, lp in step.top],
+                        "generated_text": "".join(s.text for s in steps) if last else None,
+                        "details": {"finish_reason": "length", "generated_tokens": len(steps), "seed": None}
+                        if last
+                        else None,
+                    }
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

@@ -22,13 +22,30 @@ def client(server_url: str) -> Client:
 
 def test_the_named_endpoints_are_the_api(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/tokenize", "/compare", "/decode", "/generate", "/surprisal", "/next_token", "/arena",
-                     "/branch", "/beam_tree"}  # the page's own events are private
+    assert names == {
+        "/tokenize",
+        "/compare",
+        "/decode",
+        "/generate",
+        "/surprisal",
+        "/next_token",
+        "/arena",
+        "/branch",
+        "/beam_tree",
+    }  # the page's own events are private
 
 
-EXPECTED_KEYS = {"/tokenize": "'segments'", "/compare": "'differing'", "/decode": "'Hello world'",
-                 "/generate": "'finish_reason'", "/surprisal": "'perplexity'", "/next_token": "'entropy_bits'",
-                 "/arena": "'diverges_at'", "/branch": "'finish_reason'", "/beam_tree": "'status'"}
+EXPECTED_KEYS = {
+    "/tokenize": "'segments'",
+    "/compare": "'differing'",
+    "/decode": "'Hello world'",
+    "/generate": "'finish_reason'",
+    "/surprisal": "'perplexity'",
+    "/next_token": "'entropy_bits'",
+    "/arena": "'diverges_at'",
+    "/branch": "'finish_reason'",
+    "/beam_tree": "'status'",
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +56,21 @@ def api_info(server_url: str) -> dict:
 def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict) -> None:
     for name, endpoint in api_info.items():
         # every parameter has a working example: the page never shows "..." (or None) as a value to send
-        assert all(p["parameter_has_default"] and p["example_input"] not in ("...", None)
-                   for p in endpoint["parameters"]), name
+        assert all(
+            p["parameter_has_default"] and p["example_input"] not in ("...", None) for p in endpoint["parameters"]
+        ), name
         (reply,) = endpoint["returns"]
         assert reply["python_type"]["type"].startswith("dict("), name  # a typed reply, not "Any"
-        assert reply["label"] in {"tokenized", "comparison", "decoded", "generation", "surprisal", "next_token",
-                                  "arena", "beam_tree"}, name
+        assert reply["label"] in {
+            "tokenized",
+            "comparison",
+            "decoded",
+            "generation",
+            "surprisal",
+            "next_token",
+            "arena",
+            "beam_tree",
+        }, name
         assert endpoint["description"], name
     tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]
     assert "ids: list[int]" in tokens and "segments: list[dict(text: str" in tokens
@@ -53,8 +79,13 @@ def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict)
 @pytest.mark.parametrize("endpoint", sorted(EXPECTED_KEYS))
 def test_every_python_example_on_the_api_page_runs_as_shown(api_info: dict, endpoint: str) -> None:
     snippet = api_info[endpoint]["code_snippets"]["python"]
-    ran = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    ran = subprocess.run(
+        [sys.executable, "-c", snippet],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert EXPECTED_KEYS[endpoint] in ran.stdout
 
@@ -74,8 +105,13 @@ def test_the_readme_api_example_runs(server_url: str) -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     block = readme.split("**API**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     code = block.replace("http://127.0.0.1:7860/", server_url.rstrip("/") + "/")
-    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    ran = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "Hello world" in ran.stdout and "'raw_prob'" in ran.stdout
 
@@ -86,8 +122,15 @@ def test_insight_endpoints(client: Client) -> None:
     assert scored["tokens"][0]["logprob"] is None and all(t["logprob"] < 0 for t in scored["tokens"][1:])
     assert scored["tokens"][1]["text"] == "The"  # so the first word is scored too
     assert scored["perplexity"] > 1 and scored["most_surprising"]
-    staged = client.predict("The capital of France is", "smollm2-135m-instruct", False, "top_p",
-                            {"top_p": 0.5}, "Paris", api_name="/next_token")
+    staged = client.predict(
+        "The capital of France is",
+        "smollm2-135m-instruct",
+        False,
+        "top_p",
+        {"top_p": 0.5},
+        "Paris",
+        api_name="/next_token",
+    )
     names = [stage["name"] for stage in staged["stages"]]
     assert names[0] == "raw" and "top-p" in names and staged["samples"]
     top_p = staged["stages"][names.index("top-p")]
@@ -102,11 +145,25 @@ def test_insight_endpoints(client: Client) -> None:
 
 
 def test_arena_endpoint(client: Client) -> None:
-    result = client.predict("Name a colour.", "smollm2-135m-instruct", ["greedy", "top_k"],
-                            {"max_new_tokens": 12, "seed": 5}, True, api_name="/arena")
+    result = client.predict(
+        "Name a colour.",
+        "smollm2-135m-instruct",
+        ["greedy", "top_k"],
+        {"max_new_tokens": 12, "seed": 5},
+        True,
+        api_name="/arena",
+    )
     assert result["done"] and [o["method"] for o in result["outputs"]] == ["greedy", "top_k"]
-    greedy = client.predict("Name a colour.", "smollm2-135m-instruct", "greedy", {"max_new_tokens": 12, "seed": 5},
-                            True, "", "", api_name="/generate")
+    greedy = client.predict(
+        "Name a colour.",
+        "smollm2-135m-instruct",
+        "greedy",
+        {"max_new_tokens": 12, "seed": 5},
+        True,
+        "",
+        "",
+        api_name="/generate",
+    )
     assert result["outputs"][0]["tokens"] == [t["id"] for t in greedy["tokens"]]  # as the method alone gives
     for output in result["outputs"]:
         assert 0 < output["distinct_1"] <= 1 and output["length"] == len(output["tokens"]) <= 12
@@ -116,11 +173,27 @@ def test_branch_endpoint(client: Client) -> None:
     prompt, params = "Name a colour.", {"max_new_tokens": 10}
     original = client.predict(prompt, "smollm2-135m-instruct", "greedy", params, True, "", "", api_name="/generate")
     ids = [t["id"] for t in original["tokens"]]
-    same = client.predict(prompt, "smollm2-135m-instruct", "greedy", {"max_new_tokens": 7}, True,
-                          original["engine"], ids[:3], api_name="/branch")
+    same = client.predict(
+        prompt,
+        "smollm2-135m-instruct",
+        "greedy",
+        {"max_new_tokens": 7},
+        True,
+        original["engine"],
+        ids[:3],
+        api_name="/branch",
+    )
     assert [t["id"] for t in same["tokens"]] == ids[3:]  # the original's own tokens: the original's rest
-    other = client.predict(prompt, "smollm2-135m-instruct", "greedy", {"max_new_tokens": 7}, True,
-                           original["engine"], ids[:2] + [504], api_name="/branch")
+    other = client.predict(
+        prompt,
+        "smollm2-135m-instruct",
+        "greedy",
+        {"max_new_tokens": 7},
+        True,
+        original["engine"],
+        ids[:2] + [504],
+        api_name="/branch",
+    )
     assert other["done"] and [t["id"] for t in other["tokens"]] != ids[3:]
 
 
@@ -175,10 +248,12 @@ WRONG_ARGUMENTS = [
 ]
 
 
-@pytest.mark.parametrize(("endpoint", "arguments", "name", "said"), WRONG_ARGUMENTS,
-                         ids=[f"{e}-{a}"[:60] for e, a, _, _ in WRONG_ARGUMENTS])
-def test_a_wrong_argument_is_named_in_one_sentence(client: Client, endpoint: str, arguments: dict, name: str,
-                                                   said: str) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "arguments", "name", "said"), WRONG_ARGUMENTS, ids=[f"{e}-{a}"[:60] for e, a, _, _ in WRONG_ARGUMENTS]
+)
+def test_a_wrong_argument_is_named_in_one_sentence(
+    client: Client, endpoint: str, arguments: dict, name: str, said: str
+) -> None:
     import re
 
     with pytest.raises(Exception) as err:
@@ -190,14 +265,21 @@ def test_a_wrong_argument_is_named_in_one_sentence(client: Client, endpoint: str
 
 def test_a_number_sent_as_digits_is_taken_as_that_number_everywhere(client: Client) -> None:
     """ "8" is 8 for max_new_tokens in params and for position alike (one rule, in rsdemo.arguments)."""
-    run = client.submit(prompt="Name a colour.", method="greedy", params={"max_new_tokens": "3"},
-                        api_name="/generate").result()
+    run = client.submit(
+        prompt="Name a colour.", method="greedy", params={"max_new_tokens": "3"}, api_name="/generate"
+    ).result()
     assert run["done"] and len(run["tokens"]) <= 3
-    staged = client.predict(prompt="The capital of France is", method="greedy", params={}, position="3",
-                            api_name="/next_token")
+    staged = client.predict(
+        prompt="The capital of France is", method="greedy", params={}, position="3", api_name="/next_token"
+    )
     assert staged["stages"][0]["top"]
-    branched = client.submit(prompt="Name a colour.", method="greedy", params={"max_new_tokens": 2},
-                             prefix=[str(t["id"]) for t in run["tokens"][:1]], api_name="/branch").result()
+    branched = client.submit(
+        prompt="Name a colour.",
+        method="greedy",
+        params={"max_new_tokens": 2},
+        prefix=[str(t["id"]) for t in run["tokens"][:1]],
+        api_name="/branch",
+    ).result()
     assert branched["done"]
 
 
@@ -205,8 +287,13 @@ def test_seed_minus_one_draws_a_seed_and_the_reply_says_which(client: Client) ->
     params = {"max_new_tokens": 4, "seed": -1}
     first = client.submit(prompt="Name a colour.", method="top_k", params=params, api_name="/generate").result()
     assert 0 <= first["seed"] <= 2**31 - 1
-    again = client.submit(prompt="Name a colour.", method="top_k", params={**params, "seed": first["seed"]},
-                          engine=first["engine"], api_name="/generate").result()
+    again = client.submit(
+        prompt="Name a colour.",
+        method="top_k",
+        params={**params, "seed": first["seed"]},
+        engine=first["engine"],
+        api_name="/generate",
+    ).result()
     assert [t["id"] for t in again["tokens"]] == [t["id"] for t in first["tokens"]]
 
 
@@ -254,11 +341,25 @@ def test_paced_updates_keep_the_first_and_the_last_token_and_a_leaving_client_cl
             tokens: tuple[GeneratedToken, ...] = ()
             for i in range(n):
                 tokens += (GeneratedToken(i, "a", 0.5, None, (), (), "a", b"a"),)
-                yield GenerationResult(model="m", method="greedy", params={}, seed=0, prompt=PromptInfo("p", (), True),
-                                       beams=(Beam("a" * len(tokens), tokens, None),), done=False)
+                yield GenerationResult(
+                    model="m",
+                    method="greedy",
+                    params={},
+                    seed=0,
+                    prompt=PromptInfo("p", (), True),
+                    beams=(Beam("a" * len(tokens), tokens, None),),
+                    done=False,
+                )
                 time.sleep(pause)
-            yield GenerationResult(model="m", method="greedy", params={}, seed=0, prompt=PromptInfo("p", (), True),
-                                   beams=(Beam("a" * n, tokens, None),), done=True)
+            yield GenerationResult(
+                model="m",
+                method="greedy",
+                params={},
+                seed=0,
+                prompt=PromptInfo("p", (), True),
+                beams=(Beam("a" * n, tokens, None),),
+                done=True,
+            )
         finally:
             closed.append(True)
 
@@ -280,7 +381,7 @@ def test_the_server_does_not_search_for_an_absent_matplotlib_on_every_event() ->
 import importlib.machinery, importlib.util, sys
 import gradio as gr
 from gradio.utils import MatplotlibBackendMananger
-from rsdemo.settings import Settings
+from rsdemo.core.settings import Settings
 from rsdemo.ui import configure_queue
 
 present = importlib.util.find_spec("matplotlib") is not None

@@ -11,10 +11,10 @@ from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
 from rsdemo.arguments import ENDPOINTS, check_call, whole
 from rsdemo.backend import Backend
+from rsdemo.core.errors import InputError
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.decoding import COMMON_PARAMS, METHODS, SEED, resolve_params
-from rsdemo.errors import InputError
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
 
 # (endpoint, arguments, the parameter's name, what the message must also say): the cases of the user report
 WRONG = [
@@ -47,10 +47,14 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize(("endpoint", "arguments", "name", "said"), WRONG,
-                         ids=[f"{e}-{next(iter(a))}-{a[next(iter(a))]!r}"[:50] for e, a, _, _ in WRONG])
-def test_a_wrong_value_gets_one_sentence_naming_the_parameter(endpoint: str, arguments: dict, name: str,
-                                                               said: str) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "arguments", "name", "said"),
+    WRONG,
+    ids=[f"{e}-{next(iter(a))}-{a[next(iter(a))]!r}"[:50] for e, a, _, _ in WRONG],
+)
+def test_a_wrong_value_gets_one_sentence_naming_the_parameter(
+    endpoint: str, arguments: dict, name: str, said: str
+) -> None:
     with pytest.raises(InputError) as err:
         check_call(endpoint, arguments)
     message = str(err.value)
@@ -60,8 +64,11 @@ def test_a_wrong_value_gets_one_sentence_naming_the_parameter(endpoint: str, arg
 
 def test_every_decoding_parameter_names_itself_and_its_range() -> None:
     for method in METHODS:
-        with pytest.raises(InputError, match=r"Max new tokens \(max_new_tokens\) must be a whole number between 1 "
-                                             r"and \d+; got 8\.7\."):
+        with pytest.raises(
+            InputError,
+            match=r"Max new tokens \(max_new_tokens\) must be a whole number between 1 "
+            r"and \d+; got 8\.7\.",
+        ):
             resolve_params(method=method, params={"max_new_tokens": 8.7})
     with pytest.raises(InputError, match=r"^Temperature must be a number between 0\.05 and 2; got 'hot'\.$"):
         resolve_params(method="sample", params={"temperature": "hot"})
@@ -79,8 +86,11 @@ def test_a_number_spelled_as_text_is_that_number_everywhere(value: object) -> No
 
 @pytest.mark.parametrize("value", [1.5, "1.5", 2.5, True, None, "", "eight", math.nan, math.inf, "inf", [8], {}])
 def test_a_whole_number_is_never_rounded_or_guessed(value: object) -> None:
-    with pytest.raises(InputError, match=r"^Seed must be a whole number between 0 and 2,147,483,647, or -1 for a "
-                                         r"random seed; got "):
+    with pytest.raises(
+        InputError,
+        match=r"^Seed must be a whole number between 0 and 2,147,483,647, or -1 for a "
+        r"random seed; got ",
+    ):
         SEED.check(value)
     with pytest.raises(InputError, match="^position must be a whole number from 0 up"):
         check_call("next_token", {"position": value})
@@ -96,12 +106,32 @@ def test_seed_minus_one_is_a_random_seed_and_nothing_else_below_zero_is() -> Non
 
 
 def test_the_table_checks_only_parameters_it_knows_and_normalises_them() -> None:
-    checked = check_call("generate", {"request": object, "chat": "yes", "params": None, "engine": None,
-                                      "stop": None, "method": "greedy", "prompt": "hi", "model": "m"})
+    checked = check_call(
+        "generate",
+        {
+            "request": object,
+            "chat": "yes",
+            "params": None,
+            "engine": None,
+            "stop": None,
+            "method": "greedy",
+            "prompt": "hi",
+            "model": "m",
+        },
+    )
     assert checked["chat"] is True and checked["params"] == {} and checked["engine"] == "" and checked["stop"] == ""
     assert checked["request"] is object  # Gradio's request passes as it is
-    assert set(ENDPOINTS) == {"tokenize", "compare", "decode", "generate", "branch", "beam_tree", "arena",
-                              "surprisal", "next_token"}
+    assert set(ENDPOINTS) == {
+        "tokenize",
+        "compare",
+        "decode",
+        "generate",
+        "branch",
+        "beam_tree",
+        "arena",
+        "surprisal",
+        "next_token",
+    }
 
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
@@ -111,8 +141,11 @@ CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 def tiny_backend(settings: Settings) -> Backend:
     tokenizer = build_tokenizer()
     model = build_model(tokenizer)
-    return Backend(settings=dataclasses.replace(settings), runtime=CPU,
-                   model_loader=lambda key: tiny_bundle(model, tokenizer, key=key))
+    return Backend(
+        settings=dataclasses.replace(settings),
+        runtime=CPU,
+        model_loader=lambda key: tiny_bundle(model, tokenizer, key=key),
+    )
 
 
 def _final(backend: Backend, **kwargs):
@@ -132,8 +165,9 @@ def test_seed_minus_one_draws_a_seed_the_run_reports_and_that_seed_repeats_the_r
 
 
 def test_an_arenas_runs_share_the_seed_drawn_for_it(tiny_backend: Backend) -> None:
-    *_, last = tiny_backend.arena(model=TINY_KEY, prompt="Hello world", methods=["top_k", "top_p"],
-                                  params={"max_new_tokens": 4, "seed": "-1"})
+    *_, last = tiny_backend.arena(
+        model=TINY_KEY, prompt="Hello world", methods=["top_k", "top_p"], params={"max_new_tokens": 4, "seed": "-1"}
+    )
     assert len({run.seed for run in last.runs}) == 1 and last.runs[0].seed >= 0
 
 

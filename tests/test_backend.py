@@ -8,7 +8,7 @@ import pytest
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import TOKENIZERS
-from rsdemo.errors import (
+from rsdemo.core.errors import (
     EmptyInputError,
     HubUnavailableError,
     InputError,
@@ -18,8 +18,8 @@ from rsdemo.errors import (
     InvalidTextError,
     UnknownKeyError,
 )
+from rsdemo.core.settings import Settings
 from rsdemo.loading import check_hub_reachable, needs_build, parse_hub_ref
-from rsdemo.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -117,8 +117,10 @@ def test_the_hub_state_is_said_and_the_hubs_models_left_out_when_it_is_off(monke
     from rsdemo.catalog import MODELS
 
     hub_models = {m.key for m in MODELS.values() if m.source == "hub"}
-    for settings, said in ((Settings(cache_dir=tmp_path, hub=False), "switched off on this server"),
-                           (Settings(cache_dir=tmp_path, hub_offline=True), "HF_HUB_OFFLINE=1")):
+    for settings, said in (
+        (Settings(cache_dir=tmp_path, hub=False), "switched off on this server"),
+        (Settings(cache_dir=tmp_path, hub_offline=True), "HF_HUB_OFFLINE=1"),
+    ):
         off = Backend(settings=settings)
         assert said in off.hub_problem(probe=False) and said in off.hub_problem()
         keys = [key for _, key in off.model_choices_here(hub_problem=off.hub_problem())]
@@ -203,7 +205,10 @@ def test_token_details(backend: Backend) -> None:
 
 
 def test_decode_round_trip_and_bad_ids(backend: Backend) -> None:
-    assert backend.decode(ids="[15496, 995, 11, 220, 19526, 254, 25001, 121]", tokenizer="gpt2").text == "Hello world, 你好"
+    assert (
+        backend.decode(ids="[15496, 995, 11, 220, 19526, 254, 25001, 121]", tokenizer="gpt2").text
+        == "Hello world, 你好"
+    )
     assert backend.decode(ids=[22557, 1526], tokenizer="mistral-v1").text == "Hello world"
     assert backend.decode(ids="19526", tokenizer="gpt2").text == "\ufffd"  # half a character, shown honestly
     for bad in ("[1, x]", "", "-1", "99999999"):
@@ -291,7 +296,7 @@ def test_huge_tokenizer_names_get_a_short_message(backend: Backend, name: str) -
     ],
 )
 def test_missing_arguments_get_typed_errors(backend: Backend, call) -> None:
-    from rsdemo.errors import RsdemoError
+    from rsdemo.core.errors import RsdemoError
 
     with pytest.raises(RsdemoError):
         call(backend)

@@ -361,8 +361,9 @@ def test_details_that_read_as_finished(page, server_url: str) -> None:
     # a long run of spaces wraps inside the view instead of overflowing sideways
     page.locator("#rs-text textarea").fill("a" + " " * 2000 + "b")
     page.wait_for_function("() => document.querySelector('#rs-view .rs-tokens').innerText.length > 1500")
-    overflow = page.evaluate("() => { const v = document.querySelector('#rs-view .rs-tokens');"
-                             " return v.scrollWidth - v.clientWidth; }")
+    overflow = page.evaluate(
+        "() => { const v = document.querySelector('#rs-view .rs-tokens'); return v.scrollWidth - v.clientWidth; }"
+    )
     assert overflow <= 1
     # the About tab shows special tokens as written
     page.get_by_role("tab", name="About").click()
@@ -428,9 +429,11 @@ def test_a_phone_sees_every_column_of_the_tables_and_the_api_link(browser, serve
         page.locator("#rs-p-max_new_tokens input[type=number]").fill("4")
         page.locator("#rs-arena").get_by_text("Method arena").tap()
         page.locator("#rs-arena-go").tap()
-        page.wait_for_function("() => document.querySelectorAll('#rs-arena-view .rs-view').length === 3"
-                               " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
-                               timeout=180_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('#rs-arena-view .rs-view').length === 3"
+            " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
+            timeout=180_000,
+        )
         row = page.locator("#rs-arena-table tbody tr").first
         names = row.locator("td").evaluate_all("cells => cells.map(c => getComputedStyle(c, '::before').content)")
         assert '"distinct-2"' in names and '"diverges at"' in names
@@ -439,8 +442,9 @@ def test_a_phone_sees_every_column_of_the_tables_and_the_api_link(browser, serve
         page.locator("#rs-tree").get_by_text("Beam search tree").tap()
         page.locator("#rs-tree-go").tap()
         page.wait_for_selector("#rs-tree-view svg .rs-node-best", timeout=180_000)
-        top = page.evaluate("() => Math.min(...[...document.querySelectorAll('#rs-tree-view rect')]"
-                            ".map(r => +r.getAttribute('y')))")
+        top = page.evaluate(
+            "() => Math.min(...[...document.querySelectorAll('#rs-tree-view rect')].map(r => +r.getAttribute('y')))"
+        )
         best = page.locator("#rs-tree-view .rs-node-best rect").first.get_attribute("y")
         assert float(best) == top  # the chosen sequence runs along the top lane: no empty band above it
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
@@ -491,7 +495,8 @@ def test_compare_with_one_tokenizer_clears_the_old_views(page, server_url: str) 
     page.get_by_role("tab", name="Compare").click()
     page.wait_for_function("() => document.querySelectorAll('#rs-cmp-view .rs-compare-row').length === 2")
     page.locator("#rs-cmp-keys").get_by_role("button", name="Remove Unicode characters").or_(
-        page.locator("#rs-cmp-keys .token-remove").nth(1)).first.click()
+        page.locator("#rs-cmp-keys .token-remove").nth(1)
+    ).first.click()
     page.locator("#rs-cmp-keys-note .rs-field-error").wait_for()
     assert "Pick 2 to" in page.locator("#rs-cmp-keys-note").inner_text()
     assert page.locator("#rs-cmp-view .rs-compare-row").count() == 0
@@ -503,8 +508,9 @@ def test_generate_errors_sit_beside_their_input(page, server_url: str) -> None:
     page.get_by_role("tab", name="Generate").click()
     page.locator("#rs-p-max_new_tokens input[type=number]").fill("3")
     page.locator("#rs-generate").click()
-    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=120_000
+    )
     # a Hub model while the Hub is off: no "converts the model once" notice first, the error by the model
     model = page.locator("#rs-model input")
     model.fill("someone/some-model")
@@ -627,9 +633,11 @@ def test_generate_screen(page, server_url: str) -> None:
     page.locator("#rs-p-seed").wait_for(state="hidden")
     page.locator("#rs-generate").click()
     # while it searches, the leading candidate streams, said to be provisional
-    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes("
-                           "'the leading beam so far') && document.querySelectorAll('#rs-gen-view .rs-gen').length > 0",
-                           timeout=180_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes("
+        "'the leading beam so far') && document.querySelectorAll('#rs-gen-view .rs-gen').length > 0",
+        timeout=180_000,
+    )
     page.screenshot(path=str(ARTIFACTS / "beam-searching.png"), full_page=False)
     page.wait_for_function(
         "() => document.querySelectorAll('#rs-gen-view .rs-view').length === 4"
@@ -644,8 +652,9 @@ def test_branching_from_an_alternative(page, server_url: str) -> None:
     page.get_by_role("tab", name="Generate").click()
     page.locator("#rs-p-max_new_tokens input[type=number]").fill("12")
     page.locator("#rs-generate").click()
-    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=120_000
+    )
     original = page.locator("#rs-gen-view .rs-tokens").inner_text()
     page.locator("#rs-gen-view .rs-gen").nth(2).click()
     # the token the run took is listed, but offers no branch to itself
@@ -690,9 +699,11 @@ def test_method_arena(page, server_url: str) -> None:
     page.locator("#rs-p-max_new_tokens input[type=number]").fill("10")
     page.locator("#rs-arena").get_by_text("Method arena").click()
     page.locator("#rs-arena-go").click()
-    page.wait_for_function("() => document.querySelectorAll('#rs-arena-view .rs-view').length === 3"
-                           " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
-                           timeout=180_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rs-arena-view .rs-view').length === 3"
+        " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
+        timeout=180_000,
+    )
     table = page.locator("#rs-arena-table").inner_text()
     for label in ("Greedy", "Top-p", "Beam search", "distinct-2", "perplexity"):
         assert label in table
@@ -707,12 +718,16 @@ def test_engines_that_disagree_are_shown(page, server_url: str) -> None:
     page.get_by_role("tab", name="Generate").click()
     page.locator("#rs-p-max_new_tokens input[type=number]").fill("12")
     page.locator("#rs-generate").click()
-    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=120_000
+    )
     assert "llama.cpp" in page.locator("#rs-gen-stats").inner_text()
     page.locator("#rs-second input").check()
-    page.wait_for_function("() => (document.querySelector('#rs-second-note') || {}).innerText?.includes("
-                           "'transformers ranks the same token first as llama.cpp at')", timeout=120_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-second-note') || {}).innerText?.includes("
+        "'transformers ranks the same token first as llama.cpp at')",
+        timeout=120_000,
+    )
     assert page.locator("#rs-gen-view .rs-gen").count() >= 5
     page.locator("#rs-gen-view .rs-gen").nth(1).click()
     assert "transformers: p = " in page.locator("#rs-gen-view .rs-details").inner_text()
@@ -728,9 +743,11 @@ def test_engines_that_disagree_are_shown(page, server_url: str) -> None:
     page.get_by_role("option", name="transformers (PyTorch)").click()
     page.keyboard.press("Escape")
     page.locator("#rs-arena-go").click()
-    page.wait_for_function("() => document.querySelectorAll('#rs-arena-view .rs-view').length === 2"
-                           " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
-                           timeout=180_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#rs-arena-view .rs-view').length === 2"
+        " && !document.querySelector('#rs-arena-table').innerText.includes('running')",
+        timeout=180_000,
+    )
     table = page.locator("#rs-arena-table").inner_text()
     assert "Greedy · llama.cpp" in table and "Greedy · transformers" in table
     ARTIFACTS.mkdir(exist_ok=True)
@@ -756,14 +773,19 @@ def test_inside_screen(page, server_url: str) -> None:
     box.press("Enter")
     page.wait_for_function(
         "(before) => [...document.querySelectorAll('#rs-in-stages thead th')].map(e => e.innerText)"
-        ".some(t => t.startsWith('top-p') && t !== before)", arg=top_p_head, timeout=60_000)
+        ".some(t => t.startsWith('top-p') && t !== before)",
+        arg=top_p_head,
+        timeout=60_000,
+    )
     assert "perplexity" in page.locator("#rs-in-stats").inner_text()
     # the distribution at another point of the text: after "<|endoftext|>The capital of" (4 tokens)
     page.locator("#rs-in-position input").fill("4")
     page.locator("#rs-in-position input").press("Enter")
-    page.wait_for_function("() => { const row = document.querySelector('#rs-in-stages tbody tr');"
-                           " return row && row.innerText.includes('the') && !row.innerText.includes('Paris'); }",
-                           timeout=60_000)  # the embedded model's top next token there is " the"
+    page.wait_for_function(
+        "() => { const row = document.querySelector('#rs-in-stages tbody tr');"
+        " return row && row.innerText.includes('the') && !row.innerText.includes('Paris'); }",
+        timeout=60_000,
+    )  # the embedded model's top next token there is " the"
     page.locator("#rs-in-surprisal .rs-gen", has_text="France").first.click()
     assert "alternative" in page.locator("#rs-in-surprisal .rs-details").inner_text()
     assert page.evaluate(_INJECTED.replace("#rs-decoded-view", "#rs-in-stages, #rs-in-surprisal")) == 0
@@ -846,16 +868,18 @@ def _pick_method(page, label: str) -> None:
 
 
 def _generated(page) -> None:
-    page.wait_for_function("() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-gen-stats') || {}).innerText?.includes('done')", timeout=120_000
+    )
 
 
 def _seed_screens(browser, server_url: str, seed: str, name: str) -> None:
     """The Generate tab after a run with ``seed``, at 1440x900 and on a phone (390x844), saved in artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     for width, height, size in ((1440, 900, "desktop"), (390, 844, "phone")):
-        context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=size == "phone",
-                                      has_touch=size == "phone")
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, is_mobile=size == "phone", has_touch=size == "phone"
+        )
         page = context.new_page()
         page.set_default_timeout(30_000)
         try:
@@ -867,7 +891,8 @@ def _seed_screens(browser, server_url: str, seed: str, name: str) -> None:
             page.locator("#rs-generate").click()
             # the note's own message (its first child is Gradio's hidden status tracker)
             page.locator("#rs-settings-note .rs-notice, #rs-settings-note .rs-field-error").first.wait_for(
-                timeout=120_000)
+                timeout=120_000
+            )
             if seed == "-1":
                 _generated(page)
             page.locator("#rs-settings-note").scroll_into_view_if_needed()
@@ -898,8 +923,11 @@ def test_a_number_out_of_range_is_named_beside_its_field(page, browser, server_u
     for wrong in ("1.5", "99999999999", "-3"):
         seed.fill(wrong)
         page.locator("#rs-generate").click()
-        page.wait_for_function("(got) => (document.querySelector('#rs-settings-note .rs-field-error') || {})"
-                               ".innerText?.includes('got ' + got)", arg=wrong)
+        page.wait_for_function(
+            "(got) => (document.querySelector('#rs-settings-note .rs-field-error') || {})"
+            ".innerText?.includes('got ' + got)",
+            arg=wrong,
+        )
         assert page.locator("#rs-settings-note").inner_text().startswith("Seed must be a whole number")
         assert page.locator("#rs-gen-view .rs-stale").count() == 1 and page.locator("#rs-gen-view .rs-gen").count() == 0
         assert seed.input_value() == wrong  # never rounded or clamped
@@ -908,16 +936,21 @@ def test_a_number_out_of_range_is_named_beside_its_field(page, browser, server_u
     seed.fill("7")
     page.locator("#rs-generate").click()
     _generated(page)
-    for field, wrong, said in (("#rs-branch-at", "0", "At token # must be a whole number between 1 and"),
-                               ("#rs-branch-at", "-3", "At token #"), ("#rs-branch-at", "2.5", "got 2.5"),
-                               ("#rs-branch-from", "1.5", "From run must be a whole number between 0 and 0")):
+    for field, wrong, said in (
+        ("#rs-branch-at", "0", "At token # must be a whole number between 1 and"),
+        ("#rs-branch-at", "-3", "At token #"),
+        ("#rs-branch-at", "2.5", "got 2.5"),
+        ("#rs-branch-from", "1.5", "From run must be a whole number between 0 and 0"),
+    ):
         page.locator("#rs-branch-at input").fill("1")
         page.locator("#rs-branch-from input").fill("0")
         page.locator(f"{field} input").fill(wrong)
         page.locator("#rs-branch-token textarea").fill("42")
         page.locator("#rs-branch-go").click()
-        page.wait_for_function("(said) => (document.querySelector('#rs-branch-note .rs-field-error') || {})"
-                               ".innerText?.includes(said)", arg=said)
+        page.wait_for_function(
+            "(said) => (document.querySelector('#rs-branch-note .rs-field-error') || {}).innerText?.includes(said)",
+            arg=said,
+        )
         assert page.locator(f"{field} input").input_value() == wrong
         _no_gradio_error(page)
     # Inside: "After token #" -1, beside its settings; the stages go stale
@@ -927,8 +960,10 @@ def test_a_number_out_of_range_is_named_beside_its_field(page, browser, server_u
     position = page.locator("#rs-in-position input")
     position.fill("-1")
     position.press("Enter")
-    page.wait_for_function("() => (document.querySelector('#rs-in-settings-note .rs-field-error') || {})"
-                           ".innerText?.includes('After token # must be a whole number from 0 up')")
+    page.wait_for_function(
+        "() => (document.querySelector('#rs-in-settings-note .rs-field-error') || {})"
+        ".innerText?.includes('After token # must be a whole number from 0 up')"
+    )
     assert page.locator("#rs-in-stages .rs-stage-table").count() == 0 and position.input_value() == "-1"
     _no_gradio_error(page)
     _seed_screens(browser, server_url, "-1", "random")

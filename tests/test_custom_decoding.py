@@ -224,7 +224,11 @@ def test_both_methods_refuse_sampling_and_beam_search_refuses_a_streamer(models)
     llama = models["llama"]
     with pytest.raises(ValueError, match="do_sample=False"):
         llama.generate(
-            _ids(PROMPTS[0]), custom_generate=contrastive_search, penalty_alpha=0.5, top_k=4, do_sample=True,
+            _ids(PROMPTS[0]),
+            custom_generate=contrastive_search,
+            penalty_alpha=0.5,
+            top_k=4,
+            do_sample=True,
             max_new_tokens=3,
         )
     with pytest.raises(ValueError, match="do_sample=False"):
@@ -234,7 +238,11 @@ def test_both_methods_refuse_sampling_and_beam_search_refuses_a_streamer(models)
     config = GenerationConfig(num_beams=2, max_length=8)
     with pytest.raises(ValueError, match="`streamer` cannot be used"):
         group_beam_search(
-            llama, _ids(PROMPTS[0]).repeat(2, 1), LogitsProcessorList(), StoppingCriteriaList(), config,
+            llama,
+            _ids(PROMPTS[0]).repeat(2, 1),
+            LogitsProcessorList(),
+            StoppingCriteriaList(),
+            config,
             streamer=Collector(),
         )
 
@@ -310,8 +318,13 @@ def test_generate_does_not_hand_its_streamer_to_a_callable(models):
     """
     streamer = Collector()
     out = models["llama"].generate(
-        _ids(PROMPTS[0]), custom_generate=contrastive_search, penalty_alpha=0.6, top_k=4, do_sample=False,
-        max_new_tokens=5, streamer=streamer,
+        _ids(PROMPTS[0]),
+        custom_generate=contrastive_search,
+        penalty_alpha=0.6,
+        top_k=4,
+        do_sample=False,
+        max_new_tokens=5,
+        streamer=streamer,
     )
     assert out.shape[1] == len(PROMPTS[0]) + 5
     assert streamer.joined() == PROMPTS[0]
@@ -336,8 +349,14 @@ def test_contrastive_stops_at_eos_and_pads_finished_rows(model):
     assert single == rows[0][: position + 1]
     # two rows: the finished row is padded while the other one runs to max_new_tokens
     batch = model.generate(
-        torch.tensor(prompts), custom_generate=contrastive_search, penalty_alpha=0.6, top_k=4, do_sample=False,
-        max_new_tokens=12, eos_token_id=eos, pad_token_id=pad,
+        torch.tensor(prompts),
+        custom_generate=contrastive_search,
+        penalty_alpha=0.6,
+        top_k=4,
+        do_sample=False,
+        max_new_tokens=12,
+        eos_token_id=eos,
+        pad_token_id=pad,
     )[:, 4:].tolist()
     assert batch[0] == rows[0][: position + 1] + [pad] * (12 - position - 1)
     assert batch[1] == rows[1]
@@ -392,8 +411,14 @@ def test_contrastive_left_padded_batch_equals_one_prompt_at_a_time(model):
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
     batch = model.generate(
-        ids, attention_mask=mask, custom_generate=contrastive_search, penalty_alpha=0.6, top_k=5,
-        do_sample=False, max_new_tokens=10, pad_token_id=0,
+        ids,
+        attention_mask=mask,
+        custom_generate=contrastive_search,
+        penalty_alpha=0.6,
+        top_k=5,
+        do_sample=False,
+        max_new_tokens=10,
+        pad_token_id=0,
     )
     for row, prompt in zip(batch, prompts):
         assert row[width:].tolist() == _contrastive(model, prompt, 10, 0.6, 5)[0, len(prompt) :].tolist()
@@ -450,9 +475,16 @@ def test_diversity_penalty_makes_the_groups_start_differently(model):
     for prompt in PROMPTS[:3]:
         outputs = {
             penalty: model.generate(
-                _ids(prompt), custom_generate=group_beam_search, num_beams=2, num_beam_groups=2,
-                diversity_penalty=penalty, do_sample=False, max_new_tokens=5, num_return_sequences=2,
-                return_dict_in_generate=True, output_scores=True,
+                _ids(prompt),
+                custom_generate=group_beam_search,
+                num_beams=2,
+                num_beam_groups=2,
+                diversity_penalty=penalty,
+                do_sample=False,
+                max_new_tokens=5,
+                num_return_sequences=2,
+                return_dict_in_generate=True,
+                output_scores=True,
             )
             for penalty in (0.0, 3.0)
         }
@@ -463,19 +495,30 @@ def test_diversity_penalty_makes_the_groups_start_differently(model):
         assert set(diverse) == {0, 1} and diverse[0] != diverse[1], prompt
 
 
-@pytest.mark.parametrize(
-    ("num_beams", "groups", "penalty", "length_penalty"), [(4, 2, 1.5, 1.0), (6, 3, 0.7, 0.5)]
-)
+@pytest.mark.parametrize(("num_beams", "groups", "penalty", "length_penalty"), [(4, 2, 1.5, 1.0), (6, 3, 0.7, 0.5)])
 def test_diverse_beam_matches_the_slow_reference(models, num_beams, groups, penalty, length_penalty):
     for name, prompt in (("llama", PROMPTS[0]), ("gpt2", PROMPTS[1])):
         expected = reference_diverse_beam(
-            models[name], prompt, num_beams=num_beams, groups=groups, penalty=penalty,
-            length_penalty=length_penalty, steps=5,
+            models[name],
+            prompt,
+            num_beams=num_beams,
+            groups=groups,
+            penalty=penalty,
+            length_penalty=length_penalty,
+            steps=5,
         )
         got = models[name].generate(
-            _ids(prompt), custom_generate=group_beam_search, num_beams=num_beams, num_beam_groups=groups,
-            diversity_penalty=penalty, length_penalty=length_penalty, do_sample=False, max_new_tokens=5,
-            num_return_sequences=num_beams, return_dict_in_generate=True, output_scores=True,
+            _ids(prompt),
+            custom_generate=group_beam_search,
+            num_beams=num_beams,
+            num_beam_groups=groups,
+            diversity_penalty=penalty,
+            length_penalty=length_penalty,
+            do_sample=False,
+            max_new_tokens=5,
+            num_return_sequences=num_beams,
+            return_dict_in_generate=True,
+            output_scores=True,
         )
         assert got.sequences.tolist() == [ids for _, ids in expected], name
         torch.testing.assert_close(got.sequences_scores, torch.tensor([s for s, _ in expected]), rtol=1e-5, atol=1e-5)
@@ -489,8 +532,14 @@ def test_diverse_beam_left_padded_batch_equals_one_prompt_at_a_time(model):
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
     settings = {
-        "custom_generate": group_beam_search, "num_beams": 6, "num_beam_groups": 3, "diversity_penalty": 1.0,
-        "do_sample": False, "max_new_tokens": 6, "num_return_sequences": 3, "pad_token_id": 0,
+        "custom_generate": group_beam_search,
+        "num_beams": 6,
+        "num_beam_groups": 3,
+        "diversity_penalty": 1.0,
+        "do_sample": False,
+        "max_new_tokens": 6,
+        "num_return_sequences": 3,
+        "pad_token_id": 0,
         "early_stopping": True,
     }
     batch = model.generate(ids, attention_mask=mask, **settings)
@@ -503,8 +552,13 @@ def test_diverse_beam_left_padded_batch_equals_one_prompt_at_a_time(model):
 def test_diverse_beam_finishes_hypotheses_on_a_stop_string_criterion(models):
     llama, tokenizer = models["llama"], _char_tokenizer()
     settings = {
-        "custom_generate": group_beam_search, "num_beams": 4, "num_beam_groups": 2, "diversity_penalty": 1.0,
-        "do_sample": False, "max_new_tokens": 8, "num_return_sequences": 4,
+        "custom_generate": group_beam_search,
+        "num_beams": 4,
+        "num_beam_groups": 2,
+        "diversity_penalty": 1.0,
+        "do_sample": False,
+        "max_new_tokens": 8,
+        "num_return_sequences": 4,
     }
     free = llama.generate(_ids(PROMPTS[0]), **settings)[:, 4:]
     stop = tokenizer.decode(free[0, 2:4])  # two tokens the best hypothesis emits
@@ -526,12 +580,24 @@ def test_diverse_beam_takes_its_parameters_from_generation_config(models):
     )
     by_config = llama.generate(_ids(PROMPTS[0]), generation_config=config, custom_generate=group_beam_search)
     by_keywords = llama.generate(
-        _ids(PROMPTS[0]), custom_generate=group_beam_search, num_beams=4, num_beam_groups=2, diversity_penalty=1.5,
-        do_sample=False, max_new_tokens=5, num_return_sequences=4,
+        _ids(PROMPTS[0]),
+        custom_generate=group_beam_search,
+        num_beams=4,
+        num_beam_groups=2,
+        diversity_penalty=1.5,
+        do_sample=False,
+        max_new_tokens=5,
+        num_return_sequences=4,
     )
     assert by_config.tolist() == by_keywords.tolist()
     undiverse = llama.generate(
-        _ids(PROMPTS[0]), custom_generate=group_beam_search, num_beams=4, num_beam_groups=2, diversity_penalty=0.0,
-        do_sample=False, max_new_tokens=5, num_return_sequences=4,
+        _ids(PROMPTS[0]),
+        custom_generate=group_beam_search,
+        num_beams=4,
+        num_beam_groups=2,
+        diversity_penalty=0.0,
+        do_sample=False,
+        max_new_tokens=5,
+        num_return_sequences=4,
     )
     assert undiverse.tolist() != by_keywords.tolist()

@@ -7,8 +7,8 @@ Slow: the first run converts the GGUF once into the cache (about 30 s on 2 cores
 from __future__ import annotations
 
 import io
-import math
 import json
+import math
 
 import pytest
 import torch
@@ -34,7 +34,7 @@ def reference_ids(bundle) -> list[int]:
     text = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True, tokenize=False)
     input_ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
     out = bundle.model.generate(input_ids, do_sample=False, max_new_tokens=NEW_TOKENS)
-    return out[0, input_ids.shape[1]:].tolist()
+    return out[0, input_ids.shape[1] :].tolist()
 
 
 def test_the_embedded_model_answers_sensibly(reference_ids: list[int], bundle) -> None:
@@ -43,8 +43,15 @@ def test_the_embedded_model_answers_sensibly(reference_ids: list[int], bundle) -
 
 
 def test_greedy_through_rsdemo_equals_plain_generate(backend: Backend, reference_ids: list[int]) -> None:
-    results = list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPT, method="greedy", engine="transformers",
-                                    params={"max_new_tokens": NEW_TOKENS}))
+    results = list(
+        backend.generate(
+            model=DEFAULT_MODEL,
+            prompt=PROMPT,
+            method="greedy",
+            engine="transformers",
+            params={"max_new_tokens": NEW_TOKENS},
+        )
+    )
     final = results[-1]
     assert final.done and [t.id for t in final.tokens] == reference_ids
     streamed = [r for r in results if not r.done]
@@ -55,14 +62,18 @@ def test_greedy_through_rsdemo_equals_plain_generate(backend: Backend, reference
 
 
 def test_greedy_through_the_cli_equals_plain_generate(reference_ids: list[int], cache_dir, monkeypatch) -> None:
-    from rsdemo import settings as settings_module
     from rsdemo.cli import main
+    from rsdemo.core import settings as settings_module
 
     monkeypatch.setenv("RSDEMO_CACHE_DIR", str(cache_dir))
     monkeypatch.setattr(settings_module, "_settings", None)
     out = io.StringIO()
-    assert main(["generate", "--json", "--engine", "transformers", "--max-new-tokens", str(NEW_TOKENS), PROMPT],
-                stdout=out) == 0
+    assert (
+        main(
+            ["generate", "--json", "--engine", "transformers", "--max-new-tokens", str(NEW_TOKENS), PROMPT], stdout=out
+        )
+        == 0
+    )
     payload = json.loads(out.getvalue())
     assert [t["id"] for t in payload["tokens"]] == reference_ids
     assert "Paris" in payload["text"] and all(0 < t["prob"] <= 1 for t in payload["tokens"])
@@ -72,8 +83,9 @@ def test_greedy_through_the_api_equals_plain_generate(server_url: str, reference
     from gradio_client import Client
 
     client = Client(server_url, verbose=False)
-    job = client.submit(PROMPT, DEFAULT_MODEL, "greedy", {"max_new_tokens": NEW_TOKENS}, True, "", "transformers",
-                        api_name="/generate")
+    job = client.submit(
+        PROMPT, DEFAULT_MODEL, "greedy", {"max_new_tokens": NEW_TOKENS}, True, "", "transformers", api_name="/generate"
+    )
     messages = list(job)
     assert messages[-1]["done"] and [t["id"] for t in messages[-1]["tokens"]] == reference_ids
     assert len(messages) > 2  # it streamed
@@ -91,14 +103,14 @@ def test_the_converted_checkpoint_keeps_the_gguf_weights(reference_ids: list[int
     text = tok.apply_chat_template([{"role": "user", "content": PROMPT}], add_generation_prompt=True, tokenize=False)
     input_ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
     out = model.generate(input_ids, do_sample=False, max_new_tokens=NEW_TOKENS)
-    assert out[0, input_ids.shape[1]:].tolist() == reference_ids
+    assert out[0, input_ids.shape[1] :].tolist() == reference_ids
 
 
 def test_surprisal_and_next_token_through_the_cli(cache_dir, monkeypatch) -> None:
     """The Inside tab's numbers in the terminal: the embedded model scores a sentence, and its next token after
     "The capital of France is" is " Paris", kept by top-p 0.5 while the space-less "Paris" is removed."""
-    from rsdemo import settings as settings_module
     from rsdemo.cli import main
+    from rsdemo.core import settings as settings_module
 
     monkeypatch.setenv("RSDEMO_CACHE_DIR", str(cache_dir))
     monkeypatch.setattr(settings_module, "_settings", None)
@@ -109,8 +121,10 @@ def test_surprisal_and_next_token_through_the_cli(cache_dir, monkeypatch) -> Non
     logprobs = [t["logprob"] for t in scored["tokens"][1:]]
     assert scored["perplexity"] == pytest.approx(math.exp(-sum(logprobs) / len(logprobs)), rel=1e-6)
     out = io.StringIO()
-    assert main(["next-token", "--json", "--top-p", "0.5", "--probe", "Paris", "The capital of France is"],
-                stdout=out) == 0
+    assert (
+        main(["next-token", "--json", "--top-p", "0.5", "--probe", "Paris", "The capital of France is"], stdout=out)
+        == 0
+    )
     staged = json.loads(out.getvalue())
     raw, top_p = staged["stages"][0], next(s for s in staged["stages"] if s["name"] == "top-p")
     assert raw["top"][0]["text"] == " Paris" and top_p["top"][0]["text"] == " Paris"

@@ -19,11 +19,11 @@ import torch
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import DEFAULT_MODEL, MODELS, EngineCheck
-from rsdemo.errors import EngineFailedError, InputError
+from rsdemo.core.errors import EngineFailedError, InputError
+from rsdemo.core.settings import Settings
 from rsdemo.generation import engine_check
 from rsdemo.generation.engine_check import crash, disagreement, remember, remembered, run_check, signal_name
 from rsdemo.generation.llamacpp_native import extra_buffers, installed
-from rsdemo.settings import Settings
 
 needs_llama = pytest.mark.skipif(
     not installed() and not os.environ.get("RSDEMO_FAST_ENGINE_REQUIRED"),
@@ -120,8 +120,9 @@ def fresh(tmp_path: Path, settings: Settings, backend: Backend) -> Settings:
 
 
 def _run(backend: Backend, **kwargs):
-    *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPT, method="greedy",
-                                 params={"max_new_tokens": 8}, **kwargs)
+    *_, final = backend.generate(
+        model=DEFAULT_MODEL, prompt=PROMPT, method="greedy", params={"max_new_tokens": 8}, **kwargs
+    )
     return final
 
 
@@ -142,10 +143,12 @@ def _spawns(monkeypatch) -> list[str]:
 
 @pytest.mark.slow
 @needs_llama
-@pytest.mark.parametrize(("fault", "when"), [("first-decode", "before its first token"),
-                                              ("self-check", "in its self-check")])
+@pytest.mark.parametrize(
+    ("fault", "when"), [("first-decode", "before its first token"), ("self-check", "in its self-check")]
+)
 def test_a_worker_that_segfaults_hands_the_run_to_transformers_and_llama_cpp_is_set_aside(
-        fresh: Settings, monkeypatch, caplog, fault: str, when: str) -> None:
+    fresh: Settings, monkeypatch, caplog, fault: str, when: str
+) -> None:
     monkeypatch.setenv("RSDEMO_FAULT", fault)
     own = Backend(settings=fresh)
     started = _spawns(monkeypatch)
@@ -159,8 +162,11 @@ def test_a_worker_that_segfaults_hands_the_run_to_transformers_and_llama_cpp_is_
     again = _run(own)  # straight to transformers: llama.cpp is not tried again
     assert again.engine == "transformers" and "unavailable on this machine" in again.engine_reason
     assert not again.notes and started.count("llamacpp") == 1
-    with pytest.raises(InputError, match=r"llama.cpp is unavailable on this machine: it crashed on this CPU "
-                                         r"\(SIGSEGV\)") as refused:
+    with pytest.raises(
+        InputError,
+        match=r"llama.cpp is unavailable on this machine: it crashed on this CPU "
+        r"\(SIGSEGV\)",
+    ) as refused:
         _run(own, engine="llama.cpp")
     assert refused.value.field == "engine"
     assert caplog.text.count("llama.cpp set aside for this process") == 1  # said once
@@ -171,14 +177,17 @@ def test_a_worker_that_segfaults_hands_the_run_to_transformers_and_llama_cpp_is_
     later = Backend(settings=fresh)
     assert "remembered from" in (later.engines["llama.cpp"].missing() or "")
     labels = dict((key, label) for label, key in _engine_choices(later))
-    assert labels["llama.cpp"].endswith(f"unavailable on this machine: it crashed on this CPU (SIGSEGV) {when} "
-                                        "(remembered from " + labels["llama.cpp"].split("(remembered from ")[1])
+    assert labels["llama.cpp"].endswith(
+        f"unavailable on this machine: it crashed on this CPU (SIGSEGV) {when} "
+        "(remembered from " + labels["llama.cpp"].split("(remembered from ")[1]
+    )
 
 
 @pytest.mark.slow
 @needs_llama
 def test_in_the_apps_own_process_a_probe_takes_the_crash_and_a_passed_check_is_remembered(
-        fresh: Settings, monkeypatch) -> None:
+    fresh: Settings, monkeypatch
+) -> None:
     in_process = dataclasses.replace(fresh, generation_process=False)
     monkeypatch.setenv("RSDEMO_FAULT", "self-check")  # honoured in the probe's child only
     own = Backend(settings=in_process)
@@ -206,14 +215,18 @@ def test_wrong_numbers_fail_the_check(settings: Settings) -> None:
 
     check = MODELS[DEFAULT_MODEL].check
     path = LlamaCppEngine._path(DEFAULT_MODEL)
-    loaded = LlamaCppModel(key=DEFAULT_MODEL, spec=MODELS[DEFAULT_MODEL], path=path, tokenizer=None, adapter=None,
-                           contexts=1)
+    loaded = LlamaCppModel(
+        key=DEFAULT_MODEL, spec=MODELS[DEFAULT_MODEL], path=path, tokenizer=None, adapter=None, contexts=1
+    )
     try:
         run_check(loaded, check)  # the real numbers pass
         (top, p1), *rest = check.steps
         wrong = dataclasses.replace(check, steps=(((top[1], *top[2:], 0), p1), *rest))  # " Paris" is not the model's
-        with pytest.raises(EngineFailedError, match=r"gave other numbers than the model's own in its self-check "
-                                                    r"\(step 1: it ranks id 7042 first"):
+        with pytest.raises(
+            EngineFailedError,
+            match=r"gave other numbers than the model's own in its self-check "
+            r"\(step 1: it ranks id 7042 first",
+        ):
             run_check(loaded, wrong)
     finally:
         loaded.release()
@@ -235,7 +248,7 @@ def test_the_token_view_marks_where_transformers_ranks_another_token_first() -> 
     second = SecondOpinion("llama.cpp", (Opinion(0, 0.139, 504, "The", 0.152, 43), Opinion(1, 0.91, 11, "'", 0.91, 11)))
     view = render_generation(token_segments(tokens), tokens, second=second)
     assert view.count("rs-disagree") == 1 and "transformers ranks &#x27;The&#x27; first (15.2%)" in view
-    assert "this token has 13.9% there" in view and '&quot;differs&quot;: false' in view
+    assert "this token has 13.9% there" in view and "&quot;differs&quot;: false" in view
     assert second.as_dict()["agree"] == 1 and second.differing == (second.opinions[0],)
 
 
@@ -263,19 +276,29 @@ def test_a_llama_cpp_run_gets_transformers_view_of_each_token(backend: Backend) 
 @pytest.mark.slow
 @needs_llama
 def test_the_arena_puts_two_engines_side_by_side_on_one_method_and_seed(backend: Backend) -> None:
-    *_, final = backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["top_p"], engines=["llama.cpp",
-                              "transformers"], params={"max_new_tokens": 8, "seed": 3})
+    *_, final = backend.arena(
+        model=DEFAULT_MODEL,
+        prompt=PROMPT,
+        methods=["top_p"],
+        engines=["llama.cpp", "transformers"],
+        params={"max_new_tokens": 8, "seed": 3},
+    )
     assert final.done and final.methods == ("top_p@llama.cpp", "top_p@transformers")
     assert [r.engine for r in final.runs] == ["llama.cpp", "transformers"]
     assert {r.seed for r in final.runs} == {3}
     outputs = final.as_dict()["outputs"]
     assert [(o["method"], o["engine"]) for o in outputs] == [("top_p", "llama.cpp"), ("top_p", "transformers")]
     with pytest.raises(InputError, match="llama.cpp .*runs greedy"):  # refused before anything runs
-        list(backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["beam"],
-                           engines=["llama.cpp", "transformers"]))
+        list(backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["beam"], engines=["llama.cpp", "transformers"]))
     with pytest.raises(InputError, match="Pick 2 to 4 method-and-engine pairs"):
-        list(backend.arena(model=DEFAULT_MODEL, prompt=PROMPT, methods=["greedy", "top_p", "top_k"],
-                           engines=["llama.cpp", "transformers"]))
+        list(
+            backend.arena(
+                model=DEFAULT_MODEL,
+                prompt=PROMPT,
+                methods=["greedy", "top_p", "top_k"],
+                engines=["llama.cpp", "transformers"],
+            )
+        )
 
 
 def test_a_cpu_space_builds_llama_cpp_in_the_background_at_the_lowest_priority(monkeypatch, tmp_path) -> None:
@@ -290,7 +313,7 @@ def test_a_cpu_space_builds_llama_cpp_in_the_background_at_the_lowest_priority(m
     monkeypatch.setattr("shutil.which", lambda name: None)  # no nvidia-smi: a CPU Space
     env = {"SPACE_ID": "someone/rsdemo", "XDG_CACHE_HOME": str(tmp_path)}
     assert bootstrap.start_fast_engine_build(environ=env)
-    (command, options), = started
+    ((command, options),) = started
     assert command[1].endswith("scripts/low_priority.sh") and command[-1].endswith("scripts/build_fast_engine.sh")
     assert options["start_new_session"] and (tmp_path / "rsdemo" / "fast-engine-build.log").exists()
     assert not bootstrap.start_fast_engine_build(environ={**env, "RSDEMO_FAST_ENGINE_BUILD": "0"})

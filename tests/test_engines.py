@@ -22,13 +22,13 @@ from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import DEFAULT_MODEL
+from rsdemo.core.errors import InputError, UnknownKeyError
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.decoding import METHODS, generation_config
-from rsdemo.errors import InputError, UnknownKeyError
 from rsdemo.generation import Capabilities, GenerationResult, TransformersEngine
 from rsdemo.generation.llamacpp_engine import LlamaCppEngine, teacher_forced_logits
 from rsdemo.generation.processors import apply, stages
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 
@@ -40,8 +40,15 @@ class Fake:
     """An engine that runs greedy only, on the CPU, and says what it was asked."""
 
     def __init__(self, *, missing: str | None = None) -> None:
-        self.capabilities = Capabilities(name="fake", label="Fake", methods=frozenset({"greedy"}),
-                                         devices=frozenset({"cpu"}), streams=True, probabilities=True, rank=1)
+        self.capabilities = Capabilities(
+            name="fake",
+            label="Fake",
+            methods=frozenset({"greedy"}),
+            devices=frozenset({"cpu"}),
+            streams=True,
+            probabilities=True,
+            rank=1,
+        )
         self._missing = missing
         self.runs: list[str] = []
 
@@ -61,8 +68,16 @@ class Fake:
         self.runs.append(method)
         from rsdemo.generation import PromptInfo
 
-        yield GenerationResult(model=loaded.key, method=method, params={}, seed=0, prompt=PromptInfo(prompt, (), True),
-                               beams=(), done=True, finish_reason="fake")
+        yield GenerationResult(
+            model=loaded.key,
+            method=method,
+            params={},
+            seed=0,
+            prompt=PromptInfo(prompt, (), True),
+            beams=(),
+            done=True,
+            finish_reason="fake",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +88,9 @@ def tiny():
 
 def _backend(settings: Settings, tiny, engines) -> Backend:
     model, tokenizer = tiny
-    return Backend(settings=settings, runtime=CPU, engines=engines,
-                   model_loader=lambda key: tiny_bundle(model, tokenizer, key=key))
+    return Backend(
+        settings=settings, runtime=CPU, engines=engines, model_loader=lambda key: tiny_bundle(model, tokenizer, key=key)
+    )
 
 
 def test_the_fastest_engine_that_can_run_a_method_runs_it(settings: Settings, tiny) -> None:
@@ -89,8 +105,9 @@ def test_the_fastest_engine_that_can_run_a_method_runs_it(settings: Settings, ti
 def test_an_engine_asked_for_by_name_runs_or_says_why_not(settings: Settings, tiny) -> None:
     fake = Fake()
     backend = _backend(settings, tiny, [TransformersEngine(), fake])
-    *_, result = backend.generate(model=TINY_KEY, prompt="hi", method="greedy", engine="transformers",
-                                  params={"max_new_tokens": 2})
+    *_, result = backend.generate(
+        model=TINY_KEY, prompt="hi", method="greedy", engine="transformers", params={"max_new_tokens": 2}
+    )
     assert result.engine == "transformers" and "as asked" in result.engine_reason and len(result.tokens) == 2
     with pytest.raises(InputError, match="Fake runs greedy only"):
         list(backend.generate(model=TINY_KEY, prompt="hi", method="top_p", engine="fake"))
@@ -110,7 +127,15 @@ def test_capabilities_refuse_with_reasons() -> None:
     assert "runs on transformers" in caps.refuses(method="contrastive", device="cpu")
     assert "not cuda" in caps.refuses(method="greedy", device="cuda")
     assert {m for m in METHODS if caps.refuses(method=m, device="cpu") is None} == {
-        "greedy", "sample", "top_k", "top_p", "min_p", "typical", "epsilon", "eta"}
+        "greedy",
+        "sample",
+        "top_k",
+        "top_p",
+        "min_p",
+        "typical",
+        "epsilon",
+        "eta",
+    }
 
 
 # --- llama.cpp on the embedded model --------------------------------------------------------------------------
@@ -160,8 +185,9 @@ def test_probabilities_are_a_softmax_of_llama_cpp_logits_and_the_stages_are_tran
 ) -> None:
     loaded, _ = embedded
     params = {"max_new_tokens": 12, "seed": 5, "top_p": 0.8, "temperature": 0.7, "repetition_penalty": 1.2}
-    *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method="top_p", params=params,
-                                 engine="llama.cpp")
+    *_, final = backend.generate(
+        model=DEFAULT_MODEL, prompt=PROMPTS[1], method="top_p", params=params, engine="llama.cpp"
+    )
     assert final.engine == "llama.cpp" and len(final.tokens) >= 2
     ids = list(final.prompt.ids) + [t.id for t in final.tokens]
     logits = teacher_forced_logits(loaded, ids, start=len(final.prompt.ids))
@@ -181,9 +207,13 @@ def test_probabilities_are_a_softmax_of_llama_cpp_logits_and_the_stages_are_tran
 @needs_llama
 def test_a_seeded_run_repeats_itself(backend: Backend) -> None:
     def run(seed: int) -> list[int]:
-        *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method="sample",
-                                     params={"max_new_tokens": 16, "seed": seed, "temperature": 1.5},
-                                     engine="llama.cpp")
+        *_, final = backend.generate(
+            model=DEFAULT_MODEL,
+            prompt=PROMPTS[1],
+            method="sample",
+            params={"max_new_tokens": 16, "seed": seed, "temperature": 1.5},
+            engine="llama.cpp",
+        )
         return [t.id for t in final.tokens]
 
     assert run(11) == run(11)
@@ -194,8 +224,14 @@ def test_a_seeded_run_repeats_itself(backend: Backend) -> None:
 @needs_llama
 def test_a_branch_on_llama_cpp_with_the_original_token_continues_as_the_original(backend: Backend) -> None:
     def run(new: int, prefix: list[int]) -> list[int]:
-        *_, final = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method="greedy", engine="llama.cpp",
-                                     params={"max_new_tokens": new}, prefix=prefix)
+        *_, final = backend.generate(
+            model=DEFAULT_MODEL,
+            prompt=PROMPTS[1],
+            method="greedy",
+            engine="llama.cpp",
+            params={"max_new_tokens": new},
+            prefix=prefix,
+        )
         return [t.id for t in final.tokens]
 
     ids = run(16, [])
@@ -218,8 +254,9 @@ def test_llama_cpp_agrees_with_transformers_teacher_forced(backend: Backend, emb
     loaded, bundle = embedded
     agree, distances = 0, []
     for prompt in LONG_PROMPTS:
-        *_, reference = backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="transformers",
-                                         params={"max_new_tokens": 48})
+        *_, reference = backend.generate(
+            model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="transformers", params={"max_new_tokens": 48}
+        )
         start = len(reference.prompt.ids)
         ids = list(reference.prompt.ids) + [t.id for t in reference.tokens]
         ours = torch.softmax(torch.from_numpy(teacher_forced_logits(loaded, ids, start=start)[:-1]), dim=-1)
@@ -236,12 +273,24 @@ def test_llama_cpp_agrees_with_transformers_teacher_forced(backend: Backend, emb
 @pytest.mark.slow
 @needs_llama
 def test_stop_strings_cancel_and_the_cli_on_llama_cpp(backend: Backend) -> None:
-    *_, stopped = backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", stop="Paris",
-                                   engine="llama.cpp", params={"max_new_tokens": 40})
+    *_, stopped = backend.generate(
+        model=DEFAULT_MODEL,
+        prompt=PROMPTS[0],
+        method="greedy",
+        stop="Paris",
+        engine="llama.cpp",
+        params={"max_new_tokens": 40},
+    )
     assert stopped.finish_reason == "stop string" and stopped.text.endswith("Paris")
     cancel = threading.Event()
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story.", method="greedy", cancel=cancel,
-                              engine="llama.cpp", params={"max_new_tokens": 200})
+    stream = backend.generate(
+        model=DEFAULT_MODEL,
+        prompt="Write a long story.",
+        method="greedy",
+        cancel=cancel,
+        engine="llama.cpp",
+        params={"max_new_tokens": 200},
+    )
     next(stream)
     cancel.set()
     *_, final = stream
@@ -309,8 +358,13 @@ def _run_threads_priority(backend: Backend, pid: int) -> tuple[set[tuple[int, in
     while signal is not None and signal.busy(hold_s=LIGHT_HOLD_S) and time.monotonic() < deadline:
         time.sleep(0.05)  # an earlier test's light request still counts: the run would give way from its start
     assert signal is None or not signal.busy(hold_s=LIGHT_HOLD_S)
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
-                              engine="llama.cpp", params={"max_new_tokens": 400})
+    stream = backend.generate(
+        model=DEFAULT_MODEL,
+        prompt="Write a long story about the sea.",
+        method="greedy",
+        engine="llama.cpp",
+        params={"max_new_tokens": 400},
+    )
     try:
         next(stream), next(stream)
         quiet = threads()
@@ -377,8 +431,15 @@ def _autogroup_nices(backend: Backend, pid: int, *, prompt: str, light: bool) ->
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            list(backend.generate(model=DEFAULT_MODEL, prompt=prompt, method="greedy", engine="llama.cpp",
-                                  params={"max_new_tokens": 3}))
+            list(
+                backend.generate(
+                    model=DEFAULT_MODEL,
+                    prompt=prompt,
+                    method="greedy",
+                    engine="llama.cpp",
+                    params={"max_new_tokens": 3},
+                )
+            )
             settle(19 if light else 0)
         finally:
             done.set()
@@ -396,17 +457,24 @@ def _priority_as_set(settings: Settings, got: tuple[set[tuple[int, int]], set[tu
     return quiet == light == lowered
 
 
-def _leave_then_kill(backend: Backend, *, engine: str, pid: int, label: str,
-                     worker_pid: Any) -> tuple[GenerationResult, GenerationResult]:
+def _leave_then_kill(
+    backend: Backend, *, engine: str, pid: int, label: str, worker_pid: Any
+) -> tuple[GenerationResult, GenerationResult]:
     """A visitor leaving mid-run stops the worker's CPU and the next run works on the same worker; a SIGKILLed
     worker fails its run with a clear message and the next run works on a new one. Returns those two short runs."""
     import signal
     import time
 
-    long_run = dict(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy", engine=engine,
-                    params={"max_new_tokens": 300})
-    short_run = dict(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine=engine,
-                     params={"max_new_tokens": 8})
+    long_run = dict(
+        model=DEFAULT_MODEL,
+        prompt="Write a long story about the sea.",
+        method="greedy",
+        engine=engine,
+        params={"max_new_tokens": 300},
+    )
+    short_run = dict(
+        model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine=engine, params={"max_new_tokens": 8}
+    )
     stream = backend.generate(**long_run)
     next(stream)
     stream.close()  # the visitor closed the tab: Gradio closes the generator
@@ -513,10 +581,14 @@ def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(settin
         assert seen[0] == seen[-1] == 19 and 0 in seen, seen
     in_thread = Backend(settings=dataclasses.replace(settings, generation_process=False))
     assert not hasattr(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), "worker")
-    for method, params in [("greedy", {"max_new_tokens": 12}),
-                           ("top_p", {"max_new_tokens": 12, "seed": 9, "top_p": 0.8, "repetition_penalty": 1.2})]:
-        runs = [list(b.generate(model=DEFAULT_MODEL, prompt=PROMPTS[3], method=method, params=params,
-                                engine="llama.cpp")) for b in (backend, in_thread)]
+    for method, params in [
+        ("greedy", {"max_new_tokens": 12}),
+        ("top_p", {"max_new_tokens": 12, "seed": 9, "top_p": 0.8, "repetition_penalty": 1.2}),
+    ]:
+        runs = [
+            list(b.generate(model=DEFAULT_MODEL, prompt=PROMPTS[3], method=method, params=params, engine="llama.cpp"))
+            for b in (backend, in_thread)
+        ]
         (*ours_stream, ours), (*theirs_stream, theirs) = runs
         assert len(ours_stream) == len(ours.tokens) == len(theirs_stream)  # one update per token
         assert ours.text == theirs.text and [t.id for t in ours.tokens] == [t.id for t in theirs.tokens]
@@ -525,12 +597,21 @@ def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(settin
         assert ours.finish_reason == theirs.finish_reason
     ids = list(ours.prompt.ids) + [t.id for t in ours.tokens]
     start = len(ours.prompt.ids)
-    np.testing.assert_array_equal(teacher_forced_logits(loaded, ids, start=start),
-                                  teacher_forced_logits(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), ids,
-                                                        start=start))
+    np.testing.assert_array_equal(
+        teacher_forced_logits(loaded, ids, start=start),
+        teacher_forced_logits(in_thread.model(DEFAULT_MODEL, engine="llama.cpp"), ids, start=start),
+    )
     with pytest.raises(InputError, match="ids of this model's vocabulary"):
-        list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="llama.cpp",
-                              params={"max_new_tokens": 2}, prefix=[10**8]))
+        list(
+            backend.generate(
+                model=DEFAULT_MODEL,
+                prompt=PROMPTS[0],
+                method="greedy",
+                engine="llama.cpp",
+                params={"max_new_tokens": 2},
+                prefix=[10**8],
+            )
+        )
 
 
 @pytest.mark.slow
@@ -538,8 +619,9 @@ def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(settin
 def test_a_visitor_leaving_stops_the_workers_cpu_and_a_killed_worker_is_replaced(backend: Backend) -> None:
     loaded = backend.model(DEFAULT_MODEL, engine="llama.cpp")
     pid = loaded.worker.pid
-    after, again = _leave_then_kill(backend, engine="llama.cpp", pid=pid, label="llama.cpp's worker process",
-                                    worker_pid=lambda: loaded.worker.pid)
+    after, again = _leave_then_kill(
+        backend, engine="llama.cpp", pid=pid, label="llama.cpp's worker process", worker_pid=lambda: loaded.worker.pid
+    )
     assert again.text == after.text
 
 
@@ -553,13 +635,20 @@ def test_the_worker_ends_with_the_app_and_with_its_model(settings) -> None:
     import subprocess
     import sys
 
-    script = ("import sys, time\nfrom rsdemo.backend import Backend\nfrom rsdemo.settings import Settings\n"
-              f"b = Backend(settings=Settings.from_env({{'RSDEMO_CACHE_DIR': {str(settings.cache_dir)!r}, "
-              "'HF_HUB_OFFLINE': '1'}))\n"
-              f"print(b.model({DEFAULT_MODEL!r}, engine='llama.cpp').worker.pid, flush=True)\ntime.sleep(600)\n")
+    script = (
+        "import sys, time\nfrom rsdemo.backend import Backend\nfrom rsdemo.core.settings import Settings\n"
+        f"b = Backend(settings=Settings.from_env({{'RSDEMO_CACHE_DIR': {str(settings.cache_dir)!r}, "
+        "'HF_HUB_OFFLINE': '1'}))\n"
+        f"print(b.model({DEFAULT_MODEL!r}, engine='llama.cpp').worker.pid, flush=True)\ntime.sleep(600)\n"
+    )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=root,
-                           env={**os.environ, "PYTHONPATH": root})
+    app = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+    )
     try:
         worker_pid = int(app.stdout.readline())
         assert not _gone(worker_pid, 0.5)
@@ -588,11 +677,14 @@ def test_a_context_skips_the_prompt_batches_it_holds_with_the_same_numbers(setti
     """Prompt batches end at fixed edges, so a held batch is reused bit for bit (the system prompt, a prompt again)."""
     from rsdemo.generation.llamacpp_engine import prompt_batches
 
-    loaded = Backend(settings=dataclasses.replace(settings, generation_process=False)).model(DEFAULT_MODEL,
-                                                                                            engine="llama.cpp")
+    loaded = Backend(settings=dataclasses.replace(settings, generation_process=False)).model(
+        DEFAULT_MODEL, engine="llama.cpp"
+    )
     tokenizer = loaded.tokenizer
-    chat = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True,
-                                          tokenize=False) for p in LONG_PROMPTS[:2]]
+    chat = [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+        for p in LONG_PROMPTS[:2]
+    ]
     first, second = (tokenizer(c, add_special_tokens=False)["input_ids"] for c in chat)
     shared = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)  # the system prompt and more
     assert shared >= 16 and len(prompt_batches(len(first))) >= 3
@@ -635,34 +727,55 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
     assert bundle.nbytes == 2 * params_bytes + PROCESS_BYTES  # the memory bound counts both copies
     in_app = Backend(settings=dataclasses.replace(settings, generation_process=False))
     assert not hasattr(in_app.model(DEFAULT_MODEL), "worker")
-    for method, params in [("greedy", {"max_new_tokens": 10}),
-                           ("top_p", {"max_new_tokens": 10, "seed": 5, "top_p": 0.8, "repetition_penalty": 1.2}),
-                           ("beam", {"max_new_tokens": 8, "num_beams": 3}),
-                           ("contrastive", {"max_new_tokens": 6})]:
-        ours, theirs = ([r for r in b.generate(model=DEFAULT_MODEL, prompt=PROMPTS[1], method=method, params=params,
-                                               engine="transformers") if r.waiting is None] for b in (backend, in_app))
+    for method, params in [
+        ("greedy", {"max_new_tokens": 10}),
+        ("top_p", {"max_new_tokens": 10, "seed": 5, "top_p": 0.8, "repetition_penalty": 1.2}),
+        ("beam", {"max_new_tokens": 8, "num_beams": 3}),
+        ("contrastive", {"max_new_tokens": 6}),
+    ]:
+        ours, theirs = (
+            [
+                r
+                for r in b.generate(
+                    model=DEFAULT_MODEL, prompt=PROMPTS[1], method=method, params=params, engine="transformers"
+                )
+                if r.waiting is None
+            ]
+            for b in (backend, in_app)
+        )
         assert len(ours) == len(theirs) and ours[-1].done
         for a, b in zip(ours, theirs):
             # every streamed update: tokens, probabilities, text (repr: a streamed token without probabilities has NaN)
             assert repr(a.beams) == repr(b.beams) and a.done == b.done
         assert ours[-1].finish_reason == theirs[-1].finish_reason and ours[-1].code == theirs[-1].code
     with pytest.raises(InputError, match="ids of this model's vocabulary"):
-        list(backend.generate(model=DEFAULT_MODEL, prompt=PROMPTS[0], method="greedy", engine="transformers",
-                              params={"max_new_tokens": 2}, prefix=[10**8]))
+        list(
+            backend.generate(
+                model=DEFAULT_MODEL,
+                prompt=PROMPTS[0],
+                method="greedy",
+                engine="transformers",
+                params={"max_new_tokens": 2},
+                prefix=[10**8],
+            )
+        )
 
     # after the first step the run's threads drop to the nice value, and under SCHED_IDLE once the app has light
     # requests in flight; the pipe reader keeps its priority
-    import time
 
-    from rsdemo.generation.decode_worker import LIGHT_HOLD_S
     from rsdemo.generation.light_signal import LightSignal
 
     def threads() -> set[tuple[int, int]]:
         assert os.getpriority(os.PRIO_PROCESS, worker.pid) == 0
         return {(os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)) for tid in _run_tids(worker.pid)}
 
-    stream = backend.generate(model=DEFAULT_MODEL, prompt="Write a long story about the sea.", method="greedy",
-                              engine="transformers", params={"max_new_tokens": 300})
+    stream = backend.generate(
+        model=DEFAULT_MODEL,
+        prompt="Write a long story about the sea.",
+        method="greedy",
+        engine="transformers",
+        params={"max_new_tokens": 300},
+    )
     try:
         next(stream), next(stream)
         quiet = threads()
@@ -675,8 +788,16 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
 
     # a beam search streams its leader step by step (a whole update when the leader changes, else the new
     # tokens); the worker also says it is alive once a second
-    request = dict(prompt=LONG_PROMPTS[0], method="beam", params={"max_new_tokens": 40, "num_beams": 4},
-                   chat=True, stop=None, details=True, limits=settings, prefix=[])
+    request = dict(
+        prompt=LONG_PROMPTS[0],
+        method="beam",
+        params={"max_new_tokens": 40, "num_beams": 4},
+        chat=True,
+        stop=None,
+        details=True,
+        limits=settings,
+        prefix=[],
+    )
     kinds = [kind for kind, _ in worker.generate(request, threading.Event())]
     assert kinds[-2:] == ["result", "end"] and "tick" in kinds and set(kinds) == {"tick", "result", "tokens", "end"}
     assert kinds.count("result") + kinds.count("tokens") > 10
@@ -684,10 +805,16 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
 
 @pytest.mark.slow
 def test_a_transformers_worker_stops_with_its_visitor_is_replaced_when_killed_and_ends_with_its_model(
-        backend: Backend, settings) -> None:
+    backend: Backend, settings
+) -> None:
     handle = backend.model(DEFAULT_MODEL).worker
-    after, again = _leave_then_kill(backend, engine="transformers", pid=handle.current().pid,
-                                    label="transformers' worker process", worker_pid=lambda: handle.current().pid)
+    after, again = _leave_then_kill(
+        backend,
+        engine="transformers",
+        pid=handle.current().pid,
+        label="transformers' worker process",
+        worker_pid=lambda: handle.current().pid,
+    )
     assert repr(again.beams) == repr(after.beams)
 
     own = Backend(settings=settings)  # an evicted (released) model stops its worker
@@ -706,9 +833,17 @@ def test_a_worker_that_cannot_start_leaves_generation_in_the_apps_process(settin
     model, tokenizer = tiny
     bundle = tiny_bundle(model, tokenizer, key=TINY_KEY)
     bundle.worker = handle
-    *_, result = TransformersEngine().run(bundle, prompt="hello", method="greedy", params={"max_new_tokens": 3},
-                                          chat=False, stop=None, cancel=threading.Event(), details=True,
-                                          limits=settings)
+    *_, result = TransformersEngine().run(
+        bundle,
+        prompt="hello",
+        method="greedy",
+        params={"max_new_tokens": 3},
+        chat=False,
+        stop=None,
+        cancel=threading.Event(),
+        details=True,
+        limits=settings,
+    )
     assert result.done and len(result.beams[0].tokens) == 3
     handle.release()
     with pytest.raises(Exception, match="released"):
@@ -728,8 +863,16 @@ def test_llama_cpps_numbers_do_not_depend_on_its_thread_count(settings) -> None:
     ids = list(range(300, 372))
     rows = {}
     for threads in (1, 2, 3):
-        loaded = LlamaCppModel(key=DEFAULT_MODEL, spec=get_model_spec(DEFAULT_MODEL), path=path, tokenizer=None,
-                               adapter=None, contexts=1, threads=threads, extra=False)
+        loaded = LlamaCppModel(
+            key=DEFAULT_MODEL,
+            spec=get_model_spec(DEFAULT_MODEL),
+            path=path,
+            tokenizer=None,
+            adapter=None,
+            contexts=1,
+            threads=threads,
+            extra=False,
+        )
         try:
             rows[threads] = teacher_forced_logits(loaded, ids, start=20)
             context = loaded.acquire(threading.Event())

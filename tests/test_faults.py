@@ -21,14 +21,14 @@ import torch
 from gradio_client import Client
 from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
-from rsdemo import disk as disk_module
 from rsdemo import loading
 from rsdemo.backend import Backend
-from rsdemo.disk import DiskBudget, build_entry, verify_entry
-from rsdemo.tokenization.adapters import CharAdapter
+from rsdemo.core import disk as disk_module
+from rsdemo.core.disk import DiskBudget, build_entry, verify_entry
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.loading import load_model_bundle, load_tokenizer
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
+from rsdemo.tokenization.adapters import CharAdapter
 
 pytestmark = pytest.mark.slow
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
@@ -64,16 +64,21 @@ def model():
 
 @pytest.fixture(scope="module")
 def app(settings: Settings, model) -> Iterator[tuple[str, Backend]]:
-    from rsdemo.ui import build_demo, launch_options, configure_queue
+    from rsdemo.ui import build_demo, configure_queue, launch_options
 
     tokenizer = build_tokenizer()
     limits = dataclasses.replace(settings, run_time_limit_s=3.0, generation_slots=2)
-    backend = Backend(settings=limits, runtime=CPU, tokenizer_loader=lambda name: SlowChar(),
-                      model_loader=lambda key: tiny_bundle(model, tokenizer, key=key))
+    backend = Backend(
+        settings=limits,
+        runtime=CPU,
+        tokenizer_loader=lambda name: SlowChar(),
+        model_loader=lambda key: tiny_bundle(model, tokenizer, key=key),
+    )
     demo = build_demo(backend=backend)
     configure_queue(demo, limits)
-    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                            **launch_options())
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False, **launch_options()
+    )
     yield url.rstrip("/"), backend
     demo.close()
 
@@ -111,8 +116,9 @@ def test_a_visitor_who_leaves_a_comparison_stops_it(app) -> None:
 
 def test_a_visitor_who_leaves_a_generation_frees_its_worker(app, slow_model) -> None:
     url, backend = app
-    http, stream = _open_stream(url, "generate", ["Hello world", TINY_KEY, "greedy", {"max_new_tokens": 100},
-                                                  True, "", ""])
+    http, stream = _open_stream(
+        url, "generate", ["Hello world", TINY_KEY, "greedy", {"max_new_tokens": 100}, True, "", ""]
+    )
     lines = stream.iter_lines()
     assert any(line.startswith("event: generating") for line in lines)
     assert backend.running == 1
@@ -120,8 +126,11 @@ def test_a_visitor_who_leaves_a_generation_frees_its_worker(app, slow_model) -> 
     http.close()
     assert _wait(lambda: backend.running == 0), "the generation kept running after its visitor left"
     assert _wait(lambda: not [t for t in threading.enumerate() if t.name == "rsdemo-generate"])
-    final = Client(url, verbose=False).submit("hi", TINY_KEY, "greedy", {"max_new_tokens": 3}, True, "",
-                                              api_name="/generate").result()
+    final = (
+        Client(url, verbose=False)
+        .submit("hi", TINY_KEY, "greedy", {"max_new_tokens": 3}, True, "", api_name="/generate")
+        .result()
+    )
     assert final["done"] and len(final["tokens"]) == 3
 
 
@@ -139,8 +148,11 @@ def test_cancel_through_the_api_frees_the_worker(app, slow_model) -> None:
 
 def test_the_time_limit_ends_a_run_and_frees_the_worker(app, slow_model) -> None:
     url, backend = app
-    final = Client(url, verbose=False).submit("Hello", TINY_KEY, "greedy", {"max_new_tokens": 120}, True, "",
-                                              api_name="/generate").result()
+    final = (
+        Client(url, verbose=False)
+        .submit("Hello", TINY_KEY, "greedy", {"max_new_tokens": 120}, True, "", api_name="/generate")
+        .result()
+    )
     assert final["finish_reason"].startswith("time limit") and 0 < len(final["tokens"]) < 120
     assert _wait(lambda: backend.running == 0)
 
@@ -201,7 +213,9 @@ def test_a_damaged_built_tokenizer_is_detected_and_rebuilt(tmp_path: Path, quick
     again = load_tokenizer(key="smollm2", settings=settings, progress=messages.append)
     assert messages and "first time" in messages[0] and len(quick_gguf) == 2  # it was built again
     assert built.stat().st_size == size and verify_entry(built.parent)
-    assert again.encode("Hello world", add_special_tokens=False) == first.encode("Hello world", add_special_tokens=False)
+    assert again.encode("Hello world", add_special_tokens=False) == first.encode(
+        "Hello world", add_special_tokens=False
+    )
     raw = bytearray(built.read_bytes())  # same size, one byte changed: the hash catches it
     raw[100] ^= 0x01
     built.write_bytes(bytes(raw))
@@ -238,7 +252,7 @@ def test_a_damaged_converted_checkpoint_is_converted_again(tmp_path: Path, model
 _KILLED_BUILD = """
 import sys, time
 from pathlib import Path
-from rsdemo.disk import build_entry
+from rsdemo.core.disk import build_entry
 
 def slow(folder):
     (folder / "model.safetensors").write_bytes(b"x" * 1_000_000)
@@ -251,8 +265,12 @@ build_entry(Path(sys.argv[1]), slow)
 
 def test_a_build_killed_halfway_leaves_no_entry_and_the_next_build_is_clean(tmp_path: Path) -> None:
     target = tmp_path / "models" / "demo"
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, str(target)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_BUILD, str(target)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
@@ -266,8 +284,9 @@ def test_a_build_killed_halfway_leaves_no_entry_and_the_next_build_is_clean(tmp_
 
 
 @pytest.mark.parametrize("failure", [errno.EROFS, errno.ENOSPC], ids=["read-only", "full"])
-def test_a_cache_that_cannot_be_written_only_costs_speed(tmp_path: Path, model, monkeypatch, failure: int,
-                                                        quick_gguf: list[str]) -> None:
+def test_a_cache_that_cannot_be_written_only_costs_speed(
+    tmp_path: Path, model, monkeypatch, failure: int, quick_gguf: list[str]
+) -> None:
     settings = Settings(cache_dir=tmp_path, hub_offline=True)
 
     def refuse(target, build):

@@ -31,16 +31,16 @@ from tiny_models import (
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.generation.configuration_utils import GenerationMode
 
-from rsdemo.generation import transformers_engine as generation_module
 from rsdemo.backend import Backend
 from rsdemo.catalog import MODELS
+from rsdemo.core.errors import HubUnavailableError, InputError, InvalidRepoIdError, UnknownKeyError
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.decoding import METHODS, generation_config
-from rsdemo.tokenization.adapters import HFAdapter
-from rsdemo.errors import HubUnavailableError, InputError, InvalidRepoIdError, UnknownKeyError
 from rsdemo.generation import GeneratedToken, GenerationResult, build_prompt, token_segments
+from rsdemo.generation import transformers_engine as generation_module
 from rsdemo.loading import ModelBundle, load_model_bundle
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
+from rsdemo.tokenization.adapters import HFAdapter
 
 PROMPT = "Hello world"
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
@@ -281,8 +281,10 @@ def test_every_method_runs_end_to_end(gen: Backend, method: str) -> None:
         assert all(u.ttft_s is not None for u in updates) and final.ttft_s is None
         if method == "beam":  # the last step's leader is among the returned beams, or ended sooner
             last = ids_of(updates[-1])
-            assert any(ids_of_beam(b)[:len(last)] == last or last[:len(ids_of_beam(b))] == ids_of_beam(b)
-                       for b in final.beams)
+            assert any(
+                ids_of_beam(b)[: len(last)] == last or last[: len(ids_of_beam(b))] == ids_of_beam(b)
+                for b in final.beams
+            )
     assert final.logprob is not None and final.logprob < 0
     assert final.perplexity is not None and final.perplexity >= 1.0
     assert "generate(" in final.code
@@ -294,7 +296,7 @@ def test_greedy_equals_plain_generate(gen: Backend, model, tokenizer) -> None:
     assert final.prompt.text.startswith("<|im_start|>user\n" + PROMPT)
     with torch.inference_mode():
         plain = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=12)
-    assert ids_of(final) == plain[0, ids.shape[1]:].tolist()
+    assert ids_of(final) == plain[0, ids.shape[1] :].tolist()
     # the stream: a growing prefix of the final ids, the last streamed text is the final text
     for n, update in enumerate(updates, start=1):
         assert ids_of(update) == ids_of(final)[:n]
@@ -392,15 +394,20 @@ def test_details_off_gives_the_same_ids_without_probabilities(gen: Backend) -> N
     assert len(updates) == 8 and all(math.isnan(t.raw_prob) for u in updates for t in u.tokens)
 
 
-@pytest.mark.parametrize(("method", "params", "with_stop"), [
-    ("greedy", {"max_new_tokens": 8}, False),
-    ("top_k", {"max_new_tokens": 8, "seed": 11}, False),
-    ("beam", {"max_new_tokens": 6, "num_beams": 3}, True),
-    pytest.param("contrastive", {"max_new_tokens": 8}, True, marks=_method_params(("contrastive",))[0].marks),
-    pytest.param("diverse_beam", {"max_new_tokens": 6}, False, marks=_method_params(("diverse_beam",))[0].marks),
-], ids=["greedy", "top_k", "beam+stop", "contrastive+stop", "diverse_beam"])
-def test_reproduction_code_reproduces_the_run(gen: Backend, saved_dir: Path, tokenizer, method, params,
-                                              with_stop) -> None:
+@pytest.mark.parametrize(
+    ("method", "params", "with_stop"),
+    [
+        ("greedy", {"max_new_tokens": 8}, False),
+        ("top_k", {"max_new_tokens": 8, "seed": 11}, False),
+        ("beam", {"max_new_tokens": 6, "num_beams": 3}, True),
+        pytest.param("contrastive", {"max_new_tokens": 8}, True, marks=_method_params(("contrastive",))[0].marks),
+        pytest.param("diverse_beam", {"max_new_tokens": 6}, False, marks=_method_params(("diverse_beam",))[0].marks),
+    ],
+    ids=["greedy", "top_k", "beam+stop", "contrastive+stop", "diverse_beam"],
+)
+def test_reproduction_code_reproduces_the_run(
+    gen: Backend, saved_dir: Path, tokenizer, method, params, with_stop
+) -> None:
     stop = None
     if with_stop:
         stop, _ = find_stop(tokenizer, ids_of(run(gen, method=method, params=params)[1]))
@@ -473,8 +480,13 @@ def test_cancel_event_stops_generation_and_the_worker(gen: Backend, model) -> No
     cancel = threading.Event()
     results = []
     with slowed(model, 0.01) as forwards:
-        for result in gen.generate(model=TINY_KEY, prompt=PROMPT, method="greedy",
-                                   params={"max_new_tokens": TINY_MAX_NEW_TOKENS}, cancel=cancel):
+        for result in gen.generate(
+            model=TINY_KEY,
+            prompt=PROMPT,
+            method="greedy",
+            params={"max_new_tokens": TINY_MAX_NEW_TOKENS},
+            cancel=cancel,
+        ):
             results.append(result)
             if len(results) == 2:
                 cancel.set()
@@ -489,8 +501,9 @@ def test_cancel_event_stops_generation_and_the_worker(gen: Backend, model) -> No
 
 def test_closing_the_stream_stops_the_worker(gen: Backend, model) -> None:
     with slowed(model, 0.01) as forwards:
-        stream = gen.generate(model=TINY_KEY, prompt=PROMPT, method="greedy",
-                              params={"max_new_tokens": TINY_MAX_NEW_TOKENS})
+        stream = gen.generate(
+            model=TINY_KEY, prompt=PROMPT, method="greedy", params={"max_new_tokens": TINY_MAX_NEW_TOKENS}
+        )
         first, second = next(stream), next(stream)
         stream.close()
         assert wait_for_generate_threads() == []
@@ -526,16 +539,24 @@ BAD_INPUTS = [
     ("prompt too long", {"prompt": "x" * 20_001}, InputError, "20,000"),
     ("zero new tokens", {"params": {"max_new_tokens": 0}}, InputError, "Max new tokens"),
     ("huge new tokens", {"params": {"max_new_tokens": 100_000}}, InputError, "Max new tokens"),
-    ("over the model limit", {"params": {"max_new_tokens": TINY_MAX_NEW_TOKENS + 1}}, InputError,
-     f"at most {TINY_MAX_NEW_TOKENS}"),
+    (
+        "over the model limit",
+        {"params": {"max_new_tokens": TINY_MAX_NEW_TOKENS + 1}},
+        InputError,
+        f"at most {TINY_MAX_NEW_TOKENS}",
+    ),
     ("too many beams", {"method": "beam", "params": {"num_beams": 9}}, InputError, "Beams"),
     ("temperature 0", {"method": "sample", "params": {"temperature": 0}}, InputError, "Temperature"),
     ("top_p 0", {"method": "top_p", "params": {"top_p": 0}}, InputError, "Top-p"),
     ("not a number", {"method": "top_k", "params": {"top_k": "many"}}, InputError, "Top-k"),
     ("not a boolean", {"method": "beam", "params": {"early_stopping": "maybe"}}, InputError, "Early stopping"),
     ("fractional integer", {"method": "top_k", "params": {"top_k": 2.5}}, InputError, "Top-k"),
-    ("beams not a multiple of groups", {"method": "diverse_beam", "params": {"num_beams": 4, "num_beam_groups": 3}},
-     InputError, "multiple"),
+    (
+        "beams not a multiple of groups",
+        {"method": "diverse_beam", "params": {"num_beams": 4, "num_beam_groups": 3}},
+        InputError,
+        "multiple",
+    ),
     ("unknown parameter", {"method": "greedy", "params": {"topp": 0.5}}, InputError, "topp"),
     ("unknown method", {"method": "nucleus"}, UnknownKeyError, "nucleus"),
     ("too many stop strings", {"stop": "\n".join("abcdefghij")}, InputError, "stop strings"),
@@ -700,8 +721,9 @@ def test_a_full_cache_evicts_and_releases(cache_dir, model, tokenizer) -> None:
     def loader(key: str) -> ModelBundle:
         return Tracked(key=key, model=model, tokenizer=tokenizer, spec=None, device="cpu", dtype=torch.float32)
 
-    backend = Backend(settings=Settings(cache_dir=Path(cache_dir), hub_offline=True, max_models=1),
-                      model_loader=loader, runtime=CPU)
+    backend = Backend(
+        settings=Settings(cache_dir=Path(cache_dir), hub_offline=True, max_models=1), model_loader=loader, runtime=CPU
+    )
     first = backend.model(TINY_KEY)
     assert backend.model(TINY_KEY) is first and released == []
     second = backend.model("rsdemo-tests/other")

@@ -8,7 +8,6 @@ client code; only the network is a loopback server.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,10 @@ import torch
 from hub_standin import HubStandin, TestRepos, add_test_repos, hub_standin, saved_files
 
 from rsdemo.backend import Backend
-from rsdemo.errors import CapacityError, HubLoadError, HubUnavailableError
+from rsdemo.core.errors import CapacityError, HubLoadError, HubUnavailableError
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.loading import hub_cache_dir
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 LEAKS = ("http://", "https://", "127.0.0.1", "/tmp", "Traceback", "Error:")
@@ -38,15 +37,23 @@ def repos(server: HubStandin) -> TestRepos:
     repos = add_test_repos(server)
     files = saved_files(repos.local_tokenizer, repos.local_model)
     config = json.loads(files["config.json"])
-    remote = dict(config, model_type="rsdemo-custom",
-                  auto_map={"AutoConfig": "custom.Config", "AutoModelForCausalLM": "custom.Model"})
+    remote = dict(
+        config,
+        model_type="rsdemo-custom",
+        auto_map={"AutoConfig": "custom.Config", "AutoModelForCausalLM": "custom.Model"},
+    )
     params = sum(p.numel() for p in repos.local_model.parameters())
-    server.add_repo("rsdemo-tests/remote-code-model",
-                    files | {"config.json": json.dumps(remote).encode(), "custom.py": b"raise RuntimeError('ran')\n"},
-                    safetensors_total=params)
+    server.add_repo(
+        "rsdemo-tests/remote-code-model",
+        files | {"config.json": json.dumps(remote).encode(), "custom.py": b"raise RuntimeError('ran')\n"},
+        safetensors_total=params,
+    )
     unknown = dict(config, model_type="rsdemo-unknown")
-    server.add_repo("rsdemo-tests/unknown-architecture", files | {"config.json": json.dumps(unknown).encode()},
-                    safetensors_total=params)
+    server.add_repo(
+        "rsdemo-tests/unknown-architecture",
+        files | {"config.json": json.dumps(unknown).encode()},
+        safetensors_total=params,
+    )
     return repos
 
 
@@ -149,8 +156,10 @@ def test_the_disk_budget_deletes_the_least_recently_used_downloads(hub, repos, t
 
 def test_the_operator_can_switch_the_hub_off(hub, repos, tmp_path) -> None:
     backend = _backend(tmp_path, hub=False)
-    for call in (lambda: backend.tokenize(text="hi", tokenizer=repos.tokenizer),
-                 lambda: list(backend.generate(model=repos.model, prompt="hi"))):
+    for call in (
+        lambda: backend.tokenize(text="hi", tokenizer=repos.tokenizer),
+        lambda: list(backend.generate(model=repos.model, prompt="hi")),
+    ):
         with pytest.raises(HubUnavailableError, match="switched off on this server"):
             call()
     assert hub.requests == []  # not even a metadata request
@@ -162,13 +171,13 @@ def test_the_operator_can_switch_the_hub_off(hub, repos, tmp_path) -> None:
 
 def test_a_hub_model_generates_like_the_local_one(hub, repos, tmp_path) -> None:
     backend = _backend(tmp_path)
-    *_, final = backend.generate(model=repos.model, prompt="Hello world", method="greedy",
-                                 params={"max_new_tokens": 5})
+    *_, final = backend.generate(model=repos.model, prompt="Hello world", method="greedy", params={"max_new_tokens": 5})
     prompt_ids = torch.tensor([list(final.prompt.ids)])
     with torch.inference_mode():
-        expected = repos.local_model.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids),
-                                              do_sample=False, max_new_tokens=5)
-    assert [t.id for t in final.tokens] == expected[0, prompt_ids.shape[1]:].tolist()
+        expected = repos.local_model.generate(
+            prompt_ids, attention_mask=torch.ones_like(prompt_ids), do_sample=False, max_new_tokens=5
+        )
+    assert [t.id for t in final.tokens] == expected[0, prompt_ids.shape[1] :].tolist()
     assert any(p.endswith("model.safetensors") for p in hub.downloads())
     assert "revision" not in final.code and repr(repos.model) in final.code
 
@@ -206,8 +215,12 @@ def test_an_unknown_architecture_says_so(hub, repos, tmp_path) -> None:
 def test_a_model_at_a_revision_reproduces_with_revision_keyword(hub, repos, tmp_path, server) -> None:
     files = saved_files(repos.local_tokenizer, repos.local_model)
     params = sum(p.numel() for p in repos.local_model.parameters())
-    server.add_repo("rsdemo-tests/llama-at-rev", {"README.md": b"main has no weights\n"},
-                    extra_revisions={"v2": files}, safetensors_total=params)
+    server.add_repo(
+        "rsdemo-tests/llama-at-rev",
+        {"README.md": b"main has no weights\n"},
+        extra_revisions={"v2": files},
+        safetensors_total=params,
+    )
     backend = _backend(tmp_path)
     *_, final = backend.generate(model="rsdemo-tests/llama-at-rev@v2", prompt="hi", params={"max_new_tokens": 2})
     assert len(final.tokens) == 2

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from hub_standin import HubStandin, TestRepos, add_test_repos, hub_standin
 
 

@@ -14,11 +14,11 @@ import torch
 from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
 from rsdemo.backend import Backend
-from rsdemo.errors import InputError
+from rsdemo.core.errors import InputError
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.insight import stage_view, surprisal_from_logits
 from rsdemo.insight.render import render_arena_table
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 PROMPT = "The quick brown fox jumps over the lazy dog. Hello world!"
@@ -88,10 +88,12 @@ def test_surprisal_from_full_logits_matches_the_backend(backend: Backend, model,
         ("eta", {"eta_cutoff": 0.01}),
     ],
 )
-def test_every_stage_equals_the_transformers_processor_by_hand(backend: Backend, model, tokenizer, method: str,
-                                                               params: dict) -> None:
-    from rsdemo.decoding import generation_config
+def test_every_stage_equals_the_transformers_processor_by_hand(
+    backend: Backend, model, tokenizer, method: str, params: dict
+) -> None:
     from transformers.generation import logits_process as lp
+
+    from rsdemo.decoding import generation_config
 
     result = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method=method, params=params)
     ids = torch.tensor([list(result.prompt.ids)])
@@ -99,14 +101,16 @@ def test_every_stage_equals_the_transformers_processor_by_hand(backend: Backend,
         scores = model(input_ids=ids).logits[:, -1, :].float()
     config = generation_config(method=method, params=params)
     by_hand = [("raw", scores)]
-    classes = {"repetition penalty": lambda: lp.RepetitionPenaltyLogitsProcessor(config.repetition_penalty),
-               "temperature": lambda: lp.TemperatureLogitsWarper(config.temperature),
-               "top-k": lambda: lp.TopKLogitsWarper(config.top_k),
-               "top-p": lambda: lp.TopPLogitsWarper(config.top_p),
-               "min-p": lambda: lp.MinPLogitsWarper(config.min_p),
-               "typical": lambda: lp.TypicalLogitsWarper(config.typical_p),
-               "epsilon": lambda: lp.EpsilonLogitsWarper(config.epsilon_cutoff),
-               "eta": lambda: lp.EtaLogitsWarper(config.eta_cutoff, device="cpu")}
+    classes = {
+        "repetition penalty": lambda: lp.RepetitionPenaltyLogitsProcessor(config.repetition_penalty),
+        "temperature": lambda: lp.TemperatureLogitsWarper(config.temperature),
+        "top-k": lambda: lp.TopKLogitsWarper(config.top_k),
+        "top-p": lambda: lp.TopPLogitsWarper(config.top_p),
+        "min-p": lambda: lp.MinPLogitsWarper(config.min_p),
+        "typical": lambda: lp.TypicalLogitsWarper(config.typical_p),
+        "epsilon": lambda: lp.EpsilonLogitsWarper(config.epsilon_cutoff),
+        "eta": lambda: lp.EtaLogitsWarper(config.eta_cutoff, device="cpu"),
+    }
     for row in result.view.rows[1:]:
         scores = classes[row.name]()(ids, scores.clone())
         by_hand.append((row.name, scores))
@@ -128,8 +132,9 @@ def test_a_slider_move_reuses_the_forward_pass_and_probes_report_rank(backend: B
     real = backend_module.score
     backend_module.score = lambda **kw: calls.append(kw) or real(**kw)  # type: ignore[assignment]
     try:
-        again = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="top_p",
-                                   params={"top_p": 0.5}, probes="fox\nzzzz")
+        again = backend.next_token(
+            model=TINY_KEY, prompt=PROMPT, chat=False, method="top_p", params={"top_p": 0.5}, probes="fox\nzzzz"
+        )
     finally:
         backend_module.score = real  # type: ignore[assignment]
     assert calls == []  # the same prompt: no model call
@@ -185,10 +190,19 @@ def test_a_plain_text_is_scored_as_a_document_starts(tokenizer) -> None:
 def test_identical_arena_outputs_say_so_instead_of_a_divergence_point() -> None:
     from rsdemo.insight.arena import arena_rows
 
-    rows = arena_rows(methods=["greedy", "top_p", "beam", "top_k"], outputs=[[5, 6, 7], [5, 6, 7], [5, 6], [5, 9]],
-                      logprobs=[-1.0] * 4, perplexities=[1.0] * 4, seconds=[0.1] * 4)
-    assert [(r.same_as, r.start_of) for r in rows] == [("top_p", None), ("greedy", None), (None, "greedy"),
-                                                        (None, None)]
+    rows = arena_rows(
+        methods=["greedy", "top_p", "beam", "top_k"],
+        outputs=[[5, 6, 7], [5, 6, 7], [5, 6], [5, 9]],
+        logprobs=[-1.0] * 4,
+        perplexities=[1.0] * 4,
+        seconds=[0.1] * 4,
+    )
+    assert [(r.same_as, r.start_of) for r in rows] == [
+        ("top_p", None),
+        ("greedy", None),
+        (None, "greedy"),
+        (None, None),
+    ]
     assert rows[3].diverges_at == 1
     table = render_arena_table(rows, labels={"greedy": "Greedy", "top_p": "Top-p", "beam": "Beam"})
     assert table.count("same text as") == 2 and "ends where Greedy goes on" in table and "token 2" in table
@@ -198,8 +212,9 @@ def test_the_arena_runs_each_method_as_alone_and_compares_them(backend: Backend)
     from rsdemo.insight.arena import distinct, first_divergence, repeated_ngrams
 
     params = {"max_new_tokens": 12, "seed": 3}
-    steps = list(backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy", "top_p", "beam"], params=params,
-                               chat=False))
+    steps = list(
+        backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy", "top_p", "beam"], params=params, chat=False)
+    )
     assert [s.done for s in steps] == [False, False, True] and [len(s.runs) for s in steps] == [1, 2, 3]
     final = steps[-1]
     for method, run in zip(final.methods, final.runs):  # each output is what the method gives alone
@@ -233,23 +248,34 @@ def test_a_branch_with_the_original_token_continues_as_the_original(backend: Bac
     ids = _ids(original)
     assert len(ids) == 12
     for k in (0, 4, 9):  # keep the original token at position k: the rest is the original's rest
-        *_, branch = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
-                                      params={"max_new_tokens": 12 - (k + 1)}, prefix=ids[: k + 1])
-        assert _ids(branch) == ids[k + 1:], k
+        *_, branch = backend.generate(
+            model=TINY_KEY,
+            prompt=PROMPT,
+            method="greedy",
+            chat=False,
+            params={"max_new_tokens": 12 - (k + 1)},
+            prefix=ids[: k + 1],
+        )
+        assert _ids(branch) == ids[k + 1 :], k
     # another candidate at position 4 (the runner-up there), then a branch of that branch at position 7
     alternative = next(a.id for a in original.tokens[4].raw_top if a.id != ids[4])
     first = ids[:4] + [alternative]
-    *_, branch = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
-                                  params={"max_new_tokens": 7}, prefix=first)
+    *_, branch = backend.generate(
+        model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False, params={"max_new_tokens": 7}, prefix=first
+    )
     assert len(_ids(branch)) == 7
     whole = first + _ids(branch)
-    *_, again = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
-                                 params={"max_new_tokens": 12 - 8}, prefix=whole[:8])
+    *_, again = backend.generate(
+        model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False, params={"max_new_tokens": 12 - 8}, prefix=whole[:8]
+    )
     assert _ids(again) == whole[8:]  # a branch is a run like any other: branching it with its own token agrees
     for bad in ([-1], [10**9], "12"):
         with pytest.raises(InputError):
-            list(backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False,
-                                  params={"max_new_tokens": 2}, prefix=bad))
+            list(
+                backend.generate(
+                    model=TINY_KEY, prompt=PROMPT, method="greedy", chat=False, params={"max_new_tokens": 2}, prefix=bad
+                )
+            )
 
 
 @pytest.mark.parametrize("num_beams", [2, 4])

@@ -83,8 +83,28 @@ def test_forced_long_path_with_several_runs_and_no_safe_cuts(backend: Backend, k
         assert encode_long_runs(enc, text, long_run=5).tolist() == _reference(enc, text), text
 
 
-_ALPHABET = st.sampled_from([" ", "  ", "\t", "\n", "\r\n", "\u3000", "\u00a0", "a", "Zq", "7", "42", "!", "'s",
-                             "é", "東", "🙂", ".\n", "<|endoftext|>"])
+_ALPHABET = st.sampled_from(
+    [
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\u3000",
+        "\u00a0",
+        "a",
+        "Zq",
+        "7",
+        "42",
+        "!",
+        "'s",
+        "é",
+        "東",
+        "🙂",
+        ".\n",
+        "<|endoftext|>",
+    ]
+)
 
 
 @pytest.mark.parametrize("key", ["gpt2", "cl100k_base", "o200k_base"])
@@ -111,9 +131,9 @@ def test_real_long_runs_equal_tiktoken_where_it_still_works(backend: Backend, ke
 
 def _converted(key: str, backend: Backend):
     """The same vocabulary and pattern as a ``tokenizers`` BPE (Oniguruma regex, its own merge loop)."""
-    from transformers.convert_slow_tokenizer import TikTokenConverter
-
     import gzip
+
+    from transformers.convert_slow_tokenizer import TikTokenConverter
 
     from rsdemo.loading import _source_path
 
@@ -125,8 +145,9 @@ def _converted(key: str, backend: Backend):
         path = plain
     # the tokenizers regex reads possessive quantifiers differently (ASSETS.md): use the plain forms
     pattern = (spec.pattern or "").replace("++", "+").replace("?+", "?").replace("{1,3}+", "{1,3}")
-    return TikTokenConverter(vocab_file=str(path), pattern=pattern,
-                             extra_special_tokens=list(spec.special_tokens)).converted()
+    return TikTokenConverter(
+        vocab_file=str(path), pattern=pattern, extra_special_tokens=list(spec.special_tokens)
+    ).converted()
 
 
 @pytest.mark.slow

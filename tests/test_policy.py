@@ -13,12 +13,12 @@ import torch
 from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
 from rsdemo.backend import Backend
-from rsdemo.cache import LoadCache
-from rsdemo.errors import CapacityError, InputError
+from rsdemo.core.cache import LoadCache
+from rsdemo.core.errors import CapacityError, InputError
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.generation import GenerationResult
 from rsdemo.loading import ModelBundle
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 PROMPT = "Hello world"
@@ -98,7 +98,7 @@ def test_a_seeded_run_repeats_and_matches_the_global_seed(settings: Settings, mo
     torch.manual_seed(1)
     with torch.inference_mode():
         out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
-    assert out[0, ids.shape[1]:].tolist()[: len(first.tokens)] == [t.id for t in first.tokens]
+    assert out[0, ids.shape[1] :].tolist()[: len(first.tokens)] == [t.id for t in first.tokens]
 
 
 @pytest.mark.parametrize("slots", [1, 2])
@@ -119,8 +119,12 @@ def test_slots_bound_the_runs_at_once(settings: Settings, model, tokenizer, slot
 
     handles = [model.register_forward_pre_hook(enter), model.register_forward_hook(leave)]
     try:
-        threads = [threading.Thread(target=_final, args=(backend,),
-                                    kwargs={"visitor": f"v{n}", "params": {"max_new_tokens": 6}}) for n in range(3)]
+        threads = [
+            threading.Thread(
+                target=_final, args=(backend,), kwargs={"visitor": f"v{n}", "params": {"max_new_tokens": 6}}
+            )
+            for n in range(3)
+        ]
         for t in threads:
             t.start()
         time.sleep(0.05)
@@ -138,8 +142,9 @@ def test_a_visitors_new_run_stops_their_older_one(settings: Settings, model, tok
     backend = _backend(settings, model, tokenizer, generation_slots=2)
     handle = _slowed(model, 0.02)
     try:
-        older = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="alice",
-                                 params={"max_new_tokens": 100})
+        older = backend.generate(
+            model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="alice", params={"max_new_tokens": 100}
+        )
         next(older)  # streaming
         newer = _final(backend, method="greedy", visitor="alice", params={"max_new_tokens": 3})
         *_, old_final = older
@@ -153,10 +158,12 @@ def test_stop_stops_only_that_visitor(settings: Settings, model, tokenizer) -> N
     backend = _backend(settings, model, tokenizer, generation_slots=2)
     handle = _slowed(model, 0.02)
     try:
-        alice = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="alice",
-                                 params={"max_new_tokens": 40})
-        bob = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="bob",
-                               params={"max_new_tokens": 40})
+        alice = backend.generate(
+            model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="alice", params={"max_new_tokens": 40}
+        )
+        bob = backend.generate(
+            model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="bob", params={"max_new_tokens": 40}
+        )
         next(alice), next(bob)
         assert backend.stop(visitor="alice") == 1
         *_, a = alice
@@ -185,8 +192,9 @@ def test_a_run_stopped_while_waiting_for_a_slot_never_starts(settings: Settings,
     backend = _backend(settings, model, tokenizer, generation_slots=1)
     handle = _slowed(model, 0.02)
     try:
-        busy = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="a",
-                                params={"max_new_tokens": 30})
+        busy = backend.generate(
+            model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="a", params={"max_new_tokens": 30}
+        )
         next(busy)
         cancel = threading.Event()
         waiting = backend.generate(model=TINY_KEY, prompt=PROMPT, method="greedy", visitor="b", cancel=cancel)
@@ -211,8 +219,9 @@ class _Sized(ModelBundle):
         super().release()
 
 
-def _sized_backend(settings: Settings, model, tokenizer, sizes: dict[str, int], loads: list[str],
-                   **overrides) -> Backend:
+def _sized_backend(
+    settings: Settings, model, tokenizer, sizes: dict[str, int], loads: list[str], **overrides
+) -> Backend:
     limits = dataclasses.replace(settings, **overrides)
 
     def loader(key: str) -> ModelBundle:
@@ -261,16 +270,19 @@ def test_a_model_in_use_is_never_evicted(settings: Settings, model, tokenizer) -
     loads: list[str] = []
     _Sized.released = []
     sizes = {"a/one": 300 * MIB, "b/two": 300 * MIB}
-    backend = _sized_backend(settings, model, tokenizer, sizes, loads, max_model_mb=512,
-                             generation_slots=2, run_time_limit_s=20)
+    backend = _sized_backend(
+        settings, model, tokenizer, sizes, loads, max_model_mb=512, generation_slots=2, run_time_limit_s=20
+    )
     handle = _slowed(model, 0.02)
     try:
-        first = backend.generate(model="a/one", prompt=PROMPT, method="greedy", visitor="x",
-                                 params={"max_new_tokens": 15})
+        first = backend.generate(
+            model="a/one", prompt=PROMPT, method="greedy", visitor="x", params={"max_new_tokens": 15}
+        )
         next(first)  # a/one is in use
         second_done: list[GenerationResult] = []
-        waiter = threading.Thread(target=lambda: second_done.append(_final(backend, model="b/two", visitor="y",
-                                                                          params={"max_new_tokens": 2})))
+        waiter = threading.Thread(
+            target=lambda: second_done.append(_final(backend, model="b/two", visitor="y", params={"max_new_tokens": 2}))
+        )
         waiter.start()
         time.sleep(0.2)
         assert "b/two" not in loads and _Sized.released == []  # waiting, not evicting what a/one's run uses

@@ -5,15 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 from tiny_models import build_model, build_tokenizer
-
 from transformers.generation.logits_process import MinPLogitsWarper
 
 from rsdemo.decoding import METHODS, generation_config
 from rsdemo.generation.processors import apply, stages
 
 SAMPLING_OR_GREEDY = [k for k, m in METHODS.items() if m.streams and m.custom is None]
-EXTRA = [{}, {"repetition_penalty": 1.3}, {"no_repeat_ngram_size": 2}, {"repetition_penalty": 1.1,
-                                                                        "no_repeat_ngram_size": 3}]
+EXTRA = [
+    {},
+    {"repetition_penalty": 1.3},
+    {"no_repeat_ngram_size": 2},
+    {"repetition_penalty": 1.1, "no_repeat_ngram_size": 3},
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +28,12 @@ def _transformers_processors(model, config):
     from transformers import LogitsProcessorList
 
     return model._get_logits_processor(
-        generation_config=config, input_ids_seq_length=5, encoder_input_ids=None, prefix_allowed_tokens_fn=None,
-        logits_processor=LogitsProcessorList(), device="cpu",
+        generation_config=config,
+        input_ids_seq_length=5,
+        encoder_input_ids=None,
+        prefix_allowed_tokens_fn=None,
+        logits_processor=LogitsProcessorList(),
+        device="cpu",
     )
 
 

@@ -8,15 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from rsdemo.cache import LoadCache
 from rsdemo.catalog import TOKENIZERS, get_tokenizer_spec
-from rsdemo.tokenization.compare import boundary_mask, differs_mask, shared_mask, snap_table
-from rsdemo.tokenization.adapters import byte_to_unicode, char_offsets_from_byte_spans
-from rsdemo.errors import InvalidIdsError, InvalidTextError, EmptyInputError, InputTooLargeError, UnknownKeyError
-from rsdemo.inputs import check_text, parse_ids
+from rsdemo.core.cache import LoadCache
+from rsdemo.core.errors import EmptyInputError, InputTooLargeError, InvalidIdsError, InvalidTextError, UnknownKeyError
+from rsdemo.core.inputs import check_text, parse_ids
+from rsdemo.core.settings import Settings
 from rsdemo.render import render_token_view, visible_text
+from rsdemo.tokenization.adapters import byte_to_unicode, char_offsets_from_byte_spans
+from rsdemo.tokenization.compare import boundary_mask, differs_mask, shared_mask, snap_table
 from rsdemo.tokenization.segments import Segment, build_segments, segment_table
-from rsdemo.settings import Settings
 from rsdemo.tokenization.stats import text_stats
 
 # --- segments -----------------------------------------------------------------------------------
@@ -42,9 +42,7 @@ def test_byte_fallback_lead_bytes_join_the_piece_that_carries_the_text() -> None
 
 def test_inserted_special_tokens_and_gaps() -> None:
     text = "hi  there"
-    segs = build_segments(
-        text, ids=[101, 7, 8, 102], offsets=[(0, 0), (0, 2), (4, 9), (0, 0)], special_ids={101, 102}
-    )
+    segs = build_segments(text, ids=[101, 7, 8, 102], offsets=[(0, 0), (0, 2), (4, 9), (0, 0)], special_ids={101, 102})
     assert [(s.text, s.ids, s.kind) for s in segs] == [
         ("", (101,), "special"),
         ("hi", (7,), "token"),
@@ -195,11 +193,29 @@ def test_parse_ids_refuses_malformed_lists(raw: str) -> None:
 
 def test_catalog_has_every_family_the_issue_names() -> None:
     keys = set(TOKENIZERS)
-    assert {"gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "mistral-v1", "bert-base-uncased",
-            "smollm2", "char", "word", "byte"} <= keys
+    assert {
+        "gpt2",
+        "cl100k_base",
+        "o200k_base",
+        "llama3",
+        "qwen",
+        "mistral-v1",
+        "bert-base-uncased",
+        "smollm2",
+        "char",
+        "word",
+        "byte",
+    } <= keys
     families = {s.family for s in TOKENIZERS.values()}
-    assert {"byte-level BPE", "SentencePiece BPE", "SentencePiece Unigram", "WordPiece", "character", "word",
-            "byte"} <= families
+    assert {
+        "byte-level BPE",
+        "SentencePiece BPE",
+        "SentencePiece Unigram",
+        "WordPiece",
+        "character",
+        "word",
+        "byte",
+    } <= families
 
 
 def test_unknown_key_lists_the_known_ones() -> None:
@@ -249,8 +265,9 @@ def test_bidi_controls_never_reorder_the_token_view() -> None:
     for control in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c":
         assert f'<bdi class="rs-bidi">{control}</bdi>' in visible_text(f"a{control}b", show_whitespace=False)
         assert control not in visible_text(f"a{control}b", show_whitespace=True)
-    from rsdemo.render import render_generation  # the generation view draws token text the same way
     from types import SimpleNamespace
+
+    from rsdemo.render import render_generation  # the generation view draws token text the same way
 
     token = SimpleNamespace(id=1, piece="x", prob=0.5, raw_prob=0.5, top=(), raw_top=())
     gen = render_generation([SimpleNamespace(text="\u202eabc", tokens=(0,), special=False)], [token])
@@ -301,7 +318,13 @@ def test_share_links_carry_every_setting_and_pick_the_tab() -> None:
 
     state = parse_share_query({"tokenizer": "llama3", "text": "Hi 🇫🇷", "special": "1", "ws": "1", "show": "ids"})
     assert (state.tokenizer, state.text, state.special, state.whitespace, state.show, state.tab) == (
-        "llama3", "Hi 🇫🇷", True, True, "ids", "tokenize")
+        "llama3",
+        "Hi 🇫🇷",
+        True,
+        True,
+        "ids",
+        "tokenize",
+    )
     compare = parse_share_query({"compare": "gpt2,llama3,gpt2", "text": "x", "ws": "0"})
     assert compare.tab == "compare" and compare.compare == ("gpt2", "llama3") and compare.whitespace is False
     assert parse_share_query({"compare": "gpt2"}).tab == "tokenize"  # one tokenizer is not a comparison
@@ -424,20 +447,30 @@ def test_cache_is_bounded_by_weight_and_keeps_the_newest() -> None:
 def test_the_readme_lists_every_setting_as_settings_py_states_it() -> None:
     from pathlib import Path
 
-    from rsdemo.settings import settings_markdown
+    from rsdemo.core.settings import settings_markdown
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert settings_markdown() in readme
 
 
 def test_settings_read_every_field_from_the_environment() -> None:
-    from rsdemo.settings import Settings, settings_table
+    from rsdemo.core.settings import Settings, settings_table
 
-    env = {"RSDEMO_GENERATION_SLOTS": "5", "RSDEMO_HUB": "off", "RSDEMO_RUN_TIME_LIMIT_S": "2.5",
-           "RSDEMO_MAX_MODEL_MB": "100", "HF_HUB_OFFLINE": "yes"}
+    env = {
+        "RSDEMO_GENERATION_SLOTS": "5",
+        "RSDEMO_HUB": "off",
+        "RSDEMO_RUN_TIME_LIMIT_S": "2.5",
+        "RSDEMO_MAX_MODEL_MB": "100",
+        "HF_HUB_OFFLINE": "yes",
+    }
     s = Settings.from_env(env)
     assert (s.generation_slots, s.hub, s.run_time_limit_s, s.max_model_bytes, s.hub_offline) == (
-        5, False, 2.5, 100 * 1024 * 1024, True)
+        5,
+        False,
+        2.5,
+        100 * 1024 * 1024,
+        True,
+    )
     assert len(settings_table()) == len(Settings.__dataclass_fields__)
     for bad in ({"RSDEMO_GENERATION_SLOTS": "two"}, {"RSDEMO_MAX_TEXT_CHARS": "-1"}, {"RSDEMO_HUB": "maybe"}):
         with pytest.raises(ValueError, match=next(iter(bad))):

@@ -24,13 +24,13 @@ from serving_standin import ServingStandin, Step
 from rsdemo.backend import Backend
 from rsdemo.catalog import DEFAULT_MODEL
 from rsdemo.cli import main as cli_main
-from rsdemo.errors import InputError, ServerError
+from rsdemo.core.errors import InputError, ServerError
+from rsdemo.core.settings import Settings, settings_markdown
 from rsdemo.generation import build_prompt, token_segments
 from rsdemo.generation.remote_engine import API_KEY_ENV, RemoteConfig, RemoteEngine
 from rsdemo.generation.servers import SERVER_KINDS, get_server_kind
 from rsdemo.loading import gguf_tokenizer
 from rsdemo.render import render_generation
-from rsdemo.settings import Settings, settings_markdown
 from rsdemo.tokenization.adapters import HFAdapter
 
 SECRET = "sk-test-SECRET-4242"
@@ -61,35 +61,74 @@ def server(tok: Any) -> Any:
         yield standin
 
 
-def engine_for(server: ServingStandin, settings: Settings, kind: str = "vllm",
-               **changes: Any) -> tuple[RemoteEngine, Settings]:
+def engine_for(
+    server: ServingStandin, settings: Settings, kind: str = "vllm", **changes: Any
+) -> tuple[RemoteEngine, Settings]:
     changes = {"remote_timeout_s": 5.0, "remote_retries": 1, **changes}
     s = dataclasses.replace(settings, remote_url=server.base_url, remote_server=kind, **changes)
     return RemoteEngine(RemoteConfig.from_settings(s, environ={API_KEY_ENV: SECRET})), s
 
 
-def run(engine: RemoteEngine, s: Settings, *, method: str = "greedy", params: dict | None = None,
-        cancel: threading.Event | None = None, prefix: list[int] | None = None, **kwargs: Any) -> list[Any]:
+def run(
+    engine: RemoteEngine,
+    s: Settings,
+    *,
+    method: str = "greedy",
+    params: dict | None = None,
+    cancel: threading.Event | None = None,
+    prefix: list[int] | None = None,
+    **kwargs: Any,
+) -> list[Any]:
     loaded = engine.loaded(engine.config.model, settings=s)
     extra = {"prefix": prefix} if prefix else {}
-    return list(engine.run(loaded, prompt=kwargs.get("prompt", "Say hi"), method=method,
-                           params={"max_new_tokens": 32, **(params or {})}, chat=True, stop=kwargs.get("stop"),
-                           cancel=cancel or threading.Event(), details=True, limits=s, **extra))
+    return list(
+        engine.run(
+            loaded,
+            prompt=kwargs.get("prompt", "Say hi"),
+            method=method,
+            params={"max_new_tokens": 32, **(params or {})},
+            chat=True,
+            stop=kwargs.get("stop"),
+            cancel=cancel or threading.Event(),
+            details=True,
+            limits=s,
+            **extra,
+        )
+    )
 
 
 # --- servers as data ----------------------------------------------------------------------------------------
 
 
 def test_every_server_kind_maps_only_what_it_has() -> None:
-    values = {"temperature": 0.7, "top_k": 40, "top_p": 0.9, "min_p": 0.05, "typical_p": 0.8,
-              "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "repetition_penalty": 1.2, "no_repeat_ngram_size": 0,
-              "seed": 7, "max_new_tokens": 9}
+    values = {
+        "temperature": 0.7,
+        "top_k": 40,
+        "top_p": 0.9,
+        "min_p": 0.05,
+        "typical_p": 0.8,
+        "epsilon_cutoff": 0.0,
+        "eta_cutoff": 0.0,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram_size": 0,
+        "seed": 7,
+        "max_new_tokens": 9,
+    }
     assert get_server_kind("vllm").request(values=values, method="min_p") == {
-        "max_tokens": 9, "seed": 7, "temperature": 0.7, "top_k": 40, "top_p": 0.9, "min_p": 0.05,
-        "repetition_penalty": 1.2}
+        "max_tokens": 9,
+        "seed": 7,
+        "temperature": 0.7,
+        "top_k": 40,
+        "top_p": 0.9,
+        "min_p": 0.05,
+        "repetition_penalty": 1.2,
+    }
     assert get_server_kind("llamacpp").request(values=values, method="typical")["repeat_penalty"] == 1.2
     assert get_server_kind("tgi").request(values=values, method="greedy") == {
-        "max_new_tokens": 9, "do_sample": False, "repetition_penalty": 1.2}
+        "max_new_tokens": 9,
+        "do_sample": False,
+        "repetition_penalty": 1.2,
+    }
     # greedy on an OpenAI-compatible server is temperature 0; the sampling fields are not sent
     assert get_server_kind("openai").request(values=values, method="greedy") == {"max_tokens": 9, "temperature": 0.0}
     for kind in SERVER_KINDS.values():
@@ -97,8 +136,9 @@ def test_every_server_kind_maps_only_what_it_has() -> None:
         assert kind.refuses(method="contrastive") and kind.refuses(method="diverse_beam")
         assert kind.refuses(method="greedy") is None
     assert "min-p" in get_server_kind("openai").refuses(method="min_p", values={"min_p": 0.05})
-    assert "no-repeat n-gram size" in get_server_kind("vllm").refuses(method="greedy",
-                                                                      values={"no_repeat_ngram_size": 3})
+    assert "no-repeat n-gram size" in get_server_kind("vllm").refuses(
+        method="greedy", values={"no_repeat_ngram_size": 3}
+    )
     assert "typical" in get_server_kind("vllm").refuses(method="typical")
 
 
@@ -108,21 +148,27 @@ def test_the_operator_configuration_is_checked_and_keeps_the_secret_out(settings
             RemoteConfig.from_settings(dataclasses.replace(settings, remote_url=bad))
     with pytest.raises(InputError, match="server kind"):
         RemoteConfig.from_settings(dataclasses.replace(settings, remote_url="http://h:1/v1", remote_server="x"))
-    config = RemoteConfig.from_settings(dataclasses.replace(settings, remote_url="http://user:pw@h:8000/v1/"),
-                                        environ={API_KEY_ENV: SECRET})
+    config = RemoteConfig.from_settings(
+        dataclasses.replace(settings, remote_url="http://user:pw@h:8000/v1/"), environ={API_KEY_ENV: SECRET}
+    )
     assert config.api_key == SECRET and SECRET not in repr(config)
     assert config.where == "h:8000" and config.root == "http://user:pw@h:8000"  # credentials never shown
     assert config.logprobs == 10
-    assert RemoteConfig.from_settings(dataclasses.replace(settings, remote_url="http://h:1", remote_server="tgi",
-                                                          remote_logprobs=50)).logprobs == 5  # TGI's cap
+    assert (
+        RemoteConfig.from_settings(
+            dataclasses.replace(settings, remote_url="http://h:1", remote_server="tgi", remote_logprobs=50)
+        ).logprobs
+        == 5
+    )  # TGI's cap
     assert "RSDEMO_REMOTE_URL" in settings_markdown() and API_KEY_ENV not in settings_markdown()
 
 
 # --- a run, through the real openai client ------------------------------------------------------------------
 
 
-def test_a_vllm_stream_becomes_the_same_tokens_probabilities_and_alternatives(server: ServingStandin,
-                                                                              settings: Settings, tok: Any) -> None:
+def test_a_vllm_stream_becomes_the_same_tokens_probabilities_and_alternatives(
+    server: ServingStandin, settings: Settings, tok: Any
+) -> None:
     engine, s = engine_for(server, settings)
     results = run(engine, s)
     final = results[-1]
@@ -160,8 +206,13 @@ def test_a_vllm_stream_becomes_the_same_tokens_probabilities_and_alternatives(se
 
 def test_sampling_parameters_reach_the_server_under_its_own_names(server: ServingStandin, settings: Settings) -> None:
     engine, s = engine_for(server, settings)
-    run(engine, s, method="top_k", params={"top_k": 12, "temperature": 0.8, "seed": 5, "repetition_penalty": 1.3},
-        stop="END\nhalt")
+    run(
+        engine,
+        s,
+        method="top_k",
+        params={"top_k": 12, "temperature": 0.8, "seed": 5, "repetition_penalty": 1.3},
+        stop="END\nhalt",
+    )
     body = server.bodies("/v1/completions")[-1]
     assert (body["top_k"], body["temperature"], body["seed"], body["repetition_penalty"]) == (12, 0.8, 5, 1.3)
     assert body["stop"] == ["END", "halt"] and "top_p" not in body and "min_p" not in body
@@ -172,16 +223,18 @@ def test_sampling_parameters_reach_the_server_under_its_own_names(server: Servin
     assert isinstance(body["prompt"], str) and body["prompt"].startswith("<|im_start|>")  # it takes text
 
 
-def test_a_branch_sends_the_chosen_tokens_after_the_prompt(server: ServingStandin, settings: Settings,
-                                                           tok: Any) -> None:
+def test_a_branch_sends_the_chosen_tokens_after_the_prompt(
+    server: ServingStandin, settings: Settings, tok: Any
+) -> None:
     engine, s = engine_for(server, settings)
     run(engine, s, prefix=[504, 3575])
     info = build_prompt(tokenizer=tok, prompt="Say hi", chat=True)
     assert server.bodies("/v1/completions")[-1]["prompt"] == [*info.ids, 504, 3575]
 
 
-def test_a_server_that_names_no_ids_is_mapped_back_through_the_vocabulary(server: ServingStandin,
-                                                                          settings: Settings, tok: Any) -> None:
+def test_a_server_that_names_no_ids_is_mapped_back_through_the_vocabulary(
+    server: ServingStandin, settings: Settings, tok: Any
+) -> None:
     server.ids = False
     server.script = script_for(tok, "The capital of France is Paris.")
     engine, s = engine_for(server, settings, "openai")
@@ -219,8 +272,7 @@ def test_tgi_through_inference_client(server: ServingStandin, settings: Settings
     assert "".join(seg.text for seg in token_segments(final.tokens)) == TEXT
 
 
-def test_the_servers_tokenizer_when_the_operator_says_so(server: ServingStandin, settings: Settings,
-                                                         tok: Any) -> None:
+def test_the_servers_tokenizer_when_the_operator_says_so(server: ServingStandin, settings: Settings, tok: Any) -> None:
     engine, s = engine_for(server, settings, remote_tokenizer="server")
     final = run(engine, s)[-1]
     info = build_prompt(tokenizer=tok, prompt="Say hi", chat=True)
@@ -234,8 +286,9 @@ def test_the_servers_tokenizer_when_the_operator_says_so(server: ServingStandin,
 # --- errors, time-outs, a dying server, stopping --------------------------------------------------------------
 
 
-def test_server_errors_are_clear_retried_and_leak_nothing(server: ServingStandin, settings: Settings,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_server_errors_are_clear_retried_and_leak_nothing(
+    server: ServingStandin, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     engine, s = engine_for(server, settings)
     run(engine, s)  # loads the model's client (asks /v1/models)
@@ -293,8 +346,17 @@ def test_stopping_closes_the_stream(server: ServingStandin, settings: Settings) 
     cancel = threading.Event()
     results = []
     loaded = engine.loaded(engine.config.model, settings=s)
-    for result in engine.run(loaded, prompt="Say hi", method="greedy", params={"max_new_tokens": 32}, chat=True,
-                             stop=None, cancel=cancel, details=True, limits=s):
+    for result in engine.run(
+        loaded,
+        prompt="Say hi",
+        method="greedy",
+        params={"max_new_tokens": 32},
+        chat=True,
+        stop=None,
+        cancel=cancel,
+        details=True,
+        limits=s,
+    ):
         results.append(result)
         if len(results) == 2:
             cancel.set()
@@ -309,8 +371,9 @@ def test_stopping_closes_the_stream(server: ServingStandin, settings: Settings) 
 # --- the backend and the CLI ------------------------------------------------------------------------------------
 
 
-def test_the_backend_runs_what_the_server_can_and_the_rest_locally(server: ServingStandin, settings: Settings,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_backend_runs_what_the_server_can_and_the_rest_locally(
+    server: ServingStandin, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(API_KEY_ENV, SECRET)
     s = dataclasses.replace(settings, remote_url=server.base_url)
     backend = Backend(settings=s)
@@ -322,8 +385,11 @@ def test_the_backend_runs_what_the_server_can_and_the_rest_locally(server: Servi
     chosen, why = backend.choose_engine(model=DEFAULT_MODEL, method="top_p", params={"no_repeat_ngram_size": 2})
     assert chosen.capabilities.name != "remote" and "no-repeat n-gram size" in why
     # the method arena runs on the server too, each output its own request
-    arena = list(backend.arena(model=DEFAULT_MODEL, prompt="Say hi", methods=["greedy", "top_p"],
-                               params={"max_new_tokens": 4, "seed": 3}))[-1]
+    arena = list(
+        backend.arena(
+            model=DEFAULT_MODEL, prompt="Say hi", methods=["greedy", "top_p"], params={"max_new_tokens": 4, "seed": 3}
+        )
+    )[-1]
     assert arena.done and [run.engine for run in arena.runs] == ["remote", "remote"]
     assert [row.method for row in arena.rows] == ["greedy", "top_p"]
     assert server.bodies("/v1/completions")[-1]["seed"] == 3
@@ -331,16 +397,20 @@ def test_the_backend_runs_what_the_server_can_and_the_rest_locally(server: Servi
 
 def test_a_model_only_the_server_has(server: ServingStandin, settings: Settings, tok: Any, tmp_path: Any) -> None:
     tok.save_pretrained(str(tmp_path))
-    s = dataclasses.replace(settings, remote_url=server.base_url, remote_model="acme/giant-70b",
-                            remote_tokenizer=str(tmp_path))
+    s = dataclasses.replace(
+        settings, remote_url=server.base_url, remote_model="acme/giant-70b", remote_tokenizer=str(tmp_path)
+    )
     backend = Backend(settings=s)
     assert ("acme/giant-70b (served by vLLM)", "acme/giant-70b") in backend.model_choices()
-    final = list(backend.generate(model="acme/giant-70b", prompt="Say hi", method="top_p",
-                                  params={"max_new_tokens": 4}))[-1]
+    final = list(
+        backend.generate(model="acme/giant-70b", prompt="Say hi", method="top_p", params={"max_new_tokens": 4})
+    )[-1]
     assert final.engine == "remote" and "only engine" in final.engine_reason
     assert any("operator's folder" in note for note in final.notes)
-    with pytest.raises(InputError, match="Beam search is not available for acme/giant-70b: The vLLM server runs "
-                                         "greedy.*needs a local engine"):
+    with pytest.raises(
+        InputError,
+        match="Beam search is not available for acme/giant-70b: The vLLM server runs greedy.*needs a local engine",
+    ):
         backend.choose_engine(model="acme/giant-70b", method="beam")
     with pytest.raises(InputError, match="only served by"):
         backend.choose_engine(model="acme/giant-70b", method="greedy", engine="transformers")
@@ -348,24 +418,42 @@ def test_a_model_only_the_server_has(server: ServingStandin, settings: Settings,
         backend.next_token(model="acme/giant-70b", prompt="Hi")
 
 
-def test_the_cli_drives_a_served_engine(server: ServingStandin, settings: Settings,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_drives_a_served_engine(
+    server: ServingStandin, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RSDEMO_CACHE_DIR", str(settings.cache_dir))
     monkeypatch.setattr("rsdemo.cli.get_settings", lambda: settings)
     out = io.StringIO()
-    assert cli_main(["generate", "--engine", "remote", "--base-url", server.base_url, "--max-new-tokens", "5",
-                     "--json", "Say hi"], stdout=out) == 0
+    assert (
+        cli_main(
+            [
+                "generate",
+                "--engine",
+                "remote",
+                "--base-url",
+                server.base_url,
+                "--max-new-tokens",
+                "5",
+                "--json",
+                "Say hi",
+            ],
+            stdout=out,
+        )
+        == 0
+    )
     payload = json.loads(out.getvalue())
     assert payload["engine"] == "remote" and [t["id"] for t in payload["tokens"]] == [
-        step.id for step in server.script[:5]]
+        step.id for step in server.script[:5]
+    ]
     err = io.StringIO()
     monkeypatch.setattr("sys.stderr", err)
     assert cli_main(["generate", "--base-url", "file:///etc/passwd", "Hi"], stdout=io.StringIO()) == 2
     assert "base URL must look like" in err.getvalue()
 
 
-def test_the_app_offers_the_served_engine_and_keeps_its_address_and_key(server: ServingStandin, settings: Settings,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_app_offers_the_served_engine_and_keeps_its_address_and_key(
+    server: ServingStandin, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Through the real app and gradio_client: the Engine dropdown offers the operator's server, /generate
     streams from it, and neither the page's config nor the reply holds the key or the server's address."""
     import httpx
@@ -377,30 +465,34 @@ def test_the_app_offers_the_served_engine_and_keeps_its_address_and_key(server: 
     backend = Backend(settings=dataclasses.replace(settings, remote_url=server.base_url))
     demo = build_demo(backend=backend)
     configure_queue(demo, backend.settings)
-    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False,
-                            **launch_options())
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, ssr_mode=False, **launch_options()
+    )
     try:
         config = httpx.get(url.rstrip("/") + "/config", timeout=30).text
         assert "vLLM server (the operator's)" in config
         assert SECRET not in config and server.base_url not in config and server.root not in config
         client = Client(url, verbose=False)
-        reply = client.predict("Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 6}, True, "", "remote",
-                               api_name="/generate")
+        reply = client.predict(
+            "Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 6}, True, "", "remote", api_name="/generate"
+        )
         assert reply["engine"] == "remote" and reply["done"]
         assert [t["id"] for t in reply["tokens"]] == [step.id for step in server.script[:6]]
         dumped = json.dumps(reply)
         assert SECRET not in dumped and server.root.split("//")[1] not in dumped
         # a branch from the served run: the chosen token follows the prompt in the server's request
-        branch = client.predict("Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 3}, True, "remote", [504],
-                                api_name="/branch")
+        branch = client.predict(
+            "Say hi", DEFAULT_MODEL, "greedy", {"max_new_tokens": 3}, True, "remote", [504], api_name="/branch"
+        )
         assert branch["engine"] == "remote" and len(branch["tokens"]) == 3
         assert server.bodies("/v1/completions")[-1]["prompt"][-1] == 504
     finally:
         demo.close()
 
 
-def test_on_zerogpu_a_served_run_asks_for_no_gpu(server: ServingStandin, settings: Settings,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_zerogpu_a_served_run_asks_for_no_gpu(
+    server: ServingStandin, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     from test_runtime import ZEROGPU, _fake_spaces

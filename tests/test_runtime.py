@@ -18,9 +18,9 @@ import pytest
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import MODELS
+from rsdemo.core.runtime import Runtime, detect_runtime, gpu_entry_point, on_zerogpu
+from rsdemo.core.settings import Settings
 from rsdemo.decoding import METHODS
-from rsdemo.runtime import Runtime, detect_runtime, gpu_entry_point, on_zerogpu
-from rsdemo.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ZEROGPU = Runtime("zerogpu", "cuda", "bfloat16", True)
@@ -64,8 +64,10 @@ def test_runtime_dtype_is_a_torch_dtype() -> None:
 
     assert CPU.torch_dtype() is torch.float32
     assert ZEROGPU.torch_dtype() is torch.bfloat16
-    assert detect_runtime(environ={}, cuda_available=True, mps_available=False,
-                          bf16_supported=False).torch_dtype() is torch.float16
+    assert (
+        detect_runtime(environ={}, cuda_available=True, mps_available=False, bf16_supported=False).torch_dtype()
+        is torch.float16
+    )
 
 
 # --- the GPU entry point -------------------------------------------------------------------------------
@@ -182,8 +184,17 @@ def test_gpu_duration_follows_max_new_tokens(settings: Settings, fake_spaces) ->
     duration = fake_spaces.decorated[0]["duration"]
 
     def ask(model: str = "smollm2-135m-instruct", **params) -> int:
-        seconds = duration(model=model, prompt="hi", method="greedy", params=params, chat=True, stop=None,
-                           cancel=None, progress=None, details=True)
+        seconds = duration(
+            model=model,
+            prompt="hi",
+            method="greedy",
+            params=params,
+            chat=True,
+            stop=None,
+            cancel=None,
+            progress=None,
+            details=True,
+        )
         assert isinstance(seconds, int) and 1 <= seconds <= ZEROGPU_MAX_S, (model, params, seconds)
         return seconds
 
@@ -247,8 +258,9 @@ def GPU(fn=None, *, duration=60):
 '''
 
 
-def _run_app_import(tmp_path: Path, cache_dir, *, zerogpu: bool, code: str) -> tuple[subprocess.CompletedProcess,
-                                                                                     list[dict]]:
+def _run_app_import(
+    tmp_path: Path, cache_dir, *, zerogpu: bool, code: str
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
     fake = tmp_path / "fake"
     (fake / "spaces").mkdir(parents=True)
     (fake / "spaces" / "__init__.py").write_text(FAKE_SPACES_SOURCE, encoding="utf-8")
@@ -263,8 +275,9 @@ def _run_app_import(tmp_path: Path, cache_dir, *, zerogpu: bool, code: str) -> t
     )
     if zerogpu:
         env.update(SPACES_ZERO_GPU="1", FAKE_SPACES_EXIT="1")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     events = [json.loads(line) for line in marker.read_text(encoding="utf-8").splitlines()] if marker.exists() else []
     return proc, events
 

@@ -15,12 +15,13 @@ import itertools
 import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from reference_segments import reference_segments
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import TOKENIZERS
-from rsdemo.errors import EmptyInputError
-from reference_segments import reference_segments
+from rsdemo.core.errors import EmptyInputError
 from rsdemo.tokenization.segments import Segment, build_segments
 
 KEYS = list(TOKENIZERS)

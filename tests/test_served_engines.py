@@ -26,10 +26,10 @@ import httpx
 import pytest
 
 from rsdemo.catalog import DEFAULT_MODEL
-from rsdemo.errors import ServerError
+from rsdemo.core.errors import ServerError
+from rsdemo.core.settings import Settings
 from rsdemo.generation import build_prompt, token_segments
 from rsdemo.generation.remote_engine import RemoteConfig, RemoteEngine
-from rsdemo.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +53,14 @@ class Served:
         self.log = tmp / f"{engine}.log"
         env = {**os.environ, "RSDEMO_CACHE_DIR": str(cache_dir), "RSDEMO_SERVE_READY": str(ready)}
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(["bash", str(ROOT / "scripts" / "serve.sh"), engine, str(self.port)],
-                                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                ["bash", str(ROOT / "scripts" / "serve.sh"), engine, str(self.port)],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 1800
         while not ready.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -85,11 +90,28 @@ def _engine(served: Served, settings: Settings, **changes: Any) -> tuple[RemoteE
     return RemoteEngine(RemoteConfig.from_settings(s, environ={})), s
 
 
-def _run(engine: RemoteEngine, s: Settings, *, method: str = "greedy", params: dict | None = None,
-         cancel: threading.Event | None = None) -> list[Any]:
+def _run(
+    engine: RemoteEngine,
+    s: Settings,
+    *,
+    method: str = "greedy",
+    params: dict | None = None,
+    cancel: threading.Event | None = None,
+) -> list[Any]:
     loaded = engine.loaded(DEFAULT_MODEL, settings=s)
-    return list(engine.run(loaded, prompt=PROMPT, method=method, params={"max_new_tokens": 24, **(params or {})},
-                           chat=True, stop=None, cancel=cancel or threading.Event(), details=True, limits=s))
+    return list(
+        engine.run(
+            loaded,
+            prompt=PROMPT,
+            method=method,
+            params={"max_new_tokens": 24, **(params or {})},
+            chat=True,
+            stop=None,
+            cancel=cancel or threading.Event(),
+            details=True,
+            limits=s,
+        )
+    )
 
 
 def _servers_own(served: Served, ids: list[int], text: str) -> dict[str, Any]:
@@ -156,8 +178,17 @@ def test_stopping_a_run_stops_it_on_the_server(served: Served, settings: Setting
     cancel = threading.Event()
     loaded = engine.loaded(DEFAULT_MODEL, settings=s)
     results = []
-    for result in engine.run(loaded, prompt=LONG, method="greedy", params={"max_new_tokens": 200}, chat=True,
-                             stop=None, cancel=cancel, details=True, limits=s):
+    for result in engine.run(
+        loaded,
+        prompt=LONG,
+        method="greedy",
+        params={"max_new_tokens": 200},
+        chat=True,
+        stop=None,
+        cancel=cancel,
+        details=True,
+        limits=s,
+    ):
         results.append(result)
         if len(results) == 3:
             cancel.set()
@@ -171,8 +202,17 @@ def test_a_server_that_dies_mid_stream(served: Served, settings: Settings) -> No
     loaded = engine.loaded(DEFAULT_MODEL, settings=s)
     seen = 0
     with pytest.raises(ServerError, match=r"(stopped answering mid-stream|is not answering).*tokens had arrived"):
-        for _result in engine.run(loaded, prompt=LONG, method="greedy", params={"max_new_tokens": 400},
-                                  chat=True, stop=None, cancel=threading.Event(), details=True, limits=s):
+        for _result in engine.run(
+            loaded,
+            prompt=LONG,
+            method="greedy",
+            params={"max_new_tokens": 400},
+            chat=True,
+            stop=None,
+            cancel=threading.Event(),
+            details=True,
+            limits=s,
+        ):
             seen += 1
             if seen == 3:
                 served.kill()

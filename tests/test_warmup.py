@@ -13,13 +13,18 @@ from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
 from rsdemo.backend import Backend
 from rsdemo.catalog import DEFAULT_MODEL
-from rsdemo.runtime import detect_runtime
-from rsdemo.settings import Settings
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
 from rsdemo.warmup import Step, WarmUp
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
-RUN = {"model": TINY_KEY, "prompt": "Hello world", "method": "greedy", "params": {"max_new_tokens": 4},
-       "engine": "transformers"}
+RUN = {
+    "model": TINY_KEY,
+    "prompt": "Hello world",
+    "method": "greedy",
+    "params": {"max_new_tokens": 4},
+    "engine": "transformers",
+}
 
 
 @pytest.fixture()
@@ -58,10 +63,16 @@ def test_a_run_during_the_warm_up_of_its_model_waits_for_it_and_says_how_far_it_
         report("converting the weights… half way")
         release.wait(30)
 
-    warm = WarmUp(steps=[Step("converting the weights…", convert),
-                         Step("loading the model…", lambda report: tiny_backend.model(TINY_KEY, engine="transformers",
-                                                                                         progress=report))],
-                  target=("transformers", TINY_KEY))
+    warm = WarmUp(
+        steps=[
+            Step("converting the weights…", convert),
+            Step(
+                "loading the model…",
+                lambda report: tiny_backend.model(TINY_KEY, engine="transformers", progress=report),
+            ),
+        ],
+        target=("transformers", TINY_KEY),
+    )
     tiny_backend.warming = warm.start()
     results, thread = _run_in_thread(tiny_backend)
     _wait_for(lambda: results)

@@ -25,7 +25,8 @@ BOS_TEMPLATE = "{{ bos_token }}" + CHATML_TEMPLATE
 HOSTILE = {"do_sample": True, "temperature": 0.6, "top_k": 20, "top_p": 0.95}
 
 CORPUS = (
-    "The quick brown fox jumps over the lazy dog. " * 3
+    "The quick brown fox jumps over the lazy dog. "
+    * 3
     + "Hello world! Tokenizers split text into pieces, and models read the pieces. "
     "Generation picks one token at a time; beam search keeps several hypotheses. "
     "Café, naïve, façade, 東京, Zürich, 🙂 and 👍🏽 emoji. Numbers: 12345, 3.14159.\n"

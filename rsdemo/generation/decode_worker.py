@@ -55,25 +55,29 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .. import errors
-from ..errors import InputError
-from ..settings import Settings
-from .light_signal import LightSignal
+from ..core import errors
+from ..core.children import python_module
+from ..core.errors import InputError
+from ..core.settings import Settings
 from .engine_check import crash, signal_name
+from .light_signal import LightSignal
 
 __all__ = ["DecodeWorker", "PROCESS_BYTES", "TransformersWorker", "discard", "read_tokenizer_first", "spawn"]
 
 log = logging.getLogger(__name__)
 
 SPIN_COUNT = 20_000  # GOMP_SPINCOUNT for the workers: see ``spawn``
-PROCESS_BYTES = 640 * 1024 * 1024  # a worker's own memory (Python, torch, transformers, the tokenizer), measured ~0.5 GiB
+PROCESS_BYTES = (
+    640 * 1024 * 1024
+)  # a worker's own memory (Python, torch, transformers, the tokenizer), measured ~0.5 GiB
 LIGHT_HOLD_S = 0.5  # a worker keeps giving way this long after the app's last light request (requests come in bursts)
 _START_TIMEOUT_S = 120.0
 _STALL_S = 60.0
 _POLL_S = 0.1  # how often a waiting run looks at its Stop button
 _LABELS = {"llamacpp": "llama.cpp's worker process", "transformers": "transformers' worker process"}
-_ERRORS = {name: cls for name, cls in vars(errors).items()
-           if isinstance(cls, type) and issubclass(cls, errors.RsdemoError)}
+_ERRORS = {
+    name: cls for name, cls in vars(errors).items() if isinstance(cls, type) and issubclass(cls, errors.RsdemoError)
+}
 
 
 def _describe(err: BaseException) -> tuple[str, str, str, bool]:
@@ -100,9 +104,7 @@ def spawn(engine: str) -> tuple[subprocess.Popen, Connection]:
     of the model meanwhile. ``discard`` stops one that is not wanted after all.
     """
     ours, theirs = socket.socketpair()
-    root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     # OpenMP threads that wait at a barrier spin a little (about 0.1-0.5 ms), then sleep: a sleeping thread costs a
     # wake-up at each of a token's hundreds of barriers (OMP_WAIT_POLICY=PASSIVE made runs 3x slower on the VMs
     # measured), an unbounded spin burns the CPU of a team whose teammate is off its core. (A thread count that
@@ -115,9 +117,16 @@ def spawn(engine: str) -> tuple[subprocess.Popen, Connection]:
         # started in the app's session; with generation_idle it moves to one of its own once told its model
         # (``_own_session``), without it it stays: there its nice values count against the app's threads
         process = subprocess.Popen(
-            [sys.executable, "-m", "rsdemo.generation.decode_worker", str(theirs.fileno()), engine,
-             str(signal.fd if signal is not None else -1)],
-            pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+            python_module(
+                "rsdemo.generation.decode_worker",
+                str(theirs.fileno()),
+                engine,
+                str(signal.fd if signal is not None else -1),
+            ),
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            env=env,
         )
     finally:
         theirs.close()
@@ -154,8 +163,16 @@ class DecodeWorker:
         spawned: a process ``spawn(engine)`` started earlier (None: start one now).
     """
 
-    def __init__(self, *, key: str, settings: Settings, path: Path | None = None, contexts: int = 1,
-                 engine: str = "llamacpp", spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        key: str,
+        settings: Settings,
+        path: Path | None = None,
+        contexts: int = 1,
+        engine: str = "llamacpp",
+        spawned: tuple[subprocess.Popen, Connection] | None = None,
+    ) -> None:
         self.key = key
         self.label = _LABELS[engine]
         self._engine = engine
@@ -165,8 +182,9 @@ class DecodeWorker:
         self._ids = itertools.count(1)
         self._dead = False
         try:
-            self._send({"engine": engine, "key": key, "path": str(path or ""), "settings": settings,
-                        "contexts": contexts})
+            self._send(
+                {"engine": engine, "key": key, "path": str(path or ""), "settings": settings, "contexts": contexts}
+            )
             if not self._conn.poll(_START_TIMEOUT_S):
                 raise errors.AssetMissingError(f"{self.label} did not start in time.")
             kind, payload = self._conn.recv()
@@ -190,8 +208,13 @@ class DecodeWorker:
         self.pid: int = self._process.pid
         self._reader = threading.Thread(target=self._read, name=f"rsdemo-decode-worker-{self.pid}", daemon=True)
         self._reader.start()
-        log.info("%s %d serves %s%s", self.label, self.pid, key,
-                 f" (llama.cpp's {self.variant} CPU code)" if self.variant else "")
+        log.info(
+            "%s %d serves %s%s",
+            self.label,
+            self.pid,
+            key,
+            f" (llama.cpp's {self.variant} CPU code)" if self.variant else "",
+        )
 
     @property
     def alive(self) -> bool:
@@ -256,8 +279,10 @@ class DecodeWorker:
                     if not received and self._engine == "llamacpp":  # the run can still go on elsewhere
                         raise crash(returncode=code, when="before its first token")
                     signal = f"; {signal_name(code)}" if signal_name(code) else ""
-                    raise InputError(f"{self.label} stopped mid-run ({received} tokens had arrived{signal}); "
-                                     "try again (the next run starts a new one).")
+                    raise InputError(
+                        f"{self.label} stopped mid-run ({received} tokens had arrived{signal}); "
+                        "try again (the next run starts a new one)."
+                    )
                 if kind == "error":
                     payload = _rebuild(payload)
                 received += kind in ("token", "tokens", "result")
@@ -310,8 +335,17 @@ class LlamaCppWorkerModel:
     ``spawned``: a process ``spawn("llamacpp")`` started earlier.
     """
 
-    def __init__(self, *, key: str, spec: Any, path: Path, settings: Settings, tokenizer: Any = None,
-                 adapter: Any = None, spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        key: str,
+        spec: Any,
+        path: Path,
+        settings: Settings,
+        tokenizer: Any = None,
+        adapter: Any = None,
+        spawned: tuple[subprocess.Popen, Connection] | None = None,
+    ) -> None:
         self.key, self.spec, self.path = key, spec, path
         self.tokenizer, self.adapter = tokenizer, adapter
         self.device, self.dtype = "cpu", "torch.float32"
@@ -323,8 +357,13 @@ class LlamaCppWorkerModel:
         self.nbytes = self._worker.nbytes + PROCESS_BYTES
 
     def _start(self, spawned: tuple[subprocess.Popen, Connection] | None = None) -> DecodeWorker:
-        return DecodeWorker(key=self.key, path=self.path, settings=self._settings,
-                            contexts=self._settings.generation_slots, spawned=spawned)
+        return DecodeWorker(
+            key=self.key,
+            path=self.path,
+            settings=self._settings,
+            contexts=self._settings.generation_slots,
+            spawned=spawned,
+        )
 
     @property
     def worker(self) -> DecodeWorker:
@@ -359,8 +398,9 @@ class TransformersWorker:
     that cannot start leaves runs in the app's process (logged).
     """
 
-    def __init__(self, *, key: str, settings: Settings,
-                 spawned: tuple[subprocess.Popen, Connection] | None = None) -> None:
+    def __init__(
+        self, *, key: str, settings: Settings, spawned: tuple[subprocess.Popen, Connection] | None = None
+    ) -> None:
         self.key = key
         self._settings = settings
         self._lock = threading.Lock()
@@ -371,8 +411,11 @@ class TransformersWorker:
         try:
             return DecodeWorker(key=self.key, settings=self._settings, engine="transformers", spawned=spawned)
         except Exception:  # noqa: BLE001 - runs go in the app's process instead; the details go to the log
-            log.warning("transformers' worker process for %s could not start; generating in the app's process",
-                        self.key, exc_info=True)
+            log.warning(
+                "transformers' worker process for %s could not start; generating in the app's process",
+                self.key,
+                exc_info=True,
+            )
             return None
 
     def current(self) -> DecodeWorker | None:
@@ -402,8 +445,12 @@ class TransformersWorker:
                 yield payload
             elif kind == "tokens" and last is not None:
                 new, text, ttft_s, elapsed_s = payload
-                last = dataclasses.replace(last, beams=(Beam(text, last.beams[0].tokens + tuple(new), None),),
-                                           ttft_s=ttft_s, elapsed_s=elapsed_s)
+                last = dataclasses.replace(
+                    last,
+                    beams=(Beam(text, last.beams[0].tokens + tuple(new), None),),
+                    ttft_s=ttft_s,
+                    elapsed_s=elapsed_s,
+                )
                 yield last
             elif kind == "error":
                 raise payload
@@ -551,12 +598,23 @@ def _short_slice() -> bool:
         return False
 
     class SchedAttr(ctypes.Structure):
-        _fields_ = [("size", ctypes.c_uint32), ("policy", ctypes.c_uint32), ("flags", ctypes.c_uint64),
-                    ("nice", ctypes.c_int32), ("priority", ctypes.c_uint32), ("runtime", ctypes.c_uint64),
-                    ("deadline", ctypes.c_uint64), ("period", ctypes.c_uint64)]
+        _fields_ = [
+            ("size", ctypes.c_uint32),
+            ("policy", ctypes.c_uint32),
+            ("flags", ctypes.c_uint64),
+            ("nice", ctypes.c_int32),
+            ("priority", ctypes.c_uint32),
+            ("runtime", ctypes.c_uint64),
+            ("deadline", ctypes.c_uint64),
+            ("period", ctypes.c_uint64),
+        ]
 
-    attr = SchedAttr(size=ctypes.sizeof(SchedAttr), policy=os.SCHED_OTHER,
-                     nice=os.getpriority(os.PRIO_PROCESS, 0), runtime=SHORT_SLICE_NS)
+    attr = SchedAttr(
+        size=ctypes.sizeof(SchedAttr),
+        policy=os.SCHED_OTHER,
+        nice=os.getpriority(os.PRIO_PROCESS, 0),
+        runtime=SHORT_SLICE_NS,
+    )
     try:
         return ctypes.CDLL(None, use_errno=True).syscall(number, 0, ctypes.byref(attr), 0) == 0
     except (OSError, AttributeError):
@@ -596,30 +654,41 @@ def _load_llamacpp(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from ..catalog import get_model_spec
     from ..loading import gguf_tokenizer
     from ..tokenization.adapters import HFAdapter
-    from .llamacpp_engine import LlamaCppModel
-
     from .engine_check import run_check
+    from .llamacpp_engine import LlamaCppModel
     from .llamacpp_native import cpu_variant, extra_buffers
 
     settings: Settings = config["settings"]
     spec = get_model_spec(config["key"])
     tokenizer = gguf_tokenizer(key=config["key"], settings=settings)
     adapter = HFAdapter(tokenizer.backend_tokenizer, lossless=False)
-    loaded = LlamaCppModel(key=config["key"], spec=spec, path=Path(config["path"]), tokenizer=tokenizer,
-                           adapter=adapter, contexts=int(config["contexts"]), threads=settings.llamacpp_threads,
-                           extra=extra_buffers(settings.llamacpp_extra_buffers))
+    loaded = LlamaCppModel(
+        key=config["key"],
+        spec=spec,
+        path=Path(config["path"]),
+        tokenizer=tokenizer,
+        adapter=adapter,
+        contexts=int(config["contexts"]),
+        threads=settings.llamacpp_threads,
+        extra=extra_buffers(settings.llamacpp_extra_buffers),
+    )
     if spec.check is not None:  # before the first run: a crash here or wrong numbers set llama.cpp aside
         run_check(loaded, spec.check)
-    return loaded, {"vocab_size": loaded.vocab_size, "n_ctx": loaded.n_ctx, "nbytes": loaded.nbytes,
-                    "variant": cpu_variant()}
+    return loaded, {
+        "vocab_size": loaded.vocab_size,
+        "n_ctx": loaded.n_ctx,
+        "nbytes": loaded.nbytes,
+        "variant": cpu_variant(),
+    }
 
 
 def _load_transformers(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from ..core.runtime import Runtime
     from ..loading import load_model_bundle
-    from ..runtime import Runtime
 
-    bundle = load_model_bundle(key=config["key"], runtime=Runtime("cpu", "cpu", "float32", False),
-                               settings=config["settings"])
+    bundle = load_model_bundle(
+        key=config["key"], runtime=Runtime("cpu", "cpu", "float32", False), settings=config["settings"]
+    )
     return bundle, {"nbytes": bundle.nbytes}
 
 
@@ -702,8 +771,13 @@ def main(argv: Sequence[str]) -> int:
         reading = group.hold()  # until its first token, or its end without one
         after = lowering(job.nice, job.idle, reading)
         try:
-            decode(loaded, job, cancels[run_id], lambda kind, payload: send(run_id, kind, payload),
-                   lambda _job, step: after(step))
+            decode(
+                loaded,
+                job,
+                cancels[run_id],
+                lambda kind, payload: send(run_id, kind, payload),
+                lambda _job, step: after(step),
+            )
         finally:
             cancels.pop(run_id, None)
             reading()
@@ -731,14 +805,20 @@ def main(argv: Sequence[str]) -> int:
         reading = group.hold()  # until its first step, or its end without one
         after = lowering(nice, limits.generation_idle, reading)
         try:
-            for result in generate_stream(bundle=loaded, cancel=cancels[run_id], custom_methods=dict(CUSTOM_METHODS),
-                                          limits=limits, on_step=step, **request):
+            for result in generate_stream(
+                bundle=loaded,
+                cancel=cancels[run_id],
+                custom_methods=dict(CUSTOM_METHODS),
+                limits=limits,
+                on_step=step,
+                **request,
+            ):
                 ids = [t.id for t in result.beams[0].tokens] if result.beams else []
-                if result.done or not sent or ids[:len(sent)] != sent:  # a beam search's leader may change
+                if result.done or not sent or ids[: len(sent)] != sent:  # a beam search's leader may change
                     send(run_id, "result", result)
                 else:
                     beam = result.beams[0]
-                    send(run_id, "tokens", (beam.tokens[len(sent):], beam.text, result.ttft_s, result.elapsed_s))
+                    send(run_id, "tokens", (beam.tokens[len(sent) :], beam.text, result.ttft_s, result.elapsed_s))
                 sent = ids
             send(run_id, "end", None)
         except Exception as err:  # noqa: BLE001 - reported to the app, which raises it

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..core.settings import Settings
 from ..decoding import METHODS
-from ..settings import Settings
 from .results import GenerationResult
 
 __all__ = ["Capabilities", "GenerationEngine", "Loaded"]
@@ -87,14 +87,24 @@ class GenerationEngine(Protocol):
         """The memory a model will take once loaded, known before loading it."""
         ...
 
-    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None,
-             budget: Any) -> Loaded:
+    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None, budget: Any) -> Loaded:
         """Load a model for this engine (the backend caches it and bounds the memory)."""
         ...
 
-    def run(self, loaded: Loaded, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
-            stop: Any, cancel: threading.Event, details: bool, limits: Settings,
-            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
+    def run(
+        self,
+        loaded: Loaded,
+        *,
+        prompt: str,
+        method: str,
+        params: dict[str, Any] | None,
+        chat: bool,
+        stop: Any,
+        cancel: threading.Event,
+        details: bool,
+        limits: Settings,
+        prefix: Sequence[int] = (),
+    ) -> Iterator[GenerationResult]:
         """Generate: a ``GenerationResult`` per streamed token, the last with ``done=True``.
 
         ``prefix``: token ids forced after the prompt (a branch); the results hold only what follows them.

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog import EngineCheck
-from ..errors import EngineFailedError
+from ..core.children import python_module
+from ..core.errors import EngineFailedError
 
 __all__ = ["crash", "disagreement", "probe", "remember", "remembered", "run_check", "signal_name", "verdict_key"]
 
@@ -133,8 +134,12 @@ def remember(cache_dir: str | os.PathLike, *, engine: str, key: str, ok: bool, w
     from .llamacpp_native import cpu_model
 
     path = _verdict_path(cache_dir, engine, key)
-    verdict = {"ok": ok, "why": why, "cpu": cpu_model(),
-               "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    verdict = {
+        "ok": ok,
+        "why": why,
+        "cpu": cpu_model(),
+        "when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -155,11 +160,16 @@ def probe(*, path: Path, check: EngineCheck, extra: bool, timeout_s: float = 120
     """
     request = json.dumps({"path": str(path), "extra": extra, "check": dataclasses.asdict(check)})
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
-        done = subprocess.run([sys.executable, "-m", "rsdemo.generation.engine_check"], input=request,
-                              capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
+        done = subprocess.run(
+            python_module("rsdemo.generation.engine_check"),
+            input=request,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         raise EngineFailedError(f"did not finish its self-check within {timeout_s:g} s", machine=False) from None
     if done.returncode < 0:
@@ -168,8 +178,10 @@ def probe(*, path: Path, check: EngineCheck, extra: bool, timeout_s: float = 120
     answer = json.loads(lines[-1]) if lines else {}
     if answer.get("ok"):
         return
-    raise EngineFailedError(answer.get("why") or f"stopped in its self-check (exit status {done.returncode}: "
-                            f"{done.stderr.strip()[-300:]})", machine=bool(answer.get("machine", False)))
+    raise EngineFailedError(
+        answer.get("why") or f"stopped in its self-check (exit status {done.returncode}: {done.stderr.strip()[-300:]})",
+        machine=bool(answer.get("machine", False)),
+    )
 
 
 def run_check(loaded: Any, check: EngineCheck) -> None:
@@ -213,18 +225,30 @@ def _main() -> int:
     llamacpp_engine.IN_CHILD = True
     request = json.loads(sys.stdin.read())
     data = request["check"]
-    check = EngineCheck(text=data["text"], ids=tuple(data["ids"]),
-                        steps=tuple((tuple(top), float(p)) for top, p in data["steps"]))
+    check = EngineCheck(
+        text=data["text"], ids=tuple(data["ids"]), steps=tuple((tuple(top), float(p)) for top, p in data["steps"])
+    )
     try:
-        loaded = LlamaCppModel(key="probe", spec=None, path=Path(request["path"]), tokenizer=None, adapter=None,
-                               contexts=1, extra=bool(request["extra"]))
+        loaded = LlamaCppModel(
+            key="probe",
+            spec=None,
+            path=Path(request["path"]),
+            tokenizer=None,
+            adapter=None,
+            contexts=1,
+            extra=bool(request["extra"]),
+        )
         run_check(loaded, check)
     except EngineFailedError as err:
         print(json.dumps({"ok": False, "why": str(err), "machine": err.machine}), flush=True)
         return 3
     except Exception as err:  # noqa: BLE001 - reported to the parent
-        print(json.dumps({"ok": False, "why": f"could not load the model here ({type(err).__name__}: {err})",
-                          "machine": True}), flush=True)
+        print(
+            json.dumps(
+                {"ok": False, "why": f"could not load the model here ({type(err).__name__}: {err})", "machine": True}
+            ),
+            flush=True,
+        )
         return 3
     print(json.dumps({"ok": True}), flush=True)
     return 0

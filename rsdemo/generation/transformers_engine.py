@@ -20,12 +20,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from ..core.errors import InputError
+from ..core.seeding import seeded
+from ..core.settings import Settings, get_settings
 from ..decoding import METHODS, custom_kwarg_names, generation_config, get_method
-from ..errors import InputError
-from ..seeding import seeded
-from ..settings import Settings, get_settings
 from ..tokenization.adapters import HFAdapter
 from .engine import Capabilities
+from .eos import eos_ids, trim_after_eos
 from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
@@ -68,8 +69,8 @@ def with_worker(nbytes: int, *, runtime: Any, settings: Settings) -> int:
     (``decode_worker.TransformersWorker``): twice the parameters and the process. A model whose two copies
     would not fit ``max_model_mb``, and any GPU, generate in the app's process (``nbytes`` unchanged).
 
-    >>> from rsdemo.runtime import Runtime
-    >>> from rsdemo.settings import Settings
+    >>> from rsdemo.core.runtime import Runtime
+    >>> from rsdemo.core.settings import Settings
     >>> s, cpu = Settings(cache_dir="."), Runtime("cpu", "cpu", "float32", False)
     >>> with_worker(100, runtime=cpu, settings=s) > 200, with_worker(s.max_model_mb * 2**20, runtime=cpu, settings=s)
     (True, 8589934592)
@@ -78,8 +79,11 @@ def with_worker(nbytes: int, *, runtime: Any, settings: Settings) -> int:
     from .llamacpp_engine import uses_worker
 
     total = 2 * nbytes + PROCESS_BYTES
-    if (not uses_worker(settings) or getattr(runtime, "kind", "cpu") != "cpu"
-            or total > settings.max_model_mb * 1024 * 1024):
+    if (
+        not uses_worker(settings)
+        or getattr(runtime, "kind", "cpu") != "cpu"
+        or total > settings.max_model_mb * 1024 * 1024
+    ):
         return nbytes
     return total
 
@@ -114,7 +118,7 @@ def generate_stream(
     probabilities; the leader may change), and the final result every returned beam with its scores.
 
     Runs may go on concurrently (in different threads): each draws its random numbers from its own
-    generator seeded with its seed (``rsdemo.seeding``), so a seeded run gives the same text whoever else
+    generator seeded with its seed (``rsdemo.core.seeding``), so a seeded run gives the same text whoever else
     is generating.
 
     Args:
@@ -138,25 +142,39 @@ def generate_stream(
         InputError: empty prompt, bad parameters, too many new tokens for the model.
     """
     import torch
-    from transformers.generation.stopping_criteria import StopStringCriteria, StoppingCriteria, StoppingCriteriaList
+    from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList, StopStringCriteria
     from transformers.generation.streamers import BaseStreamer
 
     limits = limits or get_settings()
     spec = get_method(method)
-    values, stops = check_request(prompt=prompt, method=method, params=params, stop=stop, limits=limits,
-                                  model_cap=getattr(bundle.spec, "max_new_tokens", None))
+    values, stops = check_request(
+        prompt=prompt,
+        method=method,
+        params=params,
+        stop=stop,
+        limits=limits,
+        model_cap=getattr(bundle.spec, "max_new_tokens", None),
+    )
     # custom decoding loops (contrastive, diverse beam) do not get generate's tokenizer, so their stop
     # strings travel as a stopping criterion instead of GenerationConfig.stop_strings
-    config = generation_config(method=method, params=params, stop_strings=(stops or None) if not spec.custom else None,
-                               return_dict_in_generate=True, output_scores=details, output_logits=details)
+    config = generation_config(
+        method=method,
+        params=params,
+        stop_strings=(stops or None) if not spec.custom else None,
+        return_dict_in_generate=True,
+        output_scores=details,
+        output_logits=details,
+    )
     model, tokenizer = bundle.model, bundle.tokenizer
     adapter = bundle_adapter(bundle)
     info = build_prompt(tokenizer=tokenizer, prompt=prompt, chat=chat)
     vocab = model.get_output_embeddings().weight.shape[0]
     bad = [int(i) for i in prefix if not 0 <= int(i) < vocab]
     if bad:
-        raise InputError(f"A branch's tokens (prefix) must be ids of this model's vocabulary, 0 to {vocab - 1:,}; "
-                         f"got {bad[0]}.", field="params")
+        raise InputError(
+            f"A branch's tokens (prefix) must be ids of this model's vocabulary, 0 to {vocab - 1:,}; got {bad[0]}.",
+            field="params",
+        )
     input_ids = torch.tensor([list(info.ids) + [int(i) for i in prefix]], device=bundle.device)
     seed = int(values["seed"])
     cancel = cancel or threading.Event()
@@ -250,7 +268,7 @@ def generate_stream(
     preview_at: float | None = None
     previewed: list[int] = []
     made: dict[int, GeneratedToken] = {}  # a preview's tokens, by id (the leader changes; its tokens repeat)
-    eos = _eos_ids(tokenizer, model)
+    eos = eos_ids(tokenizer, model)
     streamed: list[GeneratedToken] = []
     shown = StreamText()
     base = dict(model=bundle.key, method=method, params=values, seed=seed, prompt=info)
@@ -273,19 +291,27 @@ def generate_stream(
                 else:
                     gen = make_token(adapter, token, float("nan"))
                 streamed.append(gen)
-                yield GenerationResult(**base, beams=(Beam(shown.add(gen), tuple(streamed), None),), done=False,
-                                       ttft_s=first_at - started, elapsed_s=time.perf_counter() - started)
+                yield GenerationResult(
+                    **base,
+                    beams=(Beam(shown.add(gen), tuple(streamed), None),),
+                    done=False,
+                    ttft_s=first_at - started,
+                    elapsed_s=time.perf_counter() - started,
+                )
             elif kind == "preview":
-                ids = _trim_after_eos(payload, eos)
+                ids = trim_after_eos(payload, eos)
                 if ids == previewed:  # a custom loop may ask its criteria more than once a step
                     continue
                 previewed = ids
                 preview_at = preview_at or time.perf_counter()
                 tokens = tuple(made.get(i) or made.setdefault(i, make_token(adapter, i, float("nan"))) for i in ids)
-                yield GenerationResult(**base, beams=(Beam(tokenizer.decode(ids, skip_special_tokens=False), tokens,
-                                                           None),),
-                                       done=False, ttft_s=preview_at - started,
-                                       elapsed_s=time.perf_counter() - started)
+                yield GenerationResult(
+                    **base,
+                    beams=(Beam(tokenizer.decode(ids, skip_special_tokens=False), tokens, None),),
+                    done=False,
+                    ttft_s=preview_at - started,
+                    elapsed_s=time.perf_counter() - started,
+                )
             elif kind == "done":
                 finished = True
                 break
@@ -302,8 +328,14 @@ def generate_stream(
         raise err
     output = outcome["output"]
     ended = time.perf_counter()
-    beams = _final_beams(model=model, output=output, prompt_len=input_ids.shape[1], adapter=adapter,
-                         tokenizer=tokenizer, beam_method=not spec.streams)
+    beams = _final_beams(
+        model=model,
+        output=output,
+        prompt_len=input_ids.shape[1],
+        adapter=adapter,
+        tokenizer=tokenizer,
+        beam_method=not spec.streams,
+    )
     n_new = len(beams[0].tokens) if beams else 0
     first_at = first_at or ended
     rate = (n_new - 1) / (ended - first_at) if n_new > 1 and ended > first_at else None
@@ -323,33 +355,27 @@ def generate_stream(
         tokens_per_s=rate,
         elapsed_s=ended - started,
         finish_reason=reason,
-        code=reproduce_code(bundle=bundle, info=info, prompt=prompt, method=method, values=values, config=config,
-                            stops=stops),
+        code=reproduce_code(
+            bundle=bundle, info=info, prompt=prompt, method=method, values=values, config=config, stops=stops
+        ),
         notes=info.warnings,
     )
-
-
-def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
-    eos = model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
 
 
 def _finished(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int) -> bool:
     if not beams or not beams[0].tokens:
         return False
     toks = beams[0].tokens
-    return len(toks) >= max_new or toks[-1].id in _eos_ids(tokenizer, model)
+    return len(toks) >= max_new or toks[-1].id in eos_ids(tokenizer, model)
 
 
-def _finish_reason(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int, stopped: bool,
-                   stops: Sequence[str]) -> str:
+def _finish_reason(
+    beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: int, stopped: bool, stops: Sequence[str]
+) -> str:
     if stopped:
         return "stopped by you"
     toks = beams[0].tokens if beams else ()
-    if toks and toks[-1].id in _eos_ids(tokenizer, model):
+    if toks and toks[-1].id in eos_ids(tokenizer, model):
         return "end of sequence token"
     if len(toks) >= max_new:
         return "max new tokens"
@@ -358,16 +384,9 @@ def _finish_reason(beams: Sequence[Beam], tokenizer: Any, model: Any, max_new: i
     return "stopped"
 
 
-def _trim_after_eos(ids: list[int], eos: set[int]) -> list[int]:
-    """A finished sequence ends at its first end-of-sequence token; what follows is batch padding."""
-    for n, token in enumerate(ids):
-        if token in eos:
-            return ids[: n + 1]
-    return ids
-
-
-def _final_beams(*, model: Any, output: Any, prompt_len: int, adapter: HFAdapter, tokenizer: Any,
-                 beam_method: bool) -> tuple[Beam, ...]:
+def _final_beams(
+    *, model: Any, output: Any, prompt_len: int, adapter: HFAdapter, tokenizer: Any, beam_method: bool
+) -> tuple[Beam, ...]:
     import torch
 
     sequences = output.sequences
@@ -375,10 +394,10 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, adapter: HFAdapter
     logits = getattr(output, "logits", None) or ()
     beam_indices = getattr(output, "beam_indices", None)
     seq_scores = getattr(output, "sequences_scores", None)
-    eos = _eos_ids(tokenizer, model)
+    eos = eos_ids(tokenizer, model)
     beams = []
     for b in range(sequences.shape[0]):
-        new_ids = _trim_after_eos(sequences[b, prompt_len:].tolist(), eos)
+        new_ids = trim_after_eos(sequences[b, prompt_len:].tolist(), eos)
         tokens = []
         for step, token in enumerate(new_ids):
             if not scores:  # probabilities not gathered (details=False): tokens only
@@ -391,8 +410,16 @@ def _final_beams(*, model: Any, output: Any, prompt_len: int, adapter: HFAdapter
                 break
             filtered = torch.softmax(scores[step][row].float(), dim=-1)
             raw = torch.softmax(logits[step][row].float(), dim=-1) if step < len(logits) else filtered
-            tokens.append(make_token(adapter, token, float(raw[token]), float(filtered[token]),
-                                     _alternatives(raw, adapter), _alternatives(filtered, adapter)))
+            tokens.append(
+                make_token(
+                    adapter,
+                    token,
+                    float(raw[token]),
+                    float(filtered[token]),
+                    _alternatives(raw, adapter),
+                    _alternatives(filtered, adapter),
+                )
+            )
         text = tokenizer.decode([t.id for t in tokens], skip_special_tokens=False)
         score = float(seq_scores[b]) if seq_scores is not None else None
         beams.append(Beam(text, tuple(tokens), score))
@@ -423,7 +450,7 @@ class TransformersEngine:
         from ..catalog import MODELS
         from ..loading import check_hub_reachable
 
-        spec = MODELS.get(key)
+        spec = MODELS.get(key, None)
         if spec is None or spec.source == "hub":
             check_hub_reachable(settings=settings)
 
@@ -433,8 +460,9 @@ class TransformersEngine:
         size = model_size_bytes(key=key, runtime=runtime, settings=settings)
         return with_worker(size, runtime=runtime, settings=settings)
 
-    def load(self, key: str, *, runtime: Any, settings: Settings, progress: Callable[[str], None] | None,
-             budget: Any) -> Any:
+    def load(
+        self, key: str, *, runtime: Any, settings: Settings, progress: Callable[[str], None] | None, budget: Any
+    ) -> Any:
         from ..loading import load_model_bundle
         from .decode_worker import TransformersWorker, discard, spawn
 
@@ -459,18 +487,47 @@ class TransformersEngine:
                 discard(spawned)
         return bundle
 
-    def run(self, loaded: Any, *, prompt: str, method: str, params: dict[str, Any] | None, chat: bool, stop: Any,
-            cancel: threading.Event, details: bool, limits: Settings,
-            prefix: Sequence[int] = ()) -> Iterator[GenerationResult]:
+    def run(
+        self,
+        loaded: Any,
+        *,
+        prompt: str,
+        method: str,
+        params: dict[str, Any] | None,
+        chat: bool,
+        stop: Any,
+        cancel: threading.Event,
+        details: bool,
+        limits: Settings,
+        prefix: Sequence[int] = (),
+    ) -> Iterator[GenerationResult]:
         from ..custom_decoding import CUSTOM_METHODS
 
         handle = getattr(loaded, "worker", None)
         worker = handle.current() if handle is not None else None
         if worker is not None:
-            request = dict(prompt=prompt, method=method, params=params, chat=chat, stop=stop, details=details,
-                           limits=limits, prefix=list(prefix))
+            request = dict(
+                prompt=prompt,
+                method=method,
+                params=params,
+                chat=chat,
+                stop=stop,
+                details=details,
+                limits=limits,
+                prefix=list(prefix),
+            )
             yield from handle.generate(worker, request=request, cancel=cancel)
             return
-        yield from generate_stream(bundle=loaded, prompt=prompt, method=method, params=params, chat=chat, stop=stop,
-                                   cancel=cancel, custom_methods=dict(CUSTOM_METHODS), details=details,
-                                   limits=limits, prefix=prefix)
+        yield from generate_stream(
+            bundle=loaded,
+            prompt=prompt,
+            method=method,
+            params=params,
+            chat=chat,
+            stop=stop,
+            cancel=cancel,
+            custom_methods=dict(CUSTOM_METHODS),
+            details=details,
+            limits=limits,
+            prefix=prefix,
+        )

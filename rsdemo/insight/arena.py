@@ -10,8 +10,10 @@ output), and where it parts from the output closest to it (its divergence point)
 [('same', 1), ('same', 0), ('parts', 0), ('parts', 0)]
 >>> closest([[1, 2], [1, 2, 3]])
 [('start', 1), ('parts', 0)]
->>> round(distinct([1, 2, 1, 2], 1), 2), round(distinct([1, 2, 1, 2], 2), 2), round(repeated_ngrams([1, 2, 1, 2, 1], 2), 2)
-(0.5, 0.67, 0.5)
+>>> round(distinct([1, 2, 1, 2], 1), 2), round(distinct([1, 2, 1, 2], 2), 2)
+(0.5, 0.67)
+>>> round(repeated_ngrams([1, 2, 1, 2, 1], 2), 2)
+0.5
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ __all__ = ["ArenaRow", "arena_rows", "closest", "distinct", "first_divergence", 
 
 
 def _ngrams(ids: Sequence[int], n: int) -> list[tuple[int, ...]]:
-    return [tuple(ids[i:i + n]) for i in range(len(ids) - n + 1)]
+    return [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
 
 
 def distinct(ids: Sequence[int], n: int) -> float:
@@ -97,14 +99,31 @@ class ArenaRow:
     start_of: str | None = None  # the first other method whose output this one is the start of
 
 
-def arena_rows(*, methods: Sequence[str], outputs: Sequence[Sequence[int]], logprobs: Sequence[float | None],
-               perplexities: Sequence[float | None], seconds: Sequence[float]) -> list[ArenaRow]:
+def arena_rows(
+    *,
+    methods: Sequence[str],
+    outputs: Sequence[Sequence[int]],
+    logprobs: Sequence[float | None],
+    perplexities: Sequence[float | None],
+    seconds: Sequence[float],
+) -> list[ArenaRow]:
     """The table: one row per method, in the order given."""
     points = first_divergence(outputs)
     near = closest(outputs)
-    return [ArenaRow(m, len(ids), lp, ppl, distinct(ids, 1), distinct(ids, 2), distinct(ids, 3),
-                     repeated_ngrams(ids, 3), point, s,
-                     same_as=methods[j] if how == "same" and len(outputs) > 1 else None,
-                     start_of=methods[j] if how == "start" else None)
-            for m, ids, lp, ppl, s, point, (how, j) in zip(methods, outputs, logprobs, perplexities, seconds, points,
-                                                           near)]
+    return [
+        ArenaRow(
+            m,
+            len(ids),
+            lp,
+            ppl,
+            distinct(ids, 1),
+            distinct(ids, 2),
+            distinct(ids, 3),
+            repeated_ngrams(ids, 3),
+            point,
+            s,
+            same_as=methods[j] if how == "same" and len(outputs) > 1 else None,
+            start_of=methods[j] if how == "start" else None,
+        )
+        for m, ids, lp, ppl, s, point, (how, j) in zip(methods, outputs, logprobs, perplexities, seconds, points, near)
+    ]

@@ -21,8 +21,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TREE_BEAMS", "TREE_STEPS", "BeamRecorder", "BeamTree", "TreeNode", "build_tree", "render_beam_tree",
-           "tree_steps"]
+__all__ = [
+    "TREE_BEAMS",
+    "TREE_STEPS",
+    "BeamRecorder",
+    "BeamTree",
+    "TreeNode",
+    "build_tree",
+    "render_beam_tree",
+    "tree_steps",
+]
 
 TREE_BEAMS = 8  # more beams than this and the tree is no longer readable: refused, beside the settings
 TREE_STEPS = 32  # a longer Max new tokens draws a search of this many steps, and says so
@@ -38,8 +46,10 @@ def tree_steps(max_new_tokens: int) -> tuple[int, tuple[str, ...]]:
     """
     if max_new_tokens <= TREE_STEPS:
         return max_new_tokens, ()
-    return TREE_STEPS, (f"The tree shows a beam search of {TREE_STEPS} new tokens (Max new tokens is "
-                        f"{max_new_tokens}; the tree draws at most {TREE_STEPS} so it stays readable).",)
+    return TREE_STEPS, (
+        f"The tree shows a beam search of {TREE_STEPS} new tokens (Max new tokens is "
+        f"{max_new_tokens}; the tree draws at most {TREE_STEPS} so it stays readable).",
+    )
 
 
 class BeamRecorder:
@@ -56,7 +66,7 @@ class BeamRecorder:
         values, ids = torch.topk(scores.float(), min(self.keep, scores.shape[-1]), dim=-1)
         rows: dict[tuple[int, ...], dict[int, float]] = {}
         for seq, row_ids, row_values in zip(input_ids.tolist(), ids.tolist(), values.tolist()):
-            path = tuple(seq[self.prompt_len:])
+            path = tuple(seq[self.prompt_len :])
             if path not in rows:  # at the first step every beam is the prompt
                 rows[path] = {i: v for i, v in zip(row_ids, row_values) if v > -1e8}
         self.steps.append(list(rows.items()))
@@ -88,8 +98,12 @@ class BeamTree:
     returned: tuple[tuple[int, ...], ...]
 
 
-def build_tree(*, steps: Sequence[Sequence[tuple[tuple[int, ...], Mapping[int, float]]]],
-               returned: Sequence[Sequence[int]], eos: set[int]) -> BeamTree:
+def build_tree(
+    *,
+    steps: Sequence[Sequence[tuple[tuple[int, ...], Mapping[int, float]]]],
+    returned: Sequence[Sequence[int]],
+    eos: set[int],
+) -> BeamTree:
     """Nodes for every running hypothesis at every step, plus the returned sequences' last tokens."""
     dist: dict[tuple[int, ...], Mapping[int, float]] = {}
     paths: list[tuple[int, ...]] = []
@@ -111,8 +125,15 @@ def build_tree(*, steps: Sequence[Sequence[tuple[tuple[int, ...], Mapping[int, f
         logprob = dist.get(parent, {}).get(path[-1])
         total = cumulative.get(parent, 0.0) + (logprob if logprob is not None else 0.0)
         cumulative[path] = total
-        status = ("best" if path in best else "returned" if path in on_returned
-                  else "finished" if path[-1] in eos else "pruned")
+        status = (
+            "best"
+            if path in best
+            else "returned"
+            if path in on_returned
+            else "finished"
+            if path[-1] in eos
+            else "pruned"
+        )
         nodes.append(TreeNode(path, path[-1], logprob, total, status))
     return BeamTree(tuple(nodes), tuple(tuple(s) for s in returned))
 
@@ -161,22 +182,30 @@ def render_beam_tree(tree: BeamTree, *, pieces: Mapping[int, str]) -> str:
         x, y = pad + node.step * width, pad + lane[node.path] * height
         if len(node.path) > 1:
             px, py = pad + (node.step - 1) * width, pad + lane[node.path[:-1]] * height
-            parts.append(f'<line x1="{px + width - 14}" y1="{py + 12}" x2="{x}" y2="{y + 12}" '
-                         f'stroke="{colours[node.status]}" stroke-width="{2.5 if node.status == "best" else 1}"/>')
+            parts.append(
+                f'<line x1="{px + width - 14}" y1="{py + 12}" x2="{x}" y2="{y + 12}" '
+                f'stroke="{colours[node.status]}" stroke-width="{2.5 if node.status == "best" else 1}"/>'
+            )
     for node in tree.nodes:
         x, y = pad + node.step * width, pad + lane[node.path] * height
         text = plain_label(pieces.get(node.token, f"#{node.token}")[:10])  # escaped; no markup inside SVG text
         score = f"{node.logprob:.2f}" if node.logprob is not None else "?"
-        tip = html.escape(f"{pieces.get(node.token, '')!r} log-prob {score}, path score {node.cumulative:.2f}, "
-                          f"{node.status}")
+        tip = html.escape(
+            f"{pieces.get(node.token, '')!r} log-prob {score}, path score {node.cumulative:.2f}, {node.status}"
+        )
         parts.append(
             f'<g class="rs-node rs-node-{node.status}"><title>{tip}</title>'
             f'<rect x="{x}" y="{y}" width="{width - 16}" height="24" rx="4" fill="white" '
             f'stroke="{colours[node.status]}" stroke-width="{2.5 if node.status == "best" else 1}"/>'
             f'<text x="{x + 4}" y="{y + 11}" font-size="11">{text}</text>'
-            f'<text x="{x + 4}" y="{y + 21}" font-size="9" fill="#555">{score} · Σ {node.cumulative:.1f}</text></g>')
-    legend = ('<div class="rs-legend">Purple: the chosen sequence; blue: the other returned beams; green: finished '
-              "(end of sequence) and not returned; grey: pruned. Each box: the token, its log-probability, and its "
-              "path's summed log-probability (Σ; the returned score divides it by the length).</div>")
-    return (f'{legend}<div class="rs-beam-tree"><svg xmlns="http://www.w3.org/2000/svg" width="{svg_w}" '
-            f'height="{svg_h}" role="img" aria-label="beam search tree">{"".join(parts)}</svg></div>')
+            f'<text x="{x + 4}" y="{y + 21}" font-size="9" fill="#555">{score} · Σ {node.cumulative:.1f}</text></g>'
+        )
+    legend = (
+        '<div class="rs-legend">Purple: the chosen sequence; blue: the other returned beams; green: finished '
+        "(end of sequence) and not returned; grey: pruned. Each box: the token, its log-probability, and its "
+        "path's summed log-probability (Σ; the returned score divides it by the length).</div>"
+    )
+    return (
+        f'{legend}<div class="rs-beam-tree"><svg xmlns="http://www.w3.org/2000/svg" width="{svg_w}" '
+        f'height="{svg_h}" role="img" aria-label="beam search tree">{"".join(parts)}</svg></div>'
+    )

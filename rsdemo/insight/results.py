@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..generation.results import GeneratedToken, PromptInfo
-from ..generation.results import GenerationResult
+from ..generation.results import GeneratedToken, GenerationResult, PromptInfo
 from .arena import ArenaRow
 from .beam_tree import BeamTree
 from .stages import StageView
@@ -40,8 +39,9 @@ class SurprisalResult:
             "tokens": [{"id": t.id, "text": t.text, "logprob": lp} for t, lp in zip(self.tokens, s.logprobs)],
             "mean_logprob": s.mean_logprob,
             "perplexity": s.perplexity,
-            "most_surprising": [{"position": k, "text": self.tokens[k].text, "logprob": s.logprobs[k]}
-                                for k in s.most_surprising],
+            "most_surprising": [
+                {"position": k, "text": self.tokens[k].text, "logprob": s.logprobs[k]} for k in s.most_surprising
+            ],
         }
 
 
@@ -72,10 +72,21 @@ class NextTokenResult:
             "method": self.method,
             "samples": self.view.samples,
             "stages": [
-                {"name": row.name, "survivors": row.survivors, "entropy_bits": row.entropy_bits,
-                 "top": [{"id": i, "text": self.pieces.get(i, ""), "prob": p} for i, p in row.top],
-                 "probes": [{"typed": typed, "id": i, "prob": row.probes.get(i, (0.0, None))[0],
-                             "rank": row.probes.get(i, (0.0, None))[1]} for typed, i in self.probes]}
+                {
+                    "name": row.name,
+                    "survivors": row.survivors,
+                    "entropy_bits": row.entropy_bits,
+                    "top": [{"id": i, "text": self.pieces.get(i, ""), "prob": p} for i, p in row.top],
+                    "probes": [
+                        {
+                            "typed": typed,
+                            "id": i,
+                            "prob": row.probes.get(i, (0.0, None))[0],
+                            "rank": row.probes.get(i, (0.0, None))[1],
+                        }
+                        for typed, i in self.probes
+                    ],
+                }
                 for row in self.view.rows
             ],
         }
@@ -101,11 +112,23 @@ class ArenaResult:
             "done": self.done,
             "scored_by": self.scored_by,
             "outputs": [
-                {"method": run.method, "text": run.text, "engine": run.engine, "tokens": [t.id for t in run.tokens],
-                 "length": row.length, "logprob": row.logprob, "perplexity": row.perplexity,
-                 "distinct_1": row.distinct_1, "distinct_2": row.distinct_2, "distinct_3": row.distinct_3,
-                 "repeated_3": row.repeated_3, "diverges_at": row.diverges_at, "same_as": row.same_as,
-                 "start_of": row.start_of, "seconds": row.seconds}
+                {
+                    "method": run.method,
+                    "text": run.text,
+                    "engine": run.engine,
+                    "tokens": [t.id for t in run.tokens],
+                    "length": row.length,
+                    "logprob": row.logprob,
+                    "perplexity": row.perplexity,
+                    "distinct_1": row.distinct_1,
+                    "distinct_2": row.distinct_2,
+                    "distinct_3": row.distinct_3,
+                    "repeated_3": row.repeated_3,
+                    "diverges_at": row.diverges_at,
+                    "same_as": row.same_as,
+                    "start_of": row.start_of,
+                    "seconds": row.seconds,
+                }
                 for run, row in zip(self.runs, self.rows)
             ],
         }
@@ -128,9 +151,19 @@ class BeamTreeResult:
         return {
             "model": self.model,
             "notes": list(self.notes),
-            "beams": [{"text": t, "score": s, "tokens": list(r)}
-                      for t, s, r in zip(self.texts, self.scores, self.tree.returned)],
-            "nodes": [{"path": list(n.path), "token": n.token, "text": self.pieces.get(n.token, ""),
-                       "logprob": n.logprob, "cumulative": n.cumulative, "status": n.status}
-                      for n in self.tree.nodes],
+            "beams": [
+                {"text": t, "score": s, "tokens": list(r)}
+                for t, s, r in zip(self.texts, self.scores, self.tree.returned)
+            ],
+            "nodes": [
+                {
+                    "path": list(n.path),
+                    "token": n.token,
+                    "text": self.pieces.get(n.token, ""),
+                    "logprob": n.logprob,
+                    "cumulative": n.cumulative,
+                    "status": n.status,
+                }
+                for n in self.tree.nodes
+            ],
         }

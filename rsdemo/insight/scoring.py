@@ -48,7 +48,7 @@ def score(*, model: Any, ids: Sequence[int], top: int = 10) -> Scored:
         logprobs, top_ids, top_probs = [], [], []
         targets = input_ids[0, 1:]
         for start in range(0, logits.shape[0], _CHUNK):
-            rows = torch.log_softmax(logits[start:start + _CHUNK].float(), dim=-1)
+            rows = torch.log_softmax(logits[start : start + _CHUNK].float(), dim=-1)
             values, indices = torch.topk(rows, min(top, rows.shape[-1]), dim=-1)
             top_ids.append(indices.cpu())
             top_probs.append(values.exp().cpu())
@@ -57,5 +57,10 @@ def score(*, model: Any, ids: Sequence[int], top: int = 10) -> Scored:
                 logprobs.append(rows[: upto - start].gather(-1, targets[start:upto, None])[:, 0].cpu())
         last = logits[-1].float().cpu().numpy().copy()
     empty = torch.zeros(0)
-    return Scored(tuple(int(i) for i in ids), torch.cat(logprobs).double().numpy() if logprobs else empty.numpy(),
-                  torch.cat(top_ids).numpy(), torch.cat(top_probs).float().numpy(), last)
+    return Scored(
+        tuple(int(i) for i in ids),
+        torch.cat(logprobs).double().numpy() if logprobs else empty.numpy(),
+        torch.cat(top_ids).numpy(),
+        torch.cat(top_probs).float().numpy(),
+        last,
+    )

@@ -65,15 +65,29 @@ class SecondOpinion:
         return tuple(o for o in self.opinions if o.differs)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"engine": self.engine, "reference": "transformers", "positions": len(self.opinions),
-                "agree": len(self.opinions) - len(self.differing),
-                "tokens": [{"index": o.index, "prob": o.prob, "top_id": o.top_id, "top_text": o.top_text,
-                            "top_prob": o.top_prob, "engine_top_id": o.engine_top_id, "differs": o.differs}
-                           for o in self.opinions]}
+        return {
+            "engine": self.engine,
+            "reference": "transformers",
+            "positions": len(self.opinions),
+            "agree": len(self.opinions) - len(self.differing),
+            "tokens": [
+                {
+                    "index": o.index,
+                    "prob": o.prob,
+                    "top_id": o.top_id,
+                    "top_text": o.top_text,
+                    "top_prob": o.top_prob,
+                    "engine_top_id": o.engine_top_id,
+                    "differs": o.differs,
+                }
+                for o in self.opinions
+            ],
+        }
 
 
-def opinions(*, tokens: Sequence[Any], logprobs: Any, top_ids: Any, top_probs: Any, start: int,
-             text: Callable[[int], str]) -> tuple[Opinion, ...]:
+def opinions(
+    *, tokens: Sequence[Any], logprobs: Any, top_ids: Any, top_probs: Any, start: int, text: Callable[[int], str]
+) -> tuple[Opinion, ...]:
     """Per generated token, transformers' numbers at its position.
 
     Args:

@@ -74,12 +74,24 @@ def _row(name: str, scores: Any, top: int, probes: Sequence[int]) -> StageRow:
             value = float(probs[token])
             rank = int((probs > probs[token]).sum()) + 1 if value > 0 else None
             probe_out[token] = (value, rank)
-    return StageRow(name, tuple((int(i), float(v)) for i, v in zip(ids, values) if float(v) > 0),
-                    int(alive.sum()), 0.0 if math.isnan(entropy) else entropy, probe_out)
+    return StageRow(
+        name,
+        tuple((int(i), float(v)) for i, v in zip(ids, values) if float(v) > 0),
+        int(alive.sum()),
+        0.0 if math.isnan(entropy) else entropy,
+        probe_out,
+    )
 
 
-def stage_view(*, logits: np.ndarray, context_ids: Sequence[int], method: str, params: dict[str, Any] | None = None,
-               top: int = 10, probes: Sequence[int] = ()) -> StageView:
+def stage_view(
+    *,
+    logits: np.ndarray,
+    context_ids: Sequence[int],
+    method: str,
+    params: dict[str, Any] | None = None,
+    top: int = 10,
+    probes: Sequence[int] = (),
+) -> StageView:
     """The next-token distribution from ``logits`` (one position, ``(vocab,)``) after each stage of ``method``.
 
     Args:

@@ -16,8 +16,8 @@ Special tokens are found first, as tiktoken does (they hold no whitespace, so no
 up to the lengths tiktoken still handles.
 
 >>> import tiktoken
->>> enc = tiktoken.Encoding("demo", pat_str=r"\\s+(?!\\S)|\\s|\\S+", mergeable_ranks={bytes([b]): b for b in range(256)},
-...                         special_tokens={})
+>>> ranks = {bytes([b]): b for b in range(256)}
+>>> enc = tiktoken.Encoding("demo", pat_str=r"\\s+(?!\\S)|\\s|\\S+", mergeable_ranks=ranks, special_tokens={})
 >>> ids = encode_long_runs(enc, "a" + " " * 10 + "b", long_run=4)
 >>> ids.tolist() == enc.encode("a" + " " * 10 + "b")
 True
@@ -45,7 +45,7 @@ _WINDOW = 4096
 @lru_cache(maxsize=8)
 def _run_finder(long_run: int) -> re.Pattern[str]:
     # (?<!\s) lets only the first character of a run start a match, so the search stays linear
-    return re.compile(r"(?<!\s)\s{%d,}" % long_run)
+    return re.compile(r"(?<!\s)\s{" + str(long_run) + ",}")
 
 
 def has_long_run(text: str, *, long_run: int = LONG_RUN) -> bool:

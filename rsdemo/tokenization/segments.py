@@ -117,8 +117,9 @@ def segment_table(
     if n == 0:
         if tail_gap and length and n == len(ids):
             one = np.array([0], dtype=np.int64)
-            return SegmentTable(text, ids, one, np.array([length]), np.array([-1]), np.zeros(1, np.int64),
-                                np.array([GAP]))
+            return SegmentTable(
+                text, ids, one, np.array([length]), np.array([-1]), np.zeros(1, np.int64), np.array([GAP])
+            )
         return SegmentTable(text, ids, empty, empty, empty, empty, empty)
     id_arr = np.asarray(ids[:n], dtype=np.int64)
     st = offs[:, 0]

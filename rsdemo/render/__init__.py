@@ -16,20 +16,37 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from .tokenization.segments import Segment
+from ..tokenization.segments import Segment
 
 __all__ = [
-    "PALETTE_SIZE", "format_number", "prob_colour", "prob_legend", "render_card_table", "render_decode",
-    "render_generation", "render_stats", "render_token_view", "visible_text",
+    "PALETTE_SIZE",
+    "format_number",
+    "prob_colour",
+    "prob_legend",
+    "render_card_table",
+    "render_decode",
+    "render_generation",
+    "render_stats",
+    "render_token_view",
+    "visible_text",
 ]
 
 PALETTE_SIZE = 8
 _GLYPHS = {" ": "·", "\t": "⇥", "\n": "↵", "\r": "␍"}
 # the explicit bidirectional formatting characters: each can reorder the text after it (U+202E shows "abc" as "cba")
 BIDI_CONTROLS = {
-    "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
-    "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
-    "\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u061c": "ALM",
 }
 _BIDI = re.compile("[" + "".join(BIDI_CONTROLS) + "]")
 _INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}  # draw nothing of their own (a tab, category Cc, is drawn: it has a width)
@@ -205,7 +222,9 @@ def render_token_view(
             body = html.escape(shown)
         elif show == "pieces":
             shown = " ".join(pieces)
-            body = '<span class="rs-psep"> </span>'.join(visible_text(p, show_whitespace=show_whitespace) for p in pieces)
+            body = '<span class="rs-psep"> </span>'.join(
+                visible_text(p, show_whitespace=show_whitespace) for p in pieces
+            )
             marker = blank_marker("".join(pieces), show_whitespace=show_whitespace) if "".join(pieces) else ""
         elif seg.text:
             shown = seg.text
@@ -224,13 +243,14 @@ def render_token_view(
             label += ", boundary not shared"
         data = json.dumps({"text": seg.text, "first": seg.first, "tokens": infos}, ensure_ascii=False)
         parts.append(
-            f'<span {_marked(classes, marker)} {_focus(focusable == 0)} '
+            f"<span {_marked(classes, marker)} {_focus(focusable == 0)} "
             f'aria-label="{html.escape(label, quote=True)}" data-d="{html.escape(data, quote=True)}" '
             f'title="{html.escape(title, quote=True)}">{body}</span>'
         )
     if segments and focusable < 0:  # a text the tokenizer drops entirely (BERT on whitespace): say so
-        notice = " ".join(filter(None, [notice, "No tokens: none of this text is covered by a token (shown "
-                                                "underlined)."]))
+        notice = " ".join(
+            filter(None, [notice, "No tokens: none of this text is covered by a token (shown underlined)."])
+        )
     head = f'<div class="rs-notice">{html.escape(notice)}</div>' if notice else ""
     panel = (
         '<div class="rs-details" aria-live="polite"><span class="rs-hint">Click a token (or Tab to the text, then '
@@ -244,8 +264,10 @@ def render_token_view(
     # dir="auto": the tokens run right to left when the text starts in a right-to-left script (each token is an
     # isolate, .rs-tok in style.css, so the order of the tokens follows the text's own direction, and nothing
     # inside one token, a U+202E included, reorders the others)
-    return (f'<div class="rs-view">{head}<div class="{kind}" dir="auto" role="group" aria-label="tokens">{joined}'
-            f"</div>{panel}</div>")
+    return (
+        f'<div class="rs-view">{head}<div class="{kind}" dir="auto" role="group" aria-label="tokens">{joined}'
+        f"</div>{panel}</div>"
+    )
 
 
 GAP_CHARS = 1_000  # a longer run no token covers (BERT drops whitespace) is drawn this far, then counted
@@ -261,12 +283,17 @@ def _gap(text: str, *, show_whitespace: bool) -> str:
     '<span class="rs-gap" title="not covered by any token"><span class="rs-ws">↵</span>\\n</span>'
     """
     shown = text[:GAP_CHARS]
-    more = (f'<span class="rs-more"> … {len(text) - len(shown):,} more characters not covered by any token</span>'
-            if len(text) > len(shown) else "")
+    more = (
+        f'<span class="rs-more"> … {len(text) - len(shown):,} more characters not covered by any token</span>'
+        if len(text) > len(shown)
+        else ""
+    )
     blank = all(ch.isspace() or unicodedata.category(ch) in _INVISIBLE for ch in shown)
     marker = "" if blank else blank_marker(shown, show_whitespace=show_whitespace)
-    return (f'<span {_marked(["rs-gap"], marker)} title="not covered by any token">'
-            f"{visible_text(shown, show_whitespace=show_whitespace or blank)}{more}</span>")
+    return (
+        f'<span {_marked(["rs-gap"], marker)} title="not covered by any token">'
+        f"{visible_text(shown, show_whitespace=show_whitespace or blank)}{more}</span>"
+    )
 
 
 def _focus(first: bool) -> str:
@@ -328,8 +355,9 @@ def format_number(value: object) -> str:
     return str(value)
 
 
-def render_card_table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, classes: str = "",
-                      wide: Sequence[int] = ()) -> str:
+def render_card_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], *, classes: str = "", wide: Sequence[int] = ()
+) -> str:
     """A table that is a table on a wide screen and one card per row on a phone (``.rs-card-table`` in style.css):
     each cell carries its column's name (``data-label``), shown beside the value when the header row is hidden.
 
@@ -369,7 +397,7 @@ def render_decode(tokens: Sequence[object]) -> str:
         label = f' <span class="rs-ws rs-cp">{html.escape(marker)}</span>' if marker else ""
         cells.append(
             f'<span class="rs-tok {cls}" title="bytes {html.escape(str(d.get("bytes")))}">'
-            f'<small>{d.get("id")}</small> {visible_text(piece, show_whitespace=False)}{label}</span>'
+            f"<small>{d.get('id')}</small> {visible_text(piece, show_whitespace=False)}{label}</span>"
         )
     return f'<div class="rs-view"><div class="rs-tokens" dir="auto">{"".join(cells)}</div></div>'
 
@@ -420,18 +448,25 @@ def render_generation(
         rows = []
         for index, t in zip(getattr(seg, "tokens", ()), members):
             alts = getattr(t, "top" if distribution == "filtered" and getattr(t, "top", ()) else "raw_top", ())
-            rows.append({
-                "index": index,
-                "id": t.id,
-                "piece": t.piece,
-                "prob": _prob(t, distribution),
-                "raw_prob": t.raw_prob if t.raw_prob == t.raw_prob else None,
-                "alternatives": [[a.text or a.piece, round(a.prob, 6), a.id] for a in alts],
-            })
+            rows.append(
+                {
+                    "index": index,
+                    "id": t.id,
+                    "piece": t.piece,
+                    "prob": _prob(t, distribution),
+                    "raw_prob": t.raw_prob if t.raw_prob == t.raw_prob else None,
+                    "alternatives": [[a.text or a.piece, round(a.prob, 6), a.id] for a in alts],
+                }
+            )
             if index in said:
                 o = said[index]
-                rows[-1]["second"] = {"prob": round(o.prob, 6), "top": o.top_text, "top_id": o.top_id,
-                                      "top_prob": round(o.top_prob, 6), "differs": o.differs}
+                rows[-1]["second"] = {
+                    "prob": round(o.prob, 6),
+                    "top": o.top_text,
+                    "top_id": o.top_id,
+                    "top_prob": round(o.top_prob, 6),
+                    "differs": o.differs,
+                }
         data = json.dumps({"text": seg.text, "gen": rows}, ensure_ascii=False)
         shown = f"{lowest:.1%}" if lowest is not None else "?"
         title_text = f"p = {shown} · id {', '.join(str(t.id) for t in members)}"
@@ -445,14 +480,15 @@ def render_generation(
         if differing:
             o = differing[0]
             cls += " rs-disagree"
-            title_text += (f" · transformers ranks {o.top_text!r} first ({o.top_prob:.1%}); this token has "
-                           f"{o.prob:.1%} there")
+            title_text += (
+                f" · transformers ranks {o.top_text!r} first ({o.top_prob:.1%}); this token has {o.prob:.1%} there"
+            )
         style = "" if getattr(seg, "special", False) else f' style="background:{prob_colour(lowest)}"'
         body = visible_text(seg.text, show_whitespace=show_whitespace) or "∅"
         marker = blank_marker(seg.text, show_whitespace=show_whitespace) if seg.text else ""
         label = f"{_spoken(seg.text)}, p {shown}, id {', '.join(str(t.id) for t in members)}"
         parts.append(
-            f'<span {_marked(cls.split(), marker)}{style} {_focus(not parts)} '
+            f"<span {_marked(cls.split(), marker)}{style} {_focus(not parts)} "
             f'aria-label="{html.escape(label, quote=True)}" '
             f'data-d="{html.escape(data, quote=True)}" title="{html.escape(title_text, quote=True)}">{body}</span>'
         )
@@ -461,12 +497,16 @@ def render_generation(
     # is coloured by the raw distribution, and the legend says so
     unfiltered = distribution == "filtered" and tokens and all(getattr(t, "prob", None) is None for t in tokens)
     legend = prob_legend(distribution="raw" if unfiltered else distribution) if parts else ""
-    panel = ('<div class="rs-details" aria-live="polite"><span class="rs-hint">Click a token (or Tab to the text, '
-             "then arrow keys and Enter) to see its probability and the alternatives the model considered.</span>"
-             "</div>")
+    panel = (
+        '<div class="rs-details" aria-live="polite"><span class="rs-hint">Click a token (or Tab to the text, '
+        "then arrow keys and Enter) to see its probability and the alternatives the model considered.</span>"
+        "</div>"
+    )
     run_attr = f' data-run="{int(run)}"' if run is not None else ""
-    return (f'<div class="rs-view"{run_attr}>{head}{legend}<div class="rs-tokens" dir="auto" role="group" '
-            f'aria-label="generated tokens">{"".join(parts)}</div>{panel}</div>')
+    return (
+        f'<div class="rs-view"{run_attr}>{head}{legend}<div class="rs-tokens" dir="auto" role="group" '
+        f'aria-label="generated tokens">{"".join(parts)}</div>{panel}</div>'
+    )
 
 
 def prob_legend(*, distribution: str = "filtered") -> str:
@@ -476,11 +516,13 @@ def prob_legend(*, distribution: str = "filtered") -> str:
     True
     """
     stops = ", ".join(prob_colour(p / 4) for p in range(5))
-    which = ("after the decoding filters" if distribution == "filtered" else "under the model's own distribution")
-    return (f'<div class="rs-prob-legend" role="note">Colour = probability of the chosen token ({which}): '
-            f'<span class="rs-scale-end">0%</span><span class="rs-scale" style="background:linear-gradient('
-            f'to right, {stops})" aria-hidden="true"></span><span class="rs-scale-end">100%</span>'
-            f'<span class="rs-tok rs-special rs-scale-key">special</span></div>')
+    which = "after the decoding filters" if distribution == "filtered" else "under the model's own distribution"
+    return (
+        f'<div class="rs-prob-legend" role="note">Colour = probability of the chosen token ({which}): '
+        f'<span class="rs-scale-end">0%</span><span class="rs-scale" style="background:linear-gradient('
+        f'to right, {stops})" aria-hidden="true"></span><span class="rs-scale-end">100%</span>'
+        f'<span class="rs-tok rs-special rs-scale-key">special</span></div>'
+    )
 
 
 def _prob(token: object, distribution: str) -> float | None:

@@ -2,10 +2,10 @@
 
 >>> parse_ids("[15496, 995]", max_ids=10), parse_ids("15496 995", max_ids=10), parse_ids("15496,995", max_ids=10)
 ([15496, 995], [15496, 995], [15496, 995])
->>> parse_ids("12, x", max_ids=10)
+>>> parse_ids("12, x", max_ids=10)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-rsdemo.errors.InvalidIdsError: 'x' is not a token id: ids are whole numbers such as 15496, separated by commas or spaces.
+rsdemo.core.errors.InvalidIdsError: 'x' is not a token id: ids are whole numbers such as 15496, ...
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def check_text(text: object, *, max_chars: int, allow_blank: bool = False) -> by
 def utf8(text: str, *, what: str = "text", field: str = "") -> bytes:
     """``text`` as UTF-8, or a clear error naming the lone surrogate that makes it invalid Unicode.
 
-    >>> utf8("ok \\ud800", what="prompt")
+    >>> utf8("ok \\ud800", what="prompt")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rsdemo.errors.InvalidTextError: The prompt is not valid Unicode: a lone surrogate U+D800 at character 3. Remove it or paste the prompt again.
+    rsdemo.core.errors.InvalidTextError: The prompt is not valid Unicode: a lone surrogate U+D800 at character 3. ...
     """
     try:
         return text.encode("utf-8")
@@ -56,7 +56,8 @@ def utf8(text: str, *, what: str = "text", field: str = "") -> bytes:
         bad = text[err.start]
         raise InvalidTextError(
             f"The {what} is not valid Unicode: a lone surrogate U+{ord(bad):04X} at character {err.start}. "
-            f"Remove it or paste the {what} again.", field=field
+            f"Remove it or paste the {what} again.",
+            field=field,
         ) from None
 
 

@@ -94,8 +94,10 @@ class UnknownKeyError(RsdemoError, KeyError):
         self.key = key
         self.known = tuple(known)
         shown = key if len(key) <= 60 else key[:60] + "…"
-        super().__init__(f"Unknown {kind} {shown!r}. Known: {', '.join(self.known)}.",
-                         field={"decoding method": "method"}.get(kind, kind))
+        super().__init__(
+            f"Unknown {kind} {shown!r}. Known: {', '.join(self.known)}.",
+            field={"decoding method": "method"}.get(kind, kind),
+        )
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])

@@ -172,7 +172,9 @@ class DiskBudget:
             if not base.is_dir():
                 continue
             for path in base.iterdir():
-                if path.name.startswith(".") and (path.name.endswith((".staging", ".tmp")) or ".incomplete" in path.name):
+                if path.name.startswith(".") and (
+                    path.name.endswith((".staging", ".tmp")) or ".incomplete" in path.name
+                ):
                     try:
                         if now - path.stat().st_mtime > older_than_s:
                             shutil.rmtree(path) if path.is_dir() else path.unlink()

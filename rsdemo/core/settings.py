@@ -237,8 +237,10 @@ class Settings:
         choices = {"llamacpp_extra_buffers": ("off", "auto", "on"), "llamacpp_weights": ("f16", "q4_1", "q8_0", "f32")}
         for name, allowed in choices.items():
             if values[name] not in allowed:
-                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
-                                 f"got {values[name]!r}.")
+                raise ValueError(
+                    f"{ENV_PREFIX}{name.upper()} must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
+                    f"got {values[name]!r}."
+                )
         return cls(**values)
 
 
@@ -269,8 +271,11 @@ def settings_table() -> list[tuple[str, str, str]]:
     doc = Settings.__doc__ or ""
     rows = []
     for f in dataclasses.fields(Settings):
-        env = "RSDEMO_CACHE_DIR" if f.name == "cache_dir" else (
-            "HF_HUB_OFFLINE" if f.name == "hub_offline" else ENV_PREFIX + f.name.upper())
+        env = (
+            "RSDEMO_CACHE_DIR"
+            if f.name == "cache_dir"
+            else ("HF_HUB_OFFLINE" if f.name == "hub_offline" else ENV_PREFIX + f.name.upper())
+        )
         default = "~/.cache/rsdemo" if f.name == "cache_dir" else (str(f.default) if f.default != "" else "(none)")
         rows.append((env, default, _field_doc(doc, f.name)))
     return rows
@@ -283,7 +288,7 @@ def _field_doc(doc: str, name: str) -> str:
         names = head.split(":", 1)[0].split(", ")
         if ":" in head and name in names:
             text = [head.split(":", 1)[1].strip()]
-            for more in lines[n + 1:]:
+            for more in lines[n + 1 :]:
                 if not more.startswith(" " * 12) or not more.strip():
                     break
                 text.append(more.strip())

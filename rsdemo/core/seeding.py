@@ -43,8 +43,9 @@ def _install() -> None:
 
         original = torch.multinomial
 
-        def multinomial(input: Any, num_samples: int, replacement: bool = False, *, generator: Any = None,
-                        out: Any = None) -> Any:
+        def multinomial(
+            input: Any, num_samples: int, replacement: bool = False, *, generator: Any = None, out: Any = None
+        ) -> Any:
             if generator is None:
                 generator = getattr(_local, "generator", None)
             return original(input, num_samples, replacement, generator=generator, out=out)

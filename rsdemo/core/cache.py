@@ -171,7 +171,8 @@ class LoadCache(Generic[K, V]):
         if self._max_weight is not None and hint > self._max_weight:
             raise CapacityError(
                 f"{_shown(key)} needs about {hint / 2**20:,.0f} MiB; this server keeps at most "
-                f"{self._max_weight / 2**20:,.0f} MiB of models in memory.", field="model"
+                f"{self._max_weight / 2**20:,.0f} MiB of models in memory.",
+                field="model",
             )
         evicted: list[tuple[K, V]] = []
         deadline = time.monotonic() + self._wait_s
