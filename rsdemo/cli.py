@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from .api import decode_reply, next_token_reply, surprisal_reply, tokenize_reply
 from .backend import Backend
 from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
 from .core.errors import InputError, RsdemoError
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
                 text=text, tokenizer=args.tokenizer, add_special_tokens=args.special, display_limit=None
             )
             if args.json:
-                out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+                out.write(json.dumps(tokenize_reply(result), ensure_ascii=False) + "\n")
             else:
                 colour = out.isatty()
                 out.write(_show_segments(result.segments, out, colour=colour) + "\n")
@@ -233,7 +234,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
         raw = args.ids if args.ids is not None else stdin.read()
         decoded = backend.decode(ids=raw, tokenizer=args.tokenizer)
         if args.json:
-            payload = {"text": decoded.text, "tokens": [t.as_dict() for t in decoded.tokens]}
+            payload = decode_reply(decoded)
             out.write(json.dumps(payload, ensure_ascii=False) + "\n")
         else:
             out.write(decoded.text + "\n")
@@ -261,7 +262,7 @@ def _surprisal(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: T
     text = args.text if args.text is not None else stdin.read()
     result = backend.surprisal(model=args.model, prompt=text, chat=args.chat)
     if args.json:
-        out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+        out.write(json.dumps(surprisal_reply(result), ensure_ascii=False) + "\n")
         return 0
     s = result.surprisal
     for token, logprob in zip(result.tokens, s.logprobs):
@@ -283,7 +284,7 @@ def _next_token(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: 
         probes="\n".join(args.probe),
     )
     if args.json:
-        out.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+        out.write(json.dumps(next_token_reply(result), ensure_ascii=False) + "\n")
         return 0
     out.write("stages: " + " -> ".join(result.order) + "\n")
     for row in result.view.rows:

@@ -1,0 +1,94 @@
+"""Every API reply's keys are its TypedDict's keys, nested replies included, on real results.
+
+The replies are built in one place (``rsdemo.api.replies``); the TypedDicts (``rsdemo.api_schema``) are what
+Gradio's API page shows. A key added to one and not the other fails here.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
+
+from rsdemo import api_schema as schema
+from rsdemo.api import replies
+from rsdemo.backend import Backend
+from rsdemo.core.runtime import detect_runtime
+from rsdemo.core.settings import Settings
+
+CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
+PROMPT = "The quick brown fox jumps over the lazy dog."
+
+
+def _typed_dict(tp: object) -> type | None:
+    return tp if isinstance(tp, type) and typing.is_typeddict(tp) else None
+
+
+def assert_shape(value: object, reply_type: type, where: str = "reply") -> None:
+    """``value`` has exactly ``reply_type``'s keys; nested TypedDicts (and lists of them) are checked too."""
+    hints = typing.get_type_hints(reply_type)
+    assert isinstance(value, dict), f"{where} is {type(value).__name__}, not a dict"
+    assert set(value) == set(hints), f"{where}: keys {sorted(value)} != {reply_type.__name__} {sorted(hints)}"
+    for key, tp in hints.items():
+        inner = _typed_dict(tp)
+        if inner is not None:
+            assert_shape(value[key], inner, f"{where}.{key}")
+        elif typing.get_origin(tp) is list and (inner := _typed_dict(typing.get_args(tp)[0])) is not None:
+            assert isinstance(value[key], list), f"{where}.{key} is not a list"
+            for n, item in enumerate(value[key]):
+                assert_shape(item, inner, f"{where}.{key}[{n}]")
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory) -> Backend:
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer)
+    settings = Settings.from_env({"RSDEMO_CACHE_DIR": str(tmp_path_factory.mktemp("replies-cache"))})
+    return Backend(settings=settings, model_loader=lambda key: tiny_bundle(model, tokenizer, key=key), runtime=CPU)
+
+
+def test_the_checker_catches_a_missing_and_an_extra_key() -> None:
+    with pytest.raises(AssertionError, match="keys"):
+        assert_shape({"text": "a"}, schema.DecodeReply)
+    with pytest.raises(AssertionError, match=r"tokens\[0\]"):
+        assert_shape({"text": "a", "tokens": [{"id": 1, "piece": "a", "bytes": "61", "special": 0, "x": 1}]},
+                     schema.DecodeReply)  # fmt: skip
+
+
+def test_tokenizer_replies_match_their_typed_dicts(backend: Backend) -> None:
+    reply = replies.tokenize_reply(backend.tokenize(text="Hi there", tokenizer="char"))
+    assert_shape(reply, schema.TokenizeReply)
+    assert reply["ids"] == [ord(c) for c in "Hi there"] and reply["segments"], reply
+    steps = list(backend.compare_steps(text="Hi there", tokenizers=["char", "byte"]))
+    for step in steps:
+        assert_shape(replies.compare_reply(step), schema.CompareReply)
+    assert replies.compare_reply(steps[-1])["done"] is True
+    decoded = replies.decode_reply(backend.decode(ids=[72, 105], tokenizer="byte"))
+    assert_shape(decoded, schema.DecodeReply)
+    assert decoded["text"] == "Hi" and [t["id"] for t in decoded["tokens"]] == [72, 105]
+
+
+def test_generation_and_insight_replies_match_their_typed_dicts(backend: Backend) -> None:
+    runs = list(backend.generate(model=TINY_KEY, prompt=PROMPT, method="beam", params={"max_new_tokens": 3}))
+    for run in (runs[0], runs[-1]):
+        assert_shape(replies.generate_reply(run), schema.GenerateReply)
+    assert replies.generate_reply(runs[-1])["done"] and replies.generate_reply(runs[-1])["beams"]
+    scored = replies.surprisal_reply(backend.surprisal(model=TINY_KEY, prompt=PROMPT, chat=False))
+    assert_shape(scored, schema.SurprisalReply)
+    assert scored["tokens"] and scored["most_surprising"]
+    staged = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="top_p", params={"top_p": 0.9})
+    staged_reply = replies.next_token_reply(staged)
+    assert_shape(staged_reply, schema.NextTokenReply)
+    assert [s["name"] for s in staged_reply["stages"]][0] == "raw"
+    arena = list(
+        backend.arena(model=TINY_KEY, prompt=PROMPT, methods=["greedy", "top_p"], params={"max_new_tokens": 3},
+                      chat=False)
+    )  # fmt: skip
+    for step in arena:
+        assert_shape(replies.arena_reply(step), schema.ArenaReply)
+    assert len(replies.arena_reply(arena[-1])["outputs"]) == 2
+    tree = backend.beam_tree(model=TINY_KEY, prompt=PROMPT, chat=False, params={"num_beams": 2, "max_new_tokens": 3})
+    tree_reply = replies.beam_tree_reply(tree)
+    assert_shape(tree_reply, schema.BeamTreeReply)
+    assert tree_reply["beams"] and tree_reply["nodes"]
