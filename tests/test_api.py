@@ -102,7 +102,7 @@ def test_every_curl_example_on_the_api_page_runs(api_info: dict, endpoint: str) 
 
 
 def test_the_readme_api_example_runs(server_url: str) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
     block = readme.split("**API**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     code = block.replace("http://127.0.0.1:7860/", server_url.rstrip("/") + "/")
     ran = subprocess.run(

@@ -449,7 +449,7 @@ def test_the_readme_lists_every_setting_as_settings_py_states_it() -> None:
 
     from rsdemo.core.settings import settings_markdown
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text(encoding="utf-8")
     assert settings_markdown() in readme
 
 

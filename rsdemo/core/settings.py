@@ -70,7 +70,7 @@ def env_flag(environ: Mapping[str, str], name: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Limits, defaults and locations (the README's "Limits and safety" table is generated from these docs).
+    """Limits, defaults and locations (docs/operations.md's settings table is generated from these docs).
 
     Attributes:
         cache_dir: where built artefacts live: converted tokenizers and models, and Hub downloads (``hub/``).
@@ -261,13 +261,13 @@ def _read(environ: Mapping[str, str], name: str, kind: type, default: Any) -> An
 
 
 def settings_markdown() -> str:
-    """The README's table of settings (a test keeps the README equal to it)."""
+    """The settings table of docs/operations.md (a test keeps that page equal to it)."""
     rows = [f"| `{env}` | {default} | {meaning.replace('``', '`')} |" for env, default, meaning in settings_table()]
     return "\n".join(["| variable | default | what it bounds |", "|---|---|---|", *rows])
 
 
 def settings_table() -> list[tuple[str, str, str]]:
-    """``(environment variable, default, meaning)`` for every setting, for the README and the CLI."""
+    """``(environment variable, default, meaning)`` for every setting, for docs/operations.md and the CLI."""
     doc = Settings.__doc__ or ""
     rows = []
     for f in dataclasses.fields(Settings):
