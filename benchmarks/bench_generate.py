@@ -182,7 +182,7 @@ def llama_raw_call(loaded: Any, ids: list[int], max_new_tokens: int) -> Callable
     """E: llama.cpp alone, greedy on its logits (argmax), no probabilities: the engine's own ceiling."""
     import numpy as np
 
-    from rsdemo.generation.llamacpp_engine import _bindings
+    from rsdemo.generation.llamacpp_native import bindings as _bindings
 
     lib = _bindings()
 

@@ -40,8 +40,8 @@ def main() -> int:
     from rsdemo.backend import Backend
     from rsdemo.catalog import DEFAULT_MODEL
     from rsdemo.generation import build_prompt
-    from rsdemo.insight.render import render_stages
     from rsdemo.insight.scoring import score
+    from rsdemo.render.insight import render_stages
 
     backend = Backend()
     bundle = backend.model(DEFAULT_MODEL)

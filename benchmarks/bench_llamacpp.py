@@ -69,7 +69,7 @@ def child(request: dict) -> dict:
     import numpy as np
 
     from rsdemo.catalog import get_model_spec
-    from rsdemo.generation.llamacpp_engine import LlamaCppModel, prompt_batches
+    from rsdemo.generation.llamacpp_model import LlamaCppModel, prompt_batches
     from rsdemo.generation.llamacpp_native import bindings, cpu_variant, extra_buffers
 
     lib = bindings()

@@ -45,7 +45,7 @@ else
   # the GGUF file rsdemo's own llama.cpp engine runs (llamacpp_weights: F16 built from the shipped Q4_1 once)
   gguf=$(python -c "
 from rsdemo.generation.llamacpp_weights import weights_file
-from rsdemo.settings import get_settings
+from rsdemo.core.settings import get_settings
 s = get_settings(); print(weights_file(key='$model', kind=s.llamacpp_weights, settings=s))")
   if ! python -c "import llama_cpp.server.app" 2>/dev/null; then
     bash scripts/build_fast_engine.sh >&2

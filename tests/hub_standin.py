@@ -409,6 +409,10 @@ def _route(
     hub: HubStandin, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str]
 ) -> _Reply | None:
     """Answer one request, or None for a route the stand-in does not know."""
+    if method == "GET" and path == "/api/agent-harnesses":
+        # huggingface_hub's user-agent code asks for this once a day (cached in HF_HOME); a child process the
+        # app starts (the decode worker) inherits HF_ENDPOINT and asks here: the empty registry, as offline
+        return _json({"standardEnvVars": [], "harnesses": {}})
     kind, match = next(((k, m) for k, r in _ROUTES.items() if (m := r.match(path))), (None, None))
     if match is None or (kind != "resolve" and method != "GET"):
         return None

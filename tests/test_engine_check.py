@@ -128,7 +128,7 @@ def _run(backend: Backend, **kwargs):
 
 def _spawns(monkeypatch) -> list[str]:
     """Count the worker processes started from now on (their engine)."""
-    from rsdemo.generation import decode_worker
+    from rsdemo.generation.worker import client as decode_worker
 
     started: list[str] = []
     real = decode_worker.spawn
@@ -157,7 +157,7 @@ def test_a_worker_that_segfaults_hands_the_run_to_transformers_and_llama_cpp_is_
     assert first.engine == "transformers" and expected in first.notes and expected in first.engine_reason
     assert "Paris" in first.text and first.finish_reason == "end of sequence token"
     assert started[0] == "llamacpp" and "llama.cpp set aside for this process" in caplog.text
-    assert ("llama.cpp", DEFAULT_MODEL) not in own._models.keys()  # its dead worker is not kept
+    assert ("llama.cpp", DEFAULT_MODEL) not in own.models.cache.keys()  # its dead worker is not kept
 
     again = _run(own)  # straight to transformers: llama.cpp is not tried again
     assert again.engine == "transformers" and "unavailable on this machine" in again.engine_reason

@@ -346,8 +346,8 @@ def _run_threads_priority(backend: Backend, pid: int) -> tuple[set[tuple[int, in
     out: with the app quiet, then with a light request of the app's in flight."""
     import time
 
-    from rsdemo.generation.decode_worker import LIGHT_HOLD_S
     from rsdemo.generation.light_signal import LightSignal
+    from rsdemo.generation.worker.scheduling import LIGHT_HOLD_S
 
     def threads() -> set[tuple[int, int]]:
         assert os.getpriority(os.PRIO_PROCESS, pid) == 0  # the pipe reader: Stop is read at once
@@ -387,7 +387,8 @@ def _slice_ns(sched_file: str) -> int | None:
 
 def _kernel_takes_short_slices() -> bool:
     """Whether this kernel grants a thread's own short slice (Linux 6.12+): tried on a throwaway thread."""
-    from rsdemo.generation.decode_worker import SHORT_SLICE_NS, _short_slice
+    from rsdemo.generation.worker.scheduling import SHORT_SLICE_NS
+    from rsdemo.generation.worker.scheduling import short_slice as _short_slice
 
     got: list[int | None] = []
 
@@ -496,7 +497,8 @@ def _leave_then_kill(
 
 
 def test_worker_errors_cross_the_pipe_as_rsdemos_own_classes() -> None:
-    from rsdemo.generation.decode_worker import _describe, _rebuild
+    from rsdemo.generation.worker.protocol import describe as _describe
+    from rsdemo.generation.worker.protocol import rebuild as _rebuild
 
     err = _rebuild(_describe(InputError("A branch's tokens must be ids.", field="params")))
     assert type(err) is InputError and str(err) == "A branch's tokens must be ids." and err.field == "params"
@@ -509,7 +511,7 @@ def test_the_workers_autogroup_is_at_nice_0_only_while_a_run_reads_its_prompt(tm
     import errno
     import time
 
-    from rsdemo.generation.decode_worker import _Autogroup
+    from rsdemo.generation.worker.scheduling import Autogroup as _Autogroup
 
     path = tmp_path / "autogroup"
     path.write_text("")
@@ -558,7 +560,8 @@ def test_llama_cpp_decodes_in_a_lowered_worker_process_of_its_own_session(settin
     """The default: a child process in a session (an autogroup) of its own, its run's threads at the nice value
     after the first token and under SCHED_IDLE once the app has light requests in flight; same results as a
     thread."""
-    from rsdemo.generation.decode_worker import SHORT_SLICE_NS, LlamaCppWorkerModel
+    from rsdemo.generation.worker.client import LlamaCppWorkerModel
+    from rsdemo.generation.worker.scheduling import SHORT_SLICE_NS
 
     assert settings.generation_process and settings.generation_idle
     # a worker of its own: the session's has served runs beside light requests in earlier tests, and a thread that
@@ -675,7 +678,7 @@ def test_the_worker_ends_with_the_app_and_with_its_model(settings) -> None:
 @needs_llama
 def test_a_context_skips_the_prompt_batches_it_holds_with_the_same_numbers(settings) -> None:
     """Prompt batches end at fixed edges, so a held batch is reused bit for bit (the system prompt, a prompt again)."""
-    from rsdemo.generation.llamacpp_engine import prompt_batches
+    from rsdemo.generation.llamacpp_model import prompt_batches
 
     loaded = Backend(settings=dataclasses.replace(settings, generation_process=False)).model(
         DEFAULT_MODEL, engine="llama.cpp"
@@ -714,13 +717,13 @@ def test_transformers_generates_in_a_worker_process_with_the_same_results(backen
     """On a CPU every transformers run goes to a worker process holding its own copy of the model (in the app's
     session of its own, lowered after its first step); its results equal the app's own, token by token, probabilities
     too."""
-    from rsdemo.generation.decode_worker import PROCESS_BYTES
+    from rsdemo.generation.worker.client import PROCESS_BYTES
 
     bundle = backend.model(DEFAULT_MODEL)
     worker = bundle.worker.current()
     assert worker.pid != os.getpid() and os.getsid(worker.pid) == worker.pid != os.getsid(0)
     if _kernel_takes_short_slices():
-        from rsdemo.generation.decode_worker import SHORT_SLICE_NS
+        from rsdemo.generation.worker.scheduling import SHORT_SLICE_NS
 
         assert _slice_ns(f"/proc/{worker.pid}/task/{worker.pid}/sched") == SHORT_SLICE_NS
     params_bytes = sum(p.numel() * p.element_size() for p in bundle.model.parameters())
@@ -826,7 +829,7 @@ def test_a_transformers_worker_stops_with_its_visitor_is_replaced_when_killed_an
 
 def test_a_worker_that_cannot_start_leaves_generation_in_the_apps_process(settings, tiny, monkeypatch) -> None:
     """A transformers worker that fails to start (here: a model it cannot load) is logged and runs stay in process."""
-    from rsdemo.generation.decode_worker import TransformersWorker
+    from rsdemo.generation.worker.client import TransformersWorker
 
     handle = TransformersWorker(key="no-such-model", settings=settings)
     assert handle.current() is None

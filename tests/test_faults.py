@@ -21,12 +21,12 @@ import torch
 from gradio_client import Client
 from tiny_models import TINY_KEY, build_model, build_tokenizer, tiny_bundle
 
-from rsdemo import loading
 from rsdemo.backend import Backend
 from rsdemo.core import disk as disk_module
 from rsdemo.core.disk import DiskBudget, build_entry, verify_entry
 from rsdemo.core.runtime import detect_runtime
 from rsdemo.core.settings import Settings
+from rsdemo.loading import gguf as loading
 from rsdemo.loading import load_model_bundle, load_tokenizer
 from rsdemo.tokenization.adapters import CharAdapter
 
@@ -173,7 +173,7 @@ def test_a_model_that_fails_to_load_leaves_the_cache_consistent(settings: Settin
     backend = Backend(settings=settings, runtime=CPU, model_loader=flaky)
     with pytest.raises(OSError):
         list(backend.generate(model=TINY_KEY, prompt="hi"))
-    assert backend.running == 0 and backend._models.pending == 0 and not backend.model_loaded(TINY_KEY)
+    assert backend.running == 0 and backend.models.cache.pending == 0 and not backend.model_loaded(TINY_KEY)
     *_, final = backend.generate(model=TINY_KEY, prompt="hi", params={"max_new_tokens": 2})
     assert len(final.tokens) == 2 and attempts == [TINY_KEY, TINY_KEY]
 

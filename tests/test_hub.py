@@ -136,7 +136,7 @@ def test_a_tokenizer_evicted_from_memory_reloads_from_disk(hub, repos, tmp_path)
     backend = _backend(tmp_path, max_tokenizers=1)
     backend.tokenize(text="hi", tokenizer=repos.tokenizer)
     backend.tokenize(text="hi", tokenizer="byte")  # evicts the Hub tokenizer from memory
-    assert repos.tokenizer not in backend._tokenizers.keys()
+    assert repos.tokenizer not in backend.tokenization.cache.keys()
     hub.reset_log()
     assert backend.tokenize(text="hi", tokenizer=repos.tokenizer).ids == repos.local_tokenizer.encode("hi")
     assert hub.downloads() == [] and hub.bytes_served == 0  # from rsdemo's Hub cache on disk

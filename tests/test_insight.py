@@ -18,7 +18,7 @@ from rsdemo.core.errors import InputError
 from rsdemo.core.runtime import detect_runtime
 from rsdemo.core.settings import Settings
 from rsdemo.insight import stage_view, surprisal_from_logits
-from rsdemo.insight.render import render_arena_table
+from rsdemo.render.insight import render_arena_table
 
 CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 PROMPT = "The quick brown fox jumps over the lazy dog. Hello world!"
@@ -127,7 +127,7 @@ def test_every_stage_equals_the_transformers_processor_by_hand(
 def test_a_slider_move_reuses_the_forward_pass_and_probes_report_rank(backend: Backend, model, tokenizer) -> None:
     first = backend.next_token(model=TINY_KEY, prompt=PROMPT, chat=False, method="top_p", params={"top_p": 0.9})
     calls = []
-    import rsdemo.backend as backend_module
+    import rsdemo.insight.service as backend_module
 
     real = backend_module.score
     backend_module.score = lambda **kw: calls.append(kw) or real(**kw)  # type: ignore[assignment]
@@ -173,8 +173,8 @@ def test_a_plain_text_is_scored_as_a_document_starts(tokenizer) -> None:
     never in front of a chat prompt, and never when the tokenizer has no such token."""
     from types import SimpleNamespace
 
-    from rsdemo.backend import _document
     from rsdemo.generation import build_prompt
+    from rsdemo.insight.service import _document
 
     spec = SimpleNamespace(document_start="<|endoftext|>")
     plain = build_prompt(tokenizer=tokenizer, prompt="Hello world", chat=False)

@@ -135,7 +135,7 @@ def _converted(key: str, backend: Backend):
 
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    from rsdemo.loading import _source_path
+    from rsdemo.loading.files import _source_path
 
     spec = TOKENIZERS[key]
     path = _source_path(spec)

@@ -135,7 +135,7 @@ def test_slots_bound_the_runs_at_once(settings: Settings, model, tokenizer, slot
         for h in handles:
             h.remove()
     assert peak[0] == slots
-    assert backend.running == 0 and backend._free_slots == slots
+    assert backend.running == 0 and backend.admission.free_slots == slots
 
 
 def test_a_visitors_new_run_stops_their_older_one(settings: Settings, model, tokenizer) -> None:
@@ -244,7 +244,7 @@ def test_a_model_larger_than_the_bound_is_refused_before_loading(settings: Setti
     assert loads == []
     with pytest.raises(CapacityError):
         backend.model("big/model")
-    assert loads == [] and backend._models.pending == 0
+    assert loads == [] and backend.models.cache.pending == 0
 
 
 def test_room_is_made_before_a_load_so_the_peak_stays_bounded(settings: Settings, model, tokenizer) -> None:
@@ -256,14 +256,14 @@ def test_room_is_made_before_a_load_so_the_peak_stays_bounded(settings: Settings
     peak: list[int] = []
 
     def loader_sees(key: str) -> ModelBundle:  # what is loaded at the moment the next load starts
-        peak.append(backend._models.weight)
+        peak.append(backend.models.cache.weight)
         return original(key)
 
-    original = backend._models._loader
-    backend._models._loader = loader_sees
+    original = backend.models.cache._loader
+    backend.models.cache._loader = loader_sees
     _final(backend, model="b/two", params={"max_new_tokens": 2})
     assert _Sized.released == ["a/one"] and peak == [0]  # evicted first: never 600 MiB at once
-    assert backend._models.weight == 300 * MIB
+    assert backend.models.cache.weight == 300 * MIB
 
 
 def test_a_model_in_use_is_never_evicted(settings: Settings, model, tokenizer) -> None:
@@ -331,7 +331,7 @@ def test_the_disk_budget_sees_the_cache_entries_of_loaded_models(settings: Setti
 
     backend = _backend(settings, model, tokenizer)
     _final(backend, params={"max_new_tokens": 2})
-    backend._models.get(("llama.cpp", DEFAULT_MODEL), size_hint=lambda: 1)  # the tiny loader answers any key
+    backend.models.cache.get(("llama.cpp", DEFAULT_MODEL), size_hint=lambda: 1)  # the tiny loader answers any key
     in_use = backend._entries_in_use()
     assert converted_model_dir(key=DEFAULT_MODEL, settings=settings) in in_use
     assert all(isinstance(p, Path) for p in in_use)

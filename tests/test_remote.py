@@ -501,7 +501,7 @@ def test_on_zerogpu_a_served_run_asks_for_no_gpu(
     monkeypatch.setitem(sys.modules, "spaces", spaces)
     backend = Backend(settings=dataclasses.replace(settings, remote_url=server.base_url), runtime=ZEROGPU)
     record = spaces.decorated[0]
-    assert record["fn"] == backend._generate
+    assert record["fn"] == backend.generation.run
     final = list(backend.generate(model=DEFAULT_MODEL, prompt="Say hi", params={"max_new_tokens": 4}))[-1]
     assert final.engine == "remote" and record["calls"] == []  # the server did the work: no GPU quota spent
     backend.generate(model=DEFAULT_MODEL, prompt="Say hi", method="beam", params={"max_new_tokens": 4})

@@ -124,7 +124,7 @@ def test_gpu_entry_point_is_a_no_op_off_zerogpu(monkeypatch) -> None:
 def test_backend_off_zerogpu_wraps_nothing(settings: Settings, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "spaces", None)
     backend = Backend(settings=settings, runtime=CPU, model_loader=lambda key: None)
-    assert backend.generate.__func__ is Backend._generate
+    assert backend._run_on_gpu == backend.generation.run
 
 
 def test_gpu_entry_point_decorates_on_zerogpu(fake_spaces) -> None:
@@ -147,14 +147,14 @@ def test_only_model_work_asks_for_a_gpu(settings: Settings, fake_spaces, tiny) -
     backend = Backend(settings=settings, runtime=ZEROGPU, model_loader=lambda key: tiny_bundle(model, tokenizer))
     record, forward, tree, scorer = fake_spaces.decorated
     assert (record["fn"], forward["fn"], tree["fn"], scorer["fn"]) == (
-        backend._generate,
-        backend._forward_pass,
-        backend._beam_tree,
-        backend._raw_logprob_pass,
+        backend.generation.run,
+        backend.insight.forward_pass,
+        backend.insight.record_beam_tree,
+        backend.insight.raw_logprob_pass,
     )
-    assert backend._forward is forward["wrapper"] and backend.beam_tree is tree["wrapper"]
-    assert backend._raw_logprob is scorer["wrapper"]
-    assert backend.generate is record["wrapper"]
+    assert backend.insight.forward is forward["wrapper"] and backend.insight.beam_tree is tree["wrapper"]
+    assert backend.insight.raw_logprob is scorer["wrapper"]
+    assert backend._run_on_gpu is record["wrapper"]
     for name in ("tokenize", "compare", "decode", "token_info", "model", "preload_models"):
         assert getattr(backend, name).__func__ is getattr(Backend, name), name
     # tokenizer work runs without a GPU call
@@ -299,7 +299,7 @@ def test_off_zerogpu_the_app_never_asks_spaces_for_anything(tmp_path, cache_dir)
     code = (
         "import app\n"
         "from rsdemo.backend import Backend\n"
-        "assert app.backend.generate.__func__ is Backend._generate\n"
+        "assert app.backend._run_on_gpu == app.backend.generation.run\n"
         "assert not app.backend.runtime.preload\n"
         "print('app imported', app.backend.runtime.kind)\n"
     )

@@ -9,7 +9,8 @@ top five, the same top choice wherever the model is sure (over 90 %), and finite
 or a failed check sets the engine aside for the process; the verdict is remembered in the cache directory
 for this library build and this CPU (``remember`` / ``remembered``), so the CLI's next call and the app's
 next start know at once. Where a crash would take the caller down (llama.cpp in the app's own process),
-``probe`` runs the check in a child process first.
+``probe`` runs the check in a child process first (``rsdemo.generation.child.probe``). A crash is told apart
+from a plain failure by ``crash`` (``rsdemo.generation.crashes``).
 
 >>> check = EngineCheck(text="x", ids=(1,), steps=(((5, 6, 7, 8, 9), 0.97),))
 >>> import numpy as np
@@ -29,9 +30,7 @@ import hashlib
 import json
 import logging
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 from ..catalog import EngineCheck
 from ..core.children import python_module
 from ..core.errors import EngineFailedError
+from .crashes import crash, fault, signal_name
 
 __all__ = ["crash", "disagreement", "probe", "remember", "remembered", "run_check", "signal_name", "verdict_key"]
 
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 CHECK_VERSION = 1  # bump when the check itself changes: remembered verdicts are then asked again
 _SURE = 0.9
-_MACHINE_SIGNALS = frozenset({"SIGSEGV", "SIGILL", "SIGBUS", "SIGFPE", "SIGABRT", "SIGSYS", "SIGTRAP"})
 
 
 def disagreement(check: EngineCheck, rows: Sequence[Any]) -> str | None:
@@ -66,34 +65,6 @@ def disagreement(check: EngineCheck, rows: Sequence[Any]) -> str | None:
         if mine[0] not in top or top[0] not in mine or (p1 > _SURE and mine[0] != top[0]):
             return f"step {k}: it ranks id {mine[0]} first; the model ranks {top[0]} first ({p1 * 100:.0f} %)"
     return None
-
-
-def signal_name(returncode: int | None) -> str:
-    """``SIGSEGV`` for a process killed by signal 11 (a negative return code); "" otherwise.
-
-    >>> signal_name(-11), signal_name(1), signal_name(None)
-    ('SIGSEGV', '', '')
-    """
-    if returncode is None or returncode >= 0:
-        return ""
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return f"signal {-returncode}"
-
-
-def crash(*, returncode: int | None, when: str) -> EngineFailedError:
-    """The error for a process that died, as a clause: ``crashed on this CPU (SIGSEGV) {when}``.
-
-    A signal that is the machine's doing (a segfault, an illegal instruction) sets the engine aside; a kill from
-    outside (SIGKILL: the out-of-memory killer, an operator) or a plain exit does not.
-    """
-    name = signal_name(returncode)
-    if name:
-        machine = name in _MACHINE_SIGNALS
-        cause = f"crashed on this CPU ({name})" if machine else f"was killed ({name})"
-        return EngineFailedError(f"{cause} {when}", signal=name, machine=machine)
-    return EngineFailedError(f"stopped (exit status {returncode}) {when}", machine=False)
 
 
 def verdict_key(*, engine: str, options: dict[str, Any]) -> str:
@@ -162,7 +133,7 @@ def probe(*, path: Path, check: EngineCheck, extra: bool, timeout_s: float = 120
     env = dict(os.environ)
     try:
         done = subprocess.run(
-            python_module("rsdemo.generation.engine_check"),
+            python_module("rsdemo.generation.child.probe"),
             input=request,
             capture_output=True,
             text=True,
@@ -192,8 +163,6 @@ def run_check(loaded: Any, check: EngineCheck) -> None:
     """
     import threading
 
-    from .llamacpp_engine import fault
-
     ids = [*check.ids, *check.forced()]
     rows: list[Any] = []
     failed: list[BaseException] = []
@@ -215,44 +184,3 @@ def run_check(loaded: Any, check: EngineCheck) -> None:
     why = disagreement(check, rows)
     if why is not None:
         raise EngineFailedError(f"gave other numbers than the model's own in its self-check ({why})")
-
-
-def _main() -> int:
-    """The probe's child: read the request on stdin, load, check, print one JSON line."""
-    from . import llamacpp_engine
-    from .llamacpp_engine import LlamaCppModel
-
-    llamacpp_engine.IN_CHILD = True
-    request = json.loads(sys.stdin.read())
-    data = request["check"]
-    check = EngineCheck(
-        text=data["text"], ids=tuple(data["ids"]), steps=tuple((tuple(top), float(p)) for top, p in data["steps"])
-    )
-    try:
-        loaded = LlamaCppModel(
-            key="probe",
-            spec=None,
-            path=Path(request["path"]),
-            tokenizer=None,
-            adapter=None,
-            contexts=1,
-            extra=bool(request["extra"]),
-        )
-        run_check(loaded, check)
-    except EngineFailedError as err:
-        print(json.dumps({"ok": False, "why": str(err), "machine": err.machine}), flush=True)
-        return 3
-    except Exception as err:  # noqa: BLE001 - reported to the parent
-        print(
-            json.dumps(
-                {"ok": False, "why": f"could not load the model here ({type(err).__name__}: {err})", "machine": True}
-            ),
-            flush=True,
-        )
-        return 3
-    print(json.dumps({"ok": True}), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

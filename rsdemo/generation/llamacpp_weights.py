@@ -3,8 +3,9 @@
 The embedded model ships as Q4_1 (4-bit weights). llama.cpp's quantizer turns that file into Q8_0, F16 or
 F32 files of the very same de-quantised weights (``allow_requantize``: Q4_1 to F16 keeps each weight to f16
 precision; F32 keeps it exactly, as transformers holds it). They live in the cache directory as entries of their
-own (``models/<key>.<kind>.gguf/``, under the disk budget) and are built in a child process: llama.cpp's code
-runs there, so a crash costs nothing but the conversion (``EngineFailedError``).
+own (``models/<key>.<kind>.gguf/``, under the disk budget) and are built in a child process
+(``rsdemo.generation.child.quantize``): llama.cpp's code runs there, so a crash costs nothing but the conversion
+(``EngineFailedError``).
 
 >>> shipped_kind("SmolLM2-135M-Instruct.Q4_1.gguf")
 'q4_1'
@@ -16,14 +17,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from ..core.children import python_module
-from ..core.errors import InputError
+from ..core.errors import EngineFailedError, InputError
 from ..core.settings import Settings
+from .crashes import crash
 
 __all__ = ["BYTES_PER_PARAM", "KINDS", "shipped_kind", "weights_built", "weights_file"]
 
@@ -81,11 +82,10 @@ def weights_file(*, key: str, kind: str, settings: Settings, budget: Any = None,
 
 
 def _quantize(source: Path, target: Path, kind: str, nice: int = 0) -> None:
-    from .engine_check import crash
-
+    """Build ``target`` in a child process (``rsdemo.generation.child.quantize``)."""
     env = dict(os.environ)
     done = subprocess.run(
-        python_module("rsdemo.generation.llamacpp_weights", str(source), str(target), kind, str(nice)),
+        python_module("rsdemo.generation.child.quantize", str(source), str(target), kind, str(nice)),
         capture_output=True,
         text=True,
         env=env,
@@ -95,32 +95,4 @@ def _quantize(source: Path, target: Path, kind: str, nice: int = 0) -> None:
     if done.returncode < 0:
         raise crash(returncode=done.returncode, when=f"building the {kind} weights")
     if done.returncode != 0 or not target.is_file():
-        from ..core.errors import EngineFailedError
-
         raise EngineFailedError(f"could not build the {kind} weights ({done.stderr.strip()[-300:]})", machine=False)
-
-
-def _main(argv: list[str]) -> int:
-    """The child: ``SOURCE TARGET KIND [NICE]``, with llama.cpp's quantizer (at that CPU priority: its threads
-    inherit it)."""
-    from .llamacpp_native import bindings
-
-    source, target, kind = argv[:3]
-    if len(argv) > 3 and int(argv[3]) > 0 and hasattr(os, "nice"):
-        os.nice(int(argv[3]))
-    lib = bindings()
-    if lib is None:
-        print("llama.cpp is not installed", file=sys.stderr)
-        return 2
-    params = lib.llama_model_quantize_default_params()
-    params.ftype = KINDS[kind]
-    params.allow_requantize = True
-    params.nthread = 0
-    if lib.llama_model_quantize(source.encode(), target.encode(), params) != 0:
-        print(f"llama_model_quantize failed for {kind}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

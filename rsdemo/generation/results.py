@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "TOP_K_ALTERNATIVES",
     "Alternative",
     "alternatives",
     "Beam",
@@ -28,6 +29,8 @@ __all__ = [
     "token_segments",
     "top_alternatives",
 ]
+
+TOP_K_ALTERNATIVES = 10  # the alternatives a local engine keeps per token, under each distribution
 
 
 class _Pieces(Protocol):
@@ -151,7 +154,7 @@ class GenerationResult:
         return math.exp(-logprob / len(self.tokens)) if logprob is not None else None
 
 
-def top_alternatives(probs: Any, adapter: _Pieces, k: int = 10) -> tuple[Alternative, ...]:
+def top_alternatives(probs: Any, adapter: _Pieces, k: int = TOP_K_ALTERNATIVES) -> tuple[Alternative, ...]:
     """The ``k`` most probable tokens of a distribution (a 1-D tensor), without the ones it gives no chance.
 
     After top-p or top-k only the candidates that survive have a probability; the rest are 0 and are not

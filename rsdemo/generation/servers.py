@@ -44,7 +44,7 @@ class ServerKind:
         key: what the operator writes in ``RSDEMO_REMOTE_SERVER`` (``vllm``).
         label: what the page shows (``vLLM``; ``server`` adds the word server).
         protocol: ``openai`` (``/v1/completions`` through the ``openai`` client) or ``tgi`` (TGI's streamed
-            ``generate``, parsed with ``huggingface_hub``'s TGI types; see ``remote_engine._tgi_steps``).
+            ``generate``, parsed with ``huggingface_hub``'s TGI types; see ``remote_stream.tgi_steps``).
         methods: the decoding methods it runs (keys of ``rsdemo.decoding.METHODS``).
         fields: rsdemo parameter name -> the server's request field (``max_new_tokens`` -> ``max_tokens``).
         extra: fields outside the OpenAI schema (sent in the body as they are).

@@ -113,23 +113,18 @@ def segment_table(
     offs = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)[:n]
     n = min(n, len(offs))
     length = len(text)
-    empty = np.zeros(0, dtype=np.int64)
     if n == 0:
         if tail_gap and length and n == len(ids):
             one = np.array([0], dtype=np.int64)
             return SegmentTable(
                 text, ids, one, np.array([length]), np.array([-1]), np.zeros(1, np.int64), np.array([GAP])
             )
+        empty = np.zeros(0, dtype=np.int64)
         return SegmentTable(text, ids, empty, empty, empty, empty, empty)
     id_arr = np.asarray(ids[:n], dtype=np.int64)
     st = offs[:, 0]
     en = np.maximum(offs[:, 1], st)
-    if isinstance(special_ids, np.ndarray):  # a lookup table: is_special[id]
-        spec = special_ids[id_arr]
-    elif special_ids:
-        spec = np.isin(id_arr, np.fromiter(special_ids, dtype=np.int64))
-    else:
-        spec = np.zeros(n, dtype=bool)
+    spec = _special_mask(id_arr, special_ids)
     zero = st == en
     has_zero = bool(zero.any())
     real = ~zero
@@ -137,24 +132,7 @@ def segment_table(
     cursor = np.empty(n, dtype=np.int64)
     cursor[0] = 0
     cursor[1:] = covered[:-1]
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    if not has_zero:  # the common case: every token covers text
-        np.greater_equal(st[1:], cursor[1:], out=new[1:])
-    else:
-        index = np.arange(n)
-        # a run of zero-width tokens from the first non-special one on joins the next token (byte-fallback
-        # lead bytes); a zero-width special before that (an inserted [CLS]) is a segment of its own
-        run_head = np.maximum.accumulate(np.where(zero & np.concatenate(([True], real[:-1])), index, -1))
-        last_lead = np.maximum.accumulate(np.where(zero & ~spec, index, -1))
-        pend = zero & (last_lead >= run_head)
-        zsp = zero & ~pend
-        # the token each pending run joins: the next one that is not pending (n: none)
-        joins = np.minimum.accumulate(np.where(pend, n, index)[::-1])[::-1]
-        target = np.minimum(joins, n - 1)
-        starts_fresh = (joins == n) | (st[target] >= cursor)  # for a pending head: does its token open a group?
-        new[1:] = ~pend[:-1] & (zsp[1:] | zsp[:-1] | np.where(pend[1:], starts_fresh[1:], st[1:] >= cursor[1:]))
-    heads = np.flatnonzero(new)
+    heads = np.flatnonzero(_group_starts(st, cursor, zero, spec) if has_zero else _plain_starts(st, cursor))
     counts = np.empty_like(heads)
     counts[:-1] = heads[1:] - heads[:-1]
     counts[-1] = n - heads[-1]
@@ -177,14 +155,69 @@ def segment_table(
         late = np.arange(len(heads)) > tail_after
         g_start = np.where(late, length, g_start)
         g_end = np.where(late, length, g_end)
-    n_gaps = int(has_gap.sum())
-    if not n_gaps and not add_tail:  # nothing to interleave: the groups are the segments
+    if not has_gap.any() and not add_tail:  # nothing to interleave: the groups are the segments
         return SegmentTable(text, ids, g_start, g_end, heads, counts, g_kind)
+    groups = (g_start, g_end, heads, counts, g_kind, g_cursor)
+    return _with_gaps(text, ids, groups, has_gap=has_gap, tail_after=tail_after if add_tail else None, final=final)
+
+
+def _special_mask(id_arr: np.ndarray, special_ids: Collection[int] | np.ndarray) -> np.ndarray:
+    """Which tokens are special, from a set of ids or a boolean lookup array indexed by id."""
+    if isinstance(special_ids, np.ndarray):  # a lookup table: is_special[id]
+        return special_ids[id_arr]
+    if special_ids:
+        return np.isin(id_arr, np.fromiter(special_ids, dtype=np.int64))
+    return np.zeros(len(id_arr), dtype=bool)
+
+
+def _plain_starts(st: np.ndarray, cursor: np.ndarray) -> np.ndarray:
+    """Which tokens open a segment when every token covers text (the common case): those past the covered text."""
+    new = np.empty(len(st), dtype=bool)
+    new[0] = True
+    np.greater_equal(st[1:], cursor[1:], out=new[1:])
+    return new
+
+
+def _group_starts(st: np.ndarray, cursor: np.ndarray, zero: np.ndarray, spec: np.ndarray) -> np.ndarray:
+    """Which tokens open a segment when some tokens are zero-width (``zero``): byte-fallback lead bytes, specials.
+
+    A run of zero-width tokens from the first non-special one on joins the next token (byte-fallback lead
+    bytes); a zero-width special before that (an inserted [CLS]) is a segment of its own.
+    """
+    n = len(st)
+    real = ~zero
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    index = np.arange(n)
+    run_head = np.maximum.accumulate(np.where(zero & np.concatenate(([True], real[:-1])), index, -1))
+    last_lead = np.maximum.accumulate(np.where(zero & ~spec, index, -1))
+    pend = zero & (last_lead >= run_head)
+    zsp = zero & ~pend
+    # the token each pending run joins: the next one that is not pending (n: none)
+    joins = np.minimum.accumulate(np.where(pend, n, index)[::-1])[::-1]
+    target = np.minimum(joins, n - 1)
+    starts_fresh = (joins == n) | (st[target] >= cursor)  # for a pending head: does its token open a group?
+    new[1:] = ~pend[:-1] & (zsp[1:] | zsp[:-1] | np.where(pend[1:], starts_fresh[1:], st[1:] >= cursor[1:]))
+    return new
+
+
+def _with_gaps(
+    text: str,
+    ids: Sequence[int] | np.ndarray,
+    groups: tuple[np.ndarray, ...],
+    *,
+    has_gap: np.ndarray,
+    tail_after: int | None,
+    final: int,
+) -> SegmentTable:
+    """The groups interleaved with gaps: each group after the gap before it, the tail gap (``final`` to the end of
+    the text) after group ``tail_after`` (None: no tail gap)."""
+    g_start, g_end, heads, counts, g_kind, g_cursor = groups
     # output positions: each group after its gap; the tail gap after group `tail_after`
     pos = np.arange(len(heads)) + np.cumsum(has_gap)
-    if add_tail:
+    if tail_after is not None:
         pos = pos + (np.arange(len(heads)) > tail_after)
-    total = len(heads) + n_gaps + int(add_tail)
+    total = len(heads) + int(has_gap.sum()) + int(tail_after is not None)
     start = np.empty(total, dtype=np.int64)
     end = np.empty(total, dtype=np.int64)
     first = np.full(total, -1, dtype=np.int64)
@@ -193,9 +226,9 @@ def segment_table(
     start[pos], end[pos], first[pos], count[pos], kind[pos] = g_start, g_end, heads, counts, g_kind
     gap_pos = pos[has_gap] - 1
     start[gap_pos], end[gap_pos] = g_cursor[has_gap], g_start[has_gap]
-    if add_tail:
+    if tail_after is not None:
         tail_pos = int(pos[tail_after]) + 1
-        start[tail_pos], end[tail_pos] = final, length
+        start[tail_pos], end[tail_pos] = final, len(text)
     return SegmentTable(text, ids, start, end, first, count, kind)
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
-from ..render import prob_colour, render_card_table, visible_text
-from .arena import ArenaRow
-from .stages import StageView
-from .surprisal import Surprisal
+from ..insight.arena import ArenaRow
+from ..insight.stages import StageView
+from ..insight.surprisal import Surprisal
+from .common import prob_colour, visible_text
+from .tables import render_card_table
 
 __all__ = ["render_arena_table", "render_stages", "render_surprisal_stats"]
 
