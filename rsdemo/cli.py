@@ -20,7 +20,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from .api import decode_reply, next_token_reply, surprisal_reply, tokenize_reply
 from .backend import Backend
@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     for param in _all_params():
         _add_param_flag(gen, param)
     gen.add_argument("prompt", nargs="?", help="the prompt; read from standard input when omitted")
+    _insight_commands(sub)
+    return parser
+
+
+def _insight_commands(sub: Any) -> None:
+    """The ``surprisal`` and ``next-token`` subcommands."""
     sur = sub.add_parser("surprisal", help="how surprising each token of TEXT is to a model (log-probabilities)")
     sur.add_argument("-m", "--model", default=DEFAULT_MODEL)
     sur.add_argument(
@@ -132,7 +138,6 @@ def _parser() -> argparse.ArgumentParser:
         if param.name not in {"max_new_tokens", "seed"}:
             _add_param_flag(nxt, param)
     nxt.add_argument("text", nargs="?", help="the text; read from standard input when omitted")
-    return parser
 
 
 def _all_params() -> list[Param]:

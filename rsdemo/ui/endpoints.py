@@ -13,6 +13,16 @@ from typing import Any
 
 import gradio as gr
 
+from ..api import (
+    arena_reply,
+    beam_tree_reply,
+    compare_reply,
+    decode_reply,
+    generate_reply,
+    next_token_reply,
+    surprisal_reply,
+    tokenize_reply,
+)
 from ..api_schema import (
     EXAMPLE_ARENA_METHODS,
     EXAMPLE_IDS,
@@ -71,7 +81,9 @@ def _tokenize_endpoint(backend: Backend) -> Any:
             tokenizer: a built-in key (gpt2, cl100k_base, o200k_base, llama3, qwen2, ...) or a Hub repo id owner/name.
             add_special_tokens: add what the tokenizer puts around a sequence (BOS, [CLS] ... [SEP]).
         """
-        return backend.tokenize(text=text, tokenizer=tokenizer, add_special_tokens=_flag(add_special_tokens)).as_dict()
+        return tokenize_reply(
+            backend.tokenize(text=text, tokenizer=tokenizer, add_special_tokens=_flag(add_special_tokens))
+        )
 
     return tokenize
 
@@ -95,17 +107,7 @@ def _compare_endpoint(backend: Backend) -> Any:
         for result in backend.compare_steps(
             text=text, tokenizers=tokenizers, add_special_tokens=_flag(add_special_tokens)
         ):
-            yield {
-                "done": result.done,
-                "results": [
-                    {
-                        "tokenizer": r.info.key,
-                        "stats": r.stats.as_dict(),
-                        "differing": result.differing[n] if result.done else None,
-                    }
-                    for n, r in enumerate(result.results)
-                ],
-            }
+            yield compare_reply(result)
 
     return compare
 
@@ -121,41 +123,14 @@ def _decode_endpoint(backend: Backend) -> Any:
             tokenizer: a built-in key or a Hub repo id owner/name.
         """
         result = backend.decode(ids=ids, tokenizer=tokenizer)
-        return {"text": result.text, "tokens": [t.as_dict() for t in result.tokens]}
+        return decode_reply(result)
 
     return decode
 
 
 def _result_json(result: GenerationResult) -> dict[str, Any]:
     """A run (so far) as ``/generate`` and ``/branch`` send it."""
-    return {
-        "model": result.model,
-        "method": result.method,
-        "seed": result.seed,
-        "done": result.done,
-        "text": result.text,
-        "tokens": [
-            {
-                "id": t.id,
-                "text": t.text,
-                "piece": t.piece,
-                "prob": t.prob if t.prob is not None else t.raw_prob,
-                "raw_prob": t.raw_prob,
-            }
-            for t in result.tokens
-        ],
-        "beams": [{"text": b.text, "score": b.score} for b in result.beams],
-        "finish_reason": result.finish_reason,
-        "logprob": result.logprob,
-        "perplexity": result.perplexity,
-        "engine": result.engine,
-        "engine_reason": result.engine_reason,
-        "notes": list(result.notes),
-        "waiting": result.waiting,
-        "preparing": result.preparing,
-        "load_s": result.load_s,
-        "ttft_s": result.ttft_s,
-    }
+    return dict(generate_reply(result))
 
 
 def _generation_stream(
@@ -274,7 +249,9 @@ def _beam_tree_endpoint(backend: Backend, pool: dict[str, Any]) -> None:
                 longer max_new_tokens than 32 draws a search of 32 tokens and says so in notes.
             chat: wrap the prompt in the model's chat template.
         """
-        return backend.beam_tree(model=model, prompt=prompt, chat=_flag(chat, "chat"), params=params or {}).as_dict()
+        return beam_tree_reply(
+            backend.beam_tree(model=model, prompt=prompt, chat=_flag(chat, "chat"), params=params or {})
+        )
 
     _api(beam_tree_api, api_name="beam_tree", **pool)
 
@@ -314,7 +291,7 @@ def _arena_endpoint(backend: Backend, pool: dict[str, Any]) -> None:
             visitor=_visitor(request),
             engines=[str(e) for e in engines] if engines else None,
         ):
-            yield step.as_dict()
+            yield arena_reply(step)
 
     _api(arena_api, api_name="arena", **pool)
 
@@ -332,7 +309,7 @@ def _inside_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
             model: a built-in model key or a Hub causal-LM repo id owner/name.
             chat: score the prompt wrapped in the model's chat template.
         """
-        return backend.surprisal(model=model, prompt=prompt, chat=_flag(chat, "chat")).as_dict()
+        return surprisal_reply(backend.surprisal(model=model, prompt=prompt, chat=_flag(chat, "chat")))
 
     _api(surprisal_api, api_name="surprisal", **pool)
     _api(_next_token_endpoint(backend), api_name="next_token", **pool)
@@ -361,7 +338,7 @@ def _next_token_endpoint(backend: Backend) -> Any:
             probes: words or tokens, one per line, whose probability and rank every stage reports.
             position: the distribution after the prompt's first N tokens (0: after the whole prompt).
         """
-        return backend.next_token(
+        result = backend.next_token(
             model=model,
             prompt=prompt,
             chat=_flag(chat, "chat"),
@@ -369,6 +346,7 @@ def _next_token_endpoint(backend: Backend) -> Any:
             params=params or {},
             probes=probes or "",
             position=position,
-        ).as_dict()
+        )
+        return next_token_reply(result)
 
     return next_token_api
