@@ -1,4 +1,4 @@
-"""The public API's replies: their shapes (``schema``) and the one function that builds each (``replies``).
+"""The public API's replies: the one function that builds each (``replies``); their shapes are ``rsdemo.api_schema``.
 
 The page's named endpoints (``rsdemo.ui.endpoints``) and the CLI's ``--json`` both answer with these, so a reply
 has one definition and one builder; ``tests/test_api_replies.py`` checks that every builder's keys are its
