@@ -26,7 +26,7 @@ from rsdemo.core.errors import InputError, UnknownKeyError
 from rsdemo.core.runtime import detect_runtime
 from rsdemo.core.settings import Settings
 from rsdemo.decoding import METHODS, generation_config
-from rsdemo.generation import Capabilities, GenerationResult, TransformersEngine
+from rsdemo.generation import Capabilities, GenerationEngine, GenerationResult, TransformersEngine
 from rsdemo.generation.llamacpp_engine import LlamaCppEngine, teacher_forced_logits
 from rsdemo.generation.processors import apply, stages
 
@@ -36,7 +36,7 @@ CPU = detect_runtime(environ={}, cuda_available=False, mps_available=False)
 # --- the seam, with a fake engine -----------------------------------------------------------------------------
 
 
-class Fake:
+class Fake(GenerationEngine):
     """An engine that runs greedy only, on the CPU, and says what it was asked."""
 
     def __init__(self, *, missing: str | None = None) -> None:

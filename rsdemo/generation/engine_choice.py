@@ -1,8 +1,8 @@
 """Which engine runs a request, and which models there are: the engines' capabilities weighed, no run started.
 
 The engine asked for runs a request if it can, or the fastest that can; a model only the operator's server has
-runs there or nowhere. What only some engines have (a server's ``loaded``, ``exclusive``, ``serves``,
-``refuses``, ``config``, ``set_aside``) is asked through one small function each below.
+runs there or nowhere. Every engine answers every question (``GenerationEngine`` declares each with a default):
+``serving``, ``exclusive``, ``serves``, ``refuses``, ``config``, ``set_aside``; no attribute is guessed at.
 
 >>> resolve_key("hf:Qwen/Qwen2.5-0.5B", registry={"gpt2": None}, kind="model")
 'Qwen/Qwen2.5-0.5B'
@@ -35,39 +35,35 @@ __all__ = [
 ]
 
 
-def is_serving(engine: object) -> bool:
-    """Whether ``engine`` is the operator's server (it has ``loaded``): no weights here, no local slot."""
-    return hasattr(engine, "loaded")
+def is_serving(engine: GenerationEngine) -> bool:
+    """Whether ``engine`` is the operator's server (a ``ServingEngine``): no weights here, no local slot."""
+    return engine.serving
 
 
-def is_exclusive(engine: object, name: str) -> bool:
+def is_exclusive(engine: GenerationEngine, name: str) -> bool:
     """Whether ``engine`` alone has ``name`` (a model only the operator's server serves)."""
-    exclusive = getattr(engine, "exclusive", None)
-    return exclusive is not None and exclusive(name)
+    return engine.exclusive(name)
 
 
-def served_config(engine: object) -> Any:
+def served_config(engine: GenerationEngine) -> Any:
     """The server configuration of a serving engine (its ``config``), or None."""
-    return getattr(engine, "config", None)
+    return engine.config
 
 
-def model_refusal(engine: object, model: str) -> str | None:
+def model_refusal(engine: GenerationEngine, model: str) -> str | None:
     """Why ``engine`` does not serve ``model`` (its ``serves``), or None."""
-    serves = getattr(engine, "serves", None)
-    return serves(model) if serves is not None else None
+    return engine.serves(model)
 
 
-def method_refusal(engine: object, method: str, values: dict | None) -> str | None:
+def method_refusal(engine: GenerationEngine, method: str, values: dict | None) -> str | None:
     """Why ``engine`` cannot run ``method`` with these parameter values (its ``refuses``), or None."""
-    refuses = getattr(engine, "refuses", None)
-    return refuses(method=method, values=values or {}) if refuses is not None else None
+    return engine.refuses(method=method, values=values or {})
 
 
-def set_aside(engine: object, err: EngineFailedError) -> None:
+def set_aside(engine: GenerationEngine, err: EngineFailedError) -> None:
     """Set ``engine`` aside for the process after a crash of the machine's doing (its ``set_aside``)."""
-    set_aside = getattr(engine, "set_aside", None)
-    if err.machine and set_aside is not None:
-        set_aside(err)
+    if err.machine:
+        engine.set_aside(err)
 
 
 def refusal(engine: GenerationEngine, model: str, method: str, device: str, values: dict | None = None) -> str | None:

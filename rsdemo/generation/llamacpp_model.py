@@ -55,7 +55,13 @@ def prompt_batches(n: int) -> list[tuple[int, int]]:
 
 
 class LlamaCppModel:
-    """A GGUF model loaded by llama.cpp, its tokenizer, and a small pool of contexts (one per concurrent run)."""
+    """A GGUF model loaded by llama.cpp, its tokenizer, and a small pool of contexts (one per concurrent run).
+
+    ``extra`` (llama.cpp's extra buffer types, the weights repacked) is off unless asked for: on a CPU with AMX
+    llama.cpp's AMX buffer stops the process with an illegal instruction at the first decode, so a caller that
+    names nothing (a test, a benchmark) gets what runs on every CPU; the app passes
+    ``extra_buffers(settings.llamacpp_extra_buffers)``.
+    """
 
     def __init__(
         self,
@@ -67,7 +73,7 @@ class LlamaCppModel:
         adapter: Any,
         contexts: int,
         threads: int = 0,
-        extra: bool = True,
+        extra: bool = False,
     ) -> None:
         lib = _bindings()
         if lib is None:

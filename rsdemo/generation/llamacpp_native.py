@@ -161,7 +161,8 @@ def extra_buffers(setting: str, *, flags: frozenset[str] | None = None) -> bool:
     """Whether llama.cpp may repack the weights into its "extra buffer types" (``llamacpp_extra_buffers``).
 
     ``off`` (the default): never; on the AMD EPYC measured it was no slower (``benchmarks/README.md``), and on a
-    CPU with AMX llama.cpp's AMX buffer segfaults at the first decode (llama.cpp issue 20824). ``auto``: only on
+    CPU with AMX llama.cpp's AMX buffer (quantised weights such as Q4_1; F16 is not repacked) stops the process at
+    the first decode (llama.cpp issue 20824: SIGSEGV, or SIGILL on the Xeon with AMX measured). ``auto``: only on
     a CPU without AMX. ``on``: always.
     """
     if setting in ("on", "off"):
