@@ -22,15 +22,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .api import decode_reply, next_token_reply, surprisal_reply, tokenize_reply
-from .backend import Backend
-from .catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
-from .core.errors import InputError, RsdemoError
-from .core.settings import Settings, get_settings, settings_table
-from .decoding import COMMON_PARAMS, METHODS, Param
-from .generation import default_engines
-from .generation.servers import SERVER_KINDS
-from .loading import converted_checkpoint
+from ..api import decode_reply, next_token_reply, surprisal_reply, tokenize_reply
+from ..backend import Backend
+from ..catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER, MODELS, TOKENIZERS
+from ..core.errors import InputError, RsdemoError
+from ..core.settings import Settings, get_settings, settings_table
+from ..decoding import COMMON_PARAMS, METHODS, Param
+from ..generation import default_engines
+from ..generation.servers import SERVER_KINDS
+from ..loading import converted_checkpoint
 
 __all__ = ["main"]
 
