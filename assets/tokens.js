@@ -114,6 +114,11 @@ function select(tok) {
     });
     return;
   }
+  if (view.closest("#rs-view") && document.querySelector("#rs-explain-go")) {
+    // the Tokenize tab: "Why this split" replays this token (its index goes to Python through the panel's box)
+    setInput("#rs-explain-at input", data.first);
+    setTimeout(function () { document.querySelector("#rs-explain-go").click(); }, 150);
+  }
   caption.textContent = "Segment " + quoted(data.text) + " (token #" + data.first + ")";
   panel.appendChild(caption);
   panel.appendChild(table(["id", "piece", "bytes"], data.tokens.map(function (t) {

@@ -23,11 +23,18 @@ __all__ = [
     "EXAMPLE_IDS",
     "EXAMPLE_PARAMS",
     "EXAMPLE_PREFIX",
+    "EXAMPLE_LANGUAGE_TOKENIZERS",
     "EXAMPLE_STAGE_PARAMS",
     "NextTokenReply",
     "SurprisalReply",
     "EXAMPLE_TEXT",
     "EXAMPLE_TOKENIZERS",
+    "ExplainReply",
+    "MergeStepReply",
+    "SegmentationReply",
+    "VocabEntryReply",
+    "VocabReply",
+    "WordPieceStepReply",
     "GenerateReply",
     "GeneratedTokenReply",
     "BeamReply",
@@ -35,6 +42,8 @@ __all__ = [
     "StatsReply",
     "TokenReply",
     "TokenizeReply",
+    "LanguageCostReply",
+    "LanguageCostRow",
 ]
 
 EXAMPLE_TEXT = "Hello world! Tokenizers split text differently: unbelievable, 東京, 🙂."
@@ -45,6 +54,7 @@ EXAMPLE_ARENA_METHODS = ("greedy", "top_p")  # the /arena example
 EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
 EXAMPLE_PREFIX = (504, 3575)  # the /branch example: the embedded model's "The capital" after the prompt
 EXAMPLE_STAGE_PARAMS = {"top_p": 0.9, "temperature": 0.8}  # the /next_token example
+EXAMPLE_LANGUAGE_TOKENIZERS = ("gpt2", "o200k_base")  # the /language_cost example
 
 
 class StatsReply(TypedDict):
@@ -266,3 +276,106 @@ class BeamTreeReply(TypedDict):
     notes: list[str]
     beams: list[TreeBeamReply]
     nodes: list[TreeNodeReply]
+
+
+class LanguageCostRow(TypedDict):
+    """One tokenizer on one language's passage (``language`` "own": the caller's own text)."""
+
+    tokenizer: str
+    language: str
+    name: str
+    script: str
+    chars: int
+    bytes: int
+    tokens: int
+    relative_to_english: float | None  # None for the own text (not a translation)
+    chars_per_token: float | None
+    bytes_per_token: float | None
+    byte_fallback: int  # tokens that are <0xNN> byte pieces
+    unknown: int  # tokens that are the unknown token ([UNK], <unk>)
+    byte_fallback_share: float
+    unknown_share: float
+
+
+class LanguageCostReply(TypedDict):
+    """``/language_cost``: the same passage in many languages through each tokenizer."""
+
+    source: str
+    tokenizers: list[str]
+    rows: list[LanguageCostRow]
+
+
+class MergeStepReply(TypedDict):
+    """One BPE merge inside the token: left + right became merged; parts is the token after it."""
+
+    rank: int  # tiktoken: the merged token's rank; Hugging Face: the merge's line; SentencePiece: the piece's id
+    left: str
+    right: str
+    merged: str
+    parts: list[str]
+    score: float | None  # SentencePiece: the merged piece's score (the highest merges first)
+
+
+class SegmentationReply(TypedDict):
+    """Unigram: one segmentation of the chunk and its log-probability; chosen is the tokenizer's own."""
+
+    pieces: list[str]
+    ids: list[int]
+    log_prob: float
+    chosen: bool
+
+
+class WordPieceStepReply(TypedDict):
+    """WordPiece: the longest vocabulary entry at position (chars into the word), after tried longer ones."""
+
+    position: int
+    piece: str
+    token_id: int
+    tried: int
+
+
+class ExplainReply(TypedDict):
+    """``/explain``: why token index of the text is what it is (the replay of its tokenizer's algorithm)."""
+
+    tokenizer: str
+    family: str
+    kind: str  # bpe, sentencepiece-bpe, unigram, wordpiece, special or plain
+    index: int
+    token_id: int
+    piece: str
+    chunk: str
+    chunk_start: int
+    chunk_tokens: list[str]
+    position: int
+    start: list[str]
+    steps: list[MergeStepReply]
+    segmentations: list[SegmentationReply]
+    wordpiece: list[WordPieceStepReply]
+    byte_fallback: bool
+    agrees: bool
+    sentence: str
+    work: int
+    notes: list[str]
+
+
+class VocabEntryReply(TypedDict):
+    """One vocabulary entry: bytes as hex ("special" without bytes), text as the bytes spell it."""
+
+    id: int
+    piece: str
+    bytes: str
+    special: bool
+    text: str
+
+
+class VocabReply(TypedDict):
+    """``/vocab``: the entries found (at most the limit), how many matched in all, and a note."""
+
+    tokenizer: str
+    mode: str
+    query: str
+    vocab_size: int
+    entries: list[VocabEntryReply]
+    total: int
+    truncated: bool
+    note: str

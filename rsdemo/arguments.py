@@ -344,6 +344,15 @@ _ENGINE = _partial(
 )
 
 
+def _vocab_query(value: object) -> str:
+    """A vocabulary query: text, or a token id sent as a number (``mode="id"``); None is no query."""
+    if value is None:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text(value, name="query", field="query")
+
+
 def _prompt(doing: str) -> Callable[[object], str]:
     return _partial(text, name="prompt", blank=f"type a prompt {doing}", field="prompt")
 
@@ -368,6 +377,29 @@ ENDPOINTS: Mapping[str, Mapping[str, Check]] = MappingProxyType(
             "add_special_tokens": _SPECIAL,
         },
         "decode": {"ids": _ids, "tokenizer": _TOKENIZER},
+        "language_cost": {
+            "tokenizers": _partial(
+                keys,
+                name="tokenizers",
+                takes="tokenizer keys or Hub repo ids",
+                example='["gpt2", "o200k_base"]',
+                field="tokenizer",
+            ),
+            "text": _partial(text, name="text", field="text"),
+        },
+        "explain": {
+            "text": _partial(text, name="text", field="text"),
+            "tokenizer": _TOKENIZER,
+            "index": _partial(whole, name="index", minimum=0, also=" (the token's position, from 0)", field="index"),
+            "add_special_tokens": _SPECIAL,
+        },
+        "vocab": {
+            "tokenizer": _TOKENIZER,
+            "query": _vocab_query,
+            "mode": _partial(
+                key, name="mode", takes='one of "search", "id", "piece", "longest", "special"', optional=True
+            ),
+        },
         "generate": {
             "prompt": _prompt("to generate from"),
             "model": _MODEL,

@@ -32,6 +32,9 @@ def test_the_named_endpoints_are_the_api(client: Client) -> None:
         "/arena",
         "/branch",
         "/beam_tree",
+        "/language_cost",
+        "/explain",
+        "/vocab",
     }  # the page's own events are private
 
 
@@ -45,6 +48,9 @@ EXPECTED_KEYS = {
     "/arena": "'diverges_at'",
     "/branch": "'finish_reason'",
     "/beam_tree": "'status'",
+    "/language_cost": "'relative_to_english'",
+    "/explain": "'chunk_tokens'",
+    "/vocab": "'entries'",
 }
 
 
@@ -70,6 +76,9 @@ def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict)
             "next_token",
             "arena",
             "beam_tree",
+            "language_cost",
+            "explanation",
+            "vocabulary",
         }, name
         assert endpoint["description"], name
     tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]

@@ -67,6 +67,16 @@ def test_tokenizer_replies_match_their_typed_dicts(backend: Backend) -> None:
     decoded = replies.decode_reply(backend.decode(ids=[72, 105], tokenizer="byte"))
     assert_shape(decoded, schema.DecodeReply)
     assert decoded["text"] == "Hi" and [t["id"] for t in decoded["tokens"]] == [72, 105]
+    from rsdemo.tokenization.language_cost import measure
+
+    table = measure(service=backend.tokenization, tokenizers=["char", "byte"], own_text="é")
+    costs = replies.language_cost_reply(table)
+    assert_shape(costs, schema.LanguageCostReply)
+    own = [r for r in costs["rows"] if r["language"] == "own"]
+    assert [(r["tokenizer"], r["tokens"], r["relative_to_english"]) for r in own] == [
+        ("char", 1, None),
+        ("byte", 2, None),
+    ]
 
 
 def test_generation_and_insight_replies_match_their_typed_dicts(backend: Backend) -> None:
@@ -92,3 +102,17 @@ def test_generation_and_insight_replies_match_their_typed_dicts(backend: Backend
     tree_reply = replies.beam_tree_reply(tree)
     assert_shape(tree_reply, schema.BeamTreeReply)
     assert tree_reply["beams"] and tree_reply["nodes"]
+
+
+def test_explain_and_vocab_replies_match_their_typed_dicts(backend: Backend) -> None:
+    from rsdemo.tokenization.explain import explain_token
+    from rsdemo.tokenization.vocab import browse_vocab
+
+    for key, text, index in (("gpt2", "Hello world", 1), ("shakespeare-unigram", "to be", 1),
+                             ("bert-base-uncased", "unbelievably", 1), ("char", "hi", 0)):  # fmt: skip
+        why = explain_token(adapter=backend.adapter(key), key=key, family="", text=text, index=index)
+        assert_shape(replies.explain_reply(why), schema.ExplainReply)
+    found = browse_vocab(adapter=backend.adapter("gpt2"), key="gpt2", mode="search", query=" the", limit=3)
+    reply = replies.vocab_reply(found)
+    assert_shape(reply, schema.VocabReply)
+    assert len(reply["entries"]) == 3 and reply["truncated"]

@@ -10,11 +10,14 @@ from .replies import (
     beam_tree_reply,
     compare_reply,
     decode_reply,
+    explain_reply,
     generate_reply,
+    language_cost_reply,
     next_token_reply,
     surprisal_reply,
     token_reply,
     tokenize_reply,
+    vocab_reply,
 )
 
 __all__ = [
@@ -22,9 +25,12 @@ __all__ = [
     "beam_tree_reply",
     "compare_reply",
     "decode_reply",
+    "explain_reply",
     "generate_reply",
+    "language_cost_reply",
     "next_token_reply",
     "surprisal_reply",
     "token_reply",
     "tokenize_reply",
+    "vocab_reply",
 ]

@@ -18,11 +18,14 @@ from ..api_schema import (
     BeamTreeReply,
     CompareReply,
     DecodeReply,
+    ExplainReply,
     GenerateReply,
+    LanguageCostReply,
     NextTokenReply,
     SurprisalReply,
     TokenizeReply,
     TokenReply,
+    VocabReply,
 )
 
 __all__ = [
@@ -30,11 +33,14 @@ __all__ = [
     "beam_tree_reply",
     "compare_reply",
     "decode_reply",
+    "explain_reply",
     "generate_reply",
+    "language_cost_reply",
     "next_token_reply",
     "surprisal_reply",
     "token_reply",
     "tokenize_reply",
+    "vocab_reply",
 ]
 
 
@@ -117,4 +123,19 @@ def arena_reply(step: Any) -> ArenaReply:
 
 def beam_tree_reply(result: Any) -> BeamTreeReply:
     """``/beam_tree``: the returned beams (best first) and every node of the recorded search."""
+    return result.as_dict()
+
+
+def language_cost_reply(result: Any) -> LanguageCostReply:
+    """``/language_cost``: one row per tokenizer and language (``LanguageCostTable``)."""
+    return result.as_dict()
+
+
+def explain_reply(why: Any) -> ExplainReply:
+    """``/explain``: the replay of one token (``Explanation``)."""
+    return why.as_dict()
+
+
+def vocab_reply(result: Any) -> VocabReply:
+    """``/vocab``: a vocabulary browse (``VocabResult``)."""
     return result.as_dict()

@@ -4,10 +4,13 @@
     python -m rsdemo tokenize -t gpt2 "Hello world"
     echo "Hello world" | python -m rsdemo tokenize -t llama3 --json
     python -m rsdemo decode -t gpt2 "[15496, 995]"
+    python -m rsdemo explain -t gpt2 --index 1 "Hello unbelievable world"
+    python -m rsdemo vocab -t gpt2 --search " the"
     python -m rsdemo models
     python -m rsdemo generate -m smollm2-135m-instruct --method top_p --top-p 0.9 --seed 1 "Tell me a joke"
     python -m rsdemo surprisal "The cat sat on the mat."
     python -m rsdemo next-token --method top_p --top-p 0.9 --probe Paris "The capital of France is"
+    python -m rsdemo languages --tokenizers gpt2,llama3 --json
     python -m rsdemo settings
 
 Errors print one clear line on stderr and exit with status 2.
@@ -31,6 +34,11 @@ from ..decoding import COMMON_PARAMS, METHODS, Param
 from ..generation import default_engines
 from ..generation.servers import SERVER_KINDS
 from ..loading import converted_checkpoint
+from .explain import COMMANDS as EXPLAIN_COMMANDS
+from .explain import add_commands as add_explain_commands
+from .explain import run as run_explain
+from .export import add_export_flags, export_run, export_tokens
+from .languages import add_languages_command, run_languages
 
 __all__ = ["main"]
 
@@ -51,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tok.add_argument("--special", action="store_true", help="add the tokenizer's special tokens (BOS/CLS/SEP)")
     tok.add_argument("--json", action="store_true", help="print one JSON object: ids, segments, stats")
+    add_export_flags(tok)
     tok.add_argument("text", nargs="?", help="the text; read from standard input when omitted")
     dec = sub.add_parser("decode", help="decode token ids to text")
     dec.add_argument("-t", "--tokenizer", default=DEFAULT_TOKENIZER)
@@ -106,8 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print one JSON object: text, tokens (id, text, prob), ...")
     for param in _all_params():
         _add_param_flag(gen, param)
+    add_export_flags(gen)
     gen.add_argument("prompt", nargs="?", help="the prompt; read from standard input when omitted")
     _insight_commands(sub)
+    add_languages_command(sub)
+    add_explain_commands(sub)
     return parser
 
 
@@ -204,6 +216,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             result = backend.tokenize(
                 text=text, tokenizer=args.tokenizer, add_special_tokens=args.special, display_limit=None
             )
+            export_tokens(args, result)
             if args.json:
                 out.write(json.dumps(tokenize_reply(result), ensure_ascii=False) + "\n")
             else:
@@ -222,12 +235,16 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
                 where = "offline" if spec.source == "gguf" else f"Hub: {spec.repo_id}"
                 out.write(f"{key:<{width}}  {spec.params_m:>5}M  {where:<40}  {spec.label}\n")
             return 0
+        if args.command in EXPLAIN_COMMANDS:
+            return run_explain(args, backend, stdin, out)
         if args.command == "generate":
             return _generate(args, backend, stdin, out)
         if args.command == "surprisal":
             return _surprisal(args, backend, stdin, out)
         if args.command == "next-token":
             return _next_token(args, backend, stdin, out)
+        if args.command == "languages":
+            return run_languages(args, backend, out)
         if args.command == "checkpoint":
             out.write(f"{converted_checkpoint(key=args.model, settings=backend.settings)}\n")
             return 0
@@ -348,6 +365,7 @@ def _generate(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: Te
             streamed = len(text)
         final = result
     assert final is not None
+    export_run(args, final)
     if args.json:
         payload = {
             "model": final.model,

@@ -6,6 +6,7 @@ import html
 
 from ..catalog import MODELS, TOKENIZERS
 from ..decoding import COMMON_PARAMS, METHODS, Param
+from ..i18n import EN, text, translate
 from ..share import SHARE_LINK_CHARS
 
 __all__ = ["_about_markdown"]
@@ -20,43 +21,57 @@ def _md_cell(text: str) -> str:
     return html.escape(text, quote=False).replace("|", "\\|")
 
 
-def _param_summary(p: Param) -> str:
+def _param_summary(p: Param, lang: str = "en") -> str:
     """One parameter of a method as the About tab lists it: its label, range and default."""
+    key = f"param.{p.name}"
+    label = _t(key, p.label, lang) if p.label == EN.get(key) else translate(p.label, lang=lang)
     if p.kind == "bool":
-        return f"{p.label} (default {p.default})"
-    return f"{p.label} ({p.minimum}–{p.maximum}, default {p.default})"
+        return text("about.param_bool", lang=lang, label=label, default=translate(str(p.default), lang=lang))
+    return text("about.param_range", lang=lang, label=label, lo=p.minimum, hi=p.maximum, default=p.default)
 
 
-def _about_markdown() -> str:
-    """The whole tab."""
+def _t(key: str, english: str, lang: str) -> str:
+    """The catalog's ``key`` in ``lang`` where it has one, else ``english`` (catalog data with no translation)."""
+    return text(key, lang=lang) if key in EN else english
+
+
+def _about_markdown(lang: str = "en") -> str:
+    """The whole tab, in ``lang`` (``en`` or ``zh``); keys, names and numbers as they are."""
     rows = "\n".join(
-        f"| `{s.key}` | {_md_cell(s.family)} | {_md_cell(s.package or 'built in / assets')} | {_md_cell(s.licence)} "
-        f"| {_md_cell(s.notes)} |"
+        f"| `{s.key}` | {_md_cell(translate(s.family, lang=lang))} "
+        f"| {_md_cell(s.package or text('about.builtin', lang=lang))} | {_md_cell(translate(s.licence, lang=lang))} "
+        f"| {_md_cell(_t(f'tnote.{s.key}', s.notes, lang))} |"
         for s in TOKENIZERS.values()
     )
+    models = "\n".join(
+        f"| `{m.key}` | {text('about.embedded', lang=lang) if m.source == 'gguf' else 'Hub: ' + str(m.repo_id)} | "
+        f"{m.params_m}M | {m.licence} |"
+        for m in MODELS.values()
+    )
+    methods = "\n".join(
+        f"| `{m.key}` | {_t(f'method.{m.key}', m.label, lang)}{text('about.colon', lang=lang)}"
+        f"{_t(f'method.{m.key}.about', m.description, lang)} "
+        f"| {text('about.sep', lang=lang).join(_param_summary(p, lang) for p in m.params) or '—'} |"
+        for m in METHODS.values()
+    )
+    common = text("about.sep", lang=lang).join(
+        text(
+            "about.param_range",
+            lang=lang,
+            label=_t(f"param.{p.name}", p.label, lang),
+            lo=p.minimum,
+            hi=p.maximum,
+            default=p.default,
+        )
+        for p in COMMON_PARAMS
+    )
     return (
-        "## Built-in tokenizers (all offline)\n\n"
-        "| key | family | files from | licence | notes |\n|---|---|---|---|---|\n"
-        f"{rows}\n\n"
-        "Special-token strings typed in the text (such as `<|endoftext|>`) are read as special tokens, "
-        "as the models' own tokenizers do. *Add special tokens* adds what the tokenizer puts around a "
-        "sequence (Llama 3's `<|begin_of_text|>`, SentencePiece `<s>`, BERT's `[CLS]` … `[SEP]`).\n\n"
-        "Share links: `?tokenizer=KEY&text=...` opens the Tokenize tab with that text (`&special=1`, `&ws=1` "
-        "and `&show=pieces` or `&show=ids` set its options); `?compare=gpt2,llama3&text=...` opens the Compare "
-        f"tab with those tokenizers. The *Copy a share link* button keeps links within {SHARE_LINK_CHARS:,} "
-        "characters, and says how much of a longer text it kept.\n\n"
-        "## Models\n\n| key | source | parameters | licence |\n|---|---|---|---|\n"
-        + "\n".join(
-            f"| `{m.key}` | {'embedded (offline)' if m.source == 'gguf' else 'Hub: ' + str(m.repo_id)} | "
-            f"{m.params_m}M | {m.licence} |"
-            for m in MODELS.values()
-        )
-        + "\n\n## Decoding methods\n\n| key | method | parameters |\n|---|---|---|\n"
-        + "\n".join(
-            f"| `{m.key}` | {m.label}: {m.description} | {', '.join(_param_summary(p) for p in m.params) or '—'} |"
-            for m in METHODS.values()
-        )
-        + "\n\nEvery method also takes: "
-        + ", ".join(f"{p.label} ({p.minimum}–{p.maximum}, default {p.default})" for p in COMMON_PARAMS)
-        + ", and stop strings."
+        f"## {text('about.tokenizers', lang=lang)}\n\n{text('about.tok_head', lang=lang)}\n|---|---|---|---|---|\n"
+        f"{rows}\n\n{text('about.special', lang=lang)}\n\n"
+        f"{text('about.share', lang=lang, limit=f'{SHARE_LINK_CHARS:,}')}\n\n"
+        f"## {text('about.lang', lang=lang)}\n\n{text('about.lang_text', lang=lang)}\n\n"
+        f"## {text('about.models', lang=lang)}\n\n{text('about.model_head', lang=lang)}\n|---|---|---|---|\n"
+        f"{models}\n\n"
+        f"## {text('about.methods', lang=lang)}\n\n{text('about.method_head', lang=lang)}\n|---|---|---|\n{methods}\n\n"
+        + text("about.common", lang=lang, params=common)
     )

@@ -1,4 +1,4 @@
-"""The whole page: the title, the Hub line and five tabs, composed; then the page's own events, the light API
+"""The whole page: the title, the Hub line and six tabs, composed; then the page's own events, the light API
 endpoints and what a page load does (a share link's state, the engine list, the Hub's state)."""
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from .endpoints import _api_endpoints
 from .generate_tab import GenerateTab, _engine_choices
 from .hub import _hub_state
 from .inside_tab import InsideTab
+from .lang import LANG_SWITCH, tr, tr_texts
+from .languages_tab import LanguagesTab
 from .launch import asset_text
 from .serving import _light_pool
+from .share_export import wire_reopen, wire_shares
 from .tokenize_tab import TokenizeTab
 
 __all__ = ["build_demo"]
@@ -45,30 +48,34 @@ def from_url(request: gr.Request) -> tuple[Any, ...]:
 
 
 def build_demo(*, backend: Backend) -> gr.Blocks:
-    """The whole app: Tokenize, Compare, Generate, Inside and About tabs; the API endpoints named and typed."""
+    """The whole app: Tokenize, Compare, Languages, Generate, Inside and About tabs; the API endpoints named, typed."""
     choices = backend.tokenizer_choices()
     js_tokens = asset_text("tokens.js")
     hub_off = backend.hub_problem(probe=False)  # the configuration; the page's load also probes the Hub
     with gr.Blocks(title="rsdemo — inside language models") as demo:
-        gr.Markdown("# rsdemo — look inside language models\nSee exactly how text becomes tokens, and tokens text.")
+        gr.HTML(LANG_SWITCH, elem_id="rs-lang")
+        gr.Markdown(tr("page.title"))
         hub_note = gr.HTML(hub_header(hub_off), elem_id="rs-hub-note")
         with gr.Tabs() as tabs:
-            with gr.Tab("Tokenize", id="tokenize"):
+            with gr.Tab(tr("Tokenize"), id="tokenize"):
                 tok = TokenizeTab(backend, choices=choices, js_tokens=js_tokens, hub_off=hub_off)
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab(tr("Compare"), id="compare"):
                 cmp = CompareTab(backend, choices=choices, js_tokens=js_tokens)
-            with gr.Tab("Generate", id="generate"):
+            with gr.Tab("Languages", id="languages") as languages_tab:
+                languages = LanguagesTab(backend, choices=choices)
+            with gr.Tab(tr("Generate"), id="generate"):
                 gen = GenerateTab(backend, js_tokens)
-            with gr.Tab("Inside", id="inside"):
+            with gr.Tab(tr("Inside"), id="inside"):
                 inside = InsideTab(backend, js_tokens)
-            with gr.Tab("About", id="about"):
-                gr.Markdown(_about_markdown())
+            with gr.Tab(tr("About"), id="about"):
+                gr.Markdown(tr_texts("about.body", en=_about_markdown(), zh=_about_markdown(lang="zh")))
 
         light = _light_pool(backend.settings)
         tok.wire(light)
         cmp_args = cmp.event(light)
         cmp.btn.click(**cmp_args)
         _api_endpoints(backend, light)
+        languages.wire(light, tab=languages_tab)
         for control in cmp.controls:
             control.change(**cmp_args, trigger_mode="always_last")
         tok.wire_share()
@@ -90,4 +97,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             api_visibility="private",
             queue=False,
         )
+        # every view's "Copy link" and "Export"; a view= link's settings put back and its run run again
+        wire_shares(backend, tok=tok, cmp=cmp, gen=gen, inside=inside)
+        wire_reopen(demo, backend, tabs=tabs, gen=gen, inside=inside)
     return demo

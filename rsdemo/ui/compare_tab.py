@@ -12,6 +12,8 @@ from ..backend import Backend
 from ..core.errors import RsdemoError
 from ..render.page import COMPARE_COLUMNS, STALE, compare_outputs, field_note
 from .errors import _field_of, _user_errors
+from .lang import tr
+from .share_export import SharePanel
 from .tokenize_tab import SAMPLE_TEXT
 
 __all__ = ["DEFAULT_COMPARE", "CompareTab"]
@@ -30,7 +32,7 @@ class CompareTab:
             with gr.Column(scale=3, elem_classes=["rs-main"]):
                 self.text = gr.Textbox(
                     value=SAMPLE_TEXT,
-                    label="Text",
+                    label=tr("Text"),
                     lines=5,
                     max_lines=12,
                     elem_id="rs-cmp-text",
@@ -43,13 +45,13 @@ class CompareTab:
                     value=list(DEFAULT_COMPARE),
                     multiselect=True,
                     max_choices=settings.max_compare,
-                    label=f"Tokenizers ({settings.min_compare} to {settings.max_compare})",
+                    label=tr("cmp.tokenizers", lo=settings.min_compare, hi=settings.max_compare),
                     elem_id="rs-cmp-keys",
                 )
                 self.keys_note = gr.HTML(elem_id="rs-cmp-keys-note", elem_classes=["rs-note"])
-                self.special = gr.Checkbox(label="Add special tokens", value=False, elem_id="rs-cmp-special")
-                self.ws = gr.Checkbox(label="Show whitespace", value=False, elem_id="rs-cmp-ws")
-                self.btn = gr.Button("Compare", variant="primary", elem_id="rs-cmp-btn")
+                self.special = gr.Checkbox(label=tr("Add special tokens"), value=False, elem_id="rs-cmp-special")
+                self.ws = gr.Checkbox(label=tr("Show whitespace"), value=False, elem_id="rs-cmp-ws")
+                self.btn = gr.Button(tr("Compare"), variant="primary", elem_id="rs-cmp-btn")
         self.table = gr.Dataframe(
             headers=list(COMPARE_COLUMNS),
             interactive=False,
@@ -57,6 +59,7 @@ class CompareTab:
             elem_classes=["rs-desktop-only"],  # a phone gets the same rows as cards (compare_outputs)
         )
         self.view = gr.HTML(elem_id="rs-cmp-view", js_on_load=js_tokens)
+        self.exports = SharePanel(prefix="rs-cmp")
 
     @property
     def inputs(self) -> list[gr.components.Component]:

@@ -1,9 +1,9 @@
 """The named API endpoints, all in one place: plain data in, plain data out, each typed and checked (``ui.api``).
 
-``/tokenize``, ``/compare`` and ``/decode`` run in the light pool; ``/generate``, ``/branch``, ``/beam_tree``,
-``/arena``, ``/surprisal`` and ``/next_token`` in the generation pool. Each tab registers its endpoints where it
-wires its events (the order Gradio numbers them in). Every parameter has a default that works, so the calls the
-"Use via API" page shows run as shown.
+``/tokenize``, ``/compare``, ``/decode`` and ``/language_cost`` run in the light pool; ``/generate``, ``/branch``,
+``/beam_tree``, ``/arena``, ``/surprisal`` and ``/next_token`` in the generation pool. Each tab registers its
+endpoints where it wires its events (the order Gradio numbers them in). Every parameter has a default that works, so
+the calls the "Use via API" page shows run as shown.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ..api import (
     compare_reply,
     decode_reply,
     generate_reply,
+    language_cost_reply,
     next_token_reply,
     surprisal_reply,
     tokenize_reply,
@@ -26,6 +27,7 @@ from ..api import (
 from ..api_schema import (
     EXAMPLE_ARENA_METHODS,
     EXAMPLE_IDS,
+    EXAMPLE_LANGUAGE_TOKENIZERS,
     EXAMPLE_PARAMS,
     EXAMPLE_PREFIX,
     EXAMPLE_STAGE_PARAMS,
@@ -37,6 +39,7 @@ from ..api_schema import (
     CompareReply,
     DecodeReply,
     GenerateReply,
+    LanguageCostReply,
     NextTokenReply,
     SurprisalReply,
     TokenizeReply,
@@ -44,9 +47,12 @@ from ..api_schema import (
 from ..backend import Backend
 from ..catalog import DEFAULT_MODEL, DEFAULT_TOKENIZER
 from ..generation import GenerationResult
+from ..tokenization.language_cost import measure
 from .api import _api, _api_returns, _flag
 from .errors import _user_errors
+from .explain_panel import explain_endpoint
 from .serving import _paced, _visitor
+from .vocab_panel import vocab_endpoint
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -56,6 +62,7 @@ __all__ = [
     "_beam_tree_endpoint",
     "_generation_endpoints",
     "_inside_endpoints",
+    "_language_cost_endpoint",
     "_result_json",
 ]
 
@@ -64,10 +71,12 @@ INSIDE_PROMPT = "The capital of France is"
 
 
 def _api_endpoints(backend: Backend, pool: dict[str, Any]) -> None:
-    """The light endpoints (``/tokenize``, ``/compare``, ``/decode``), in this order."""
+    """The light endpoints (``/tokenize``, ``/compare``, ``/decode``, ``/explain``, ``/vocab``), in this order."""
     _api(_tokenize_endpoint(backend), api_name="tokenize", **pool)
     _api(_compare_endpoint(backend), api_name="compare", **pool)
     _api(_decode_endpoint(backend), api_name="decode", **pool)
+    _api(explain_endpoint(backend), api_name="explain", **pool)
+    _api(vocab_endpoint(backend), api_name="vocab", **pool)
 
 
 def _tokenize_endpoint(backend: Backend) -> Any:
@@ -350,3 +359,21 @@ def _next_token_endpoint(backend: Backend) -> Any:
         return next_token_reply(result)
 
     return next_token_api
+
+
+def _language_cost_endpoint(backend: Backend, pool: dict[str, Any]) -> None:
+    """``/language_cost`` (the Languages tab registers it)."""
+
+    @_api_returns(LanguageCostReply, "language_cost")
+    @_user_errors
+    def language_cost(tokenizers: list[str] = list(EXAMPLE_LANGUAGE_TOKENIZERS), text: str = ""):  # noqa: B006
+        """What a language costs: the same passage (UDHR Articles 1-3) in 32 languages through each tokenizer.
+
+        Args:
+            tokenizers: built-in keys or Hub repo ids, e.g. ["gpt2", "o200k_base"] (at most the server's loaded
+                tokenizer limit).
+            text: your own text, one more row with language "own" (up to 20,000 characters); "" for none.
+        """
+        return language_cost_reply(measure(service=backend.tokenization, tokenizers=tokenizers, own_text=text))
+
+    _api(language_cost, api_name="language_cost", **pool)

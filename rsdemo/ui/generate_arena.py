@@ -14,8 +14,10 @@ from ..render.page import field_note
 from ..render.page_runs import GEN_STALE, arena_views
 from .endpoints import _arena_endpoint
 from .errors import _user_errors
+from .lang import tr, tr_choices
 from .params import MethodPanel
 from .serving import _visitor
+from .share_export import SharePanel
 
 __all__ = ["ArenaPanel"]
 
@@ -24,28 +26,29 @@ class ArenaPanel:
     """The Method arena accordion (built in the Generate tab's main column) and its ``run_arena`` event."""
 
     def __init__(self, backend: Backend, js_tokens: str) -> None:
-        with gr.Accordion("Method arena: 2 to 4 methods side by side", open=False, elem_id="rs-arena"):
+        with gr.Accordion(tr("Method arena: 2 to 4 methods side by side"), open=False, elem_id="rs-arena"):
             self.methods = gr.Dropdown(
-                choices=backend.method_choices(),
+                choices=tr_choices(backend.method_choices()),
                 value=["greedy", "top_p", "beam"],
                 multiselect=True,
                 max_choices=4,
-                label="Methods (each with its defaults; the prompt, model, max new tokens, seed and penalties above)",
+                label=tr("arena.methods"),
                 elem_id="rs-arena-methods",
             )
             self.engines = gr.Dropdown(
                 choices=[(e.capabilities.label, name) for name, e in backend.engines.items()],
                 value=[],
                 multiselect=True,
-                label="Engines (optional)",
-                info="Two or more: every method runs on every engine, with the same seed: where a fast engine's "
-                "numbers part from transformers', the outputs part too",
+                label=tr("Engines (optional)"),
+                info=tr("arena.engines_info"),
                 elem_id="rs-arena-engines",
             )
-            self.go = gr.Button("Run side by side", elem_id="rs-arena-go")
+            self.go = gr.Button(tr("Run side by side"), elem_id="rs-arena-go")
             self.note = gr.HTML(elem_id="rs-arena-note", elem_classes=["rs-note"])
             self.table = gr.HTML(elem_id="rs-arena-table")
             self.view = gr.HTML(elem_id="rs-arena-view", js_on_load=js_tokens)
+            self.exports = SharePanel(prefix="rs-arena")
+        self.kept = gr.State(None)  # the last arena, for its export
 
     def wire(self, backend: Backend, panel: MethodPanel, *, settings: list[Any], pool: dict[str, Any]) -> None:
         """The button, then ``/arena``. ``settings``: the model, prompt and chat boxes (and the panel's common
@@ -54,7 +57,7 @@ class ArenaPanel:
         self.go.click(
             self.run_arena,
             [*settings, self.methods, self.engines, *panel.common_inputs],
-            [self.table, self.view, self.note],
+            [self.table, self.view, self.note, self.kept],
             api_visibility="private",
             show_progress="minimal",
             **pool,
@@ -85,6 +88,6 @@ class ArenaPanel:
                 visitor=_visitor(request),
                 engines=on or None,
             ):
-                yield (*arena_views(step), "")
+                yield (*arena_views(step), "", step)
         except RsdemoError as err:
-            yield "", GEN_STALE, field_note(err)
+            yield "", GEN_STALE, field_note(err), None

@@ -15,6 +15,7 @@ from ..generation.results import GeneratedToken
 from ..render.page import field_note
 from ..render.page_runs import branch_views
 from .errors import _user_errors
+from .lang import tr
 from .params import MethodPanel
 from .serving import _visitor
 
@@ -83,20 +84,21 @@ class BranchPanel:
     """The Branches accordion (built in the Generate tab's main column) and its ``run_branch`` event."""
 
     def __init__(self, js_tokens: str) -> None:
-        with gr.Accordion("Branches: continue from another candidate", open=True, elem_id="rs-branch"):
+        with gr.Accordion(tr("Branches: continue from another candidate"), open=True, elem_id="rs-branch"):
             gr.Markdown(
-                "Click a generated token, then one of its alternatives: the run continues from that "
-                "candidate with the same method, seed and engine, shown below. Branches branch too.",
+                tr("branch.legend"),
                 elem_classes=["rs-legend"],
             )
             with gr.Row():
                 # no precision / minimum: rsdemo checks them (run_branch), never rounding, beside the button
                 self.source = gr.Number(
-                    value=0, label="from run (0: the run above)", elem_id="rs-branch-from", min_width=120
+                    value=0, label=tr("from run (0: the run above)"), elem_id="rs-branch-from", min_width=120
                 )
-                self.at = gr.Number(value=1, label="at token #", elem_id="rs-branch-at", min_width=120)
-                self.token = gr.Textbox(label="token instead (id or text)", elem_id="rs-branch-token", min_width=160)
-                self.go = gr.Button("Branch", elem_id="rs-branch-go", min_width=100)
+                self.at = gr.Number(value=1, label=tr("at token #"), elem_id="rs-branch-at", min_width=120)
+                self.token = gr.Textbox(
+                    label=tr("token instead (id or text)"), elem_id="rs-branch-token", min_width=160
+                )
+                self.go = gr.Button(tr("Branch"), elem_id="rs-branch-go", min_width=100)
             self.note = gr.HTML(elem_id="rs-branch-note", elem_classes=["rs-note"])
             self.view = gr.HTML(elem_id="rs-branches", js_on_load=js_tokens)
 

@@ -35,8 +35,10 @@ from .generate_arena import ArenaPanel
 from .generate_branch import BranchPanel
 from .generate_tree import TreePanel
 from .hub import _model_info
+from .lang import tr, tr_choices
 from .params import MethodPanel
 from .serving import _generation_pool, _paced, _tell, _visitor
+from .share_export import SharePanel
 
 __all__ = ["GenerateTab", "_engine_choices"]
 
@@ -93,35 +95,43 @@ class GenerateTab:
 
     def _run_area(self, js_tokens: str) -> None:
         self.prompt = gr.Textbox(
-            value=DEFAULT_PROMPT, label="Prompt", lines=4, max_lines=12, elem_id="rs-prompt", elem_classes=["rs-first"]
+            value=DEFAULT_PROMPT,
+            label=tr("Prompt"),
+            lines=4,
+            max_lines=12,
+            elem_id="rs-prompt",
+            elem_classes=["rs-first"],
         )
         self.prompt_note = gr.HTML(elem_id="rs-prompt-note", elem_classes=["rs-note", "rs-first"])
         with gr.Row(elem_classes=["rs-after-side"]):
-            self.go = gr.Button("Generate", variant="primary", elem_id="rs-generate")
-            self.stop = gr.Button("Stop", variant="stop", elem_id="rs-stop")
+            self.go = gr.Button(tr("Generate"), variant="primary", elem_id="rs-generate")
+            self.stop = gr.Button(tr("Stop"), variant="stop", elem_id="rs-stop")
         self.gen_stats = gr.HTML(elem_id="rs-gen-stats")
         self.distribution = gr.Radio(
-            [("after the decoding filters", "filtered"), ("raw model", "raw")],
+            [(tr("after the decoding filters"), "filtered"), (tr("raw model"), "raw")],
             value="filtered",
-            label="Colour tokens by their probability",
+            label=tr("Colour tokens by their probability"),
             elem_id="rs-distribution",
         )
         self.second_box = gr.Checkbox(
             value=False,
-            label="Mark the tokens where transformers ranks another token first",
-            info="For a run on llama.cpp or a server: one forward pass of transformers over the run; near-ties "
-            "can fall the other way in other arithmetic",
+            label=tr("Mark the tokens where transformers ranks another token first"),
+            info=tr("gen.second_info"),
             elem_id="rs-second",
         )
         self.second_note = gr.HTML(elem_id="rs-second-note", elem_classes=["rs-note"])
         self.gen_view = gr.HTML(elem_id="rs-gen-view", js_on_load=js_tokens)
-        with gr.Accordion("Prompt as the model sees it", open=False):
+        self.exports = SharePanel(prefix="rs-gen")
+        with gr.Accordion(tr("Prompt as the model sees it"), open=False):
             self.prompt_seen = gr.Textbox(
-                label="Templated prompt (special tokens included)", lines=6, interactive=False, elem_id="rs-prompt-seen"
+                label=tr("Templated prompt (special tokens included)"),
+                lines=6,
+                interactive=False,
+                elem_id="rs-prompt-seen",
             )
             self.notes = gr.Markdown(elem_id="rs-gen-notes")
-        with gr.Accordion("Reproduce this run", open=False):
-            self.code = gr.Code(language="python", label="transformers code", elem_id="rs-code")
+        with gr.Accordion(tr("Reproduce this run"), open=False):
+            self.code = gr.Code(language="python", label=tr("transformers code"), elem_id="rs-code")
 
     def _settings(self) -> None:
         backend = self.backend
@@ -129,26 +139,29 @@ class GenerateTab:
         self.model = gr.Dropdown(
             choices=backend.model_choices_here(hub_problem=hub_off),
             value=DEFAULT_MODEL,
-            label="Model",
-            info=_model_info(hub_off),
+            label=tr("Model"),
+            info=tr(_model_info(hub_off)),
             allow_custom_value=True,
             elem_id="rs-model",
         )
         self.model_note = gr.HTML(elem_id="rs-model-note", elem_classes=["rs-note"])
         self.engine = gr.Dropdown(
-            choices=_engine_choices(backend),
+            choices=tr_choices(_engine_choices(backend)),
             value="",
-            label="Engine",
-            info="Automatic: the fastest engine that can run the method here",
+            label=tr("Engine"),
+            info=tr("gen.engine_info"),
             elem_id="rs-engine",
         )
-        self.chat = gr.Checkbox(value=True, label="Use the chat template", elem_id="rs-chat")
+        self.chat = gr.Checkbox(value=True, label=tr("Use the chat template"), elem_id="rs-chat")
         self.method = gr.Dropdown(
-            choices=backend.method_choices(), value="greedy", label="Decoding method", elem_id="rs-method"
+            choices=tr_choices(backend.method_choices()),
+            value="greedy",
+            label=tr("Decoding method"),
+            elem_id="rs-method",
         )
-        self.description = gr.Markdown(METHODS["greedy"].description, elem_id="rs-method-info")
+        self.description = gr.Markdown(tr(METHODS["greedy"].description), elem_id="rs-method-info")
         self.panel = MethodPanel(prefix="rs-p-", selected="greedy", common=COMMON_PARAMS)
-        self.stop_strings = gr.Textbox(label="Stop strings (one per line)", lines=2, elem_id="rs-stop-strings")
+        self.stop_strings = gr.Textbox(label=tr("Stop strings (one per line)"), lines=2, elem_id="rs-stop-strings")
         self.settings_note = gr.HTML(elem_id="rs-settings-note", elem_classes=["rs-note"])
 
     def _wire(self, pool: dict[str, Any]) -> None:
@@ -191,7 +204,7 @@ class GenerateTab:
     def show_method(self, key: str) -> list[Any]:
         """The chosen method's description, its parameters; the seed only for a method that samples."""
         spec = METHODS.get(key, None)
-        described = gr.update(value=spec.description if spec else "")
+        described = gr.update(value=tr(spec.description) if spec else "")
         return [described, gr.update(visible=key in SEEDED), *self.panel.shown(key)]
 
     @_user_errors

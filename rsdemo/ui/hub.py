@@ -15,6 +15,7 @@ import gradio as gr
 
 from ..backend import Backend
 from ..render.page import hub_header
+from .lang import tr
 
 __all__ = ["_hub_state", "_model_info", "_tokenizer_info"]
 
@@ -46,9 +47,11 @@ def _hub_state(backend: Backend) -> Callable[[], tuple[Any, ...]]:
         problem = backend.hub_problem()
         return (
             hub_header(problem),
-            gr.update(info=_tokenizer_info(problem)),
-            gr.update(choices=backend.model_choices_here(hub_problem=problem), info=_model_info(problem)),
-            gr.update(choices=backend.model_choices_here(hub_problem=problem), info=_model_info(problem, scored=True)),
+            gr.update(info=tr(_tokenizer_info(problem))),
+            gr.update(choices=backend.model_choices_here(hub_problem=problem), info=tr(_model_info(problem))),
+            gr.update(
+                choices=backend.model_choices_here(hub_problem=problem), info=tr(_model_info(problem, scored=True))
+            ),
         )
 
     return hub_state

@@ -19,8 +19,10 @@ from ..render.page_runs import GEN_STALE, STAGES_STALE
 from .endpoints import INSIDE_PROMPT, _inside_endpoints
 from .errors import _generation_notes, _user_errors
 from .hub import _model_info
+from .lang import tr, tr_choices
 from .params import MethodPanel
 from .serving import _generation_pool
+from .share_export import SharePanel
 
 __all__ = ["InsideTab"]
 
@@ -35,7 +37,7 @@ class InsideTab:
             with gr.Column(scale=3, elem_classes=["rs-main"]):
                 self.prompt = gr.Textbox(
                     value=INSIDE_PROMPT,
-                    label="Prompt",
+                    label=tr("Prompt"),
                     lines=3,
                     max_lines=10,
                     elem_id="rs-in-prompt",
@@ -43,13 +45,14 @@ class InsideTab:
                 )
                 self.prompt_note = gr.HTML(elem_id="rs-in-prompt-note", elem_classes=["rs-note", "rs-first"])
                 self.go = gr.Button(
-                    "Look inside", variant="primary", elem_id="rs-in-go", elem_classes=["rs-after-side"]
+                    tr("Look inside"), variant="primary", elem_id="rs-in-go", elem_classes=["rs-after-side"]
                 )
-                gr.Markdown("#### The next token, stage by stage")
+                gr.Markdown(tr("in.stages"))
                 self.stages_view = gr.HTML(elem_id="rs-in-stages")
-                gr.Markdown("#### The prompt, each token coloured by its probability given what precedes it")
+                gr.Markdown(tr("in.surprisal"))
                 self.stats = gr.HTML(elem_id="rs-in-stats")
                 self.view = gr.HTML(elem_id="rs-in-surprisal", js_on_load=js_tokens)
+                self.exports = SharePanel(prefix="rs-in")
             with gr.Column(scale=2, min_width=300, elem_classes=["rs-side"]):
                 self._settings()
         self._wire(_generation_pool(backend.settings))
@@ -60,32 +63,32 @@ class InsideTab:
         self.model = gr.Dropdown(
             choices=backend.model_choices_here(hub_problem=hub_off),
             value=DEFAULT_MODEL,
-            label="Model",
-            info=_model_info(hub_off, scored=True),
+            label=tr("Model"),
+            info=tr(_model_info(hub_off, scored=True)),
             allow_custom_value=True,
             elem_id="rs-in-model",
         )
         self.model_note = gr.HTML(elem_id="rs-in-model-note", elem_classes=["rs-note"])
-        self.chat = gr.Checkbox(
-            value=False, label="Use the chat template (the next token starts the answer)", elem_id="rs-in-chat"
-        )
+        self.chat = gr.Checkbox(value=False, label=tr("in.chat"), elem_id="rs-in-chat")
         self.method = gr.Dropdown(
-            choices=backend.method_choices(), value="top_p", label="Decoding method", elem_id="rs-in-method"
+            choices=tr_choices(backend.method_choices()),
+            value="top_p",
+            label=tr("Decoding method"),
+            elem_id="rs-in-method",
         )
         shared = [p for p in COMMON_PARAMS if p.name == "repetition_penalty"]
         self.panel = MethodPanel(prefix="rs-in-p-", selected="top_p", common=shared)
         self.position = gr.Number(
             value=0,
-            label="After token # (0: the whole prompt)",  # checked by rsdemo, not Gradio
-            info="The distribution at any point of the text: token numbers as in the view "
-            "below. A whole number from 0 up to the prompt's length",
+            label=tr("After token # (0: the whole prompt)"),  # checked by rsdemo, not Gradio
+            info=tr("in.position_info"),
             elem_id="rs-in-position",
         )
         self.probes = gr.Textbox(
-            label="Probe words or tokens (one per line)",
+            label=tr("Probe words or tokens (one per line)"),
             value="Paris\nLondon",
             lines=2,
-            info="Their probability and rank at every stage, even outside the top 10",
+            info=tr("in.probes_info"),
             elem_id="rs-in-probes",
         )
         self.settings_note = gr.HTML(elem_id="rs-in-settings-note", elem_classes=["rs-note"])

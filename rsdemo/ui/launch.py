@@ -17,6 +17,7 @@ from typing import Any
 import gradio as gr
 
 from ..core.settings import Settings
+from .lang import head_html, page_i18n
 
 __all__ = ["ASSETS", "asset_text", "configure_queue", "launch_options", "skip_absent_matplotlib"]
 
@@ -36,8 +37,13 @@ def asset_text(name: str) -> str:
 
 
 def launch_options() -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch`` (Gradio 6 takes css/theme there)."""
-    return {"css": asset_text("style.css"), "theme": gr.themes.Soft(), "head": _HEAD}
+    """Keyword arguments for ``demo.launch`` (Gradio 6 takes css/theme there); after ``build_demo`` (``i18n``)."""
+    return {
+        "css": asset_text("style.css"),
+        "theme": gr.themes.Soft(),
+        "head": _HEAD + head_html(),
+        "i18n": page_i18n(),
+    }
 
 
 def skip_absent_matplotlib() -> bool:

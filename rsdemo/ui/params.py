@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from ..decoding import METHODS, Param
+from .lang import tr
 
 __all__ = ["MethodPanel", "_param_component"]
 
@@ -21,18 +22,20 @@ __all__ = ["MethodPanel", "_param_component"]
 def _param_component(param: Param, *, elem_id: str) -> gr.components.Component:
     """A slider / checkbox / number built from a preset's parameter (its one source of truth)."""
     if param.kind == "bool":
-        return gr.Checkbox(value=bool(param.default), label=param.label, info=param.info or None, elem_id=elem_id)
+        return gr.Checkbox(
+            value=bool(param.default), label=tr(param.label), info=tr(param.info) or None, elem_id=elem_id
+        )
     if param.name == "seed":
         # no precision / minimum / maximum: Gradio would round 1.5 to 2 or refuse -1 with a toast of its own;
         # rsdemo checks the value (Param.check) and says what is wrong beside the settings; the range is in the help
-        return gr.Number(value=param.default, label=param.label, info=param.help, elem_id=elem_id)
+        return gr.Number(value=param.default, label=tr(param.label), info=tr(param.help), elem_id=elem_id)
     return gr.Slider(
         minimum=param.minimum,
         maximum=param.maximum,
         step=param.step,
         value=param.default,
-        label=param.label,
-        info=param.info or None,
+        label=tr(param.label),
+        info=tr(param.info) or None,
         elem_id=elem_id,
     )
 

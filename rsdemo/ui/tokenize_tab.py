@@ -16,8 +16,12 @@ from ..render import render_decode, render_stats, render_token_view
 from ..render.page import STALE, field_note, ids_note, ids_text, notice
 from ..share import SHARE_LINK_CHARS, VIEW_MODES
 from .errors import _field_of, _user_errors
+from .explain_panel import ExplainPanel
 from .hub import _tokenizer_info
+from .lang import tr
 from .serving import _tell
+from .share_export import SharePanel
+from .vocab_panel import VocabPanel
 
 __all__ = ["SAMPLE_TEXT", "TokenizeTab", "_ids_download"]
 
@@ -91,27 +95,37 @@ class TokenizeTab:
         with gr.Row(elem_classes=["rs-split"]):
             with gr.Column(scale=3, elem_classes=["rs-main"]):
                 self.text = gr.Textbox(
-                    value=SAMPLE_TEXT, label="Text", lines=6, max_lines=16, elem_id="rs-text", elem_classes=["rs-first"]
+                    value=SAMPLE_TEXT,
+                    label=tr("Text"),
+                    lines=6,
+                    max_lines=16,
+                    elem_id="rs-text",
+                    elem_classes=["rs-first"],
                 )
                 self.text_note = gr.HTML(elem_id="rs-text-note", elem_classes=["rs-note", "rs-first"])
                 self.stats = gr.HTML(elem_id="rs-stats")
                 self.view = gr.HTML(elem_id="rs-view", js_on_load=js_tokens)
+                self.exports = SharePanel(prefix="rs-tok", link=False)
             with gr.Column(scale=1, min_width=260, elem_classes=["rs-side"]):
                 self._side(choices, hub_off)
-        with gr.Accordion("Token ids", open=False):
+        self.explain = ExplainPanel()
+        self.vocab = VocabPanel()
+        with gr.Accordion(tr("Token ids"), open=False):
             self.ids_box = gr.Textbox(
-                label="Ids", lines=3, max_lines=10, interactive=False, buttons=["copy"], elem_id="rs-ids"
+                label=tr("Ids"), lines=3, max_lines=10, interactive=False, buttons=["copy"], elem_id="rs-ids"
             )
             self.ids_note = gr.HTML(elem_id="rs-ids-note", elem_classes=["rs-note"])
             self.ids_file = gr.DownloadButton(
-                "Download all ids (JSON)", visible=False, size="sm", elem_id="rs-ids-download"
+                tr("Download all ids (JSON)"), visible=False, size="sm", elem_id="rs-ids-download"
             )
-        with gr.Accordion("Decode ids to text", open=True):
+        with gr.Accordion(tr("Decode ids to text"), open=True):
             with gr.Row():
-                self.decode_in = gr.Textbox(label="Ids", placeholder="[15496, 995]", scale=3, elem_id="rs-decode-in")
-                self.decode_btn = gr.Button("Decode", scale=1, elem_id="rs-decode-btn")
+                self.decode_in = gr.Textbox(
+                    label=tr("Ids"), placeholder="[15496, 995]", scale=3, elem_id="rs-decode-in"
+                )
+                self.decode_btn = gr.Button(tr("Decode"), scale=1, elem_id="rs-decode-btn")
             self.decode_note = gr.HTML(elem_id="rs-decode-note", elem_classes=["rs-note"])
-            self.decoded = gr.Textbox(label="Text", interactive=False, elem_id="rs-decoded")
+            self.decoded = gr.Textbox(label=tr("Text"), interactive=False, elem_id="rs-decoded")
             self.decoded_view = gr.HTML(elem_id="rs-decoded-view")
         self.event: dict[str, Any] = {}
 
@@ -119,20 +133,25 @@ class TokenizeTab:
         self.tokenizer = gr.Dropdown(
             choices=choices,
             value=DEFAULT_TOKENIZER,
-            label="Tokenizer",
-            info=_tokenizer_info(hub_off),
+            label=tr("Tokenizer"),
+            info=tr(_tokenizer_info(hub_off)),
             allow_custom_value=True,
             filterable=True,
             elem_id="rs-tokenizer",
         )
         self.tok_note = gr.HTML(elem_id="rs-tokenizer-note", elem_classes=["rs-note"])
-        self.special = gr.Checkbox(label="Add special tokens (BOS / CLS / SEP)", value=False, elem_id="rs-special")
+        self.special = gr.Checkbox(label=tr("Add special tokens (BOS / CLS / SEP)"), value=False, elem_id="rs-special")
         self.whitespace = gr.Checkbox(
-            label="Show whitespace and invisible characters", value=False, elem_id="rs-whitespace"
+            label=tr("Show whitespace and invisible characters"), value=False, elem_id="rs-whitespace"
         )
-        self.show_mode = gr.Radio(list(VIEW_MODES), value="text", label="Each token shows", elem_id="rs-show")
-        self.share = gr.Button("Copy a share link", size="sm", elem_id="rs-share")
-        self.share_url = gr.Textbox(label="Share link", interactive=False, elem_id="rs-share-url", buttons=["copy"])
+        self.show_mode = gr.Radio(
+            [(tr(f"tok.show.{m}"), m) for m in VIEW_MODES],
+            value="text",
+            label=tr("Each token shows"),
+            elem_id="rs-show",
+        )
+        self.share = gr.Button(tr("Copy a share link"), size="sm", elem_id="rs-share")
+        self.share_url = gr.Textbox(label=tr("Share link"), interactive=False, elem_id="rs-share-url", buttons=["copy"])
         self.share_note = gr.HTML(elem_id="rs-share-note", elem_classes=["rs-note"])
 
     @property
@@ -153,6 +172,8 @@ class TokenizeTab:
         decode_outputs = [self.decoded, self.decoded_view, self.decode_note]
         self.decode_btn.click(self.decode_view, [self.decode_in, self.tokenizer], decode_outputs, **page)
         self.decode_in.submit(self.decode_view, [self.decode_in, self.tokenizer], decode_outputs, **page)
+        self.explain.wire(self.backend, text=self.text, tokenizer=self.tokenizer, special=self.special, page=page)
+        self.vocab.wire(self.backend, tokenizer=self.tokenizer, page=page)
 
     def wire_share(self) -> None:
         """The share button: a link to this tab as it is, made and copied in the browser (no server call)."""
