@@ -46,3 +46,31 @@ def server_url(backend: Backend):
     )
     yield url.rstrip("/")
     demo.close()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, driven by Playwright for Python (never a downloaded browser)."""
+    import os
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("RSDEMO_CHROMIUM") or shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: run `bash scripts/setup.sh --dev`")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -4,7 +4,6 @@ token; the vocabulary browser shows its hits. Desktop and phone sizes; screensho
 from __future__ import annotations
 
 import pytest
-from test_browser import browser  # noqa: F401 (the module's chromium fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

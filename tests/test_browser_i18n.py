@@ -10,24 +10,6 @@ import pytest
 from rsdemo.catalog import MODELS, TOKENIZERS
 from rsdemo.decoding import COMMON_PARAMS, METHODS
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's chromium, headless, as tests/test_browser.py starts it."""
-    import os
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("RSDEMO_CHROMIUM") or shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: run `bash scripts/setup.sh --dev`")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        yield launched
-        launched.close()
-
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 TABS = ("tokenize", "compare", "generate", "inside", "about")

@@ -4,7 +4,6 @@ cells say what the numbers table says, the visitor's own text is a row, and bad 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 SHOTS = Path(os.environ.get("RSDEMO_SHOTS", str(ARTIFACTS)))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = os.environ.get("RSDEMO_CHROMIUM") or shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: run `bash scripts/setup.sh --dev`")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, server_url: str, size: str):

@@ -8,8 +8,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.test_browser import browser  # noqa: F401  (the module's chromium)
-
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 SHOTS = Path("/tmp")
 
