@@ -9,7 +9,7 @@ results.py  the frozen result types
 >>> why = explain_token(adapter=load_tokenizer(key="gpt2"), key="gpt2", family="byte-level BPE",
 ...                     text="Hello world", index=1)
 >>> why.chunk, why.piece, why.steps[-1].parts
-('Ġworld', 'Ġworld', ('Ġworld',))
+(' world', 'Ġworld', ('Ġworld',))
 """
 
 from __future__ import annotations
