@@ -152,7 +152,7 @@ def raw_call(engine: TokenizerAdapter) -> Callable[[str], list[int]]:
     engine (one with an ``_inner`` engine, such as the NFC wrapper Qwen gets) is unwrapped; when it
     normalises, raw normalises the same way first (``unicodedata.normalize``), as the model's own code does.
     """
-    inner = getattr(engine, "_inner", None)
+    inner = getattr(engine, "inner", None)
     if inner is not None:
         inner_call = raw_call(inner)
         form = "NFC" if type(engine).__name__ == "NFCAdapter" else getattr(engine, "normalization", None)
@@ -160,12 +160,12 @@ def raw_call(engine: TokenizerAdapter) -> Callable[[str], list[int]]:
             return lambda text: inner_call(unicodedata.normalize(form, text))
         return inner_call
     if isinstance(engine, TiktokenAdapter):
-        enc = engine._enc
+        enc = engine.encoding
         return lambda text: enc.encode(text, allowed_special="all")
     if isinstance(engine, SentencePieceAdapter):
-        return engine._sp.encode
+        return engine.processor.encode
     if isinstance(engine, HFAdapter):
-        tok = engine._tok
+        tok = engine.tokenizer
         return lambda text: tok.encode(text, add_special_tokens=False).ids
     if isinstance(engine, ByteAdapter):
         return lambda text: list(text.encode())

@@ -171,10 +171,10 @@ def test_vocab_agrees_with_the_tokenizer(loaded: Backend, key: str) -> None:
 def test_vocab_uses_the_libraries_own_maps(loaded: Backend) -> None:
     gpt2 = browse_vocab(adapter=loaded.adapter("gpt2"), key="gpt2", mode="piece", query="Ġworld").entries
     assert [e.id for e in gpt2] == [995]
-    sp = loaded.adapter("mistral-v1")._sp
+    sp = loaded.adapter("mistral-v1").processor
     (entry,) = browse_vocab(adapter=loaded.adapter("mistral-v1"), key="mistral-v1", mode="piece", query="▁the").entries
     assert entry.id == sp.piece_to_id("▁the")
-    tok = loaded.adapter("bert-base-uncased")._tok
+    tok = loaded.adapter("bert-base-uncased").tokenizer
     (entry,) = browse_vocab(
         adapter=loaded.adapter("bert-base-uncased"), key="bert", mode="piece", query="##ing"
     ).entries

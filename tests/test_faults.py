@@ -184,7 +184,7 @@ def test_a_model_that_fails_to_load_leaves_the_cache_consistent(settings: Settin
 @pytest.fixture(scope="module")
 def gguf_tokenizer_json(settings: Settings) -> str:
     """The SmolLM2 tokenizer read out of its GGUF once (the real path); tests below reread it from this."""
-    return load_tokenizer(key="smollm2", settings=settings)._tok.to_str()
+    return load_tokenizer(key="smollm2", settings=settings).tokenizer.to_str()
 
 
 @pytest.fixture

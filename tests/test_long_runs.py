@@ -49,7 +49,7 @@ CONTEXTS = [
 
 def _tiktoken(backend: Backend, key: str):
     engine = backend.adapter(key)
-    return getattr(engine, "_inner", engine)._enc
+    return getattr(engine, "inner", engine).encoding
 
 
 def _reference(enc, text: str) -> list[int]:

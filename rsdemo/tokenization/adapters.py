@@ -146,7 +146,7 @@ class TiktokenAdapter:
     lossless = True
 
     def __init__(self, encoding: tiktoken.Encoding, *, bos_id: int | None = None, long_run: int = LONG_RUN) -> None:
-        self._enc = encoding
+        self.encoding = encoding
         self._bos = bos_id
         self.long_run = long_run
         specials = encoding._special_tokens
@@ -161,7 +161,7 @@ class TiktokenAdapter:
         self._lengths = lengths
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
-        ids = encode_long_runs(self._enc, text, long_run=self.long_run).tolist()
+        ids = encode_long_runs(self.encoding, text, long_run=self.long_run).tolist()
         if add_special_tokens and self._bos is not None:
             ids.insert(0, self._bos)
         return ids
@@ -169,7 +169,7 @@ class TiktokenAdapter:
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
-        ids = encode_long_runs(self._enc, text, long_run=self.long_run)
+        ids = encode_long_runs(self.encoding, text, long_run=self.long_run)
         window = ids if limit is None else ids[:limit]
         offsets = _offsets_from_lengths(text, self._lengths[window])
         if add_special_tokens and self._bos is not None:
@@ -181,22 +181,22 @@ class TiktokenAdapter:
         if token_id in self._special_by_id:
             return self._special_by_id[token_id]
         table = byte_to_unicode()
-        return "".join(table[b] for b in self._enc.decode_single_token_bytes(token_id))
+        return "".join(table[b] for b in self.encoding.decode_single_token_bytes(token_id))
 
     def token_bytes(self, token_id: int) -> bytes | None:
         if token_id in self.special_ids:
             return None
-        return self._enc.decode_single_token_bytes(token_id)
+        return self.encoding.decode_single_token_bytes(token_id)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._enc.decode(list(ids), errors="replace")
+        return self.encoding.decode(list(ids), errors="replace")
 
     def has_id(self, token_id: int) -> bool:
         """Whether ``token_id`` is in the vocabulary (cl100k_base has unused ids)."""
         if token_id in self.special_ids:
             return True
         try:
-            self._enc.decode_single_token_bytes(token_id)
+            self.encoding.decode_single_token_bytes(token_id)
         except (KeyError, ValueError, OverflowError):
             return False
         return True
@@ -214,7 +214,7 @@ class SentencePieceAdapter:
     def __init__(self, processor: sentencepiece.SentencePieceProcessor, *, add_bos: bool, lossless: bool) -> None:
         from sentencepiece import sentencepiece_model_pb2
 
-        self._sp = processor
+        self.processor = processor
         self._add_bos = add_bos and processor.bos_id() >= 0
         self.vocab_size = processor.get_piece_size()
         self.special_ids = frozenset(i for i in range(self.vocab_size) if processor.is_control(i))
@@ -234,7 +234,7 @@ class SentencePieceAdapter:
         self._unk = processor.unk_id()
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
-        return self._sp.encode(text, add_bos=add_special_tokens and self._add_bos)
+        return self.processor.encode(text, add_bos=add_special_tokens and self._add_bos)
 
     def _offsets_from_ids(self, text: str, ids: np.ndarray, limit: int | None) -> Offsets | None:
         if not self._fixed_lengths or "\u2581" in text:
@@ -258,7 +258,7 @@ class SentencePieceAdapter:
         n = len(ids) if limit is None else min(limit, len(ids))
         length = len(text) if limit is None else int(len(text) * (n + 64) / max(len(ids), 1) * 1.5) + 256
         while True:
-            pieces = self._sp.encode(text[:length], return_type="proto").pieces
+            pieces = self.processor.encode(text[:length], return_type="proto").pieces
             whole = length >= len(text)
             if whole or (len(pieces) > n + 16 and [p.id for p in pieces[:n]] == ids[:n].tolist()):
                 window = pieces[:n]
@@ -271,20 +271,20 @@ class SentencePieceAdapter:
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
         # the proto API refuses add_bos, so the BOS is put in front here, covering no text
-        ids = self._sp.encode(text, return_type="numpy")
+        ids = self.processor.encode(text, return_type="numpy")
         offsets = self._offsets_from_ids(text, ids, limit)
         if offsets is None:
             offsets = self._offsets_from_proto(text, ids, limit)
         if add_special_tokens and self._add_bos:
-            ids, offsets = _with_bos(ids, offsets, self._sp.bos_id())
+            ids, offsets = _with_bos(ids, offsets, self.processor.bos_id())
             offsets = offsets if limit is None else offsets[:limit]
         return ids, offsets
 
     def piece(self, token_id: int) -> str:
-        return self._sp.id_to_piece(token_id)
+        return self.processor.id_to_piece(token_id)
 
     def token_bytes(self, token_id: int) -> bytes | None:
-        sp = self._sp
+        sp = self.processor
         if sp.is_control(token_id) or sp.is_unknown(token_id):
             return None
         piece = sp.id_to_piece(token_id)
@@ -293,7 +293,7 @@ class SentencePieceAdapter:
         return piece.replace("\u2581", " ").encode("utf-8")
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._sp.decode(list(ids))
+        return self.processor.decode(list(ids))
 
     def has_id(self, token_id: int) -> bool:
         return 0 <= token_id < self.vocab_size
@@ -305,7 +305,7 @@ class HFAdapter:
     def __init__(self, tokenizer: tokenizers.Tokenizer, *, lossless: bool) -> None:
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        self._tok = tokenizer
+        self.tokenizer = tokenizer
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         added = tokenizer.get_added_tokens_decoder()
         self.special_ids = frozenset(i for i, t in added.items() if t.special)
@@ -316,24 +316,24 @@ class HFAdapter:
         self._wordpiece = type(tokenizer.model).__name__ == "WordPiece"
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
-        return self._tok.encode(text, add_special_tokens=add_special_tokens).ids
+        return self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
-        enc = self._tok.encode(text, add_special_tokens=add_special_tokens)
+        enc = self.tokenizer.encode(text, add_special_tokens=add_special_tokens)
         ids = enc.ids
         offsets = enc.offsets if limit is None else enc.offsets[:limit]
         flat = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets))
         return np.fromiter(ids, dtype=np.int64, count=len(ids)), flat.reshape(-1, 2)
 
     def piece(self, token_id: int) -> str:
-        return self._tok.id_to_token(token_id) or ""
+        return self.tokenizer.id_to_token(token_id) or ""
 
     def token_bytes(self, token_id: int) -> bytes | None:
         if token_id in self.special_ids:
             return None
-        piece = self._tok.id_to_token(token_id)
+        piece = self.tokenizer.id_to_token(token_id)
         if piece is None:
             return None
         if self._byte_level:
@@ -345,10 +345,10 @@ class HFAdapter:
         return piece.replace("\u2581", " ").encode("utf-8")
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._tok.decode(list(ids), skip_special_tokens=False)
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
 
     def has_id(self, token_id: int) -> bool:
-        return self._tok.id_to_token(token_id) is not None
+        return self.tokenizer.id_to_token(token_id) is not None
 
 
 class CharAdapter:
@@ -453,19 +453,19 @@ class NFCAdapter:
     """Wraps an adapter whose tokenizer normalises to NFC first (Qwen's does), keeping offsets on the input."""
 
     def __init__(self, inner: TokenizerAdapter) -> None:
-        self._inner = inner
+        self.inner = inner
         self.vocab_size = inner.vocab_size
         self.special_ids = inner.special_ids
         self.lossless = False  # "e\u0301" comes back as "é"
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
-        return self._inner.encode(unicodedata.normalize("NFC", text), add_special_tokens=add_special_tokens)
+        return self.inner.encode(unicodedata.normalize("NFC", text), add_special_tokens=add_special_tokens)
 
     def encode_with_offsets(
         self, text: str, *, add_special_tokens: bool, limit: int | None = None
     ) -> tuple[np.ndarray, Offsets]:
         normalised, spans = nfc_with_spans(text)
-        ids, offsets = self._inner.encode_with_offsets(normalised, add_special_tokens=add_special_tokens, limit=limit)
+        ids, offsets = self.inner.encode_with_offsets(normalised, add_special_tokens=add_special_tokens, limit=limit)
         if spans is None:
             return ids, offsets
         # each normalised char maps to the input run it came from; one extra entry for "past the end"
@@ -477,13 +477,13 @@ class NFCAdapter:
         return ids, np.stack([mapped_start, mapped_end], axis=1)
 
     def piece(self, token_id: int) -> str:
-        return self._inner.piece(token_id)
+        return self.inner.piece(token_id)
 
     def token_bytes(self, token_id: int) -> bytes | None:
-        return self._inner.token_bytes(token_id)
+        return self.inner.token_bytes(token_id)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._inner.decode(ids)
+        return self.inner.decode(ids)
 
     def has_id(self, token_id: int) -> bool:
-        return self._inner.has_id(token_id)
+        return self.inner.has_id(token_id)

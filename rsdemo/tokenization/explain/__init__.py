@@ -158,7 +158,7 @@ def _by_offsets(
     at: int,
 ) -> Explanation:  # fmt: skip
     """BPE and Unigram: the chunk that holds the token's first character, found from the tokenizer's offsets."""
-    inner = getattr(adapter, "_inner", adapter)
+    inner = getattr(adapter, "inner", adapter)
     _, offsets = inner.encode_with_offsets(text, add_special_tokens=False, limit=at + 1)
     char = int(offsets[at][0]) + (1 if library.kind.startswith("sp-") and library.tables["dummy_prefix"] else 0)
     found = next((c for c in chunks if c[0] <= char < c[1] or (c[3] and c[0] == char)), None)

@@ -2,8 +2,9 @@
 
 A chunk is ``(start, end, text, special)``: ``[start, end)`` is its char span in the (normalised) text (``text``
 may be longer: Hugging Face's byte-level pre-tokenizer writes each byte as a character), ``special`` marks a
-special or added token matched whole before any splitting. The libraries' own objects are read from the adapters
-(``Library`` below): this module is the one place that knows their private attribute names.
+special or added token matched whole before any splitting. The libraries' own objects come from the adapters'
+public attributes (``encoding``, ``processor``, ``tokenizer``, ``inner``); the private tables inside them (tiktoken's
+ranks and pattern) are read here only (``Library`` below).
 
 >>> list(sentencepiece_chunks("▁Hello▁▁world"))
 [(0, 6, '▁Hello', False), (6, 13, '▁▁world', False)]
@@ -51,9 +52,9 @@ def library_of(adapter: TokenizerAdapter) -> Library:
 
 def _library(adapter: TokenizerAdapter) -> Library:
     nfc = isinstance(adapter, NFCAdapter)
-    inner = adapter._inner if nfc else adapter  # type: ignore[attr-defined]
+    inner = adapter.inner if isinstance(adapter, NFCAdapter) else adapter
     if isinstance(inner, TiktokenAdapter):
-        enc = inner._enc
+        enc = inner.encoding
         specials = sorted(enc._special_tokens, key=len, reverse=True)
         tables = {
             "ranks": enc._mergeable_ranks,
@@ -63,9 +64,9 @@ def _library(adapter: TokenizerAdapter) -> Library:
         }
         return Library("tiktoken", enc, nfc, tables)
     if isinstance(inner, SentencePieceAdapter):
-        return _sentencepiece(inner._sp, nfc)
+        return _sentencepiece(inner.processor, nfc)
     if isinstance(inner, HFAdapter):
-        return _hf(inner._tok, nfc)
+        return _hf(inner.tokenizer, nfc)
     name = type(inner).__name__
     return Library({"CharAdapter": "char", "ByteAdapter": "byte"}.get(name, "other"), inner, nfc, {})
 
