@@ -44,11 +44,12 @@ elif ! bash scripts/build_fast_engine.sh --check 2>/dev/null; then
   nohup bash scripts/low_priority.sh bash scripts/build_fast_engine.sh > .venv/fast-engine-build.log 2>&1 &
 fi
 
-if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; }; then
-  echo "== installing Debian's chromium (browser tests; never a downloaded browser)"
+if [ "$dev" = 1 ] && { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji" \
+  || ! fc-list 2>/dev/null | grep -qi "Noto Sans Mono CJK" || ! fc-list 2>/dev/null | grep -qi "DejaVu Sans Mono"; }; then
+  echo "== installing Debian's chromium and fonts (browser tests, PNG export; never a downloaded browser)"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium fonts-noto-color-emoji fonts-noto-cjk >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium fonts-dejavu-core fonts-noto-color-emoji fonts-noto-cjk >/dev/null
 fi
 echo "== setup done"

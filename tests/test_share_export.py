@@ -261,3 +261,21 @@ def test_cli_html_and_png(tmp_path, capsys) -> None:
     assert Image.open(run_png).height > 100 and "p = " in (tmp_path / "r.html").read_text(encoding="utf-8")
     assert main(["tokenize", "--png", str(tmp_path / "no" / "such" / "dir.png"), "x"]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_cli_png_names_missing_fonts(tmp_path, capsys, monkeypatch) -> None:
+    from rsdemo.render import export_png
+
+    monkeypatch.setitem(export_png._FONTS, "emoji", (str(tmp_path / "no-such-font.ttf"), 0))
+    export_png._font.cache_clear()
+    try:
+        assert export_png.missing_fonts() == ["emoji"]
+        assert main(["tokenize", "-t", "gpt2", "--png", str(tmp_path / "t.png"), "Hi 👋"]) == 0
+        assert "fonts not found here: emoji" in capsys.readouterr().err
+        assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        monkeypatch.undo()
+        export_png._font.cache_clear()
+    assert export_png.missing_fonts() == []  # setup.sh --dev installs them all
+    assert main(["tokenize", "-t", "gpt2", "--png", str(tmp_path / "u.png"), "Hi"]) == 0
+    assert "fonts not found" not in capsys.readouterr().err

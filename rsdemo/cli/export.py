@@ -8,13 +8,14 @@ self-contained HTML file (``rsdemo.render.export_html``) or a PNG image (``rsdem
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
 from ..render import render_stats, render_token_view
 from ..render.export_html import export_html
-from ..render.export_png import export_png
+from ..render.export_png import export_png, missing_fonts
 from ..render.page_runs import render_run
 
 __all__ = ["add_export_flags", "export_run", "export_tokens"]
@@ -43,6 +44,12 @@ def _write(args: argparse.Namespace, *, title: str, lines: tuple[str, ...], body
             Path(target).write_bytes(make())
         except OSError as err:
             raise InputError(f"--{flag} {target}: cannot write the file ({err.strerror or err}).") from err
+        if flag == "png" and missing_fonts():
+            print(
+                f"note: fonts not found here: {', '.join(missing_fonts())}; characters only they cover are drawn as "
+                "boxes (docs/serving.md says which packages to install)",
+                file=sys.stderr,
+            )
 
 
 def export_tokens(args: argparse.Namespace, result: Any) -> None:
