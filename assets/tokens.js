@@ -119,9 +119,15 @@ function select(tok) {
     setInput("#rs-explain-at input", data.first);
     setTimeout(function () { document.querySelector("#rs-explain-go").click(); }, 150);
   }
-  caption.textContent = "Segment " + quoted(data.text) + " (token #" + data.first + ")";
+  // the text and the pieces are .rs-keep: the page's language script translates the words around them only
+  const shown = document.createElement("span");
+  shown.className = "rs-keep";
+  shown.textContent = quoted(data.text);
+  caption.append("Segment ", shown, " (token #" + data.first + ")");
   panel.appendChild(caption);
-  panel.appendChild(table(["id", "piece", "bytes"], data.tokens.map(function (t) {
+  const pieces = table(["id", "piece", "UTF-8 bytes"], data.tokens.map(function (t) {
     return [String(t.id), quoted(t.piece), t.bytes];
-  })));
+  }));
+  Array.from(pieces.rows).slice(1).forEach(function (row) { row.cells[1].className = "rs-keep"; });
+  panel.appendChild(pieces);
 }

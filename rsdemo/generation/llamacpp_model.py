@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import AssetMissingError, EngineFailedError, InputError
-from ..decoding import generation_config
+from ..decoding import generation_config, resolve_params
 from .crashes import fault
 from .llamacpp_native import bindings as _bindings
 from .llamacpp_native import model_params
 from .llamacpp_native import threads as cpu_threads
-from .processors import apply, stages
+from .processors import NEEDS_IDS, apply, stages
 from .results import TOP_K_ALTERNATIVES, StreamText, make_token
 from .thread_count import ThreadCount
 from .worker.scheduling import lower_priority
@@ -250,9 +250,6 @@ class LlamaCppModel:
             self.give_back(context)
 
 
-_NEEDS_IDS = frozenset({"repetition penalty", "no-repeat n-gram"})  # the stages that read the text so far
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class DecodeJob:
     """One run's decode loop, as plain data (it crosses to the worker process): what to read, how to choose."""
@@ -290,7 +287,7 @@ def decode(
     import torch
 
     config = generation_config(method=job.method, params=job.params)
-    pipeline = stages(config)
+    pipeline = stages(config, resolve_params(method=job.method, params=job.params), tokenizer=loaded.tokenizer)
     deadline = time.monotonic() + job.time_limit_s
     outcome: dict[str, Any] = {}
     failure: BaseException | None = None
@@ -307,7 +304,7 @@ def decode(
         ids = _read_prompt(loaded, job, context)
         generator = torch.Generator().manual_seed(job.seed)
         text = StreamText()
-        needs_ids = any(name in _NEEDS_IDS for name, _ in pipeline)
+        needs_ids = any(name in NEEDS_IDS for name, _ in pipeline)
         for _step in range(job.max_new):
             so_far = torch.tensor([ids], dtype=torch.long) if needs_ids else None
             token, raw, filtered, top = _choose(loaded.last_logits(context), pipeline, so_far, config, generator)

@@ -61,13 +61,13 @@ def weights_file(*, key: str, kind: str, settings: Settings, budget: Any = None,
     """
     from ..catalog import get_model_spec
     from ..core.disk import build_entry, verify_entry
-    from ..loading import package_dir
+    from ..loading import model_file
 
     if kind not in KINDS:
         raise InputError(f"Unknown GGUF weights {kind!r}; known: {', '.join(KINDS)}.", field="engine")
     spec = get_model_spec(key)
-    assert spec.package is not None and spec.path is not None
-    source = package_dir(spec.package) / spec.path
+    assert spec.path is not None
+    source = model_file(spec, settings=settings, budget=budget)
     if kind == shipped_kind(spec.path):
         return source
     entry = _entry(key, kind, settings)

@@ -26,7 +26,15 @@ def reproduce_code(
     dtype = str(getattr(bundle, "dtype", "torch.float32")).replace("torch.", "")
     device = str(getattr(bundle, "device", "cpu"))
     to_device = "" if device == "cpu" else f".to({device!r})"
-    if spec is not None and getattr(spec, "source", "") == "gguf":
+    if spec is not None and getattr(spec, "source", "") == "gguf" and spec.parts:
+        load = (  # a model shipped in chunks: its package's own assemble() joins them (and checks the sha256)
+            f"import {spec.package}  # {spec.install}\n"
+            f"folder = {spec.package}.assemble().parent\n"
+            f"model = AutoModelForCausalLM.from_pretrained(folder, gguf_file={spec.package}.MODEL_NAME, "
+            f"dtype=torch.{dtype}){to_device}\n"
+            f"tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file={spec.package}.MODEL_NAME)\n"
+        )
+    elif spec is not None and getattr(spec, "source", "") == "gguf":
         load = (
             "import importlib.util, pathlib\n"
             f"folder = pathlib.Path(importlib.util.find_spec({spec.package!r}).origin).parent  "

@@ -20,6 +20,7 @@ from ..catalog import DEFAULT_MODEL, MODELS
 from ..core.errors import EngineFailedError, InputError
 from ..core.settings import Settings
 from ..decoding import draw_seed
+from ..loading import model_installed
 from ..warmup import Step, WarmUp
 from .admission import Admission
 from .engine import GenerationEngine
@@ -72,7 +73,7 @@ class GenerationService:
 
     def preload_models(self) -> list[str]:
         """Load the embedded catalog models now (ZeroGPU wants them on ``cuda`` at start-up)."""
-        keys = [spec.key for spec in MODELS.values() if spec.source == "gguf"]
+        keys = [spec.key for spec in MODELS.values() if spec.source == "gguf" and model_installed(spec)]
         for key in keys:
             self.model(key)
         return keys

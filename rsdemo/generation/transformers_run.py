@@ -21,8 +21,10 @@ from ..core.errors import InputError
 from ..core.seeding import seeded
 from ..core.settings import Settings
 from ..decoding import custom_kwarg_names, generation_config, get_method
+from ..decoding.samplers import samplers_on
 from ..tokenization.adapters import HFAdapter
 from .eos import eos_ids, trim_after_eos
+from .processors import neutral_config, stages
 from .prompts import build_prompt
 from .reproduce import reproduce_code
 from .requests import check_request
@@ -138,6 +140,12 @@ class GenerateThread:
         }
         if run.stops and not spec.custom:
             kwargs["tokenizer"] = tokenizer
+        if samplers_on(run.values):  # rsdemo's stages: all of them, in its order, through logits_processor
+            from transformers import LogitsProcessorList
+
+            pipeline = stages(run.config, run.values, tokenizer=tokenizer)
+            kwargs["generation_config"] = neutral_config(run.config)
+            kwargs["logits_processor"] = LogitsProcessorList([p for _, p in pipeline])
         if spec.streams:
             # generate() hands a custom loop no streamer of its own: contrastive search takes token_streamer=
             kwargs["token_streamer" if spec.custom else "streamer"] = self._streamer()

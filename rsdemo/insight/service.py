@@ -203,6 +203,7 @@ class InsightService:
             params=params,
             top=10,
             probes=[i for _, i in typed],
+            tokenizer=scored.tokenizer,
         )
         shown = {i for row in view.rows for i, _ in row.top} | {i for _, i in typed}
         pieces = {i: make_token(scored.adapter, i, 0.0).text for i in shown}

@@ -6,6 +6,8 @@ epsilon, eta: only the stages the method and its settings have (a top-p run show
 holds the renormalised distribution's top candidates, how many tokens survive, the entropy, and the probability
 and rank of any tokens the user asked about ("probes"), even outside the top.
 (llama.cpp's own sampler applies temperature last; rsdemo applies these stages to every engine's logits.)
+rsdemo's own stages — presence/frequency penalties, DRY, top-nσ, dynamic temperature, XTC, Mirostat v2 — show
+where ``sampler_order`` puts them (transformers', llama.cpp's, or a custom order).
 
 >>> import numpy as np
 >>> view = stage_view(logits=np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32)), context_ids=[],
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..decoding import generation_config, get_method
+from ..decoding import generation_config, get_method, resolve_params
 from ..generation.processors import stages
 
 __all__ = ["StageRow", "StageView", "stage_view"]
@@ -91,6 +93,7 @@ def stage_view(
     params: dict[str, Any] | None = None,
     top: int = 10,
     probes: Sequence[int] = (),
+    tokenizer: Any = None,
 ) -> StageView:
     """The next-token distribution from ``logits`` (one position, ``(vocab,)``) after each stage of ``method``.
 
@@ -100,6 +103,9 @@ def stage_view(
         method: a decoding method key; params: its parameters (checked as for generation).
         top: how many candidates each row lists.
         probes: token ids whose probability and rank every row reports.
+        tokenizer: the model's (DRY reads its sequence breakers' tokens from it; none without it).
+
+    rsdemo's own stages (DRY, XTC, Mirostat v2 ...) join when set, and the rows follow ``sampler_order``.
 
     Raises:
         InputError, UnknownKeyError: parameters out of range, an unknown method.
@@ -110,7 +116,7 @@ def stage_view(
     scores = torch.from_numpy(np.asarray(logits, dtype=np.float32).copy()).unsqueeze(0)
     ids = torch.tensor([list(context_ids) or [0]], dtype=torch.long)
     rows = [_row("raw", scores, top, probes)]
-    for name, processor in stages(config):
+    for name, processor in stages(config, resolve_params(method=method, params=params), tokenizer=tokenizer):
         scores = processor(ids, scores.clone())
         rows.append(_row(name, scores, top, probes))
     return StageView(method, get_method(method).samples, tuple(rows))

@@ -22,6 +22,7 @@ Error messages say what went wrong in words; the details go to the log.
 
 from __future__ import annotations
 
+from .assembled import assembled_dir, model_file, model_installed, require_installed
 from .files import REPO_ROOT, Progress, package_dir
 from .gguf import converted_checkpoint, converted_model_dir, gguf_tokenizer, gguf_tokenizer_dir
 from .hub import HubRef, check_hub_reachable, hub_cache_dir, hub_problem, hub_switched_off, parse_hub_ref
@@ -31,6 +32,10 @@ from .tokenizer import load_hub_tokenizer, load_tokenizer, needs_build
 __all__ = [
     "REPO_ROOT",
     "HubRef",
+    "assembled_dir",
+    "model_file",
+    "model_installed",
+    "require_installed",
     "ModelBundle",
     "cache_entries",
     "Progress",

@@ -14,7 +14,8 @@ from ..catalog import TokenizerSpec
 from ..core.disk import DiskBudget, build_entry, verify_entry
 from ..core.errors import AssetMissingError, InputError
 from ..core.settings import Settings, get_settings
-from .files import Progress, _entry, _source_path, package_dir
+from .assembled import model_file
+from .files import Progress, _entry, _source_path
 
 __all__ = ["converted_checkpoint", "converted_model_dir", "gguf_tokenizer", "gguf_tokenizer_dir"]
 
@@ -73,9 +74,7 @@ def converted_checkpoint(*, key: str, settings: Settings | None = None, progress
     spec = get_model_spec(key)
     if spec.source != "gguf" or spec.package is None or spec.path is None:
         raise InputError(f"{key} is not an embedded model; a server loads it from the Hub itself.", field="model")
-    source = package_dir(spec.package) / spec.path
-    if not source.is_file():
-        raise AssetMissingError(f"The {key} model file is missing from its package; reinstall the asset packages.")
+    source = model_file(spec, settings=settings, progress=progress)
     folder = converted_model_dir(key=key, settings=settings)
     if not verify_entry(folder) and _convert_gguf(source, folder, progress, None, spec.params_m) is not None:
         raise AssetMissingError(f"The cache directory cannot take the converted {key} checkpoint.")
@@ -84,13 +83,17 @@ def converted_checkpoint(*, key: str, settings: Settings | None = None, progress
 
 def _load_gguf(source: Path) -> tuple[object, object]:
     """The model (fp32, plain weights: no quantization config) and tokenizer read out of a GGUF file."""
+    import copy
+
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(source.parent), source.name
     gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    # the loaded model's own config: reading it from the file again parses every metadata field (17.6 s for
+    # Gemma's 262k-token vocabulary on 2 busy cores)
+    config = copy.deepcopy(gguf_model.config)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
@@ -154,9 +157,7 @@ def gguf_tokenizer(*, key: str, settings: Settings | None = None, progress: Prog
     elif verify_entry(saved):
         tokenizer = AutoTokenizer.from_pretrained(str(saved))
     else:
-        spec = get_model_spec(key)
-        assert spec.package is not None and spec.path is not None
-        source = package_dir(spec.package) / spec.path
+        source = model_file(get_model_spec(key), settings=settings, progress=progress)
         if progress is not None:
             progress(f"Reading the {key} tokenizer from {source.name} (first time only)…")
         tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)

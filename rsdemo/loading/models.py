@@ -7,12 +7,12 @@ import logging
 from pathlib import Path
 
 from ..core.disk import DiskBudget, verify_entry
-from ..core.errors import AssetMissingError
 from ..core.settings import Settings, get_settings
 from ..tokenization.adapters import (
     HFAdapter,
 )
-from .files import Progress, _entry, package_dir
+from .assembled import assembled_dir, model_file, require_installed
+from .files import Progress, _entry
 from .gguf import _convert_gguf, converted_model_dir, gguf_tokenizer_dir
 from .hub import _check_hub_model_size, _hub_error, hub_cache_dir, parse_hub_ref
 
@@ -109,6 +109,7 @@ def cache_entries(*, key: str, settings: Settings) -> list[Path]:
             converted_model_dir(key=key, settings=settings),
             gguf_tokenizer_dir(key=key, settings=settings),
             Path(settings.cache_dir) / "models" / f"{key}.{settings.llamacpp_weights}.gguf",
+            assembled_dir(key=key, settings=settings),  # a model shipped in chunks: the joined file
         ]
     repo = (MODELS[key].repo_id or key) if key in MODELS else key
     return [hub_cache_dir(settings) / ("models--" + repo.partition("@")[0].replace("/", "--"))]
@@ -145,11 +146,7 @@ def load_model_bundle(
     dtype = runtime.torch_dtype()  # type: ignore[attr-defined]
     spec = MODELS.get(key, None)
     if spec is not None and spec.source == "gguf":
-        assert spec.package is not None and spec.path is not None
-        source = package_dir(spec.package) / spec.path
-        if not source.is_file():
-            log.error("model file missing for %s: %s", key, source)
-            raise AssetMissingError(f"The {key} model file is missing from its package; reinstall the asset packages.")
+        require_installed(spec)
         folder = converted_model_dir(key=key, settings=settings)
         loaded = None
         if verify_entry(folder):
@@ -160,6 +157,7 @@ def load_model_bundle(
             except Exception:  # damaged in a way the manifest's sizes do not show: converted again below
                 log.exception("the converted checkpoint in %s does not load; converting it again", folder)
         if loaded is None:
+            source = model_file(spec, settings=settings, progress=progress, budget=budget)
             in_memory = _convert_gguf(source, folder, progress, budget, spec.params_m)
             loaded = _load_converted(folder, dtype) if in_memory is None else in_memory
         model, tokenizer = loaded

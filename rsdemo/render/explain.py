@@ -21,7 +21,8 @@ MAX_SHOWN = 120  # pieces drawn around the token in a long chunk (and per Unigra
 
 
 def _box(piece: str, *, colour: int | None = None, extra: str = "") -> str:
-    cls = f"rs-x-box rs-c{colour % PALETTE_SIZE}" if colour is not None else "rs-x-box"
+    # rs-keep: a piece is the vocabulary's, never translated on the Chinese page (a piece "text" stays "text")
+    cls = f"rs-x-box rs-keep rs-c{colour % PALETTE_SIZE}" if colour is not None else "rs-x-box rs-keep"
     if extra:
         cls += f" {extra}"
     return f'<span class="{cls}">{visible_text(piece, show_whitespace=True) or "∅"}</span>'
@@ -43,7 +44,8 @@ def render_explain(why: Explanation) -> str:
     """The replay: the token, one sentence, the chunk's pieces (the token marked), then the steps of its family."""
     e = html.escape
     head = (
-        f'<div class="rs-x-head">Token #{why.index} · id {why.token_id} · {_box(why.piece, extra="rs-x-token")}'
+        f'<div class="rs-x-head"><span>Token #{why.index} · id {why.token_id}</span> · '
+        f"{_box(why.piece, extra='rs-x-token')}"
         f' <span class="rs-x-family">{e(why.family or why.kind)}</span></div>'
         f'<p class="rs-x-sentence">{e(why.sentence)}</p>'
     )
@@ -122,17 +124,18 @@ def render_vocab(result: VocabResult) -> str:
         count = f"{shown:,} shown"
     rows = "".join(
         f'<tr class="rs-v-hit"><td>{entry.id}</td><td>{_box(entry.piece, extra="rs-special" if entry.special else "")}'
-        f"</td><td>{visible_text(entry.text, show_whitespace=True)}</td><td><code>{e(entry.bytes)}</code></td></tr>"
+        f'</td><td class="rs-keep">{visible_text(entry.text, show_whitespace=True)}</td>'
+        f"<td><code>{e(entry.bytes)}</code></td></tr>"
         for entry in result.entries
     )
     note = f'<p class="rs-note">{e(result.note)}</p>' if result.note else ""
     table = (
-        '<table class="rs-x-table rs-v-table"><thead><tr><th>id</th><th>piece</th><th>text</th><th>bytes</th></tr>'
-        f"</thead><tbody>{rows}</tbody></table>"
+        '<table class="rs-x-table rs-v-table"><thead><tr><th>id</th><th>piece</th><th>text</th>'
+        f"<th>UTF-8 bytes</th></tr></thead><tbody>{rows}</tbody></table>"
         if rows
         else ""
     )
     return (
-        f'<div class="rs-vocab"><div class="rs-x-head">{e(result.tokenizer)} · vocabulary {result.vocab_size:,} · '
-        f"{e(count)}</div>{note}{table}</div>"
+        f'<div class="rs-vocab"><div class="rs-x-head"><span class="rs-keep">{e(result.tokenizer)}</span> · '
+        f"<span>vocabulary {result.vocab_size:,}</span> · <span>{e(count)}</span></div>{note}{table}</div>"
     )

@@ -18,7 +18,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-__all__ = ["CSP", "export_html", "page_css", "sanitize_fragment"]
+__all__ = ["CSP", "closed_tags", "export_html", "page_css", "sanitize_fragment"]
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 _CSS = Path(__file__).resolve().parents[2] / "assets" / "style.css"
@@ -81,6 +81,19 @@ class _Sanitizer(HTMLParser):
             self.out.append(html.escape(data, quote=False))
 
 
+def closed_tags(fragment: str) -> str:
+    """``fragment`` with every ``<`` that no ``>`` follows before the next ``<`` written as ``&lt;`` (text).
+
+    A tag never holds a raw ``<`` (the renderers escape it in values), and Python's ``HTMLParser`` takes far more
+    than linear time over a run of unclosed tags (``<a <a <a ...``: minutes for 100 kB); this pass is linear.
+
+    >>> closed_tags("<a <a <b>x</b> 1 < 2")
+    '&lt;a &lt;a <b>x</b> 1 &lt; 2'
+    """
+    head, *rest = fragment.split("<")
+    return head + "".join(("<" if ">" in part else "&lt;") + part for part in rest)
+
+
 def sanitize_fragment(fragment: str) -> str:
     """``fragment`` written back with only the tags and attributes a view needs (no script, handler or link).
 
@@ -88,7 +101,7 @@ def sanitize_fragment(fragment: str) -> str:
     '<div class="rs-view">a&lt;</div>'
     """
     parser = _Sanitizer()
-    parser.feed(fragment)
+    parser.feed(closed_tags(fragment))
     parser.close()
     return "".join(parser.out)
 

@@ -5,7 +5,8 @@ colour the page gives it (the palette classes ``rs-c0`` to ``rs-c7``, a special 
 ``hsl`` background); the runs are laid out like the page (a box per token, wrapped at the image's width, a line
 break at each newline) and drawn with a font per character: DejaVu Sans Mono, then Noto Sans Mono CJK, then
 DejaVu Sans, then Noto Color Emoji; a character no font here covers is drawn as a box (``missing_fonts`` says
-which fonts were not found). An image holds at most ``MAX_LINES`` lines; a longer view is cut and says so.
+which fonts were not found). An image holds at most ``MAX_LINES`` lines (``MAX_CHARS`` characters); a longer view
+is cut and says so.
 
 >>> runs = view_runs('<div class="rs-view"><div class="rs-tokens"><span class="rs-tok rs-c1">Hi</span></div></div>')
 >>> runs[0].text, runs[0].fill
@@ -29,9 +30,12 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["MAX_LINES", "PALETTE_RGB", "Run", "export_png", "missing_fonts", "view_runs"]
+from .export_html import closed_tags
+
+__all__ = ["MAX_CHARS", "MAX_LINES", "PALETTE_RGB", "Run", "export_png", "missing_fonts", "view_runs"]
 
 MAX_LINES = 400  # about 13,000 pixels high: a longer view is cut, and the image says so
+MAX_CHARS = 100_000  # characters drawn at most: zero-width ones (a flood of combining marks) never fill a line
 WIDTH, MARGIN, SIZE, LINE = 1200, 24, 20, 32  # a readable size: 20 px text on 32 px lines, 1200 px wide
 # the page's palette (assets/style.css, .rs-c0 ... .rs-c7; a test checks they agree)
 PALETTE_RGB = tuple(
@@ -131,7 +135,7 @@ class _Runs(HTMLParser):
 def view_runs(fragment: str) -> list[Run]:
     """The runs of a rendered view, in order (legends, notices and the click panel left out)."""
     parser = _Runs()
-    parser.feed(fragment)
+    parser.feed(closed_tags(fragment))
     parser.close()
     return parser.runs
 
@@ -185,6 +189,7 @@ def _emoji(ch: str) -> Image.Image:
     return image.resize((max(1, round(width * height / 128)), height), Image.Resampling.LANCZOS)
 
 
+@functools.lru_cache(maxsize=8192)
 def _advance(ch: str) -> tuple[str | None, float]:
     """The font a character is drawn with (``None``: a box) and how far it moves the pen."""
     if ch == "\t":
@@ -199,8 +204,9 @@ def _advance(ch: str) -> tuple[str | None, float]:
 _Placed = tuple[int, int, float, float, str, "str | None"]  # line, run, x, width, character, font
 
 
-def _layout(runs: Sequence[Run]) -> tuple[list[_Placed], int]:
-    """Each character's place: (line, run, x, width, character, font); the lines used (``MAX_LINES`` at most)."""
+def _layout(runs: Sequence[Run]) -> tuple[list[_Placed], int, bool]:
+    """Each character's place: (line, run, x, width, character, font); the lines used (``MAX_LINES`` at most);
+    whether the view was cut (at ``MAX_LINES`` lines or ``MAX_CHARS`` characters)."""
     placed: list[_Placed] = []
     line, x = 0, float(MARGIN)
     for index, run in enumerate(runs):
@@ -211,11 +217,11 @@ def _layout(runs: Sequence[Run]) -> tuple[list[_Placed], int]:
             kind, width = _advance(ch)
             if x + width > WIDTH - MARGIN and x > MARGIN:
                 line, x = line + 1, float(MARGIN)
-            if line >= MAX_LINES:
-                return placed, MAX_LINES
+            if line >= MAX_LINES or len(placed) >= MAX_CHARS:
+                return placed, min(line + 1, MAX_LINES), True
             placed.append((line, index, x, width, ch, kind))
             x += width
-    return placed, line + 1
+    return placed, line + 1, False
 
 
 def export_png(*, title: str, body: str, lines: Sequence[str] = ()) -> bytes:
@@ -223,8 +229,7 @@ def export_png(*, title: str, body: str, lines: Sequence[str] = ()) -> bytes:
     runs = [Run(title + "\n", None), *(Run(line + "\n", None, _GREY) for line in lines), Run("\n", None)]
     head = len(runs)
     runs += view_runs(body)
-    placed, used = _layout(runs)
-    cut = used >= MAX_LINES
+    placed, used, cut = _layout(runs)
     height = MARGIN * 2 + LINE * (used + (2 if cut else 0))
     image = Image.new("RGB", (WIDTH, height), (255, 255, 255))
     draw = ImageDraw.Draw(image)
@@ -242,7 +247,7 @@ def export_png(*, title: str, body: str, lines: Sequence[str] = ()) -> bytes:
             font = _font(kind or "mono")
             draw.text((x, top), ch if kind else "□", font=font, fill=runs[index].ink)
     if cut:
-        note = f"… cut here: the image holds the first {MAX_LINES} lines of the view."
+        note = f"… cut here: the image holds the first {used} lines ({len(placed):,} characters) of the view."
         draw.text((MARGIN, MARGIN + LINE * (used + 1)), note, font=_font("sans"), fill=_GREY)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)

@@ -77,17 +77,16 @@ def _language(passage: Passage) -> str:
 
 
 def _cell(cost: LanguageCost) -> str:
+    """A cell of the map; its title (the column names the tokenizer) is a sentence the page translates whole."""
     attrs = _attrs(cost.tokenizer, cost.passage.code)
-    tokens = f"{cost.tokens:,} tokens"
+    tokens = f"{cost.passage.name}: {cost.tokens:,} tokens"
     if cost.relative is None:
-        title = html.escape(
-            f"{cost.passage.name}, {cost.tokenizer}: {tokens} (not a translation: no ratio)", quote=True
-        )
+        title = html.escape(f"{tokens} (not a translation: no ratio)", quote=True)
         return f'<td class="rs-lc-cell rs-lc-own" {attrs} title="{title}">{cost.tokens:,}</td>'
     _bound, background, colour, _label = BINS[colour_bin(cost.relative)]
     lost = cost.unknown_share > UNKNOWN_MARK
     note = f"; {cost.unknown_share:.0%} [UNK]: text lost, not cheap" if lost else ""
-    title = f"{cost.passage.name}, {cost.tokenizer}: {tokens}, {relative_label(cost.relative)} English{note}"
+    title = f"{tokens}, {relative_label(cost.relative)} English{note}"
     mark = '<sup aria-hidden="true">?</sup>' if lost else ""
     return (
         f'<td class="rs-lc-cell{" rs-lc-lost" if lost else ""}" {attrs} style="background:{background};color:{colour}"'
@@ -100,13 +99,16 @@ def _legend() -> str:
         f'<span class="rs-lc-swatch" style="background:{bg};color:{fg}">{html.escape(label)}</span>'
         for _bound, bg, fg, label in BINS
     )
-    lost = '<span class="rs-lc-swatch rs-lc-lost">1.0×<sup>?</sup></span> mostly [UNK]: the text was lost, not cheap'
+    lost = (
+        '<span class="rs-lc-swatch rs-lc-lost">1.0×<sup>?</sup></span> '
+        "<span>mostly [UNK]: the text was lost, not cheap</span>"
+    )
     return f'<div class="rs-lc-legend"><span>tokens relative to English:</span> {swatches} {lost}</div>'
 
 
 def _heat_map(table: LanguageCostTable, passages: Sequence[Passage]) -> str:
     head = "".join(
-        f'<th scope="col" title="{html.escape(table.labels[t], quote=True)}">{html.escape(t)}</th>'
+        f'<th scope="col" class="rs-keep" title="{html.escape(table.labels[t], quote=True)}">{html.escape(t)}</th>'
         for t in table.tokenizers
     )
     rows = []
@@ -119,6 +121,7 @@ def _heat_map(table: LanguageCostTable, passages: Sequence[Passage]) -> str:
     )
 
 
+_KEEP = ' class="rs-keep"'  # a tokenizer's key stays as it is on the Chinese page ("byte" is a key, not 字节)
 NUMBER_COLUMNS = (
     "tokenizer",
     "language",
@@ -149,7 +152,7 @@ def _numbers(table: LanguageCostTable, passages: Sequence[Passage]) -> str:
                 f"{cost.byte_fallback_share:.1%}",
                 f"{cost.unknown_share:.1%}",
             )
-            tds = "".join(f'<td data-col="{n}">{c}</td>' for n, c in enumerate(cells))
+            tds = "".join(f'<td data-col="{n}"{_KEEP if n == 0 else ""}>{c}</td>' for n, c in enumerate(cells))
             rows.append(f"<tr {_attrs(tokenizer, passage.code)}>{tds}</tr>")
     return (
         '<div class="rs-table-scroll rs-lc-numbers"><table class="rs-lc-table" id="rs-lc-table">'
@@ -162,10 +165,14 @@ def _summary(table: LanguageCostTable) -> str:
     if not ranked:
         return ""
     dearest = max(ranked, key=lambda c: c.relative or 0.0)
+    sentence = (
+        f"is dearest on {dearest.passage.name}: {relative_label(dearest.relative)} the tokens of English for the "
+        "same content."
+    )
     return (
-        f'<p class="rs-lc-summary">Dearest here: <b>{html.escape(dearest.passage.name)}</b> with '
-        f"<b>{html.escape(dearest.tokenizer)}</b>, {relative_label(dearest.relative)} the tokens of English for the "
-        f'same content. <small title="{html.escape(SOURCE, quote=True)}">Text: UDHR Articles 1–3.</small></p>'
+        f'<p class="rs-lc-summary"><b class="rs-keep">{html.escape(dearest.tokenizer)}</b> '
+        f"<span>{html.escape(sentence)}</span> "
+        f'<small title="{html.escape(SOURCE, quote=True)}">Text: UDHR Articles 1–3.</small></p>'
     )
 
 

@@ -119,8 +119,9 @@ def run_title(result: GenerationResult) -> str:
 
 
 def run_notes(result: GenerationResult) -> str:
-    """Under the templated prompt (Markdown): why this engine, and the run's notes."""
-    return "\n".join(
+    """Under the templated prompt (Markdown): why this engine, and the run's notes, one paragraph each (so the
+    page's language script finds each as one sentence of the catalog)."""
+    return "\n\n".join(
         [
             f"Engine: {result.engine_reason}",
             *(("ℹ️ " if n.startswith("Served by") else "⚠️ ") + n for n in result.notes),
@@ -199,7 +200,7 @@ def arena_views(step: Any) -> tuple[str, str]:
 def beam_tree_view(result: Any) -> tuple[str, str]:
     """A recorded beam search (a ``BeamTreeResult``): the tree and its returned beams, best first; and its notes."""
     beams = "".join(
-        f"<li>{html.escape(text)} <small>score {score:.3f}</small></li>"
+        f'<li><span class="rs-keep">{html.escape(text)}</span> <small>score {score:.3f}</small></li>'
         for text, score in zip(result.texts, result.scores)
     )
     said = "".join(f'<div class="rs-notice" role="status">{html.escape(n)}</div>' for n in result.notes)

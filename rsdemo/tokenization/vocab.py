@@ -116,7 +116,8 @@ def browse_vocab(*, adapter: TokenizerAdapter, key: str, mode: str, query: str =
 
     Raises:
         EmptyInputError: search, id or piece without a query.
-        InputError: an unknown mode, a query over ``MAX_QUERY_CHARS``, an id that is not a number.
+        InputError: an unknown mode, a query over ``MAX_QUERY_CHARS``, an id that is not a number, a page size
+            (``limit``) that is not a number.
     """
     if mode not in VOCAB_MODES:
         raise InputError(f"Unknown mode {mode!r}: use one of {', '.join(VOCAB_MODES)}.", field="mode")
@@ -126,7 +127,9 @@ def browse_vocab(*, adapter: TokenizerAdapter, key: str, mode: str, query: str =
     if len(query) > MAX_QUERY_CHARS:
         raise InputError(f"The query is {len(query):,} characters; at most {MAX_QUERY_CHARS} are looked up.",
                          field="query")  # fmt: skip
-    limit = max(1, min(int(limit), MAX_RESULTS))
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit:
+        raise InputError(f"The page size must be a whole number, got {str(limit)[:40]!r}.", field="limit")
+    limit = int(max(1, min(limit, MAX_RESULTS)))  # a huge (or infinite) page size is MAX_RESULTS
     found: list[int]
     note = ""
     table = _table(adapter)
@@ -135,7 +138,7 @@ def browse_vocab(*, adapter: TokenizerAdapter, key: str, mode: str, query: str =
             token_id = int(query.strip())
         except ValueError:
             raise InputError(f"{query.strip()!r} is not a token id (a whole number).", field="query") from None
-        found = [token_id] if adapter.has_id(token_id) else []
+        found = [token_id] if 0 <= token_id < 2**32 and adapter.has_id(token_id) else []  # ids are u32
         note = "" if found else f"No token has id {token_id}: ids run from 0 to {adapter.vocab_size - 1:,}."
     elif mode == "special":
         found = sorted(adapter.special_ids)

@@ -25,7 +25,7 @@ def _param_summary(p: Param, lang: str = "en") -> str:
     """One parameter of a method as the About tab lists it: its label, range and default."""
     key = f"param.{p.name}"
     label = _t(key, p.label, lang) if p.label == EN.get(key) else translate(p.label, lang=lang)
-    if p.kind == "bool":
+    if p.kind in ("bool", "text"):
         return text("about.param_bool", lang=lang, label=label, default=translate(str(p.default), lang=lang))
     return text("about.param_range", lang=lang, label=label, lo=p.minimum, hi=p.maximum, default=p.default)
 

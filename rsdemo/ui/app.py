@@ -13,7 +13,7 @@ from ..share import parse_share_query
 from .about_tab import _about_markdown
 from .compare_tab import CompareTab
 from .endpoints import _api_endpoints
-from .generate_tab import GenerateTab, _engine_choices
+from .generate_tab import GenerateTab, _engine_dropdown
 from .hub import _hub_state
 from .inside_tab import InsideTab
 from .lang import LANG_SWITCH, tr, tr_texts
@@ -61,7 +61,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 tok = TokenizeTab(backend, choices=choices, js_tokens=js_tokens, hub_off=hub_off)
             with gr.Tab(tr("Compare"), id="compare"):
                 cmp = CompareTab(backend, choices=choices, js_tokens=js_tokens)
-            with gr.Tab("Languages", id="languages") as languages_tab:
+            with gr.Tab(tr("lang.tab"), id="languages") as languages_tab:
                 languages = LanguagesTab(backend, choices=choices)
             with gr.Tab(tr("Generate"), id="generate"):
                 gen = GenerateTab(backend, js_tokens)
@@ -84,7 +84,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         )
         # an engine set aside since the page was built (a crash on this CPU) says so in the dropdown
         demo.load(
-            lambda: gr.update(choices=_engine_choices(backend)),
+            lambda: gr.update(choices=_engine_dropdown(backend)),
             None,
             [gen.engine],
             api_visibility="private",

@@ -21,6 +21,7 @@ from ..render.page import field_note
 from ..tokenization.explain import Explanation, explain_token
 from .api import _api_returns, _flag
 from .errors import _user_errors
+from .lang import tr
 
 __all__ = ["ExplainPanel", "explain_endpoint", "explain_for"]
 
@@ -52,12 +53,18 @@ class ExplainPanel:
     """An accordion: "Token #", an Explain button (pressed by a click in the token view) and the replay."""
 
     def __init__(self) -> None:
-        with gr.Accordion("Why this split", open=True, elem_id="rs-explain-box"):
+        with gr.Accordion(tr("explain.acc"), open=True, elem_id="rs-explain-box"):
             with gr.Row():
                 self.at = gr.Number(
-                    value=0, label="Token #", precision=0, minimum=0, elem_id="rs-explain-at", min_width=120, scale=1
+                    value=0,
+                    label=tr("explain.at"),
+                    precision=0,
+                    minimum=0,
+                    elem_id="rs-explain-at",
+                    min_width=120,
+                    scale=1,
                 )
-                self.go = gr.Button("Explain", elem_id="rs-explain-go", min_width=100, scale=1)
+                self.go = gr.Button(tr("explain.go"), elem_id="rs-explain-go", min_width=100, scale=1)
             self.out = gr.HTML(_HINT, elem_id="rs-explain")
 
     def wire(self, backend: Backend, *, text: Any, tokenizer: Any, special: Any, page: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ coloured by its probability; then branches, the beam search tree and the method 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from ..catalog import DEFAULT_MODEL
 from ..core.errors import RsdemoError
 from ..decoding import COMMON_PARAMS, METHODS
 from ..generation import GenerationResult
+from ..i18n import text, translate
 from ..insight.second_opinion import SecondOpinion
 from ..render.page import field_note
 from ..render.page_runs import (
@@ -35,22 +37,55 @@ from .generate_arena import ArenaPanel
 from .generate_branch import BranchPanel
 from .generate_tree import TreePanel
 from .hub import _model_info
-from .lang import tr, tr_choices
+from .lang import tr, tr_choices, tr_texts
 from .params import MethodPanel
 from .serving import _generation_pool, _paced, _tell, _visitor
 from .share_export import SharePanel
 
-__all__ = ["GenerateTab", "_engine_choices"]
+__all__ = ["GenerateTab", "_engine_choices", "_engine_dropdown"]
 
 
-def _engine_choices(backend: Backend) -> list[tuple[str, str]]:
-    """The engine dropdown, from the backend's engines (fastest first); absent or set-aside ones say so."""
-    choices = [("automatic (the fastest that can run the method)", "")]
+def _engine_rows(backend: Backend) -> list[tuple[str, str, str]]:
+    """Each engine (fastest first): its label, why it is set aside on this machine ("" if it is not), its name; a
+    label with a reason but no ``why`` is an engine that is not installed."""
+    rows = []
     for name, engine in backend.engines.items():
         missing = engine.missing() or ""
         why = missing.split(": ", 1)[1].split(";")[0] if "unavailable on this machine: " in missing else ""
-        suffix = f" — unavailable on this machine: {why}" if why else " — not installed" if missing else ""
-        choices.append((engine.capabilities.label + suffix, name))
+        rows.append((engine.capabilities.label, why or ("-" if missing else ""), name))
+    return rows
+
+
+def _engine_choices(backend: Backend) -> list[tuple[str, str]]:
+    """The engine dropdown in English, from the backend's engines (fastest first); absent or set-aside ones say so."""
+    choices = [("automatic (the fastest that can run the method)", "")]
+    for label, why, name in _engine_rows(backend):
+        suffix = f" — unavailable on this machine: {why}" if why not in ("", "-") else " — not installed" if why else ""
+        choices.append((label + suffix, name))
+    return choices
+
+
+_MARKED: set[str] = set()  # the engine labels' keys the page was built with (gr.I18n knows only those)
+
+
+def _engine_dropdown(backend: Backend, *, building: bool = False) -> list[tuple[Any, str]]:
+    """The engine dropdown's choices with their labels marked for translation (``gr.I18n``), as built and as the
+    page's refreshes send them. ``building``: the page is being built (its new labels join ``page_i18n``); a later
+    label the page was not built with (an engine set aside since, with its own reason) stays English."""
+    choices: list[tuple[Any, str]] = [(tr("gen.engine_auto"), "")]
+    english = dict((value, label) for label, value in _engine_choices(backend))
+    for label, why, name in _engine_rows(backend):
+        if not why:
+            choices.append((label, name))
+            continue
+        if why == "-":
+            marked = tr("gen.engine_missing", engine=label)
+        else:
+            zh = text("gen.engine_unavailable", lang="zh", engine=label, why=translate(why, lang="zh"))
+            marked = tr_texts(f"gen.engine_unavailable.{name}.{zlib.crc32(why.encode())}", en=english[name], zh=zh)
+        if building:
+            _MARKED.add(marked.key)
+        choices.append((marked if marked.key in _MARKED else english[name], name))
     return choices
 
 
@@ -146,7 +181,7 @@ class GenerateTab:
         )
         self.model_note = gr.HTML(elem_id="rs-model-note", elem_classes=["rs-note"])
         self.engine = gr.Dropdown(
-            choices=tr_choices(_engine_choices(backend)),
+            choices=_engine_dropdown(backend, building=True),
             value="",
             label=tr("Engine"),
             info=tr("gen.engine_info"),
@@ -178,7 +213,7 @@ class GenerateTab:
         self.opinion = gr.State(None)
         marked = ([self.last, self.distribution, self.second_box], [self.gen_view, self.second_note, self.opinion])
         self.go.click(self.run_generation, inputs, outputs, show_progress="minimal", **private, **pool).then(
-            lambda: gr.update(choices=_engine_choices(backend)), None, [self.engine], queue=False, **private
+            lambda: gr.update(choices=_engine_dropdown(backend)), None, [self.engine], queue=False, **private
         ).then(self.mark, *marked, **private, **pool)
         self.second_box.change(self.mark, *marked, **private, **pool)
         _generation_endpoints(backend, pool)

@@ -14,15 +14,11 @@ from ..render.page import STALE, field_note
 from ..tokenization.language_cost import measure
 from .endpoints import _language_cost_endpoint
 from .errors import _field_of, _user_errors
+from .lang import tr
 
 __all__ = ["DEFAULT_LANGUAGE_TOKENIZERS", "LanguagesTab"]
 
 DEFAULT_LANGUAGE_TOKENIZERS = ("gpt2", "cl100k_base", "o200k_base", "llama3", "qwen", "mistral-v1")
-_INTRO = (
-    "**What a language costs.** The same text — Articles 1 to 3 of the Universal Declaration of Human Rights — in "
-    "32 languages. Each cell: how many times English's token count that language takes with that tokenizer. More "
-    "tokens means a higher bill, a shorter context and slower generation for the same content."
-)
 
 
 class LanguagesTab:
@@ -31,13 +27,13 @@ class LanguagesTab:
 
     def __init__(self, backend: Backend, *, choices: list[tuple[str, str]]) -> None:
         self.backend = backend
-        gr.Markdown(_INTRO)
+        gr.Markdown(tr("lang.intro"))
         with gr.Row(elem_classes=["rs-split"]):
             with gr.Column(scale=1, elem_classes=["rs-main"]):
                 self.text = gr.Textbox(
                     value="",
-                    label="Your own text (optional: one more row, counted but not compared with English)",
-                    placeholder="Paste a text in any language…",
+                    label=tr("lang.own_text"),
+                    placeholder=tr("lang.own_placeholder"),
                     lines=2,
                     max_lines=8,
                     elem_id="rs-lc-text",
@@ -50,11 +46,11 @@ class LanguagesTab:
                     value=list(DEFAULT_LANGUAGE_TOKENIZERS),
                     multiselect=True,
                     max_choices=backend.settings.max_tokenizers,
-                    label="Tokenizers",
+                    label=tr("lang.tokenizers"),
                     elem_id="rs-lc-keys",
                 )
                 self.keys_note = gr.HTML(elem_id="rs-lc-keys-note", elem_classes=["rs-note"])
-                self.btn = gr.Button("Run", variant="primary", elem_id="rs-lc-btn")
+                self.btn = gr.Button(tr("lang.run"), variant="primary", elem_id="rs-lc-btn")
         self.view = gr.HTML(elem_id="rs-lc-view")
 
     def wire(self, light: dict[str, Any], *, tab: gr.Tab) -> None:

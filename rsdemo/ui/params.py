@@ -25,6 +25,8 @@ def _param_component(param: Param, *, elem_id: str) -> gr.components.Component:
         return gr.Checkbox(
             value=bool(param.default), label=tr(param.label), info=tr(param.info) or None, elem_id=elem_id
         )
+    if param.kind == "text":  # checked by Param.check like any other (sampler order, DRY's breakers)
+        return gr.Textbox(value=str(param.default), label=tr(param.label), info=tr(param.info) or None, elem_id=elem_id)
     if param.name == "seed":
         # no precision / minimum / maximum: Gradio would round 1.5 to 2 or refuse -1 with a toast of its own;
         # rsdemo checks the value (Param.check) and says what is wrong beside the settings; the range is in the help

@@ -15,6 +15,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import gradio as gr
 
@@ -32,16 +33,22 @@ from ..core.errors import RsdemoError
 from ..downloads import DOWNLOADS
 from ..render.export_html import export_html
 from ..render.export_png import export_png
-from ..share import cut_note, link_params, parse_share_query, share_link
+from ..share import LANGS, cut_note, link_params, parse_share_query, share_link
+from .lang import tr
 
 __all__ = ["SharePanel", "wire_reopen", "wire_shares"]
 
 log = logging.getLogger(__name__)
 EXPORTS = DOWNLOADS / "exports"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# the link is written on the server (rsdemo.share); the page's address comes from the browser, and the link is
-# copied there (a browser without clipboard access still shows it in the box, with its own copy button)
-_BASE_JS = "(base, ...rest) => [window.location.href.split('#')[0].split('?')[0], ...rest]"
+# the link is written on the server (rsdemo.share); the page's address comes from the browser, with ?lang=zh when
+# the page is in Chinese (the link keeps the page's language: ``_share``), and the link is copied there (a browser
+# without clipboard access still shows it in the box, with its own copy button)
+_BASE_JS = """(base, ...rest) => {
+    const page = window.location.href.split('#')[0].split('?')[0];
+    const zh = (document.documentElement.lang || '').toLowerCase().startsWith('zh');
+    return [zh ? page + '?lang=zh' : page, ...rest];
+}"""
 _COPY_JS = "(link) => { if (link && navigator.clipboard) navigator.clipboard.writeText(link).catch(() => {}); }"
 _PRIVATE = {"api_visibility": "private"}
 
@@ -56,15 +63,15 @@ class SharePanel:
 
     def __init__(self, *, prefix: str, link: bool = True) -> None:
         with gr.Row(elem_classes=["rs-share-row"], elem_id=f"{prefix}-share-row"):
-            self.copy = gr.Button("Copy link", size="sm", elem_id=f"{prefix}-share", visible=link, min_width=80)
-            self.export = gr.Button("Export", size="sm", elem_id=f"{prefix}-export", min_width=80)
+            self.copy = gr.Button(tr("share.copy"), size="sm", elem_id=f"{prefix}-share", visible=link, min_width=80)
+            self.export = gr.Button(tr("share.export"), size="sm", elem_id=f"{prefix}-export", min_width=80)
             self.files = [
-                gr.DownloadButton(f"Download {kind}", visible=False, size="sm", elem_id=f"{prefix}-{kind.lower()}")
-                for kind in ("JSON", "HTML", "PNG")
+                gr.DownloadButton(tr(f"share.{kind}"), visible=False, size="sm", elem_id=f"{prefix}-{kind}")
+                for kind in ("json", "html", "png")
             ]
         self.base = gr.Textbox(visible=False)
         self.url = gr.Textbox(
-            label="Share link", interactive=False, visible=False, buttons=["copy"], elem_id=f"{prefix}-share-url"
+            label=tr("Share link"), interactive=False, visible=False, buttons=["copy"], elem_id=f"{prefix}-share-url"
         )
         self.note = gr.HTML(elem_id=f"{prefix}-share-note", elem_classes=["rs-note"])
 
@@ -82,6 +89,18 @@ class SharePanel:
                 link, [self.base, *link_inputs], [self.url, self.note], js=_BASE_JS, queue=False, **_PRIVATE
             ).then(None, [self.url], None, js=_COPY_JS, **_PRIVATE)
         self.export.click(export, list(export_inputs), [*self.files, self.note], show_progress="minimal", **_PRIVATE)
+
+
+def _share(base: str, fields: dict[str, Any]) -> tuple[str, int, int]:
+    """``share_link`` with the page's language (``?lang=`` on ``base``, as ``_BASE_JS`` writes it) kept.
+
+    >>> _share("http://x/?lang=zh", {"view": "tree", "prompt": "Hi"})[0]
+    'http://x/?view=tree&lang=zh&prompt=Hi'
+    >>> _share("http://x/", {"view": "tree", "prompt": "Hi"})[0]
+    'http://x/?view=tree&prompt=Hi'
+    """
+    lang = (parse_qs(urlsplit(base).query).get("lang") or [None])[0]
+    return share_link(base=base, fields={**fields, "lang": lang if lang in LANGS else None})
 
 
 def _link_out(link: str, kept: int, total: int) -> tuple[Any, str]:
@@ -128,8 +147,9 @@ def _joined(*parts: str | None) -> str:
     return "".join(part or "" for part in parts)
 
 
-def _nothing(what: str) -> tuple[Any, ...]:
-    return (*(gr.update(visible=False) for _ in range(3)), notice_html(f"Nothing to export yet: {what} first."))
+def _nothing(message: str) -> tuple[Any, ...]:
+    """The download buttons hidden, and why (a whole sentence: the page translates it as one)."""
+    return (*(gr.update(visible=False) for _ in range(3)), notice_html(message))
 
 
 def _generate_link(panel: Any) -> Callable[..., tuple[Any, str]]:
@@ -155,7 +175,7 @@ def _generate_link(panel: Any) -> Callable[..., tuple[Any, str]]:
             branch = f"{last['from']},{last['at']},{last['tokens'][last['at'] - 1].id}"
         fields = {"view": "generate", "model": model, "method": method, "engine": engine or None, "chat": chat}
         fields |= {"stop": stop or None, "dist": dist, **link_params(view="generate", method=method, values=params)}
-        return _link_out(*share_link(base=base, fields={**fields, "branch": branch, "prompt": prompt}))
+        return _link_out(*_share(base, {**fields, "branch": branch, "prompt": prompt}))
 
     return link
 
@@ -176,7 +196,7 @@ def _view_link(view: str, panel: Any) -> Callable[..., tuple[Any, str]]:
         else:
             params, method = panel.collect("beam", rest), None
         fields |= link_params(view=view, method=fields.get("method"), values=params)
-        return _link_out(*share_link(base=base, fields={**fields, "prompt": prompt}))
+        return _link_out(*_share(base, {**fields, "prompt": prompt}))
 
     return link
 
@@ -195,7 +215,7 @@ def _wire_tokenize(backend: Backend, tok: Any) -> None:
         try:
             result = backend.tokenize(text=text, tokenizer=key, add_special_tokens=bool(special))
         except RsdemoError as err:
-            return _nothing(f"tokenize ({err})")
+            return _nothing(f"Nothing to export: {err}")
         lines = (f"{result.info.label} · {result.stats.tokens:,} tokens · {result.stats.chars:,} characters",)
         name = f"tokens-{key}"
         return export_files(
@@ -212,7 +232,7 @@ def _wire_tokenize(backend: Backend, tok: Any) -> None:
 def _wire_compare(backend: Backend, cmp: Any) -> None:
     def link(base: str, text: str, keys: list[str], special: bool, ws: bool) -> tuple[Any, str]:
         fields = {"compare": ",".join(keys or []), "special": "1" if special else None, "ws": "1" if ws else None}
-        return _link_out(*share_link(base=base, fields={**fields, "text": text}))
+        return _link_out(*_share(base, {**fields, "text": text}))
 
     def export(text: str, keys: list[str], special: bool, ws: bool, view: str) -> tuple[Any, ...]:
         step = None
@@ -220,7 +240,7 @@ def _wire_compare(backend: Backend, cmp: Any) -> None:
             for step in backend.compare_steps(text=text, tokenizers=keys or [], add_special_tokens=bool(special)):  # noqa: B007
                 pass
         except RsdemoError as err:
-            return _nothing(f"compare ({err})")
+            return _nothing(f"Nothing to export: {err}")
         title = "Compare: " + ", ".join(keys or [])
         return export_files(name="compare", title=title, lines=(), body=_joined(view), reply=compare_reply(step))
 
@@ -240,7 +260,7 @@ def _wire_generate(gen: Any) -> None:
 
     def export(kept: Any, view: str, stats: str, branches: str) -> tuple[Any, ...]:
         if kept is None:
-            return _nothing("generate")
+            return _nothing("Nothing to export yet: generate first.")
         return export_files(
             name=f"generate-{kept.method}-seed{kept.seed}",
             title="Generated text",
@@ -259,7 +279,7 @@ def _wire_generate(gen: Any) -> None:
 
     def arena_export(step: Any, table: str, view: str) -> tuple[Any, ...]:
         if step is None:
-            return _nothing("run the arena")
+            return _nothing("Nothing to export yet: run the arena first.")
         return export_files(
             name="arena", title="Method arena", lines=(), body=_joined(table, view), reply=arena_reply(step)
         )
@@ -274,7 +294,7 @@ def _wire_generate(gen: Any) -> None:
 
     def tree_export(result: Any, view: str) -> tuple[Any, ...]:
         if result is None:
-            return _nothing("draw the tree")
+            return _nothing("Nothing to export yet: draw the tree first.")
         return export_files(
             name="beam-tree", title="Beam search tree", lines=(), body=_joined(view), reply=beam_tree_reply(result)
         )
@@ -314,7 +334,7 @@ def _wire_inside(backend: Backend, inside: Any) -> None:
             )
             scored = backend.surprisal(model=model, prompt=prompt, chat=bool(chat))
         except (RsdemoError, ValueError, TypeError) as err:
-            return _nothing(f"look inside ({err})")
+            return _nothing(f"Nothing to export: {err}")
         reply = {"next_token": next_token_reply(nxt), "surprisal": surprisal_reply(scored)}
         lines = (f"{model} · {method} · after token {int(position or 0)}", f"Prompt: {prompt}")
         return export_files(
@@ -357,6 +377,7 @@ def wire_reopen(demo: gr.Blocks, backend: Backend, *, tabs: gr.Tabs, gen: Any, i
     in_settings = [inside.model, inside.prompt, inside.chat, inside.method, inside.probes, inside.position]
     outputs = [opened, tabs, *gen_settings, *gen.panel.inputs, branch.source, branch.at, branch.token]
     outputs += [arena.methods, arena.engines, *in_settings, *inside.panel.inputs]
+    outputs += [gen.arena.go.parent, gen.tree.go.parent]  # their accordions: an arena or tree link opens its own
 
     def restore(request: gr.Request) -> list[Any]:
         state = parse_share_query(dict(request.query_params) if request else {}, engines=backend.engines)
@@ -374,7 +395,8 @@ def wire_reopen(demo: gr.Blocks, backend: Backend, *, tabs: gr.Tabs, gen: Any, i
         in_panel = _panel_updates(inside.panel, state.method, state.params) if seen else _skip(inside.panel.inputs)
         view = state.view + ("+branch" if state.branch and state.view == "generate" else "")
         head = [view, gr.update(selected=state.tab), *put_gen, *gen_panel, *(_put(x) for x in b)]
-        return [*head, *arena_put, *put_in, *in_panel]
+        opens = [gr.update(open=True) if state.view == box else gr.update() for box in ("arena", "tree")]
+        return [*head, *arena_put, *put_in, *in_panel, *opens]
 
     event = demo.load(restore, None, outputs, queue=False, **_PRIVATE)
     _chain_runs(event, opened, gen=gen, inside=inside, gen_settings=gen_settings)

@@ -32,14 +32,16 @@ SAMPLE_TEXT = (
     "<|endoftext|> is a special token in GPT-2."
 )
 
-# every setting of the tab, then as much of the text (whole characters) as keeps the link, URL-encoded, within
-# SHARE_LINK_CHARS characters (rsdemo/share.py reads it back)
+# every setting of the tab (and lang=zh on a Chinese page), then as much of the text (whole characters) as keeps
+# the link, URL-encoded, within SHARE_LINK_CHARS characters (rsdemo/share.py reads it back)
 _SHARE_JS = f"""(text, tok, special, ws, show) => {{
                 const url = new URL(window.location.href.split('#')[0].split('?')[0]);
                 url.searchParams.set('tokenizer', tok || '');
                 if (special) url.searchParams.set('special', '1');
                 if (ws) url.searchParams.set('ws', '1');
                 if (show && show !== 'text') url.searchParams.set('show', show);
+                if ((document.documentElement.lang || '').toLowerCase().startsWith('zh'))
+                    url.searchParams.set('lang', 'zh');  // the page's language: the link opens in Chinese too
                 url.searchParams.set('text', '');
                 const chars = Array.from(text || '');  // code points: never half an emoji
                 const utf8 = new TextEncoder();

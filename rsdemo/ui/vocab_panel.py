@@ -16,6 +16,7 @@ from ..render.page import field_note
 from ..tokenization.vocab import VocabResult, browse_vocab
 from .api import _api_returns
 from .errors import _user_errors
+from .lang import tr
 
 __all__ = ["VOCAB_CHOICES", "VocabPanel", "vocab_endpoint", "vocab_for"]
 
@@ -38,13 +39,19 @@ class VocabPanel:
     """An accordion: a mode, a query, a button and the entries found."""
 
     def __init__(self) -> None:
-        with gr.Accordion("Vocabulary", open=False, elem_id="rs-vocab-box"):
+        with gr.Accordion(tr("vocab.acc"), open=False, elem_id="rs-vocab-box"):
             with gr.Row():
-                self.mode = gr.Radio(VOCAB_CHOICES, value="search", label="Look up", elem_id="rs-vocab-mode", scale=2)
-                self.query = gr.Textbox(
-                    label="Query", placeholder=" the · 中 · 995 · Ġworld", elem_id="rs-vocab-query", scale=2
+                self.mode = gr.Radio(
+                    [(tr(f"vocab.mode.{mode}"), mode) for _, mode in VOCAB_CHOICES],
+                    value="search",
+                    label=tr("vocab.mode"),
+                    elem_id="rs-vocab-mode",
+                    scale=2,
                 )
-                self.go = gr.Button("Look up", elem_id="rs-vocab-go", scale=1, min_width=100)
+                self.query = gr.Textbox(
+                    label=tr("vocab.query"), placeholder=tr("vocab.placeholder"), elem_id="rs-vocab-query", scale=2
+                )
+                self.go = gr.Button(tr("vocab.go"), elem_id="rs-vocab-go", scale=1, min_width=100)
             self.out = gr.HTML(elem_id="rs-vocab")
 
     def wire(self, backend: Backend, *, tokenizer: Any, page: dict[str, Any]) -> None:

@@ -18,17 +18,20 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
-from .arguments import flag, mapping, number, takes_number, takes_whole, whole
-from .core.errors import InputError
-from .core.registry import Registry
-from .core.settings import get_settings
+from ..arguments import mapping
+from ..core.errors import InputError
+from ..core.registry import Registry
+from ..core.settings import get_settings
+from .param import Param
+from .samplers import SAMPLER_PARAMS, check_samplers
 
 __all__ = [
     "COMMON_PARAMS",
     "METHODS",
     "RANDOM_SEED",
+    "SAMPLER_PARAMS",
     "SEED",
     "BEAM_DEFAULTS",
     "SAMPLING_DEFAULTS",
@@ -41,75 +44,6 @@ __all__ = [
     "get_method",
     "resolve_params",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    """One decoding parameter: its ``GenerationConfig`` field, UI label, range and default.
-
-    ``random``: a value outside the range that asks for a random one, drawn for each run (the seed's -1).
-
-    >>> SEED.check("7"), SEED.check(-1), SEED.title, COMMON_PARAMS[0].title
-    (7, -1, 'Seed', 'Max new tokens (max_new_tokens)')
-    >>> SEED.check(1.5)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    rsdemo.core.errors.InputError: Seed must be a whole number between 0 and 2,147,483,647, or -1 for ...; got 1.5.
-    """
-
-    name: str
-    label: str
-    default: float | int | bool
-    minimum: float | int | None = None
-    maximum: float | int | None = None
-    step: float | int | None = None
-    kind: Literal["float", "int", "bool"] = "float"
-    info: str = ""
-    random: int | None = None
-
-    @property
-    def title(self) -> str:
-        """How a message names it: the label, and the API's name where that differs beyond case."""
-        return self.label if self.label.lower() == self.name else f"{self.label} ({self.name})"
-
-    @property
-    def takes(self) -> str:
-        """What it takes, in words: ``a whole number between 1 and 512``."""
-        if self.kind == "bool":
-            return "true or false"
-        if self.kind == "int":
-            return takes_whole(self.minimum, self.maximum, self._also)  # type: ignore[arg-type]
-        return takes_number(self.minimum, self.maximum)
-
-    @property
-    def _also(self) -> str:
-        return f", or {self.random} for a random {self.label.lower()}" if self.random is not None else ""
-
-    @property
-    def help(self) -> str:
-        """The field's help text: what it does and what it takes (so a page needs no range of its own)."""
-        takes = self.takes[0].upper() + self.takes[1:]
-        return f"{self.info[0].upper() + self.info[1:]}. {takes}." if self.info else f"{takes}."
-
-    def check(self, value: Any) -> float | int | bool:
-        """Coerce and range-check a value (``rsdemo.arguments``: text that spells a number counts, never rounded).
-
-        Raises:
-            InputError: not a value of the right kind, or out of range; the message names the parameter.
-        """
-        if self.kind == "bool":
-            return flag(value, name=self.title, field="params")
-        if self.kind == "int":
-            return whole(
-                value,
-                name=self.title,
-                minimum=self.minimum,
-                maximum=self.maximum,  # type: ignore[arg-type]
-                special=() if self.random is None else (self.random,),
-                also=self._also,
-                field="params",
-            )
-        return number(value, name=self.title, minimum=self.minimum, maximum=self.maximum, field="params")
 
 
 # Every strategy field at the value that switches its effect off. Fields left None would be filled from
@@ -195,6 +129,7 @@ COMMON_PARAMS: tuple[Param, ...] = (
         info="forbid any n-gram of this size from appearing twice (0: off)",
     ),
     SEED,
+    *SAMPLER_PARAMS,  # rsdemo's own stages (DRY, XTC, Mirostat ...: ``rsdemo.decoding.samplers``), off by default
 )
 
 
@@ -379,6 +314,7 @@ def resolve_params(*, method: str, params: Mapping[str, Any] | None = None) -> d
             f"Beams ({resolved['num_beams']}) must be a multiple of beam groups ({resolved['num_beam_groups']}).",
             field="params",
         )
+    check_samplers(spec, resolved)
     return resolved
 
 
@@ -435,7 +371,7 @@ def generation_config(
         fields.update(SAMPLING_DEFAULTS)
     if "num_beams" in values:
         fields.update(BEAM_DEFAULTS)
-    custom_only = set(custom_kwarg_names(method))
+    custom_only = set(custom_kwarg_names(method)) | {p.name for p in SAMPLER_PARAMS}  # not GenerationConfig's
     for name, value in values.items():
         if name not in custom_only and name != "seed" and not (spec.custom == "contrastive" and name == "top_k"):
             fields[name] = value
