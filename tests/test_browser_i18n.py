@@ -86,6 +86,15 @@ BRANDS = {
     "scripts",
     "rsdemo",
     "Vijayakumar",
+    "DRY",  # sampler names as their authors and llama.cpp write them
+    "XTC",
+    "Mirostat",
+    "tau",
+    "eta",
+    "temp",
+    "ext",
+    "logit",
+    "Gemma",
 }
 _COLLECT = """() => {
     const root = document.querySelector('.gradio-container') || document.body;

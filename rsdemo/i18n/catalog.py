@@ -349,6 +349,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("about.method_head", "| key | method | parameters |", "| 键 | 方法 | 参数 |"),
     ("about.param_bool", "{label} (default {default})", "{label}（默认 {default}）"),
     ("about.param_range", "{label} ({lo}–{hi}, default {default})", "{label}（{lo}–{hi}，默认 {default}）"),
+    ("about.param_text", "{label} (default {default})", "{label}（默认 {default}）"),
+    ("mlic.gemma", "Gemma Terms of Use", "Gemma 使用条款"),
     ("about.common", "Every method also takes: {params}, and stop strings.", "每种方法还接受：{params}，以及停止字符串。"),
     ("about.lang", "Language", "语言"),
     ("about.lang_text",

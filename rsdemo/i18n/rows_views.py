@@ -212,6 +212,7 @@ VIEW_ROWS: tuple[tuple[str, str, str], ...] = (
     ("vocab.err_long", "The query is {n} characters; at most {limit} are looked up.", "查询有 {n} 个字符；最多只查找 {limit} 个。"),
     ("vocab.err_not_id", "{query} is not a token id (a whole number).", "{query} 不是词元 ID（应为整数）。"),
     ("vocab.err_mode", "Unknown mode {mode}: use one of {modes}.", "未知的查找方式 {mode}：请使用 {modes} 之一。"),
+    ("vocab.err_limit", "The page size must be a whole number, got {got}.", "每页条数必须是整数，收到的是 {got}。"),
     # share / export
     ("share.copy", "Copy link", "复制链接"),
     ("share.export", "Export", "导出"),

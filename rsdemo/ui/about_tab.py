@@ -45,7 +45,7 @@ def _about_markdown(lang: str = "en") -> str:
     )
     models = "\n".join(
         f"| `{m.key}` | {text('about.embedded', lang=lang) if m.source == 'gguf' else 'Hub: ' + str(m.repo_id)} | "
-        f"{m.params_m}M | {m.licence} |"
+        f"{m.params_m}M | {translate(m.licence, lang=lang)} |"
         for m in MODELS.values()
     )
     methods = "\n".join(
@@ -63,6 +63,8 @@ def _about_markdown(lang: str = "en") -> str:
             hi=p.maximum,
             default=p.default,
         )
+        if p.kind != "text"
+        else text("about.param_text", lang=lang, label=_t(f"param.{p.name}", p.label, lang), default=p.default)
         for p in COMMON_PARAMS
     )
     return (

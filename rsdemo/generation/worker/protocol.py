@@ -9,7 +9,7 @@ sends ``("run", id, DecodeJob)``, ``("generate", id, request)``, ``("logits", id
 own keep their class on the app's side (``rebuild``).
 
 >>> sorted(ERRORS)[:2]
-['AssetMissingError', 'CapacityError']
+['AssetIntegrityError', 'AssetMissingError']
 >>> err = rebuild(describe(errors.InputError("Too long.", field="prompt")))
 >>> type(err).__name__, str(err), err.field
 ('InputError', 'Too long.', 'prompt')
