@@ -96,24 +96,23 @@ class InsightService:
         if not self.models.injected("transformers") and not self.generation.model_loaded(name):
             self.generation.engines["transformers"].precheck(name, settings=self.settings)
 
+    def usable_model(self, *, model: str, prompt: str, doing: str, what: str) -> str:
+        """The resolved model key, once the prompt and the model are known to be usable (nothing loaded yet)."""
+        name = self.choice.resolve_model(model)
+        spec = MODELS.get(name, None)
+        cap = spec.max_new_tokens if spec is not None else None
+        check_request(prompt=prompt, method="greedy", params=None, stop=None, limits=self.settings, model_cap=cap,
+                      doing=doing)  # fmt: skip
+        self.choice.needs_weights(name, what)
+        return name
+
     def score(self, *, model: str, prompt: str, chat: bool, progress: Progress | None, upto: int = 0) -> ScoredPrompt:
         """One teacher-forced forward pass over the prompt (transformers, inside a generation slot), kept.
 
         ``upto``: score only the first ``upto`` tokens (0: all), for the distribution after any token.
         """
-        name = self.choice.resolve_model(model)
-        spec = MODELS.get(name, None)
-        check_request(
-            prompt=prompt,
-            method="greedy",
-            params=None,
-            stop=None,
-            limits=self.settings,
-            model_cap=spec.max_new_tokens if spec is not None else None,
-            doing="to score",
-        )
+        name = self.usable_model(model=model, prompt=prompt, doing="to score", what="The Inside tab")
         upto = whole(upto, name="position", minimum=0, also=" (0: after the whole prompt)")
-        self.choice.needs_weights(name, "The Inside tab")
         key = (name, prompt, bool(chat), upto)
         with self._scores_lock:
             if key in self._scores:

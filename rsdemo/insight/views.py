@@ -21,7 +21,7 @@ import numpy as np
 from ..arguments import whole
 from ..catalog import MODELS
 from ..core.errors import InputError
-from ..generation import PromptInfo, build_prompt, check_request
+from ..generation import PromptInfo, build_prompt
 from ..generation.results import make_token
 from ..generation.transformers_engine import bundle_adapter
 from .attention import MAX_ATTENTION_TOKENS, AttentionResult, attention_weights, check_attention_model
@@ -39,18 +39,7 @@ def _insight(service: Any) -> Any:
 
 def _checked(insight: Any, *, model: str, prompt: str, what: str) -> str:
     """The resolved model key, once the prompt and the model are known to be usable (nothing loaded yet)."""
-    name = insight.choice.resolve_model(model)
-    spec = MODELS.get(name, None)
-    check_request(
-        prompt=prompt,
-        method="greedy",
-        params=None,
-        stop=None,
-        limits=insight.settings,
-        model_cap=spec.max_new_tokens if spec is not None else None,
-        doing="to look inside",
-    )
-    insight.choice.needs_weights(name, what)
+    name = insight.usable_model(model=model, prompt=prompt, doing="to look inside", what=what)
     insight._precheck(name)  # an unusable Hub fails now, not after waiting for a slot
     return name
 
