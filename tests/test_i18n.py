@@ -118,3 +118,16 @@ def test_the_built_page_marks_every_label(backend) -> None:
         left.append((kind, prop, value))
     assert marked > 80
     assert not left, left
+
+
+def test_gradio_s_own_queue_words_are_in_chinese() -> None:
+    """Gradio's zh-CN table lacks ``status.queue_position`` ("In queue: 1 of 1"); the page supplies it, with the same
+    placeholders Gradio fills in."""
+    import re as _re
+
+    from rsdemo.ui.lang import GRADIO_CHROME_ZH, page_i18n
+
+    zh = page_i18n().translations["zh"]
+    for key, value in GRADIO_CHROME_ZH.items():
+        assert zh[key] == value and not _re.search(r"[A-Za-z]{3,}", _re.sub(r"\{\w+\}", "", value))
+    assert set(_re.findall(r"\{(\w+)\}", zh["status.queue_position"])) == {"position", "size"}

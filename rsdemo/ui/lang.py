@@ -60,11 +60,16 @@ def tr_choices(choices: list[tuple[str, str]]) -> list[tuple[Any, str]]:
     return [(tr(label), value) for label, value in choices]
 
 
+# Gradio's own words that its zh-CN table lacks (its keys; Gradio fills in the placeholders)
+GRADIO_CHROME_ZH = {"status.queue_position": "排队中：第 {position} 位，共 {size} 位"}
+
+
 def page_i18n() -> gr.I18n:
     """Every string in both languages, and those filled in so far, for ``demo.launch(i18n=...)``."""
     tables = translations()
     for key, (en, zh) in _FILLED.items():
         tables["en"][key], tables["zh"][key] = en, zh
+    tables["zh"].update(GRADIO_CHROME_ZH)
     return gr.I18n(**tables)
 
 

@@ -142,6 +142,8 @@ def _unigram(chunk: str, library: Library) -> ChunkReplay:
     text = chunk.replace("\u2581", " ")
     if library.tables["dummy_prefix"] and text.startswith(" "):
         text = text[1:]  # SentencePiece puts the ▁ back in front
+    if not text:  # a lone trailing ▁: nothing left to encode, SentencePiece's piece for it is the answer
+        return _lone_space(sp)
     best = sp.nbest_encode(text, nbest_size=NBEST, return_type="proto").nbests
     options = [
         Segmentation(tuple(p.piece for p in n.pieces), tuple(p.id for p in n.pieces), float(n.score), k == 0)
@@ -150,6 +152,19 @@ def _unigram(chunk: str, library: Library) -> ChunkReplay:
     chosen = options[0] if options else Segmentation((), (), 0.0, True)
     fallback = any(sp.is_byte(i) for i in chosen.ids)
     return ChunkReplay(list(chosen.ids), list(chosen.pieces), segmentations=options, byte_fallback=fallback)
+
+
+def _lone_space(sp: Any) -> ChunkReplay:
+    """The chunk ``▁`` alone (a text's trailing space): its own piece, or its bytes where the vocabulary lacks it."""
+    piece_id = sp.piece_to_id("\u2581")
+    if piece_id != sp.unk_id() or sp.id_to_piece(piece_id) == "\u2581":
+        ids = [piece_id]
+    else:
+        ids = [sp.piece_to_id(f"<0x{b:02X}>") for b in "\u2581".encode()]
+    pieces = tuple(sp.id_to_piece(i) for i in ids)
+    option = Segmentation(pieces, tuple(ids), float(sum(sp.get_score(i) for i in ids)), True)
+    fallback = any(sp.is_byte(i) for i in ids)
+    return ChunkReplay(list(ids), list(pieces), segmentations=[option], byte_fallback=fallback)
 
 
 def _wordpiece(word: str, tables: dict[str, Any]) -> ChunkReplay:
