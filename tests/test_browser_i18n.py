@@ -15,7 +15,7 @@ from rsdemo.i18n import text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-TABS = ("tokenize", "compare", "languages", "generate", "inside", "about")
+TABS = ("tokenize", "compare", "languages", "generate", "inside", "layers", "about")
 # each tab's label on the Chinese page, from the catalog
 TAB_LABELS = {tab: text("lang.tab" if tab == "languages" else f"tab.{tab}", lang="zh") for tab in TABS}
 SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -94,6 +94,7 @@ BRANDS = {
     "temp",
     "ext",
     "logit",
+    "lens",  # "logit lens", as Chinese ML writing keeps it
     "Gemma",
 }
 _COLLECT = """() => {
@@ -132,7 +133,7 @@ def _allowed() -> set[str]:
     for spec in TOKENIZERS.values():
         names += [spec.label, spec.family, spec.package or "", spec.licence]
     for model in MODELS.values():
-        names += [getattr(model, "label", ""), str(model.repo_id or "")]
+        names += [getattr(model, "label", ""), str(model.repo_id or ""), str(getattr(model, "package", "") or "")]
     for method in METHODS.values():
         names += [p.name for p in method.params]
     names += [p.name for p in COMMON_PARAMS]
@@ -207,6 +208,12 @@ def test_every_tab_in_chinese(browser, server_url: str, size: str) -> None:
                 shown = page.locator("#rs-explain-box, #rs-vocab-box, #rs-tok-share-row").all_inner_texts()
                 assert all(re.search(r"[\u4e00-\u9fff]", panel) for panel in shown), shown
                 page.locator("#rs-explain").screenshot(path=f"/tmp/zh-explain-{size}.png")
+            if tab == "layers":  # the lens grid, a cell, the probes and the attention views, as rendered
+                page.locator("#rs-ly-lens-go").click()
+                page.wait_for_selector("#rs-ly-probe-chart .rs-probe-legend li")
+                page.locator("#rs-ly-attn-go").click()
+                page.wait_for_selector("#rs-ly-attended tr.rs-attn-row")
+                page.wait_for_timeout(600)
             left = _english_words(page.evaluate(_COLLECT), allowed)
             problems += [f"{tab}: {w}" for w in left]
             problems += [f"{tab} overflow: {b}" for b in page.evaluate(_OVERFLOW)]

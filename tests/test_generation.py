@@ -402,8 +402,10 @@ def test_details_off_gives_the_same_ids_without_probabilities(gen: Backend) -> N
         ("beam", {"max_new_tokens": 6, "num_beams": 3}, True),
         pytest.param("contrastive", {"max_new_tokens": 8}, True, marks=_method_params(("contrastive",))[0].marks),
         pytest.param("diverse_beam", {"max_new_tokens": 6}, False, marks=_method_params(("diverse_beam",))[0].marks),
+        ("top_p", {"max_new_tokens": 8, "seed": 5, "xtc_probability": 0.5, "dry_multiplier": 0.8}, False),
+        ("sample", {"max_new_tokens": 8, "seed": 3, "mirostat_tau": 4.0, "sampler_order": "llama.cpp"}, False),
     ],
-    ids=["greedy", "top_k", "beam+stop", "contrastive+stop", "diverse_beam"],
+    ids=["greedy", "top_k", "beam+stop", "contrastive+stop", "diverse_beam", "xtc+dry", "mirostat+llama.cpp-order"],
 )
 def test_reproduction_code_reproduces_the_run(
     gen: Backend, saved_dir: Path, tokenizer, method, params, with_stop

@@ -385,6 +385,19 @@ def smollm2_official():
     return tok
 
 
+@pytest.fixture(scope="module")
+def gemma3_official(settings):
+    """The opt-in Gemma 3 270M's tokenizer as transformers reads it from the joined GGUF file (only where installed;
+    ``tests/test_gemma_tokenizer.py`` checks rsdemo's ``gemma3`` against it and llama.cpp)."""
+    from transformers import AutoTokenizer
+
+    from rsdemo.catalog import get_model_spec
+    from rsdemo.loading import model_file
+
+    path = model_file(get_model_spec("gemma3-270m"), settings=settings)
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
 @pytest.mark.parametrize("text", HARD_TEXTS)
 def test_smollm2_golden(text, backend, smollm2_official) -> None:
     engine = backend.adapter("smollm2")

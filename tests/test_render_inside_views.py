@@ -5,6 +5,8 @@ Built from hand-made results (no model): the numerics are checked in ``test_lens
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from html.parser import HTMLParser
 
 import numpy as np
@@ -141,3 +143,71 @@ def test_results_pickle_for_zerogpu(lens: LensResult, attention: AttentionResult
     back = pickle.loads(pickle.dumps(attention))
     np.testing.assert_array_equal(back.weights, attention.weights)
     assert back.kv_head == attention.kv_head
+
+
+# --- the same views in Chinese --------------------------------------------------------------------------------------
+
+ZH_PIECES = ["词", " 元", "🙂", "<>", "。", "&"]  # token text with no Latin letters (a repr of "\\n" has one)
+
+
+class _Words(HTMLParser):
+    """The text a reader sees or hears: text nodes, ``title`` and ``aria-label`` values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.chunks += [value or "" for name, value in attrs if name in {"title", "aria-label"}]
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+
+def _latin_words(markup: str) -> list[str]:
+    parser = _Words()
+    parser.feed(markup)
+    return [w for chunk in parser.chunks for w in re.findall(r"[A-Za-z]+", chunk) if w != "ID"]
+
+
+def _chinese(result):
+    """The same result with token text that has no Latin letters: any left in a view are the renderer's."""
+    pieces = {token: ZH_PIECES[token % len(ZH_PIECES)] for token in result.pieces}
+    return dataclasses.replace(result, pieces=pieces)
+
+
+def test_the_lens_in_chinese_has_no_english_left(lens: LensResult) -> None:
+    zh = _chinese(lens)
+    exact = probe(zh, text="词", token_id=int(zh.final_ids[-1]), piece="词")
+    partial = probe(zh, text="元", token_id=int(zh.top_ids[1, 0, 0]), piece=" 元", position=1)
+    views = {
+        "grid prob": render_lens_grid(zh, colour="prob", count=2, lang="zh"),
+        "grid rank": render_lens_grid(zh, colour="rank", lang="zh"),
+        "cell": render_lens_cell(zh, position=2, layer=0, lang="zh"),
+        "chart": render_probe_chart([exact, partial], layers=zh.layers, lang="zh"),
+        "no probe": render_probe_chart([], layers=zh.layers, lang="zh"),
+    }
+    for name, markup in views.items():
+        assert _latin_words(markup) == [], name
+        assert re.search(r"[\u4e00-\u9fff]{2}", markup), name
+        _assert_safe(markup)
+    assert '<th scope="col">嵌入</th>' in views["grid rank"] and "层 嵌入" in views["cell"]
+    assert "显示第 3 到 4 个位置，共 5 个" in views["grid prob"] and "仅在它位于单元格前 10 名时" in views["chart"]
+    assert render_lens_grid(lens) == render_lens_grid(lens, lang="en")  # English stays the default
+
+
+def test_attention_in_chinese_has_no_english_left(attention: AttentionResult) -> None:
+    zh = _chinese(attention)
+    views = {
+        "heads": render_heads(zh, layer=4, lang="zh"),
+        "head": render_head(zh, layer=3, head=2, lang="zh"),
+        "mean": render_attended_to(zh, position=3, layer=3, lang="zh"),
+        "one head": render_attended_to(zh, position=3, layer=3, head=1, lang="zh"),
+    }
+    for name, markup in views.items():
+        assert _latin_words(markup) == [], name
+        assert "它们不是解释" in markup and NOTE not in markup, name
+        _assert_safe(markup)
+    assert "4 个查询注意力头共享 2 个键值头" in views["heads"] and "头 3 · 键值头 1" in views["heads"]
+    assert "对所有注意力头取平均" in views["mean"] and "注意力头 1）" in views["one head"]
+    assert render_heads(attention, layer=4) == render_heads(attention, layer=4, lang="en")

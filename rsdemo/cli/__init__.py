@@ -12,6 +12,7 @@
     python -m rsdemo next-token --method top_p --top-p 0.9 --probe Paris "The capital of France is"
     python -m rsdemo lens --probe Paris "The capital of France is"
     python -m rsdemo attention --layer 3 --head 4 "The capital of France is"
+    python -m rsdemo diff-models --model-b gemma3-270m "The capital of France is Paris."
     python -m rsdemo languages --tokenizers gpt2,llama3 --json
     python -m rsdemo settings
 
@@ -44,6 +45,9 @@ from .languages import add_languages_command, run_languages
 from .lens import COMMANDS as LENS_COMMANDS
 from .lens import add_commands as add_lens_commands
 from .lens import run as run_lens
+from .model_diff import COMMANDS as MODEL_DIFF_COMMANDS
+from .model_diff import add_commands as add_model_diff_commands
+from .model_diff import run as run_model_diff
 
 __all__ = ["main"]
 
@@ -126,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     add_languages_command(sub)
     add_explain_commands(sub)
     add_lens_commands(sub)
+    add_model_diff_commands(sub)
     return parser
 
 
@@ -247,6 +252,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
             return run_explain(args, backend, stdin, out)
         if args.command in LENS_COMMANDS:
             return run_lens(args, backend, stdin, out)
+        if args.command in MODEL_DIFF_COMMANDS:
+            return run_model_diff(args, backend, stdin, out)
         if args.command == "generate":
             return _generate(args, backend, stdin, out)
         if args.command == "surprisal":

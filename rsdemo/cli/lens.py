@@ -15,6 +15,7 @@ import json
 import math
 from typing import Any, TextIO
 
+from ..api.views import attention_reply, lens_reply
 from ..backend import Backend
 from ..catalog import DEFAULT_MODEL
 from ..insight import views
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) 
         result = views.logit_lens(service=backend, model=args.model, prompt=text, chat=args.chat)
         probes = views.lens_probe(service=backend, result=result, probes=args.probe, position=args.position)
         if args.json:
-            out.write(json.dumps(_lens_json(result, probes), ensure_ascii=False) + "\n")
+            out.write(json.dumps(lens_reply(result, probes), ensure_ascii=False) + "\n")
         else:
             out.write(_lens_text(result, probes, every=max(1, args.every)) + "\n")
         return 0
@@ -73,7 +74,12 @@ def run(args: argparse.Namespace, backend: Backend, stdin: TextIO, out: TextIO) 
     position = len(result.ids) - 1 if args.position is None else args.position
     row = attended_to(result, position=position, layer=args.layer, head=args.head)
     if args.json:
-        out.write(json.dumps(_attention_json(result, args.layer, args.head, position, row), ensure_ascii=False))
+        out.write(
+            json.dumps(
+                attention_reply(result, layer=args.layer, head=args.head, position=position, row=row),
+                ensure_ascii=False,
+            )
+        )
         out.write("\n")
     else:
         out.write(_attention_text(result, args.layer, args.head, position, row) + "\n")
@@ -110,43 +116,6 @@ def _lens_text(result: LensResult, probes: tuple[Any, ...], *, every: int) -> st
     return "\n".join(lines)
 
 
-def _lens_json(result: LensResult, probes: tuple[Any, ...]) -> dict[str, Any]:
-    cells = [
-        [
-            {
-                "id": int(result.top_ids[pos, k, 0]),
-                "text": result.pieces.get(int(result.top_ids[pos, k, 0]), ""),
-                "prob": round(math.exp(float(result.top_logprobs[pos, k, 0])), 6),
-                "final_rank": int(result.final_rank[pos, k]),
-                "final_prob": round(math.exp(float(result.final_logprob[pos, k])), 6),
-            }
-            for k in range(len(result.layers))
-        ]
-        for pos in range(len(result.ids))
-    ]
-    return {
-        "model": result.model,
-        "ids": list(result.ids),
-        "tokens": [result.pieces.get(i, "") for i in result.ids],
-        "layers": list(result.layers),
-        "final": [{"id": int(i), "text": result.pieces.get(int(i), "")} for i in result.final_ids],
-        "cells": cells,
-        "probes": [
-            {
-                "text": p.text,
-                "id": p.token_id,
-                "piece": p.piece,
-                "position": p.position,
-                "exact": p.exact,
-                "probs": [None if v is None else round(v, 6) for v in p.probs],
-                "ranks": list(p.ranks),
-                "rises_at": p.rises_at,
-            }  # fmt: skip
-            for p in probes
-        ],
-    }
-
-
 def _attention_text(result: AttentionResult, layer: int, head: int | None, position: int, row: Any) -> str:
     tokens = [result.pieces.get(i, "") for i in result.ids]
     matrix = head_matrix(result, layer=layer, head=head) if head is not None else None
@@ -164,20 +133,3 @@ def _attention_text(result: AttentionResult, layer: int, head: int | None, posit
         "Attention weights show where a head looked, not why the model answered as it did; they are not explanations."
     )
     return "\n".join(lines)
-
-
-def _attention_json(result: AttentionResult, layer: int, head: int | None, position: int, row: Any) -> dict[str, Any]:
-    heads = range(result.heads) if head is None else [head]
-    return {
-        "model": result.model,
-        "ids": list(result.ids),
-        "tokens": [result.pieces.get(i, "") for i in result.ids],
-        "layer": layer,
-        "kv_head": list(result.kv_head),
-        "weights": {
-            str(h): [[round(float(w), 4) for w in r] for r in head_matrix(result, layer=layer, head=h)] for h in heads
-        },
-        "position": position,
-        "attended_to": [round(float(w), 4) for w in row[: position + 1]],
-        "head": head,
-    }

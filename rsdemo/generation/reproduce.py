@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..decoding import custom_kwarg_names, get_method
+from ..decoding.samplers import SAMPLER_PARAMS, samplers_on
 from .results import PromptInfo
 
 __all__ = ["reproduce_code"]
@@ -68,6 +69,7 @@ def reproduce_code(
     tok_arg = ", tokenizer=tokenizer" if stops and not spec_method.custom else ""
     if stops and spec_method.custom:
         tok_arg = f", stopping_criteria=StoppingCriteriaList([StopStringCriteria(tokenizer, {list(stops)!r})])"
+    own, config_arg = _own_stages(method, values)
     return (
         "import torch\n"
         + ("import rsdemo.custom_decoding\n" if custom else "")
@@ -77,7 +79,25 @@ def reproduce_code(
         + load
         + inputs
         + f"config = GenerationConfig(**{fields!r})\n"
+        + own
         + f"torch.manual_seed({values['seed']})\n"
-        + f"out = model.generate(input_ids, generation_config=config{tok_arg}{custom})\n"
+        + f"out = model.generate(input_ids, generation_config={config_arg}{tok_arg}{custom})\n"
         + "print(tokenizer.decode(out[0, input_ids.shape[1]:]))\n"
     )
+
+
+def _own_stages(method: str, values: dict[str, Any]) -> tuple[str, str]:
+    """The lines that build rsdemo's own stages (DRY, XTC, ...) in its order, as the run applied them, and the
+    ``generate`` arguments that use them; nothing when the run used none."""
+    if not samplers_on(values):
+        return "", "config"
+    names = {p.name for p in SAMPLER_PARAMS} | {"seed"}
+    picked = {k: values[k] for k in sorted(values) if k in names}
+    own = (
+        "from transformers import LogitsProcessorList\n"
+        "from rsdemo.decoding import resolve_params\n"
+        "from rsdemo.generation.processors import neutral_config, stages  # rsdemo's samplers, its stage order\n"
+        f"values = resolve_params(method={method!r}, params={picked!r})\n"
+        "processors = LogitsProcessorList(p for _, p in stages(config, values, tokenizer=tokenizer))\n"
+    )
+    return own, "neutral_config(config), logits_processor=processors"

@@ -15,6 +15,9 @@ Keys of models, tokenizers and methods stay as they are; only their display name
 from __future__ import annotations
 
 from .rows_errors import ERROR_ROWS
+from .rows_inside import INSIDE_ROWS
+from .rows_layers import LAYER_ROWS
+from .rows_model_diff import MODEL_DIFF_ROWS
 from .rows_runs import RUN_ROWS
 from .rows_views import VIEW_ROWS
 
@@ -345,6 +348,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("about.models", "Models", "模型"),
     ("about.model_head", "| key | source | parameters | licence |", "| 键 | 来源 | 参数量 | 许可证 |"),
     ("about.embedded", "embedded (offline)", "内嵌（离线）"),
+    ("about.opt_in", "embedded (offline), an opt-in extra: installed here", "内嵌（离线），可选附加组件：此处已安装"),
+    ("about.opt_in_missing", "embedded (offline), an opt-in extra not installed here: {how}",
+     "内嵌（离线），可选附加组件，此处未安装：{how}"),
     ("about.methods", "Decoding methods", "解码方法"),
     ("about.method_head", "| key | method | parameters |", "| 键 | 方法 | 参数 |"),
     ("about.param_bool", "{label} (default {default})", "{label}（默认 {default}）"),
@@ -383,6 +389,11 @@ ROWS: tuple[tuple[str, str, str], ...] = (
      "byte values (e.g. 0x16, 0xF5-0xFF), so a few control characters are dropped.",
      "内嵌的 SmolLM2-135M-Instruct 模型自带的分词器，从其 GGUF 文件读取一次。其词表缺少 21 个字节值"
      "（例如 0x16、0xF5-0xFF），所以少数控制字符会被丢弃。"),
+    ("tnote.gemma3",
+     "The opt-in Gemma 3 270M model's own tokenizer, read from its GGUF file: SentencePiece BPE with byte fallback; "
+     "runs of spaces and newlines are tokens of their own. A literal ▁ (U+2581) comes back as a space.",
+     "可选的 Gemma 3 270M 模型自带的分词器，从其 GGUF 文件读取：带字节回退的 SentencePiece BPE；连续的空格和换行"
+     "各自成为词元。文本中原有的 ▁（U+2581）解码后会变成空格。"),
     ("tnote.word",
      "Words and punctuation (HF WordLevel, 16k words trained on Shakespeare by scripts/train_assets.py); unknown "
      "words are [UNK] and whitespace is dropped.",
@@ -405,7 +416,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
 )
 # fmt: on
 
-ROWS = ROWS + ERROR_ROWS + VIEW_ROWS + RUN_ROWS
+ROWS = ROWS + ERROR_ROWS + VIEW_ROWS + RUN_ROWS + LAYER_ROWS + INSIDE_ROWS + MODEL_DIFF_ROWS
 
 EN: dict[str, str] = {key: en for key, en, _ in ROWS}
 ZH: dict[str, str] = {key: zh for key, _, zh in ROWS}

@@ -15,6 +15,14 @@ it with that layer's own modules, exactly as transformers' ``eager`` attention d
 computation of layer 1. Grouped-query attention: query head ``h`` reads key/value head
 ``h // (num_attention_heads // num_key_value_heads)``.
 
+Gemma 3 (``gemma3_text``) is the same recipe with its own parts, all taken from the layer itself: q_norm / k_norm
+on each head, ``scaling`` = ``query_pre_attn_scalar ** -0.5``, and two kinds of layer (``config.layer_types``):
+``sliding_attention`` layers (rotary base 10,000, a 512-token window) and ``full_attention`` ones (base 1,000,000,
+no window); the rotary embedding is asked for the layer's own kind. The window is applied as the model does
+(a query sees keys less than ``sliding_window`` positions back), though with at most ``MAX_ATTENTION_TOKENS``
+(128) tokens it never bites. ``tests/test_gemma_attention.py`` checks it against ``eager``'s returned weights.
+GPT-2-style models (a fused ``c_attn``, learned positions) are refused.
+
 Layers are numbered from 1 (decoder layer ``k``, whose output is the logit lens' row ``k``); heads from 0, as in
 the model's tensors.
 
@@ -48,7 +56,7 @@ __all__ = [
 ]
 
 MAX_ATTENTION_TOKENS = 128  # (layers, heads, T, T) float16 weights: 30 x 9 x 128 x 128 x 2 bytes = 8.8 MB
-_KNOWN = ("llama", "mistral", "qwen2", "qwen3")  # the Llama-style attention this view computes
+_KNOWN = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text")  # the Llama-style attention this view computes
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -142,12 +150,19 @@ def attention_weights(
             input_ids=input_ids, attention_mask=torch.ones_like(input_ids), output_hidden_states=True
         ).hidden_states
         positions = torch.arange(n, device=device)[None]
-        cos, sin = base.rotary_emb(hidden[0], positions)
-        window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
-        allowed = _mask(n, window, device)
+        rope: dict[str | None, Any] = {}  # per kind of layer (Gemma 3: sliding / full); one for the rest
+        default_window = (
+            getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+        )
         out = torch.zeros((len(wanted), heads, n, n), dtype=torch.float16)
         for slot, number in enumerate(wanted):
             layer = base.layers[number - 1]
+            kind = getattr(layer.self_attn, "layer_type", None) if hasattr(base.rotary_emb, "layer_types") else None
+            if kind not in rope:
+                rope[kind] = base.rotary_emb(hidden[0], positions, *([kind] if kind else []))
+            cos, sin = rope[kind]
+            # Qwen2/3 and Gemma 3 keep a layer's window on its attention (None: a full layer); Mistral: the config's
+            allowed = _mask(n, getattr(layer.self_attn, "sliding_window", default_window), device)
             q, k = _rotated_qk(layer, hidden[number - 1], cos, sin)
             k = k.repeat_interleave(group, dim=1)  # transformers' repeat_kv: query head h reads kv head h // group
             scores = torch.matmul(q.float(), k.float().transpose(2, 3)) * layer.self_attn.scaling
@@ -162,7 +177,7 @@ def _rotated_qk(layer: Any, h: Any, cos: Any, sin: Any) -> tuple[Any, Any]:
     x = layer.input_layernorm(h)
     shape = (*x.shape[:-1], -1, attn.head_dim)
     q, k = attn.q_proj(x).view(shape), attn.k_proj(x).view(shape)
-    if getattr(attn, "q_norm", None) is not None:  # Qwen3 normalises each head's queries and keys
+    if getattr(attn, "q_norm", None) is not None:  # Qwen3 and Gemma 3 normalise each head's queries and keys
         q, k = attn.q_norm(q), attn.k_norm(k)
     rotate = sys.modules[type(attn).__module__].apply_rotary_pos_emb  # the model's own
     return rotate(q.transpose(1, 2), k.transpose(1, 2), cos, sin)

@@ -87,6 +87,8 @@ class InsightService:
         self._scores: collections.OrderedDict[tuple[str, str, bool, int], ScoredPrompt] = collections.OrderedDict()
         self._scores_lock = threading.Lock()
         # ZeroGPU: a forward pass, a recorded beam search, a raw score ask for a GPU; re-reading kept numbers does not
+        self.kept_views: collections.OrderedDict[tuple[Any, ...], Any] = collections.OrderedDict()  # views.py's
+        self.on_gpu = on_gpu  # the views of rsdemo.insight.views wrap their model work with it once, at start
         self.forward = on_gpu(self.forward_pass)
         self.beam_tree = on_gpu(self.record_beam_tree)
         self.raw_logprob = on_gpu(self.raw_logprob_pass)

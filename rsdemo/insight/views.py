@@ -13,6 +13,7 @@ functions of ``rsdemo.insight.lens`` / ``rsdemo.insight.attention``: no slot, no
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,7 +29,9 @@ from .attention import MAX_ATTENTION_TOKENS, AttentionResult, attention_weights,
 from .lens import LensProbe, LensResult, lens_arrays, probe
 from .service import _document, _probe_ids
 
-__all__ = ["attention", "attention_pass", "lens_pass", "lens_probe", "logit_lens"]
+__all__ = ["attention", "attention_pass", "kept_lens", "lens_pass", "lens_probe", "logit_lens"]
+
+KEPT_VIEWS = 8  # lens results kept per service: a cell or a probe on a kept prompt re-reads them
 
 Progress = Callable[[str], None]
 
@@ -62,6 +65,34 @@ def logit_lens(
     insight = _insight(service)
     name = _checked(insight, model=model, prompt=prompt, what="The logit lens")
     return (run or lens_pass)(service=insight, model=name, prompt=prompt, chat=chat, progress=progress)
+
+
+def kept_lens(
+    *,
+    service: Any,
+    model: str,
+    prompt: str,
+    chat: bool = False,
+    progress: Progress | None = None,
+    run: Callable[..., LensResult] | None = None,
+) -> LensResult:
+    """``logit_lens``, kept: the same model, prompt and chat setting again re-read the kept result (the last
+    ``KEPT_VIEWS`` of them), with no forward pass. ``/lens_probe`` and the page's cell clicks use it."""
+    insight = _insight(service)
+    name = insight.choice.resolve_model(model)
+    key = ("lens", name, prompt, bool(chat))
+    kept = insight.kept_views
+    found = kept.get(key)
+    if found is not None:
+        with contextlib.suppress(KeyError):  # another thread dropped it meanwhile: still the right result
+            kept.move_to_end(key)
+        return found
+    result = logit_lens(service=insight, model=name, prompt=prompt, chat=chat, progress=progress, run=run)
+    kept[key] = result
+    while len(kept) > KEPT_VIEWS:
+        with contextlib.suppress(KeyError):
+            kept.popitem(last=False)
+    return result
 
 
 def lens_pass(*, service: Any, model: str, prompt: str, chat: bool, progress: Progress | None) -> LensResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import gzip
 from pathlib import Path
+from typing import Any
 
 from ..catalog import get_tokenizer_spec
 from ..core.disk import DiskBudget, verify_entry
@@ -24,7 +25,7 @@ from ..tokenization.adapters import (
     TokenizerAdapter,
 )
 from .files import Progress, _entry, _source_path
-from .gguf import _gguf_tokenizer
+from .gguf import _gguf_tokenizer, converted_model_dir, gguf_tokenizer, gguf_tokenizer_dir
 from .hub import HubRef, _hub_error, _repo_files, hub_cache_dir
 
 __all__ = ["load_hub_tokenizer", "load_tokenizer", "needs_build"]
@@ -33,7 +34,14 @@ __all__ = ["load_hub_tokenizer", "load_tokenizer", "needs_build"]
 def needs_build(*, key: str, settings: Settings | None = None) -> bool:
     """Whether loading ``key`` will first build an artefact into the cache (the UI says so)."""
     spec = get_tokenizer_spec(key)
-    entry = _entry(spec, settings or get_settings())
+    settings = settings or get_settings()
+    if spec.model is not None:  # an embedded model's own: read once with the model's (its checkpoint or saved copy)
+        found = (
+            converted_model_dir(key=spec.model, settings=settings),
+            gguf_tokenizer_dir(key=spec.model, settings=settings),
+        )
+        return not any(verify_entry(folder) for folder in found)
+    entry = _entry(spec, settings)
     return entry is not None and not verify_entry(entry)
 
 
@@ -102,6 +110,12 @@ def load_tokenizer(
             SentencePieceAdapter(processor, add_bos=spec.bos is not None, lossless=spec.lossless), spec.key, 256
         )
     import tokenizers
+
+    if spec.model is not None:  # Gemma 3's: transformers' tokenizer from the model's GGUF file, read with the model's
+        shared: Any = gguf_tokenizer(key=spec.model, settings=settings, progress=progress)
+        # the same tokenizers.Tokenizer (no copy: 5 s); the adapter's no_padding / no_truncation are transformers'
+        # defaults too, and it sets them again on every call
+        return _check_size(HFAdapter(shared.backend_tokenizer, lossless=spec.lossless), spec.key, 256)
 
     if _entry(spec, settings) is not None:
         backend = _gguf_tokenizer(spec, settings, progress, budget)

@@ -4,7 +4,8 @@
 its top token, coloured by that token's probability (``colour="prob"``) or by the rank the model's final choice
 has at that row (``colour="rank"``: green where the final answer already leads). ``data-pos`` / ``data-layer``
 name a cell for a click handler, which shows ``render_lens_cell``. ``render_probe_chart`` draws a probed token's
-probability at each row as an SVG line.
+probability at each row as an SVG line. Each takes ``lang`` (``en``/``zh``) for its own words
+(``rsdemo.i18n.rows_inside``; ``emb`` becomes 嵌入); token text is shown as it is.
 
 >>> import numpy as np
 >>> from rsdemo.insight.lens import LensResult
@@ -23,10 +24,19 @@ import html
 import math
 from collections.abc import Sequence
 
+from ..i18n import text as _text
 from ..insight.lens import LensProbe, LensResult, cell
 from .common import plain_label, prob_colour, visible_text
 
-__all__ = ["GRID_POSITIONS", "LINE_COLOURS", "rank_shade", "render_lens_cell", "render_lens_grid", "render_probe_chart"]
+__all__ = [
+    "GRID_POSITIONS",
+    "LINE_COLOURS",
+    "rank_shade",
+    "render_lens_cell",
+    "render_lens_grid",
+    "render_probe_chart",
+    "row_label",
+]
 
 LINE_COLOURS = ("#7c3aed", "#2563eb", "#059669", "#c2410c", "#db2777", "#0891b2", "#65a30d", "#4b5563")
 GRID_POSITIONS = 64  # the grid shows at most this many positions at once (the last ones, unless asked)
@@ -35,7 +45,7 @@ GRID_POSITIONS = 64  # the grid shows at most this many positions at once (the l
 def _label(text: str, width: int = 10) -> str:
     """A token's text for a small cell: whitespace drawn, cut at ``width`` characters, escaped."""
     cut = text if len(text) <= width else text[: width - 1] + "…"
-    return visible_text(cut, show_whitespace=True) or "∅"
+    return f'<span class="rs-keep">{visible_text(cut, show_whitespace=True) or "∅"}</span>'  # never translated
 
 
 def rank_shade(rank: int) -> float:
@@ -47,17 +57,32 @@ def rank_shade(rank: int) -> float:
     return max(0.0, 1.0 - math.log10(max(1, rank)) / 4)
 
 
+def row_label(label: str, lang: str = "en") -> str:
+    """A lens row's name in ``lang``: ``emb`` (the embeddings) translated, a layer number as it is.
+
+    >>> row_label("emb", "zh"), row_label("12", "zh")
+    ('嵌入', '12')
+    """
+    return _text("lens.emb", lang=lang) if label == "emb" else label
+
+
 def render_lens_grid(
-    result: LensResult, *, colour: str = "prob", start: int | None = None, count: int = GRID_POSITIONS
+    result: LensResult,
+    *,
+    colour: str = "prob",
+    start: int | None = None,
+    count: int = GRID_POSITIONS,
+    lang: str = "en",
 ) -> str:
     """The grid: one row per position (its token on the left), one column per lens row; ``count`` positions
-    from ``start`` (default: the last ``count``)."""
+    from ``start`` (default: the last ``count``); its words in ``lang``."""
     if colour not in {"prob", "rank"}:
         raise ValueError(f"colour is 'prob' or 'rank', not {colour!r}")
     total = len(result.ids)
     first = max(0, total - count) if start is None else max(0, min(start, total - 1))
     shown = range(first, min(total, first + count))
-    head = "".join(f'<th scope="col">{html.escape(label)}</th>' for label in result.layers)
+    labels = [row_label(label, lang) for label in result.layers]
+    head = "".join(f'<th scope="col">{html.escape(label)}</th>' for label in labels)
     probs = result.top_probs
     body = []
     for pos in shown:
@@ -69,8 +94,17 @@ def render_lens_grid(
             rank, chosen = int(result.final_rank[pos, layer]), math.exp(float(result.final_logprob[pos, layer]))
             shade = probs[pos, layer] if colour == "prob" else rank_shade(rank)
             tip = html.escape(
-                f"position {pos}, row {result.layers[layer]}: {text!r} {100 * probs[pos, layer]:.1f}%; "
-                f"the final choice {final!r} has rank {rank:,} ({100 * chosen:.2f}%)",
+                _text(
+                    "lens.tip",
+                    lang=lang,
+                    n=pos,
+                    row=labels[layer],
+                    token=repr(text),
+                    p=f"{100 * probs[pos, layer]:.1f}",
+                    final=repr(final),
+                    rank=f"{rank:,}",
+                    chosen=f"{100 * chosen:.2f}",
+                ),
                 quote=True,
             )
             cells.append(
@@ -80,23 +114,20 @@ def render_lens_grid(
             )
         token = result.pieces.get(result.ids[pos], "")
         body.append(f'<tr><th scope="row" data-pos="{pos}">{_label(token, 14)}</th>{"".join(cells)}</tr>')
-    what = (
-        "the top token's probability (red: low, green: high)"
-        if colour == "prob"
-        else "the rank of the model's final choice at that row (green: already first; yellow: about 100th)"
-    )
-    note = f" Positions {first} to {shown[-1]} of {total}." if len(shown) < total else ""
+    what = _text("lens.colour_prob" if colour == "prob" else "lens.colour_rank", lang=lang)
+    note = _text("lens.positions", lang=lang, lo=first, hi=shown[-1], total=total) if len(shown) < total else ""
+    legend = html.escape(_text("lens.legend", lang=lang, what=what), quote=False)
     return (
-        f'<div class="rs-legend">Each row: what the model would predict after that token if it stopped after a '
-        f"layer (emb: the embeddings; the last column is its real output). Colour: {what}.{note}</div>"
+        f'<div class="rs-legend">{legend} <span class="rs-lens-range">{note}</span></div>'
         '<div class="rs-lens" style="overflow:auto;max-height:560px"><table class="rs-lens-grid" '
         'style="border-collapse:collapse;font-family:var(--font-mono, monospace);font-size:11px;white-space:pre">'
-        f'<thead><tr><th scope="col">token</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        f'<thead><tr><th scope="col">{_text("lens.token", lang=lang)}</th>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
-def render_lens_cell(result: LensResult, *, position: int, layer: int) -> str:
-    """One cell's kept top 10 as bars (no model call)."""
+def render_lens_cell(result: LensResult, *, position: int, layer: int, lang: str = "en") -> str:
+    """One cell's kept top 10 as bars (no model call); its words in ``lang``."""
     rows = []
     for token, prob in cell(result, position=position, layer=layer):
         text = result.pieces.get(token, f"#{token}")
@@ -106,17 +137,26 @@ def render_lens_cell(result: LensResult, *, position: int, layer: int) -> str:
             f'<span class="rs-bar-label">{100 * prob:.2f}%</span></td><td>{token}</td></tr>'
         )
     after = result.pieces.get(result.ids[position], "")
+    legend = _text(
+        "lens.cell",
+        lang=lang,
+        token=_label(after, 24),  # escaped already
+        n=position,
+        row=html.escape(row_label(result.layers[layer], lang)),
+        total=len(rows),
+    )
     return (
-        f'<div class="rs-legend">After {_label(after, 24)} (position {position}), row '
-        f"{html.escape(result.layers[layer])}: the {len(rows)} most probable next tokens.</div>"
+        f'<div class="rs-legend">{legend}</div>'
         f'<table class="rs-stage-table rs-lens-top"><tbody>{"".join(rows)}</tbody></table>'
     )
 
 
-def render_probe_chart(probes: Sequence[LensProbe], *, layers: Sequence[str], width: int = 560) -> str:
+def render_probe_chart(
+    probes: Sequence[LensProbe], *, layers: Sequence[str], width: int = 560, lang: str = "en"
+) -> str:
     """An SVG line chart: each probe's probability at each row (a gap where it is outside a cell's top 10)."""
     if not probes:
-        return '<div class="rs-legend">Type a word to follow it through the layers.</div>'
+        return f'<div class="rs-legend">{html.escape(_text("lens.probe_empty", lang=lang))}</div>'
     height, left, bottom, top = 200, 40, 28, 10
     x_step = (width - left - 10) / max(1, len(layers) - 1)
 
@@ -128,6 +168,7 @@ def render_probe_chart(probes: Sequence[LensProbe], *, layers: Sequence[str], wi
         f'<text x="{left - 4}" y="{y_of(v) + 4:.1f}" font-size="10" text-anchor="end">{round(v * 100)}%</text>'
         for v in (0.0, 0.25, 0.5, 0.75, 1.0)
     ]
+    layers = [row_label(label, lang) for label in layers]
     for n, label in enumerate(layers):
         if n % 5 == 0 or n == len(layers) - 1:
             x = left + n * x_step
@@ -150,15 +191,25 @@ def render_probe_chart(probes: Sequence[LensProbe], *, layers: Sequence[str], wi
                     f'<polyline class="rs-probe-line" fill="none" stroke="{colour}" stroke-width="2" '
                     f'points="{" ".join(run)}"><title>{name}</title></polyline>'
                 )
-        rises = "never leads" if probe.rises_at is None else f"leads from row {html.escape(layers[probe.rises_at])}"
-        known = "" if probe.exact else " (only where it is in a cell's top 10)"
-        legend.append(
-            f'<li><span style="color:{colour}">■</span> {_label(probe.piece, 24)} (typed '
-            f"{_label(probe.text, 24)}, id {probe.token_id}): {rises}; last row "
-            f"{100 * (probe.probs[-1] or 0):.2f}%{known}</li>"
+        rises = (
+            _text("lens.never_leads", lang=lang)
+            if probe.rises_at is None
+            else _text("lens.leads_from", lang=lang, row=html.escape(layers[probe.rises_at]))
         )
+        item = _text(
+            "lens.probe_item",
+            lang=lang,
+            piece=_label(probe.piece, 24),  # escaped already, as is every part
+            typed=_label(probe.text, 24),
+            n=probe.token_id,
+            rises=rises,
+            p=f"{100 * (probe.probs[-1] or 0):.2f}",
+            known="" if probe.exact else _text("lens.top10_only", lang=lang),
+        )
+        legend.append(f'<li><span style="color:{colour}">■</span> {item}</li>')
     return (
         f'<svg class="rs-probe-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="probability at each layer">{"".join(parts)}</svg>'
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(_text("lens.chart_label", lang=lang))}">'
+        f"{''.join(parts)}</svg>"
         f'<ul class="rs-legend rs-probe-legend">{"".join(legend)}</ul>'
     )

@@ -19,6 +19,7 @@ O(window). ``encode`` returns a plain list, for callers that want one.
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
     import sentencepiece
     import tiktoken
     import tokenizers
+
+_BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")  # a byte-fallback piece (SentencePiece BPE read by HF tokenizers)
 
 __all__ = [
     "ByteAdapter",
@@ -314,6 +317,7 @@ class HFAdapter:
         parts = f"{tokenizer.pre_tokenizer!r} {tokenizer.decoder!r}"
         self._byte_level = "ByteLevel" in parts
         self._wordpiece = type(tokenizer.model).__name__ == "WordPiece"
+        self._byte_fallback = bool(getattr(tokenizer.model, "byte_fallback", False))  # <0xNN> pieces (Gemma 3)
 
     def encode(self, text: str, *, add_special_tokens: bool) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
@@ -342,6 +346,8 @@ class HFAdapter:
                 return bytes(table[c] for c in piece)
         if self._wordpiece and piece.startswith("##"):
             piece = piece[2:]
+        if self._byte_fallback and _BYTE_PIECE.fullmatch(piece):
+            return bytes([int(piece[3:5], 16)])
         return piece.replace("\u2581", " ").encode("utf-8")
 
     def decode(self, ids: Sequence[int]) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 
-from ..catalog import MODELS, TOKENIZERS
+from ..catalog import MODELS, TOKENIZERS, ModelSpec, TokenizerSpec
 from ..decoding import COMMON_PARAMS, METHODS, Param
 from ..i18n import EN, text, translate
+from ..loading import model_installed
 from ..share import SHARE_LINK_CHARS
 
 __all__ = ["_about_markdown"]
@@ -35,17 +36,39 @@ def _t(key: str, english: str, lang: str) -> str:
     return text(key, lang=lang) if key in EN else english
 
 
+def _files_from(spec: TokenizerSpec, lang: str) -> str:
+    """Where a tokenizer's files come from: its package, its model's (an embedded model's own), or built in."""
+    if spec.package:
+        return spec.package
+    return MODELS[spec.model].package or spec.model if spec.model else text("about.builtin", lang=lang)
+
+
+def _model_source(spec: ModelSpec, lang: str) -> str:
+    """A model's source: the Hub repo, embedded, or an opt-in extra (installed here, or the command installing it).
+
+    >>> from rsdemo.catalog import get_model_spec
+    >>> _model_source(get_model_spec("gpt2"), "en"), _model_source(get_model_spec("smollm2-135m-instruct"), "zh")
+    ('Hub: openai-community/gpt2', '内嵌（离线）')
+    """
+    if spec.source != "gguf":
+        return f"Hub: {spec.repo_id}"
+    if not spec.install:
+        return text("about.embedded", lang=lang)
+    if model_installed(spec):
+        return text("about.opt_in", lang=lang)
+    return text("about.opt_in_missing", lang=lang, how=f"`{spec.install}`")
+
+
 def _about_markdown(lang: str = "en") -> str:
     """The whole tab, in ``lang`` (``en`` or ``zh``); keys, names and numbers as they are."""
     rows = "\n".join(
         f"| `{s.key}` | {_md_cell(translate(s.family, lang=lang))} "
-        f"| {_md_cell(s.package or text('about.builtin', lang=lang))} | {_md_cell(translate(s.licence, lang=lang))} "
+        f"| {_md_cell(_files_from(s, lang))} | {_md_cell(translate(s.licence, lang=lang))} "
         f"| {_md_cell(_t(f'tnote.{s.key}', s.notes, lang))} |"
         for s in TOKENIZERS.values()
     )
     models = "\n".join(
-        f"| `{m.key}` | {text('about.embedded', lang=lang) if m.source == 'gguf' else 'Hub: ' + str(m.repo_id)} | "
-        f"{m.params_m}M | {translate(m.licence, lang=lang)} |"
+        f"| `{m.key}` | {_model_source(m, lang)} | {m.params_m}M | {translate(m.licence, lang=lang)} |"
         for m in MODELS.values()
     )
     methods = "\n".join(

@@ -1,4 +1,4 @@
-"""The whole page: the title, the Hub line and six tabs, composed; then the page's own events, the light API
+"""The whole page: the title, the Hub line and seven tabs, composed; then the page's own events, the light API
 endpoints and what a page load does (a share link's state, the engine list, the Hub's state)."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from .inside_tab import InsideTab
 from .lang import LANG_SWITCH, tr, tr_texts
 from .languages_tab import LanguagesTab
 from .launch import asset_text
+from .layers_tab import LayersTab
 from .serving import _light_pool
 from .share_export import wire_reopen, wire_shares
 from .tokenize_tab import TokenizeTab
@@ -48,7 +49,7 @@ def from_url(request: gr.Request) -> tuple[Any, ...]:
 
 
 def build_demo(*, backend: Backend) -> gr.Blocks:
-    """The whole app: Tokenize, Compare, Languages, Generate, Inside and About tabs; the API endpoints named, typed."""
+    """The whole app: Tokenize, Compare, Languages, Generate, Inside, Layers and About tabs; the endpoints named."""
     choices = backend.tokenizer_choices()
     js_tokens = asset_text("tokens.js")
     hub_off = backend.hub_problem(probe=False)  # the configuration; the page's load also probes the Hub
@@ -67,6 +68,8 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
                 gen = GenerateTab(backend, js_tokens)
             with gr.Tab(tr("Inside"), id="inside"):
                 inside = InsideTab(backend, js_tokens)
+            with gr.Tab(tr("tab.layers"), id="layers"):
+                LayersTab(backend, asset_text("layers.js"))
             with gr.Tab(tr("About"), id="about"):
                 gr.Markdown(tr_texts("about.body", en=_about_markdown(), zh=_about_markdown(lang="zh")))
 

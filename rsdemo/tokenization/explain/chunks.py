@@ -95,6 +95,9 @@ def _sentencepiece(sp: Any, nfc: bool) -> Library:
     return Library(kind, sp, nfc, tables)
 
 
+_SPACES = {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}  # tokenizers' JSON of " " -> "▁"
+
+
 def _hf(tok: Any, nfc: bool) -> Library:
     import json
 
@@ -108,10 +111,14 @@ def _hf(tok: Any, nfc: bool) -> Library:
     }
     kind = "other"
     pre = json.dumps(data.get("pre_tokenizer"))
-    if model.get("type") == "BPE" and '"ByteLevel"' in pre and data.get("normalizer") is None:
+    byte_level = '"ByteLevel"' in pre and data.get("normalizer") is None
+    # SentencePiece-style BPE read by tokenizers (Gemma 3): spaces become ▁ one for one, so offsets stay the input's
+    spaces = data.get("normalizer") == _SPACES and model.get("byte_fallback") and not model.get("ignore_merges")
+    if model.get("type") == "BPE" and (byte_level or spaces):
         merges = model.get("merges") or []
         pairs = [tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in merges]
         tables["merges"] = {pair: rank for rank, pair in enumerate(pairs)}
+        tables["byte_fallback"] = bool(model.get("byte_fallback"))
         kind = "hf-bpe"
     elif model.get("type") == "WordPiece":
         kind = "hf-wordpiece"

@@ -99,13 +99,25 @@ def _tiktoken(chunk: str, ranks: dict[bytes, int]) -> ChunkReplay:
 
 
 def _hf_bpe(chunk: str, tables: dict[str, Any]) -> ChunkReplay:
+    """Hugging Face BPE: pairs merge by their rank in the merges list; a part outside the vocabulary is dropped,
+    or with ``byte_fallback`` (Gemma 3) becomes its UTF-8 bytes as ``<0xNN>`` pieces (of the text as normalised)."""
     merges, vocab = tables["merges"], tables["vocab"]
     symbols = list(chunk)
     run = merge(symbols=symbols, priority=lambda left, right: merges.get((left, right)))
     ends = run.starts[1:] + [len(symbols)]
-    kept = [(p, s, e) for p, s, e in zip(run.parts, run.starts, ends) if p in vocab]  # others are dropped
-    replay = ChunkReplay([vocab[p] for p, _, _ in kept], [p for p, _, _ in kept], symbols, [], run)
-    replay.spans = [(s, e) for _, s, e in kept]
+    replay = ChunkReplay([], [], symbols, [], run)
+    for part, start, end in zip(run.parts, run.starts, ends):
+        if part in vocab:
+            pieces = [part]
+        elif tables.get("byte_fallback"):
+            pieces = [f"<0x{b:02X}>" for b in part.encode("utf-8", errors="surrogatepass")]
+            replay.byte_fallback = True
+        else:
+            continue  # dropped (SmolLM2's vocabulary lacks a few bytes)
+        for piece in pieces:
+            replay.ids.append(vocab[piece])
+            replay.pieces.append(piece)
+            replay.spans.append((start, end))
     return replay
 
 
