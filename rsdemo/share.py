@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from .catalog import TOKENIZERS
 from .core.errors import InputError
 from .core.settings import parse_bool
-from .decoding import COMMON_PARAMS, METHODS, SAMPLER_PARAMS, Param
+from .decoding import COMMON_PARAMS, INSIDE_PARAMS, METHODS, SAMPLER_PARAMS, Param
 
 __all__ = [
     "DISTRIBUTIONS",
@@ -117,21 +117,22 @@ class ShareState:
 
 def view_params(view: str, method: str | None) -> tuple[Param, ...]:
     """The parameters a view's link carries: the method's own (beam search's for the tree, none for the arena),
-    then the common ones (only the repetition penalty for Inside).
+    then the common ones (Inside's: ``INSIDE_PARAMS``); rsdemo's own samplers (``SAMPLER_PARAMS``) last.
 
-    >>> [p.name for p in view_params("inside", "top_k")]
-    ['temperature', 'top_k', 'repetition_penalty']
-    >>> [p.name for p in view_params("arena", "top_k")]
-    ['max_new_tokens', 'repetition_penalty', 'no_repeat_ngram_size', 'seed']
+    >>> [p.name for p in view_params("inside", "top_k")][:4]
+    ['temperature', 'top_k', 'repetition_penalty', 'seed']
+    >>> [p.name for p in view_params("arena", "top_k")][:5]
+    ['max_new_tokens', 'repetition_penalty', 'no_repeat_ngram_size', 'seed', 'presence_penalty']
     """
     key = "beam" if view == "tree" else None if view == "arena" else method
     own = METHODS[key].params if key in METHODS else ()
-    # rsdemo's extra samplers (DRY, XTC ...; ``SAMPLER_PARAMS``) are not carried yet: 15 more fields pass the
-    # link's length budget
-    common = [
-        p for p in COMMON_PARAMS if p not in SAMPLER_PARAMS and (view != "inside" or p.name == "repetition_penalty")
-    ]
-    return (*own, *common)
+    return (*own, *(INSIDE_PARAMS if view == "inside" else COMMON_PARAMS))
+
+
+def _spare(view: str, param: Param) -> bool:
+    """Whether a link leaves ``param`` out at its default: rsdemo's own samplers (15 fields that would pass the
+    link's length budget) and Inside's seed, so a link that sets none stays as short as before."""
+    return param in SAMPLER_PARAMS or (view == "inside" and param.name == "seed")
 
 
 def parse_share_query(
@@ -234,19 +235,22 @@ def _written(value: Any) -> str:
 
 
 def link_params(*, view: str, method: str | None, values: Mapping[str, Any]) -> dict[str, str]:
-    """The checked decoding parameters of a view, as a link writes them; a value its ``Param`` refuses is left out.
+    """The checked decoding parameters of a view, as a link writes them; a value its ``Param`` refuses is left out,
+    and so is one of rsdemo's own samplers at its default (``_spare``).
 
-    >>> values = {"top_p": 0.9, "seed": 3.0, "top_k": 5, "max_new_tokens": 0}
+    >>> values = {"top_p": 0.9, "seed": 3.0, "top_k": 5, "max_new_tokens": 0, "xtc_probability": 0, "dry_base": 2}
     >>> link_params(view="generate", method="top_p", values=values)
-    {'top_p': '0.9', 'seed': '3'}
+    {'top_p': '0.9', 'seed': '3', 'dry_base': '2'}
     """
     written = {}
     for param in view_params(view, method):
         if values.get(param.name) is not None:
             try:
-                written[param.name] = _written(param.check(values[param.name]))
+                value = param.check(values[param.name])
             except InputError:
-                pass
+                continue
+            if not (_spare(view, param) and value == param.default):
+                written[param.name] = _written(value)
     return written
 
 

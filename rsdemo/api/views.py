@@ -9,7 +9,7 @@ the CLI's ``--json``: one builder per reply, the shapes of ``rsdemo.api_schema``
 ...     np.array([[2, 1]], dtype=np.int32), lp[:, :, 1], np.zeros((2, 8), dtype=np.float32), {5: "a", 7: " b"})
 >>> reply = lens_reply(result, ())
 >>> [c["text"] for c in reply["cells"][0]], reply["final"][0]["text"], reply["cells"][0][0]["final_rank"]
-([' b', ' b'], ' b', 2)
+(['a', ' b'], ' b', 2)
 >>> lens_probe_reply(result, (), position=0, layer=1)["top"][0]
 {'id': 7, 'text': ' b', 'prob': 0.9}
 """

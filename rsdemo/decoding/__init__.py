@@ -29,6 +29,7 @@ from .samplers import SAMPLER_PARAMS, check_samplers
 
 __all__ = [
     "COMMON_PARAMS",
+    "INSIDE_PARAMS",
     "METHODS",
     "RANDOM_SEED",
     "SAMPLER_PARAMS",
@@ -130,6 +131,10 @@ COMMON_PARAMS: tuple[Param, ...] = (
     ),
     SEED,
     *SAMPLER_PARAMS,  # rsdemo's own stages (DRY, XTC, Mirostat ...: ``rsdemo.decoding.samplers``), off by default
+)
+# the common parameters the Inside tab's stage view takes (no length; the seed is XTC's draw)
+INSIDE_PARAMS: tuple[Param, ...] = tuple(
+    p for p in COMMON_PARAMS if p.name in ("repetition_penalty", "seed") or p in SAMPLER_PARAMS
 )
 
 

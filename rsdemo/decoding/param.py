@@ -21,6 +21,9 @@ class Param:
     ``kind="text"``: a string (at most 200 characters), read by ``parse`` (which raises ``InputError``) into the
     value kept.
 
+    ``group``: where the UI puts it among the common parameters: ``""`` with the others, ``"samplers"`` in the
+    closed "More samplers" box (rsdemo's own stages: DRY, XTC, Mirostat ...).
+
     >>> from rsdemo.decoding import COMMON_PARAMS, SEED
     >>> SEED.check("7"), SEED.check(-1), SEED.title, COMMON_PARAMS[0].title
     (7, -1, 'Seed', 'Max new tokens (max_new_tokens)')
@@ -40,6 +43,7 @@ class Param:
     info: str = ""
     random: int | None = None
     parse: Callable[[str], str] | None = None
+    group: str = ""
 
     @property
     def title(self) -> str:

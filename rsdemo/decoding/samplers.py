@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..core.errors import InputError
@@ -305,6 +306,7 @@ SAMPLER_PARAMS: tuple[Param, ...] = (
         parse=parse_order,
     ),
 )
+SAMPLER_PARAMS = tuple(replace(p, group="samplers") for p in SAMPLER_PARAMS)  # the UI's "More samplers" box
 _DEFAULTS = {p.name: p.default for p in SAMPLER_PARAMS}
 _SWITCHES = ("presence_penalty", "frequency_penalty", "dry_multiplier", "xtc_probability", "top_n_sigma")
 SAMPLING_ONLY = ("xtc_probability", "top_n_sigma", "dynatemp_range", "mirostat_tau")

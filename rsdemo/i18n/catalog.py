@@ -169,6 +169,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("gen.method", "Decoding method", "解码方法"),
     ("gen.stop_strings", "Stop strings (one per line)", "停止字符串（每行一个）"),
     ("arena.acc", "Method arena: 2 to 4 methods side by side", "方法擂台：2 到 4 种方法并排比较"),
+    ("params.more", "More samplers (DRY, XTC, Mirostat, penalties, order)", "更多采样器（DRY、XTC、Mirostat、惩罚、顺序）"),
     ("arena.methods",
      "Methods (each with its defaults; the prompt, model, max new tokens, seed and penalties above)",
      "方法（各用其默认参数；提示词、模型、最大新词元数、随机种子和惩罚项取上方的设置）"),

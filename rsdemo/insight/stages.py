@@ -44,6 +44,7 @@ class StageRow:
         entropy_bits: the distribution's entropy in bits.
         probes: ``token id -> (probability, rank)`` for the asked-about tokens (rank 1 = most probable;
             None when the stage removed the token).
+        note: what a random or stateful stage did here (XTC's draw with the run's seed, Mirostat's bound), else "".
     """
 
     name: str
@@ -51,18 +52,42 @@ class StageRow:
     survivors: int
     entropy_bits: float
     probes: dict[int, tuple[float, int | None]] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class StageView:
-    """The rows, raw first, and whether the method samples (greedy takes the top token of the last row)."""
+    """The rows, raw first, whether the method samples (greedy takes the top token of the last row), and the
+    sampler order asked for (``transformers``, ``llama.cpp`` or a custom list of stage names)."""
 
     method: str
     samples: bool
     rows: tuple[StageRow, ...]
+    order: str = "transformers"
 
 
-def _row(name: str, scores: Any, top: int, probes: Sequence[int]) -> StageRow:
+def _note(processor: Any, before: Any) -> str:
+    """What XTC or Mirostat v2 did to ``before`` (the scores it was given), in words; "" for other stages.
+
+    XTC draws whether it fires from the run's seeded generator (the first draw of a run, as at its first token);
+    the note gives its chance, whether it fired, and how many top tokens it removes when it fires. Mirostat v2
+    keeps the tokens whose surprise is at most its bound mu, which starts at 2·tau (a run's first token).
+    """
+    import torch
+
+    from ..generation.samplers import XTC, MirostatV2
+
+    if isinstance(processor, XTC):
+        above = int((torch.softmax(before[0].float(), -1) >= processor.threshold).sum())
+        removes = above - 1 if above >= 2 and processor.threshold <= 0.5 else 0
+        fired = "fired" if processor.fired and processor.fired[0] else "did not fire"
+        return f"{fired} with this seed ({100 * processor.probability:g}% chance); when it fires, it removes {removes}"
+    if isinstance(processor, MirostatV2):
+        return f"keeps surprise up to mu = {processor.mu:.2f} bits"
+    return ""
+
+
+def _row(name: str, scores: Any, top: int, probes: Sequence[int], note: str = "") -> StageRow:
     import torch
 
     probs = torch.softmax(scores[0].float(), dim=-1)
@@ -82,6 +107,7 @@ def _row(name: str, scores: Any, top: int, probes: Sequence[int]) -> StageRow:
         int(alive.sum()),
         0.0 if math.isnan(entropy) else entropy,
         probe_out,
+        note,
     )
 
 
@@ -116,7 +142,8 @@ def stage_view(
     scores = torch.from_numpy(np.asarray(logits, dtype=np.float32).copy()).unsqueeze(0)
     ids = torch.tensor([list(context_ids) or [0]], dtype=torch.long)
     rows = [_row("raw", scores, top, probes)]
-    for name, processor in stages(config, resolve_params(method=method, params=params), tokenizer=tokenizer):
-        scores = processor(ids, scores.clone())
-        rows.append(_row(name, scores, top, probes))
-    return StageView(method, get_method(method).samples, tuple(rows))
+    values = resolve_params(method=method, params=params)
+    for name, processor in stages(config, values, tokenizer=tokenizer):
+        before, scores = scores, processor(ids, scores.clone())
+        rows.append(_row(name, scores, top, probes, _note(processor, before)))
+    return StageView(method, get_method(method).samples, tuple(rows), str(values.get("sampler_order", "transformers")))

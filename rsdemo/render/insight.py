@@ -39,7 +39,9 @@ def render_stages(view: StageView, *, pieces: Mapping[int, str], probes: Sequenc
     candidates += list(dict.fromkeys(probed))
     head = "".join(
         f'<th scope="col"><div>{html.escape(row.name)}</div><small>{row.survivors:,} left · '
-        f"{row.entropy_bits:.2f} bits</small></th>"
+        f"{row.entropy_bits:.2f} bits</small>"
+        + (f'<small class="rs-stage-note" style="display:block">{html.escape(row.note)}</small>' if row.note else "")
+        + "</th>"
         for row in view.rows
     )
     body = []
@@ -70,10 +72,16 @@ def render_stages(view: StageView, *, pieces: Mapping[int, str], probes: Sequenc
         if view.samples
         else "greedy takes the most probable token of the last column"
     )
+    if view.order == "transformers":
+        legend = (
+            f"This method's stages, in the order transformers applies them: {order}; {how}. (llama.cpp's own "
+            "sampler would apply temperature last; rsdemo applies this order to every engine.)"
+        )
+    else:
+        whose = "in llama.cpp's order" if view.order == "llama.cpp" else "in the order you chose"
+        legend = f"This method's stages, {whose}: {order}; {how}. (rsdemo applies this order to every engine.)"
     return (
-        '<div class="rs-view rs-stages"><div class="rs-legend">This method\'s stages, in the order transformers '
-        f"applies them: {order}; {how}. (llama.cpp's own sampler would apply temperature last; "
-        "rsdemo applies this order to every engine.)</div>"
+        f'<div class="rs-view rs-stages"><div class="rs-legend">{legend}</div>'
         f'<table class="rs-stage-table"><thead><tr><th scope="col">token</th>{head}</tr>'
         f"</thead><tbody>{''.join(body)}</tbody></table></div>"
     )

@@ -12,7 +12,7 @@ from ..arguments import whole
 from ..backend import Backend
 from ..catalog import DEFAULT_MODEL
 from ..core.errors import RsdemoError
-from ..decoding import COMMON_PARAMS
+from ..decoding import INSIDE_PARAMS
 from ..generation import token_segments
 from ..render import render_generation, render_stages, render_surprisal_stats
 from ..render.page_runs import GEN_STALE, STAGES_STALE
@@ -76,8 +76,8 @@ class InsideTab:
             label=tr("Decoding method"),
             elem_id="rs-in-method",
         )
-        shared = [p for p in COMMON_PARAMS if p.name == "repetition_penalty"]
-        self.panel = MethodPanel(prefix="rs-in-p-", selected="top_p", common=shared)
+        # the repetition penalty, the seed (XTC's draw) and, in "More samplers", DRY, XTC, Mirostat ... and the order
+        self.panel = MethodPanel(prefix="rs-in-p-", selected="top_p", common=INSIDE_PARAMS)
         self.position = gr.Number(
             value=0,
             label=tr("After token # (0: the whole prompt)"),  # checked by rsdemo, not Gradio

@@ -76,10 +76,10 @@ class ModelDiffPanel:
     def wire(self, page: dict[str, Any]) -> None:
         """The button runs both models (``page``: the tab's event options, with ``PAGE_LANG_JS``)."""
         inputs = [self.lang, self.model_a, self.engine_a, self.model_b, self.engine_b, self.text]
-        self.go.click(self.compare, inputs, [self.view, self.note], **page)
+        self.go.click(self.run_diff, inputs, [self.view, self.note], **page)
 
     @_user_errors
-    def compare(self, lang: str, model_a: str, engine_a: str, model_b: str, engine_b: str, text: str) -> tuple:
+    def run_diff(self, lang: str, model_a: str, engine_a: str, model_b: str, engine_b: str, text: str) -> tuple:
         """Each side's teacher-forced log-probabilities over the text, aligned by characters."""
         try:
             result = model_diff(

@@ -43,7 +43,8 @@ def _param_component(param: Param, *, elem_id: str) -> gr.components.Component:
 
 
 class MethodPanel:
-    """Every method's own inputs (a ``gr.Group`` each, ``selected``'s visible), then the ``common`` parameters.
+    """Every method's own inputs (a ``gr.Group`` each, ``selected``'s visible), then the ``common`` parameters
+    (those with a ``group``, rsdemo's own samplers, in a closed "More samplers" accordion, ``more``).
 
     Element ids: ``{prefix}{method}-{param}`` for a method's own, ``{prefix}{param}`` for a common one. An event
     takes ``inputs`` (the methods' inputs, then the common ones) last; ``collect`` reads them back as ``params``.
@@ -60,8 +61,12 @@ class MethodPanel:
                     self.method_inputs.append(_param_component(param, elem_id=f"{prefix}{key}-{param.name}"))
                     self.slots.append((key, param.name))
             self.groups.append(group)
-        self.common = list(common)
-        self.common_inputs = [_param_component(p, elem_id=f"{prefix}{p.name}") for p in self.common]
+        # the common parameters, those of a group (rsdemo's own samplers) last, in a closed accordion
+        self.common = [p for p in common if not p.group] + [p for p in common if p.group]
+        self.common_inputs = [_param_component(p, elem_id=f"{prefix}{p.name}") for p in self.common if not p.group]
+        if any(p.group for p in self.common):
+            with gr.Accordion(tr("params.more"), open=False, elem_id=f"{prefix}more") as self.more:
+                self.common_inputs += [_param_component(p, elem_id=f"{prefix}{p.name}") for p in self.common if p.group]
 
     @property
     def inputs(self) -> list[gr.components.Component]:

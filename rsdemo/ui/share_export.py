@@ -30,6 +30,7 @@ from ..api import (
 )
 from ..backend import Backend
 from ..core.errors import RsdemoError
+from ..decoding import SAMPLER_PARAMS
 from ..downloads import DOWNLOADS
 from ..render.export_html import export_html
 from ..render.export_png import export_png
@@ -378,6 +379,7 @@ def wire_reopen(demo: gr.Blocks, backend: Backend, *, tabs: gr.Tabs, gen: Any, i
     outputs = [opened, tabs, *gen_settings, *gen.panel.inputs, branch.source, branch.at, branch.token]
     outputs += [arena.methods, arena.engines, *in_settings, *inside.panel.inputs]
     outputs += [gen.arena.go.parent, gen.tree.go.parent]  # their accordions: an arena or tree link opens its own
+    outputs += [gen.panel.more, inside.panel.more]  # "More samplers": open when the link sets one of them
 
     def restore(request: gr.Request) -> list[Any]:
         state = parse_share_query(dict(request.query_params) if request else {}, engines=backend.engines)
@@ -396,6 +398,8 @@ def wire_reopen(demo: gr.Blocks, backend: Backend, *, tabs: gr.Tabs, gen: Any, i
         view = state.view + ("+branch" if state.branch and state.view == "generate" else "")
         head = [view, gr.update(selected=state.tab), *put_gen, *gen_panel, *(_put(x) for x in b)]
         opens = [gr.update(open=True) if state.view == box else gr.update() for box in ("arena", "tree")]
+        samplers = bool({p.name for p in SAMPLER_PARAMS} & set(state.params))
+        opens += [gr.update(open=True) if samplers and shown else gr.update() for shown in (gen_view, seen)]
         return [*head, *arena_put, *put_in, *in_panel, *opens]
 
     event = demo.load(restore, None, outputs, queue=False, **_PRIVATE)
