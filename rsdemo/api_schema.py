@@ -219,6 +219,7 @@ class StageReply(TypedDict):
     entropy_bits: float
     top: list[CandidateReply]
     probes: list[ProbeReply]
+    note: str  # what a random or stateful stage did here (XTC's draw with the seed, Mirostat's bound), else ""
 
 
 class NextTokenReply(TypedDict):

@@ -149,3 +149,4 @@ def test_next_token_endpoint_takes_the_new_samplers(server_url: str) -> None:
     raw, xtc = staged["stages"][0], staged["stages"][2]
     assert xtc["survivors"] < raw["survivors"]  # it fires (probability 1) and removes the top choices
     assert xtc["top"][0]["id"] != raw["top"][0]["id"]
+    assert xtc["note"].startswith("fired with this seed (100% chance)") and raw["note"] == ""  # the API says so too

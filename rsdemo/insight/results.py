@@ -86,6 +86,7 @@ class NextTokenResult:
                         }
                         for typed, i in self.probes
                     ],
+                    "note": row.note,
                 }
                 for row in self.view.rows
             ],
