@@ -4,7 +4,8 @@ A Tokenize link is ``?tokenizer=gpt2&special=1&ws=1&show=ids&text=...``; a Compa
 ``?compare=gpt2,llama3&text=...`` and opens the Compare tab. The Generate tab's views and the Inside tab say which
 with ``view=``: ``generate`` (model, method, every parameter of the method, seed, engine, chat, stop strings,
 the colouring and a branch: ``branch=run,token,instead``), ``arena`` (``methods=greedy,top_p``, ``engines=``),
-``tree`` (beam search's parameters) and ``inside`` (``position=``, ``probes=``, the method and its parameters).
+``tree`` (beam search's parameters), ``inside`` (``position=``, ``probes=``, the method and its parameters) and
+``layers`` (the Layers tab: ``probes=``, the lens cell's ``position=``, attention's ``layer=`` and ``head=``).
 Every parameter is checked by its ``rsdemo.decoding.Param``: an unknown or out-of-range value is ignored, so a link
 never fails to open. ``lang=en|zh`` picks the page's language. A link is at most ``SHARE_LINK_CHARS`` characters
 long, URL-encoded: the text (or prompt) is cut, at a whole character, to fit, and the page says so.
@@ -51,7 +52,7 @@ __all__ = [
 # some browsers, proxies and chat apps
 SHARE_LINK_CHARS = 8_000
 VIEW_MODES = ("text", "pieces", "ids")
-VIEWS = ("generate", "arena", "tree", "inside")  # the views a ``view=`` link opens (Tokenize and Compare need none)
+VIEWS = ("generate", "arena", "tree", "inside", "layers")  # the views a ``view=`` link opens (not Tokenize, Compare)
 LANGS = ("en", "zh")
 DISTRIBUTIONS = ("filtered", "raw")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,199}")  # a model key or Hub repo id; nothing else is taken
@@ -75,7 +76,8 @@ class ShareState:
         params: the decoding parameters, each checked by its ``Param`` (the seed included).
         branch: the branch to reopen: (from run, at token #, the token instead), or ``None``.
         methods, engines: the arena's methods and engines.
-        position, probes: the Inside tab's position and probe words.
+        position, probes: the Inside tab's position and probe words (the Layers tab's: the lens cell's position).
+        layer, head: the Layers tab's attention layer (from 1) and focused head (from 0).
         lang: the page's language (``en`` or ``zh``), or ``None``.
     """
 
@@ -100,6 +102,8 @@ class ShareState:
     position: int | None = None
     probes: str | None = None
     lang: str | None = None
+    layer: int | None = None
+    head: int | None = None
 
     @property
     def tab(self) -> str:
@@ -194,6 +198,8 @@ def _view_state(params: Mapping[str, str], view: str, engines: Collection[str]) 
         "engines": tuple(dict.fromkeys(e for e in (params.get("engines") or "").split(",") if e in engines)),
         "position": _whole(params.get("position")),
         "probes": params.get("probes"),
+        "layer": _whole(params.get("layer")),
+        "head": _whole(params.get("head")),
     }
 
 

@@ -148,3 +148,43 @@ def test_two_models_on_one_text(browser, server_url: str, size: str) -> None:
         page.screenshot(path=str(SHOTS / f"layers-diff-{size}.png"))
     finally:
         context.close()
+
+
+def test_a_layers_link_reopens_the_tab_and_its_views_and_export_writes_them(browser, server_url: str) -> None:
+    """Copy link after setting the probes, the cell and the head; the link opens the Layers tab with them back and
+    the lens and attention drawn again; Export offers the JSON, HTML and PNG of what was drawn."""
+    context, page = _open(browser, server_url, "desktop")
+    try:
+        page.locator("#rs-ly-prompt textarea").fill("The capital of Italy is")
+        page.locator("#rs-ly-probes textarea").fill("Rome")
+        page.locator("#rs-ly-cell-pos input").fill("2")
+        page.locator("#rs-ly-layer input").fill("7")
+        page.locator("#rs-ly-head-n input").fill("5")
+        page.locator("#rs-ly-lens-go").click()
+        page.wait_for_selector("#rs-ly-probe-chart .rs-probe-legend li")
+        page.locator("#rs-ly-attn-go").click()
+        page.wait_for_selector("#rs-ly-attended tr.rs-attn-row")
+        page.locator("#rs-ly-export").click()
+        for kind in ("json", "html", "png"):
+            page.wait_for_selector(f"#rs-ly-{kind}", state="visible")
+        page.locator("#rs-ly-share").click()
+        box = "#rs-ly-share-url textarea, #rs-ly-share-url input"
+        page.wait_for_function("(sel) => (document.querySelector(sel) || {}).value?.includes('view=layers')", arg=box)
+        link = page.locator(box).first.input_value()
+        assert "probes=Rome" in link and "position=2" in link and "layer=7" in link and "head=5" in link
+    finally:
+        context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(link)
+        page.wait_for_selector("#rs-ly-probe-chart .rs-probe-legend li")
+        assert page.locator("#rs-ly-prompt textarea").input_value() == "The capital of Italy is"
+        assert "Rome" in page.locator("#rs-ly-probe-chart").inner_text()
+        page.wait_for_function(
+            "() => (document.querySelector('#rs-ly-head .rs-legend') || {}).innerText?.includes('Layer 7, head 5 ')"
+        )
+        assert "(position 2)" in page.locator("#rs-ly-cell .rs-legend").inner_text()
+    finally:
+        context.close()

@@ -281,3 +281,14 @@ def test_cli_png_names_missing_fonts(tmp_path, capsys, monkeypatch) -> None:
     assert export_png.missing_fonts() == []  # setup.sh --dev installs them all
     assert main(["tokenize", "-t", "gpt2", "--png", str(tmp_path / "u.png"), "Hi"]) == 0
     assert "fonts not found" not in capsys.readouterr().err
+
+
+def test_a_layers_link_is_read_back_and_ignores_what_it_cannot_use() -> None:
+    from rsdemo.share import parse_share_query
+
+    state = parse_share_query({"view": "layers", "model": "smollm2-135m-instruct", "prompt": "Hi", "probes": "Rome",
+                               "position": "2", "layer": "7", "head": "5", "chat": "1"})  # fmt: skip
+    assert (state.tab, state.model, state.prompt, state.probes) == ("layers", "smollm2-135m-instruct", "Hi", "Rome")
+    assert (state.position, state.layer, state.head, state.chat) == (2, 7, 5, True)
+    bad = parse_share_query({"view": "layers", "layer": "-3", "head": "x", "model": "<b>"})
+    assert (bad.layer, bad.head, bad.model) == (None, None, None)

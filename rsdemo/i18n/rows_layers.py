@@ -49,6 +49,8 @@ LAYER_ROWS: tuple[tuple[str, str, str], ...] = (
     ("ly.model_b", "Model B", "模型 B"),
     ("ly.engine_a", "Engine of A", "A 的推理引擎"),
     ("ly.engine_b", "Engine of B", "B 的推理引擎"),
+    ("share.nothing_layers", "Nothing to export yet: run the logit lens or the attention view first.",
+     "还没有可导出的内容：请先运行 logit lens 或注意力视图。"),
     ("ly.max_tokens", "The lens reads at most {n} tokens; attention at most {m}.",
      "logit lens 最多读取 {n} 个词元；注意力最多 {m} 个。"),
 )

@@ -19,6 +19,7 @@ from .inside_tab import InsideTab
 from .lang import LANG_SWITCH, tr, tr_texts
 from .languages_tab import LanguagesTab
 from .launch import asset_text
+from .layers_share import wire_layers_share
 from .layers_tab import LayersTab
 from .serving import _light_pool
 from .share_export import wire_reopen, wire_shares
@@ -69,7 +70,7 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
             with gr.Tab(tr("Inside"), id="inside"):
                 inside = InsideTab(backend, js_tokens)
             with gr.Tab(tr("tab.layers"), id="layers"):
-                LayersTab(backend, asset_text("layers.js"))
+                layers = LayersTab(backend, asset_text("layers.js"))
             with gr.Tab(tr("About"), id="about"):
                 gr.Markdown(tr_texts("about.body", en=_about_markdown(), zh=_about_markdown(lang="zh")))
 
@@ -103,4 +104,5 @@ def build_demo(*, backend: Backend) -> gr.Blocks:
         # every view's "Copy link" and "Export"; a view= link's settings put back and its run run again
         wire_shares(backend, tok=tok, cmp=cmp, gen=gen, inside=inside)
         wire_reopen(demo, backend, tabs=tabs, gen=gen, inside=inside)
+        wire_layers_share(demo, backend, tabs=tabs, layers=layers)
     return demo

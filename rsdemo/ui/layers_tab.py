@@ -29,6 +29,7 @@ from .lang import tr
 from .layers_endpoints import layers_endpoints
 from .model_diff_panel import PAGE_LANG_JS, ModelDiffPanel
 from .serving import _generation_pool
+from .share_export import SharePanel
 
 __all__ = ["LayersTab"]
 
@@ -63,6 +64,7 @@ class LayersTab:
                     elem_id="rs-ly-model",
                 )
                 self.chat = gr.Checkbox(value=False, label=tr("in.chat"), elem_id="rs-ly-chat")
+        self.exports = SharePanel(prefix="rs-ly")  # wired by rsdemo.ui.layers_share
         self._lens(js_layers)
         self._attention(js_layers)
         self.diff = ModelDiffPanel(backend, self.lang)

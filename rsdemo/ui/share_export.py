@@ -383,7 +383,7 @@ def wire_reopen(demo: gr.Blocks, backend: Backend, *, tabs: gr.Tabs, gen: Any, i
 
     def restore(request: gr.Request) -> list[Any]:
         state = parse_share_query(dict(request.query_params) if request else {}, engines=backend.engines)
-        if state.view is None:
+        if state.view in (None, "layers"):  # a Layers link is reopened by rsdemo.ui.layers_share
             return [None] + [gr.update()] * (len(outputs) - 1)
         gen_view, seen = state.view != "inside", state.view == "inside"
         settings = [state.model, state.prompt, state.method, state.engine, state.chat, state.stop, state.dist]
