@@ -279,6 +279,52 @@ CASES = [
         ("hi", "smollm2-135m-instruct", {"num_beams": 9, "max_new_tokens": 4}, True),
         r"Beams \(num_beams\) must be a whole number between 2 and 8",
     ),
+    # --- the Layers tab: /logit_lens, /lens_probe, /attention, /model_diff ---
+    Case("a lens of an empty prompt", "/logit_lens", (" ", "smollm2-135m-instruct", False, "", -1), "prompt is empty"),
+    Case(
+        "a lens of a prompt over the limit",
+        "/logit_lens",
+        ("word " * 2100, "smollm2-135m-instruct", False, "", -1),
+        "most this view reads is 2,048",
+    ),  # fmt: skip
+    Case("a lens of a path as a model", "/logit_lens", ("hi", "../../etc/passwd", False, "", -1), "not a Hugging Face"),
+    Case("a lens position past the end", "/logit_lens", ("hi", "smollm2-135m-instruct", False, "x", 999), "position"),
+    Case(
+        "lens probes that are HTML",
+        "/logit_lens",
+        ("The capital of France is", "smollm2-135m-instruct", False, "<script>alert(1)</script>", -1),
+        check=lambda r: r["probes"][0]["text"] == "<script>alert(1)</script>",
+    ),
+    Case("a lens row of 99", "/lens_probe", ("hi", "smollm2-135m-instruct", False, "", -1, 99), "layer"),
+    Case("a lens row as words", "/lens_probe", ("hi", "smollm2-135m-instruct", False, "", -1, "top"), "layer"),
+    Case(
+        "attention over 128 tokens",
+        "/attention",
+        ("word " * 200, "smollm2-135m-instruct", False, 1, -1, -1),
+        "most this view reads is 128",
+    ),  # fmt: skip
+    Case("attention at layer 0", "/attention", ("hi", "smollm2-135m-instruct", False, 0, -1, -1), "layer"),
+    Case("attention of head 99", "/attention", ("hi", "smollm2-135m-instruct", False, 1, 99, -1), "head"),
+    Case("attention of GPT-2 (no Hub here)", "/attention", ("hi", "gpt2", False, 1, -1, -1), "Hub"),
+    Case(
+        "two models on an empty text",
+        "/model_diff",
+        ("", "smollm2-135m-instruct", "smollm2-135m-instruct", "transformers", "transformers"),
+        "empty",
+    ),  # fmt: skip
+    Case(
+        "two models with an unknown engine",
+        "/model_diff",
+        ("hi", "smollm2-135m-instruct", "smollm2-135m-instruct", "transformers", "../../bin/sh"),
+        "engine",
+    ),  # fmt: skip
+    Case(
+        "two models on a lone surrogate",
+        "/model_diff",
+        ("ok \ud800", "smollm2-135m-instruct", "smollm2-135m-instruct", "transformers", "transformers"),
+        "lone surrogate",
+        raw=True,
+    ),
 ]
 
 

@@ -17,7 +17,7 @@ from ..backend import Backend
 from ..catalog import DEFAULT_MODEL
 from ..core.errors import RsdemoError
 from ..insight import views
-from ..insight.attention import AttentionResult
+from ..insight.attention import MAX_ATTENTION_TOKENS, AttentionResult
 from ..insight.lens import LensResult
 from ..render.attention import render_attended_to, render_head, render_heads
 from ..render.lens import render_lens_cell, render_lens_grid, render_probe_chart
@@ -47,6 +47,8 @@ class LayersTab:
         self.lens_run = backend.insight.on_gpu(views.lens_pass)  # ZeroGPU: the forward pass asks for a GPU
         self.attention_run = backend.insight.on_gpu(views.attention_pass)
         gr.Markdown(tr("ly.intro"))
+        limits = {"n": f"{backend.settings.max_scored_tokens:,}", "m": MAX_ATTENTION_TOKENS}
+        gr.Markdown(tr("ly.max_tokens", **limits), elem_classes=["rs-note"])
         self.lang = gr.Textbox(value="en", visible=False, elem_id="rs-ly-lang")  # the page's, as PAGE_LANG_JS reads it
         with gr.Row(elem_classes=["rs-split"]):
             with gr.Column(scale=3, elem_classes=["rs-main"]):
