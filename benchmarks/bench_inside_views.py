@@ -13,6 +13,8 @@ One process, the embedded model (SmolLM2-135M-Instruct) on transformers (fp32, C
 * **attention** at 32, 128 and 512 tokens: ``rsdemo.insight.attention.attention_weights`` (every layer and head,
   float16 kept) next to a raw forward and to transformers' own ``eager`` forward with ``output_attentions=True`` on
   a private copy; the view itself (bounded at ``MAX_ATTENTION_TOKENS`` = 128) at 32 and 128 only.
+* **two models on one text** (32 tokens): SmolLM2 against itself on llama.cpp, and against Gemma 3 270M where it is
+  installed; the ratio is to one raw forward of SmolLM2.
 * **re-read**: a cell's top 10, a probe's curve at the last position, the grid's HTML: kept numbers only.
 """
 
@@ -117,9 +119,35 @@ def main() -> int:
         ("render: grid HTML, 64 positions x 31 rows", lambda: render_lens_grid(result)),
     ]:
         print(f"{what:<44}{len(ids):>7}{median(fn) * 1000:>9.2f}m")
+    _model_diff(backend, median, forward, text)
     kept = sum(getattr(result, f).nbytes for f in ("top_ids", "top_logprobs", "final_rank", "final_logprob"))
     print(f"kept: {kept / 1e6:.1f} MB of cells + {result.last_logprobs.nbytes / 1e6:.1f} MB of last-position rows")
     return 0
+
+
+def _model_diff(backend, median, forward, text: str) -> None:
+    """Two models on one text (32 tokens of SmolLM2): against the embedded model on llama.cpp, and against Gemma 3
+    270M where it is installed, next to the raw forwards of the transformers sides."""
+    from rsdemo.catalog import DEFAULT_MODEL, MODELS
+    from rsdemo.insight.model_diff_pass import model_diff
+    from rsdemo.loading.assembled import model_installed
+
+    bundle = backend.model(DEFAULT_MODEL)
+    short = bundle.tokenizer.decode(bundle.tokenizer(text).input_ids[:32])
+    raw_a = median(lambda: forward(bundle.model, bundle.tokenizer(short).input_ids))
+    sides = [(DEFAULT_MODEL, "llama.cpp")]
+    if model_installed(MODELS["gemma3-270m"]):
+        sides.append(("gemma3-270m", "transformers"))
+    for other, engine in sides:
+        seconds = median(
+            lambda o=other, e=engine: model_diff(
+                service=backend, model_a=DEFAULT_MODEL, model_b=o, text=short, engine_b=e
+            )
+        )
+        result = model_diff(service=backend, model_a=DEFAULT_MODEL, model_b=other, text=short, engine_b=engine)
+        what = f"model_diff vs {other} ({engine})"
+        print(f"{what:<44}{len(result.a.ids):>7}{seconds:>10.3f}{seconds / raw_a:>8.2f}")
+        print(f"{'  of which side B':<44}{len(result.b.ids):>7}{result.b.seconds:>10.3f}")
 
 
 if __name__ == "__main__":
